@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Throwaway or project-local PostgreSQL cluster, run as the `postgres` user when we are root
+# (PostgreSQL refuses to run as root).
+#   scripts/pg.sh start DIR   start (or reuse) a cluster in DIR on a free loopback port; prints its URL
+#   scripts/pg.sh stop DIR    stop the cluster in DIR
+#   scripts/pg.sh url DIR     print the URL of the running cluster in DIR
+set -euo pipefail
+
+cmd=${1:?usage: pg.sh start|stop|url DIR}
+dir=${2:?usage: pg.sh start|stop|url DIR}
+
+pgbin=${PG_BIN:-}
+if [ -z "$pgbin" ]; then
+  if command -v pg_ctl >/dev/null 2>&1; then pgbin=$(dirname "$(command -v pg_ctl)")
+  else pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1); fi
+fi
+[ -x "$pgbin/pg_ctl" ] || { echo "pg.sh: no PostgreSQL server binaries found (install postgresql)" >&2; exit 1; }
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+url_of() { echo "postgres://postgres@127.0.0.1:$(cat "$1/port")/postgres?sslmode=disable"; }
+
+case "$cmd" in
+start)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; chmod 700 "$dir"; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_pg "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+  fi
+  if as_pg "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then url_of "$dir"; exit 0; fi
+  port=$(free_port)
+  echo "$port" >"$dir/port"
+  as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null \
+    || { cat "$dir/server.log" >&2; exit 1; }
+  url_of "$dir"
+  ;;
+stop)
+  [ -d "$dir/data" ] && as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  ;;
+url)
+  url_of "$dir"
+  ;;
+*) echo "usage: pg.sh start|stop|url DIR" >&2; exit 2 ;;
+esac
