@@ -1,0 +1,326 @@
+package extract
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+)
+
+// DefaultGraphURL and DefaultAPIVersion are used when META_GRAPH_URL / META_API_VERSION are unset.
+const (
+	DefaultGraphURL   = "https://graph.facebook.com"
+	DefaultAPIVersion = "v25.0"
+)
+
+// RetryConfig bounds the retries of one call.
+type RetryConfig struct {
+	Base        time.Duration // first backoff (500ms)
+	Cap         time.Duration // longest backoff (30s)
+	MaxAttempts int           // attempts for transient errors (6)
+	MaxThrottle int           // throttled answers tolerated for one call (20)
+	Timeout     time.Duration // each attempt's own timeout (60s)
+}
+
+func (c RetryConfig) withDefaults() RetryConfig {
+	if c.Base == 0 {
+		c.Base = 500 * time.Millisecond
+	}
+	if c.Cap == 0 {
+		c.Cap = 30 * time.Second
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 6
+	}
+	if c.MaxThrottle == 0 {
+		c.MaxThrottle = 20
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 60 * time.Second
+	}
+	return c
+}
+
+// Client calls the Graph API. It is safe for concurrent use.
+type Client struct {
+	BaseURL   string // e.g. https://graph.facebook.com, no trailing slash
+	Version   string // e.g. v25.0
+	AppSecret string // optional: adds appsecret_proof
+	HTTP      *http.Client
+	Retry     RetryConfig
+}
+
+// NewClient returns a client with TLS verification on (the default transport) and sane defaults.
+func NewClient(baseURL, version, appSecret string) *Client {
+	if baseURL == "" {
+		baseURL = DefaultGraphURL
+	}
+	if version == "" {
+		version = DefaultAPIVersion
+	}
+	return &Client{
+		BaseURL:   strings.TrimRight(baseURL, "/"),
+		Version:   version,
+		AppSecret: appSecret,
+		HTTP:      &http.Client{Transport: http.DefaultTransport},
+	}
+}
+
+// CallKind names a request for the counters.
+type CallKind string
+
+const (
+	CallSubmit  CallKind = "submit"
+	CallPoll    CallKind = "poll"
+	CallResults CallKind = "results"
+)
+
+// Stats counts one client's requests and waits. Safe for concurrent use.
+type Stats struct {
+	Submits, Polls, Pages, Requests atomic.Int64
+	Retries, Throttled              atomic.Int64
+	ThrottleWait, JobWait, Paging   atomic.Int64 // nanoseconds
+	Rows                            atomic.Int64
+}
+
+// StatsSnapshot is Stats as plain values, for the ledger.
+type StatsSnapshot struct {
+	Requests     int64         `json:"requests"`
+	Submits      int64         `json:"submits"`
+	Polls        int64         `json:"polls"`
+	Pages        int64         `json:"pages"`
+	Retries      int64         `json:"retries"`
+	Throttled    int64         `json:"throttled"`
+	ThrottleWait time.Duration `json:"throttle_wait_ns"`
+	JobWait      time.Duration `json:"job_wait_ns"`
+	Paging       time.Duration `json:"paging_ns"`
+	Rows         int64         `json:"rows"`
+}
+
+// Snapshot reads the counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		Requests: s.Requests.Load(), Submits: s.Submits.Load(), Polls: s.Polls.Load(), Pages: s.Pages.Load(),
+		Retries: s.Retries.Load(), Throttled: s.Throttled.Load(),
+		ThrottleWait: time.Duration(s.ThrottleWait.Load()), JobWait: time.Duration(s.JobWait.Load()),
+		Paging: time.Duration(s.Paging.Load()), Rows: s.Rows.Load(),
+	}
+}
+
+// Session is one ad account's view of the client: its token, its throttle and its counters.
+type Session struct {
+	c        *Client
+	Account  string // digits, without act_
+	token    Token
+	Throttle *Throttle
+	Stats    *Stats
+}
+
+// Session binds a token and an ad account (with or without the act_ prefix).
+func (c *Client) Session(account string, token Token, th *Throttle) *Session {
+	if th == nil {
+		th = NewThrottle(ThrottleConfig{})
+	}
+	return &Session{c: c, Account: strings.TrimPrefix(account, "act_"), token: token, Throttle: th, Stats: &Stats{}}
+}
+
+// call makes one Graph API request with retries: transient errors back off exponentially with
+// jitter and a cap, throttled answers wait what Meta says. path is relative to the version
+// ("act_1/insights") or an absolute URL on the Graph host (a paging.next link). The decoded
+// JSON body goes into out.
+func (s *Session) call(ctx context.Context, kind CallKind, method, path string, params url.Values, out any) error {
+	cfg := s.c.Retry.withDefaults()
+	backoff := retry.WithCappedDuration(cfg.Cap, retry.WithJitterPercent(20, retry.NewExponential(cfg.Base)))
+	attempts, throttled := 0, 0
+	for {
+		waited, err := s.Throttle.Wait(ctx, kind == CallSubmit)
+		s.Stats.ThrottleWait.Add(int64(waited))
+		if err != nil {
+			return err
+		}
+		attempts++
+		hdr, err := s.once(ctx, kind, method, path, params, out)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch ClassOf(err) {
+		case ClassThrottled:
+			throttled++
+			s.Stats.Throttled.Add(1)
+			if throttled > cfg.MaxThrottle {
+				return fmt.Errorf("still throttled after %d waits: %w", throttled-1, err)
+			}
+			s.Throttle.Throttled(hdr)
+			attempts-- // a throttled answer is not a failed attempt
+			continue
+		case ClassTransient:
+			if attempts >= cfg.MaxAttempts {
+				return fmt.Errorf("gave up after %d attempts: %w", attempts, err)
+			}
+			s.Stats.Retries.Add(1)
+			d, _ := backoff.Next()
+			if err := sleep(ctx, d); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// once makes a single attempt with its own timeout.
+func (s *Session) once(ctx context.Context, kind CallKind, method, path string, params url.Values, out any) (http.Header, error) {
+	cfg := s.c.Retry.withDefaults()
+	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	u, err := s.url(path)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for k, v := range params {
+		q[k] = v
+	}
+	if s.c.AppSecret != "" {
+		q.Set("appsecret_proof", appSecretProof(s.c.AppSecret, s.token))
+	}
+	var body io.Reader
+	if method == http.MethodPost {
+		// The token travels in the form body, never in the URL.
+		q.Set("access_token", s.token.Reveal())
+		body = strings.NewReader(q.Encode())
+	} else {
+		uq := u.Query()
+		for k, v := range q {
+			uq[k] = v
+		}
+		u.RawQuery = uq.Encode()
+	}
+	req, err := http.NewRequestWithContext(actx, method, u.String(), body)
+	if err != nil {
+		return nil, scrubError(err, s.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req.Header.Set("Authorization", "OAuth "+s.token.Reveal())
+	}
+	req.Header.Set("Accept", "application/json")
+
+	s.Stats.Requests.Add(1)
+	switch kind {
+	case CallSubmit:
+		s.Stats.Submits.Add(1)
+	case CallPoll:
+		s.Stats.Polls.Add(1)
+	case CallResults:
+		s.Stats.Pages.Add(1)
+	}
+	resp, err := s.c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &netError{err: scrubError(stripURL(err), s.token)}
+	}
+	defer resp.Body.Close()
+	s.Throttle.Observe(resp.Header)
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		if ctx.Err() != nil {
+			return resp.Header, ctx.Err()
+		}
+		return resp.Header, &netError{err: fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, scrubError(err, s.token))}
+	}
+	if ge := parseGraphError(resp.StatusCode, raw); ge != nil {
+		ge.Message = Scrub(ge.Message, s.token)
+		return resp.Header, ge
+	}
+	if resp.StatusCode >= 300 {
+		return resp.Header, fmt.Errorf("%w: HTTP %d with %s", ErrBadResponse, resp.StatusCode, Scrub(describeBody(resp.Header, raw), s.token))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return resp.Header, fmt.Errorf("%w: %v in %s", ErrBadResponse, err, Scrub(describeBody(resp.Header, raw), s.token))
+	}
+	return resp.Header, nil
+}
+
+// url resolves path against the Graph URL; absolute links must stay on the Graph host and lose
+// any access_token Meta put in them.
+func (s *Session) url(path string) (*url.URL, error) {
+	base, err := url.Parse(s.c.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("graph url: %w", err)
+	}
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		u, err := url.Parse(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: paging link: %v", ErrBadResponse, Scrub(err.Error(), s.token))
+		}
+		if u.Host != base.Host {
+			return nil, fmt.Errorf("%w: paging link to another host %q", ErrBadResponse, u.Host)
+		}
+		q := u.Query()
+		q.Del("access_token")
+		q.Del("appsecret_proof")
+		u.RawQuery = q.Encode()
+		return u, nil
+	}
+	return base.JoinPath(s.c.Version, path), nil
+}
+
+// stripURL drops the URL from a *url.Error: it says nothing useful and may carry secrets.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// parseGraphError returns the error envelope if the body is one.
+func parseGraphError(status int, raw []byte) *GraphError {
+	var env struct {
+		Error *struct {
+			Message   string          `json:"message"`
+			Type      string          `json:"type"`
+			Code      json.Number     `json:"code"`
+			Subcode   json.Number     `json:"error_subcode"`
+			Transient json.RawMessage `json:"is_transient"`
+			TraceID   string          `json:"fbtrace_id"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil || env.Error == nil {
+		return nil
+	}
+	e := env.Error
+	code, _ := e.Code.Int64()
+	sub, _ := e.Subcode.Int64()
+	return &GraphError{
+		HTTPStatus: status, Code: int(code), Subcode: int(sub), Type: e.Type, Message: e.Message,
+		Transient: strings.TrimSpace(string(e.Transient)) == "true", TraceID: e.TraceID,
+	}
+}
+
+// describeBody names what came back instead of JSON, without echoing much of it.
+func describeBody(h http.Header, raw []byte) string {
+	ct := h.Get("Content-Type")
+	n := len(raw)
+	snippet := strings.Join(strings.Fields(string(raw[:min(n, 80)])), " ")
+	return fmt.Sprintf("%d bytes of %q starting %q", n, ct, snippet)
+}

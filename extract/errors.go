@@ -1,0 +1,179 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Class says how an error from the Graph API is handled.
+type Class int
+
+const (
+	ClassFatal     Class = iota // bad request, unknown field: fatal for the report
+	ClassTransient              // retry with backoff
+	ClassThrottled              // wait until the quota recovers, then retry
+	ClassTooLarge               // split the range and retry the halves
+	ClassNotReady               // results read before the job finished (2601): poll again
+	ClassAuth                   // token or permission refused: fatal for the client
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassTransient:
+		return "transient"
+	case ClassThrottled:
+		return "throttled"
+	case ClassTooLarge:
+		return "too large"
+	case ClassNotReady:
+		return "not ready"
+	case ClassAuth:
+		return "auth"
+	default:
+		return "fatal"
+	}
+}
+
+// GraphError is Meta's error envelope, translated at the boundary.
+type GraphError struct {
+	HTTPStatus int
+	Code       int
+	Subcode    int
+	Type       string
+	Message    string
+	Transient  bool
+	TraceID    string
+}
+
+func (e *GraphError) Error() string {
+	msg := fmt.Sprintf("graph api error %d", e.Code)
+	if e.Subcode != 0 {
+		msg += fmt.Sprintf("/%d", e.Subcode)
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.HTTPStatus != 0 {
+		msg += fmt.Sprintf(" (HTTP %d)", e.HTTPStatus)
+	}
+	return msg
+}
+
+// Class classifies the error by Meta's codes (META_API.md §4).
+func (e *GraphError) Class() Class {
+	switch {
+	case e.Code == 2601 && e.Subcode == 1815107:
+		return ClassNotReady
+	case e.Code == 100 && (e.Subcode == 1487534 || e.Subcode == 1504018),
+		e.Code == 2 && e.Subcode == 1504038,
+		e.Code == 1 && strings.Contains(strings.ToLower(e.Message), "reduce the amount of data"):
+		return ClassTooLarge
+	case e.Code == 2 && (e.Subcode == 1504041 || e.Subcode == 1504042):
+		return ClassFatal
+	case e.Code == 4 || e.Code == 17 || e.Code == 32 || e.Code == 613 || (e.Code >= 80000 && e.Code <= 80014):
+		return ClassThrottled
+	case e.Code == 190 || e.Code == 102 || e.Code == 10 || (e.Code >= 200 && e.Code <= 299):
+		return ClassAuth
+	case e.Code == 100 || e.Code == 3018 || e.Code == 2635:
+		return ClassFatal
+	case e.Code == 1 || e.Code == 2 || e.Transient || e.HTTPStatus >= 500:
+		return ClassTransient
+	default:
+		return ClassFatal
+	}
+}
+
+// ErrJobFailed is returned when a report run ends "Job Failed" or "Job Skipped".
+var ErrJobFailed = errors.New("report run failed")
+
+// ErrJobStuck is returned when a report run does not finish within the poll timeout.
+var ErrJobStuck = errors.New("report run stuck")
+
+// ErrBadResponse marks a response that is not the JSON Meta promises (an HTML page from a
+// proxy, a truncated body): retried like a transient error.
+var ErrBadResponse = errors.New("malformed response")
+
+// JobError describes a failed report run.
+type JobError struct {
+	ReportRunID string
+	Status      string
+	Graph       *GraphError // set when the run carries error_code (v25+)
+	Err         error       // ErrJobFailed or ErrJobStuck
+}
+
+func (e *JobError) Error() string {
+	s := fmt.Sprintf("report run %s: %v (status %q)", e.ReportRunID, e.Err, e.Status)
+	if e.Graph != nil {
+		s += ": " + e.Graph.Error()
+	}
+	return s
+}
+
+func (e *JobError) Unwrap() []error {
+	if e.Graph != nil {
+		return []error{e.Err, e.Graph}
+	}
+	return []error{e.Err}
+}
+
+// RowError names the client, the report kind, the row and the field of a malformed value.
+type RowError struct {
+	Client string
+	Kind   Kind
+	Row    int // 0-based over the report's rows
+	Field  string
+	Value  string
+	Reason string
+}
+
+func (e *RowError) Error() string {
+	v := e.Value
+	if len(v) > 60 {
+		v = v[:60] + "…"
+	}
+	return fmt.Sprintf("client %s: report %s: row %d: field %s: %s (value %q)", e.Client, e.Kind, e.Row, e.Field, e.Reason, v)
+}
+
+// ClientError wraps whatever stopped one client's extraction, with the client and report.
+type ClientError struct {
+	Client string
+	Kind   Kind // "" when not specific to one report
+	Err    error
+}
+
+func (e *ClientError) Error() string {
+	if e.Kind == "" {
+		return fmt.Sprintf("client %s: %v", e.Client, e.Err)
+	}
+	return fmt.Sprintf("client %s: report %s: %v", e.Client, e.Kind, e.Err)
+}
+
+func (e *ClientError) Unwrap() error { return e.Err }
+
+// ClassOf classifies any error from the client: Graph errors by code, malformed responses and
+// network errors as transient, cancellation as fatal (never retried).
+func ClassOf(err error) Class {
+	if err == nil {
+		return ClassFatal
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ClassFatal
+	}
+	var ge *GraphError
+	if errors.As(err, &ge) {
+		return ge.Class()
+	}
+	var ne *netError
+	if errors.As(err, &ne) || errors.Is(err, ErrBadResponse) {
+		return ClassTransient
+	}
+	return ClassFatal
+}
+
+// netError marks a transport failure (connection refused or reset, truncated body).
+type netError struct{ err error }
+
+func (e *netError) Error() string { return "network: " + e.err.Error() }
+func (e *netError) Unwrap() error { return e.err }

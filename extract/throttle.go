@@ -1,0 +1,212 @@
+package extract
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Usage is what Meta's usage headers say about one ad account, as the highest percentage of
+// any quota they report, and how long Meta says to wait before access returns.
+type Usage struct {
+	Percent float64       // 0..100+, the fullest quota
+	Regain  time.Duration // estimated_time_to_regain_access (minutes in the header)
+	Reset   time.Duration // reset_time_duration (seconds in the header)
+}
+
+// ParseUsage reads the four usage headers of META_API.md §4. Malformed headers are ignored:
+// they inform pacing, they are not data. regainUnit is one "minute" (shortened in tests).
+func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
+	var u Usage
+	seen := false
+	maxf := func(v float64) {
+		if v > u.Percent {
+			u.Percent = v
+		}
+	}
+	if s := h.Get("x-app-usage"); s != "" {
+		var v struct{ CallCount, TotalTime, TotalCPUTime float64 }
+		var raw map[string]float64
+		if json.Unmarshal([]byte(s), &raw) == nil {
+			seen = true
+			v.CallCount, v.TotalTime, v.TotalCPUTime = raw["call_count"], raw["total_time"], raw["total_cputime"]
+			maxf(v.CallCount)
+			maxf(v.TotalTime)
+			maxf(v.TotalCPUTime)
+		}
+	}
+	if s := h.Get("x-ad-account-usage"); s != "" {
+		var v struct {
+			Pct   float64 `json:"acc_id_util_pct"`
+			Reset float64 `json:"reset_time_duration"`
+		}
+		if json.Unmarshal([]byte(s), &v) == nil {
+			seen = true
+			maxf(v.Pct)
+			if v.Reset > 0 {
+				u.Reset = time.Duration(v.Reset * float64(time.Second))
+			}
+		}
+	}
+	if s := h.Get("x-business-use-case-usage"); s != "" {
+		var v map[string][]struct {
+			CallCount    float64 `json:"call_count"`
+			TotalCPUTime float64 `json:"total_cputime"`
+			TotalTime    float64 `json:"total_time"`
+			Regain       float64 `json:"estimated_time_to_regain_access"`
+		}
+		if json.Unmarshal([]byte(s), &v) == nil {
+			seen = true
+			for _, list := range v {
+				for _, e := range list {
+					maxf(e.CallCount)
+					maxf(e.TotalCPUTime)
+					maxf(e.TotalTime)
+					if r := time.Duration(e.Regain * float64(regainUnit)); r > u.Regain {
+						u.Regain = r
+					}
+				}
+			}
+		}
+	}
+	if s := h.Get("x-fb-ads-insights-throttle"); s != "" {
+		var v struct {
+			App float64 `json:"app_id_util_pct"`
+			Acc float64 `json:"acc_id_util_pct"`
+		}
+		if json.Unmarshal([]byte(s), &v) == nil {
+			seen = true
+			maxf(v.App)
+			maxf(v.Acc)
+		}
+	}
+	return u, seen
+}
+
+// ThrottleConfig says when to slow down.
+type ThrottleConfig struct {
+	SubmitAbove float64       // no new report runs while usage is at or above this percent (75)
+	PauseAbove  float64       // no request at all at or above this percent (95)
+	Cooldown    time.Duration // how long to hold back when above a threshold and Meta gives no time (30s)
+	RegainUnit  time.Duration // one minute of estimated_time_to_regain_access (time.Minute)
+	MaxWait     time.Duration // the longest single wait (10m)
+}
+
+func (c ThrottleConfig) withDefaults() ThrottleConfig {
+	if c.SubmitAbove == 0 {
+		c.SubmitAbove = 75
+	}
+	if c.PauseAbove == 0 {
+		c.PauseAbove = 95
+	}
+	if c.Cooldown == 0 {
+		c.Cooldown = 30 * time.Second
+	}
+	if c.RegainUnit == 0 {
+		c.RegainUnit = time.Minute
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 10 * time.Minute
+	}
+	return c
+}
+
+// Throttle paces the calls of one ad account from what Meta's usage headers said last: it
+// holds back new report runs before a quota is full and every call while Meta has said to
+// wait. Shared by all of the account's report runs.
+type Throttle struct {
+	cfg ThrottleConfig
+
+	mu      sync.Mutex
+	usage   Usage
+	updated time.Time
+	until   time.Time // no call before this
+}
+
+// NewThrottle returns a throttle with the config's defaults filled in.
+func NewThrottle(cfg ThrottleConfig) *Throttle { return &Throttle{cfg: cfg.withDefaults()} }
+
+// Observe records the usage headers of a response.
+func (t *Throttle) Observe(h http.Header) {
+	u, ok := ParseUsage(h, t.cfg.RegainUnit)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	t.usage, t.updated = u, now
+	if u.Regain > 0 {
+		t.holdLocked(now, u.Regain)
+	}
+}
+
+// Throttled records a throttling error: wait Meta's regain time, or the cooldown.
+func (t *Throttle) Throttled(h http.Header) time.Duration {
+	u, _ := ParseUsage(h, t.cfg.RegainUnit)
+	wait := u.Regain
+	if wait <= 0 {
+		wait = t.cfg.Cooldown
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.holdLocked(time.Now(), wait)
+}
+
+func (t *Throttle) holdLocked(now time.Time, d time.Duration) time.Duration {
+	if d > t.cfg.MaxWait {
+		d = t.cfg.MaxWait
+	}
+	if until := now.Add(d); until.After(t.until) {
+		t.until = until
+	}
+	return d
+}
+
+// Wait blocks until a call may be made; submit says the call starts a new report run, which
+// waits for usage below SubmitAbove. It returns how long it waited.
+func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error) {
+	var waited time.Duration
+	for {
+		t.mu.Lock()
+		now := time.Now()
+		d := t.until.Sub(now)
+		if d <= 0 {
+			limit := t.cfg.PauseAbove
+			if submit {
+				limit = t.cfg.SubmitAbove
+			}
+			if t.usage.Percent >= limit {
+				// Hold back for the cooldown, then forget the reading: the next response
+				// tells the new usage.
+				d = t.holdLocked(now, t.cfg.Cooldown)
+				t.usage = Usage{}
+			}
+		}
+		t.mu.Unlock()
+		if d <= 0 {
+			return waited, nil
+		}
+		if err := sleep(ctx, d); err != nil {
+			return waited, err
+		}
+		waited += d
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
