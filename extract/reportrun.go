@@ -47,7 +47,9 @@ type Range struct {
 // Weeks counts the weekly buckets in the range (the last may be partial).
 func (r Range) Weeks() int { return int(r.Until.Sub(r.Since).Hours()/24)/7 + 1 }
 
-func (r Range) String() string { return r.Since.Format(time.DateOnly) + ".." + r.Until.Format(time.DateOnly) }
+func (r Range) String() string {
+	return r.Since.Format(time.DateOnly) + ".." + r.Until.Format(time.DateOnly)
+}
 
 // split cuts the range in two on a week boundary.
 func (r Range) split() (Range, Range) {
