@@ -1,0 +1,176 @@
+package transform
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/shopspring/decimal"
+)
+
+// buildClient turns one client's rows and KPI days into its summaries, sorted by week, and the
+// warnings of its checks.
+func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]Summary, []Warning) {
+	var rows []Summary
+	var warns []Warning
+	for _, monday := range slices.Sorted(maps.Keys(c.weeks)) {
+		w := c.weeks[monday]
+		if w.account == nil {
+			warns = append(warns, orphanWarnings(clientID, w)...)
+			continue
+		}
+		s, ws := buildWeek(clientID, w, kpi)
+		rows = append(rows, s)
+		warns = append(warns, ws...)
+	}
+	return rows, warns
+}
+
+func buildWeek(clientID string, w *week, kpi []kpiDay) (Summary, []Warning) {
+	a := w.account
+	s := Summary{ClientID: clientID, SummaryDate: w.monday, Reach: a.reach}
+
+	tot := a.figures
+	if len(w.campaigns) > 0 {
+		tot = figures{spend: decimal.Zero}
+		for i := range w.campaigns {
+			tot = tot.add(w.campaigns[i].figures)
+		}
+	}
+	spend := money(tot.spend)
+	s.TotalSpend = spend.StringFixed(moneyScale)
+	s.TotalImpressions = tot.impressions
+	s.TotalClicks = tot.clicks
+	if a.frequency != nil {
+		f := a.frequency.StringFixed(ratioScale)
+		s.Frequency = &f
+	}
+	s.AverageCTR = ctrOf(tot.clicks, tot.impressions)
+	s.AverageCPC = cpcOf(spend, tot.clicks)
+	s.AverageCPM = cpmOf(spend, tot.impressions)
+
+	// Campaigns with delivery, by spend descending then id.
+	delivered := make([]campaignRow, 0, len(w.campaigns))
+	for _, c := range w.campaigns {
+		if c.impressions > 0 {
+			delivered = append(delivered, c)
+		}
+	}
+	slices.SortFunc(delivered, func(x, y campaignRow) int {
+		if c := y.spend.Cmp(x.spend); c != 0 {
+			return c
+		}
+		return strings.Compare(x.id, y.id)
+	})
+	s.ActiveCampaigns = int32(len(delivered))
+	s.CampaignData = campaignJSON(delivered)
+
+	slices.SortFunc(w.placements, func(x, y placementRow) int {
+		if c := y.spend.Cmp(x.spend); c != 0 {
+			return c
+		}
+		if c := strings.Compare(x.platform, y.platform); c != 0 {
+			return c
+		}
+		return strings.Compare(x.position, y.position)
+	})
+	slices.SortFunc(w.demographics, func(x, y demographicRow) int {
+		if c := strings.Compare(x.age, y.age); c != 0 {
+			return c
+		}
+		return strings.Compare(x.gender, y.gender)
+	})
+	slices.SortFunc(w.ads, func(x, y adRow) int {
+		if c := y.spend.Cmp(x.spend); c != 0 {
+			return c
+		}
+		return strings.Compare(x.id, y.id)
+	})
+	s.MetaTables = metaTablesJSON(w.placements, w.demographics, w.ads)
+
+	// KPI over the days the ad figures cover: Monday to the account row's date_stop.
+	k := sumKPI(kpi, w.monday, a.stop)
+	s.KPIDays = k.days
+	s.TotalConversions, s.ClickToCall, s.EmailContacts = k.counts[0], k.counts[1], k.counts[2]
+	s.BookingStep1, s.BookingStep2, s.BookingStep3 = k.counts[3], k.counts[4], k.counts[5]
+	s.Reservations = k.counts[6]
+	if k.value != nil {
+		v := money(*k.value)
+		vs := v.StringFixed(moneyScale)
+		s.ReservationValue = &vs
+		s.ROAS = ratio(v, spend)
+	}
+	if s.Reservations != nil {
+		s.CostPerReservation = ratio(spend, decimal.NewFromInt(*s.Reservations))
+	}
+
+	var warns []Warning
+	check := func(kind string, n int, sum figures) {
+		warns = append(warns, compare(clientID, w.monday, kind, n, sum, a.figures)...)
+	}
+	check(string(extract.KindCampaigns), len(w.campaigns), sumOf(w.campaigns, func(c campaignRow) figures { return c.figures }))
+	check(string(extract.KindPlacements), len(w.placements), sumOf(w.placements, func(p placementRow) figures { return p.figures }))
+	check(string(extract.KindDemographics), len(w.demographics), sumOf(w.demographics, func(d demographicRow) figures { return d.figures }))
+	return s, warns
+}
+
+func (f figures) add(g figures) figures {
+	return figures{spend: f.spend.Add(g.spend), impressions: f.impressions + g.impressions, clicks: f.clicks + g.clicks}
+}
+
+func sumOf[T any](rows []T, fig func(T) figures) figures {
+	sum := figures{spend: decimal.Zero}
+	for _, r := range rows {
+		sum = sum.add(fig(r))
+	}
+	return sum
+}
+
+// spendTolerancePerRow is how far a sum of n rows' spend may drift from the account's
+// (Meta rounds every row to the cent).
+var spendTolerancePerRow = decimal.New(1, -2)
+
+// compare checks a kind's sums against the account row: spend within 0.01 per row summed,
+// impressions and clicks exactly.
+func compare(clientID string, monday int32, kind string, n int, sum, acct figures) []Warning {
+	var warns []Warning
+	warn := func(figure, got, want string) {
+		warns = append(warns, Warning{
+			ClientID: clientID, Week: extract.DayTime(monday),
+			Check:  kind + "_vs_account_" + figure,
+			Detail: fmt.Sprintf("%s %s summed over %d rows, account %s", kind, got, n, want),
+		})
+	}
+	tol := spendTolerancePerRow.Mul(decimal.NewFromInt(int64(n)))
+	if sum.spend.Sub(acct.spend).Abs().GreaterThan(tol) {
+		warn("spend", sum.spend.String(), acct.spend.String())
+	}
+	if sum.impressions != acct.impressions {
+		warn("impressions", fmt.Sprint(sum.impressions), fmt.Sprint(acct.impressions))
+	}
+	if sum.clicks != acct.clicks {
+		warn("clicks", fmt.Sprint(sum.clicks), fmt.Sprint(acct.clicks))
+	}
+	return warns
+}
+
+// orphanWarnings reports rows of a week the account report has no row for.
+func orphanWarnings(clientID string, w *week) []Warning {
+	var warns []Warning
+	add := func(kind extract.Kind, n int) {
+		if n > 0 {
+			warns = append(warns, Warning{
+				ClientID: clientID, Week: extract.DayTime(w.monday),
+				Check:  string(kind) + "_without_account",
+				Detail: fmt.Sprintf("%d %s rows in a week without an account row; ignored", n, kind),
+			})
+		}
+	}
+	add(extract.KindCampaigns, len(w.campaigns))
+	add(extract.KindPlacements, len(w.placements))
+	add(extract.KindDemographics, len(w.demographics))
+	add(extract.KindAdRelevance, len(w.ads))
+	return warns
+}

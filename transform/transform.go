@@ -1,0 +1,142 @@
+package transform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// ClientInput names one client to transform and its extract directory,
+// `<run>/extract/<clientID>`, which holds one `<kind>.parquet` per report kind.
+type ClientInput struct {
+	ClientID string
+	Dir      string
+}
+
+// Input is one transform: the clients in output order, the KPI file
+// (`<run>/extract/kpi.parquet`) and the output file (`<run>/transform/summaries.parquet`).
+type Input struct {
+	Clients []ClientInput
+	KPIPath string
+	OutPath string
+}
+
+// Warning is a check that did not hold, for the ledger. Check is e.g.
+// "campaigns_vs_account_spend" or "placements_without_account".
+type Warning struct {
+	ClientID string
+	Week     time.Time // the week's Monday, UTC midnight
+	Check    string
+	Detail   string
+}
+
+func (w Warning) String() string {
+	return fmt.Sprintf("client %s week %s: %s: %s", w.ClientID, w.Week.Format("2006-01-02"), w.Check, w.Detail)
+}
+
+// ClientResult is the outcome for one client. Err is non-nil when the client was skipped (its
+// rows are not in the output); it is usually an *InputError.
+type ClientResult struct {
+	Rows     int
+	Warnings int
+	Err      error
+}
+
+// Result sums up a transform. Clients counts the clients whose rows were written; PerClient has
+// an entry for every input client, failed ones included.
+type Result struct {
+	Clients   int
+	Rows      int
+	Warnings  []Warning
+	PerClient map[string]ClientResult
+}
+
+// Failed lists the clients that were skipped, in input order.
+func (r Result) Failed(in Input) []string {
+	var ids []string
+	for _, c := range in.Clients {
+		if r.PerClient[c.ClientID].Err != nil {
+			ids = append(ids, c.ClientID)
+		}
+	}
+	return ids
+}
+
+// ErrUsage is returned for an Input that cannot be run (no output path, a client listed twice).
+var ErrUsage = errors.New("invalid transform input")
+
+// Run transforms the clients of in, one after another, into in.OutPath (see the package
+// documentation for the figures). A client whose files are missing or malformed is skipped and
+// its error recorded in Result.PerClient; Run returns an error only when nothing can be trusted:
+// an unusable Input, a missing or malformed KPI file, an output that cannot be written, or ctx
+// cancelled. On error no output file is left; the returned Result then describes the clients
+// handled so far.
+func Run(ctx context.Context, in Input) (Result, error) {
+	res := Result{PerClient: make(map[string]ClientResult, len(in.Clients))}
+	if in.OutPath == "" {
+		return res, fmt.Errorf("%w: no output path", ErrUsage)
+	}
+	want := make(map[string]bool, len(in.Clients))
+	for _, c := range in.Clients {
+		if c.ClientID == "" {
+			return res, fmt.Errorf("%w: empty client id", ErrUsage)
+		}
+		if want[c.ClientID] {
+			return res, fmt.Errorf("%w: client %s listed twice", ErrUsage, c.ClientID)
+		}
+		want[c.ClientID] = true
+	}
+	kpi, err := readKPI(in.KPIPath, want)
+	if err != nil {
+		return res, fmt.Errorf("read kpi: %w", err)
+	}
+
+	out, err := createOutput(in.OutPath)
+	if err != nil {
+		return res, err
+	}
+	defer out.abort()
+
+	for _, c := range in.Clients {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		rows, warns, err := transformClient(c, kpi[c.ClientID])
+		delete(kpi, c.ClientID)
+		if err != nil {
+			res.PerClient[c.ClientID] = ClientResult{Err: err}
+			continue
+		}
+		if err := out.write(rows); err != nil {
+			return res, fmt.Errorf("write summaries of client %s: %w", c.ClientID, err)
+		}
+		res.Clients++
+		res.Rows += len(rows)
+		res.Warnings = append(res.Warnings, warns...)
+		res.PerClient[c.ClientID] = ClientResult{Rows: len(rows), Warnings: len(warns)}
+	}
+	if err := out.commit(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// transformClient reads one client's files and builds its rows, hashes included.
+func transformClient(c ClientInput, kpi []kpiDay) ([]Summary, []Warning, error) {
+	data, err := readClient(c.ClientID, c.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, warns := buildClient(c.ClientID, data, kpi)
+	for i := range rows {
+		rows[i].ContentHash = rows[i].ComputeHash()
+	}
+	return rows, warns, nil
+}
+
+// DefaultOutPath is where a run directory keeps the transform's output.
+func DefaultOutPath(runDir string) string {
+	return filepath.Join(runDir, "transform", "summaries.parquet")
+}
