@@ -1,0 +1,87 @@
+package load
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNoClients is returned by Load when the request names no client.
+var ErrNoClients = errors.New("load: no clients in the request")
+
+// ErrBadRequest is wrapped by errors about the request itself (a malformed client id, a sync
+// state for a client that is not loaded, a duplicate sync state).
+var ErrBadRequest = errors.New("load: bad request")
+
+// RowError is a summary row that cannot be loaded: it names the client, the week and the
+// field. It stops the load before anything is written.
+type RowError struct {
+	ClientID string
+	Week     time.Time // the summary_date, a Monday if the row is right
+	Field    string    // the parquet column, e.g. "kpi_days"
+	Reason   string
+	Err      error // the underlying error, if any
+}
+
+func (e *RowError) Error() string {
+	msg := fmt.Sprintf("summary row client %s week %s field %s: %s",
+		e.ClientID, e.Week.Format(time.DateOnly), e.Field, e.Reason)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// DBError is a failure reported by PostgreSQL during a load step, with the server's detail
+// (which names the offending key for unique and foreign-key violations) and, when the step
+// could tell, the client and week of the row involved.
+type DBError struct {
+	Step       string // "lock", "read hashes", "copy", "merge", "sync state"
+	ClientID   string // "" when unknown
+	Week       time.Time
+	Constraint string
+	Err        error // a *pgconn.PgError or a connection error
+}
+
+func (e *DBError) Error() string {
+	msg := e.Step
+	if e.ClientID != "" {
+		msg += " (client " + e.ClientID
+		if !e.Week.IsZero() {
+			msg += " week " + e.Week.Format(time.DateOnly)
+		}
+		msg += ")"
+	}
+	if e.Constraint != "" {
+		msg += " constraint " + e.Constraint
+	}
+	msg += ": " + e.Err.Error()
+	var pgErr *pgconn.PgError
+	if errors.As(e.Err, &pgErr) && pgErr.Detail != "" {
+		msg += " (" + truncate(pgErr.Detail, 300) + ")"
+	}
+	return msg
+}
+
+func (e *DBError) Unwrap() error { return e.Err }
+
+// retryable reports whether err is a deadlock or a lock timeout, after which the whole
+// transaction is retried.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == "40P01" || pgErr.Code == "55P03"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,338 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Request is one load.
+type Request struct {
+	// SummariesPath is transform/summaries.parquet.
+	SummariesPath string
+	// ClientIDs are the clients loaded: their rows in the file are merged (rows of other
+	// clients are ignored) and their advisory locks are taken.
+	ClientIDs []string
+	// Sync is upserted into client_sync_state in the same transaction; each entry's client
+	// must be in ClientIDs. Values are stored as given.
+	Sync []SyncState
+	// DataSource is stored in campaign_summaries.data_source of the rows written; "" is NULL.
+	DataSource string
+	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout); 0 means 30 s.
+	LockTimeout time.Duration
+
+	afterRow func(copied int64) // test hook: called after each row handed to COPY
+}
+
+// Result counts what a load did. Counts are of the successful attempt.
+type Result struct {
+	Inserted   int64 // new rows
+	Updated    int64 // stored rows whose content hash differed
+	Unchanged  int64 // rows of the file whose content hash equals the stored one: not copied
+	Copied     int64 // rows sent to the staging table (Inserted + Updated under the lock)
+	Duplicates int64 // later occurrences of a key already seen in the file: dropped
+
+	ReadDuration  time.Duration // decoding Parquet (part of CopyDuration)
+	CopyDuration  time.Duration // streaming the file through COPY, reads included
+	MergeDuration time.Duration // the merge, the sync-state upsert and the commit
+	Attempts      int           // 1 unless a deadlock or a lock timeout forced a retry
+}
+
+const (
+	defaultLockTimeout = 30 * time.Second
+	maxAttempts        = 4
+	stagingTable       = "metapipe_staging"
+)
+
+// setupSettings sets the lock timeout and, when the server was built with lz4, the TOAST
+// compression of the staging table (it must precede CREATE TEMP TABLE).
+const setupSettings = `
+SELECT set_config('lock_timeout', $1, true),
+       (SELECT set_config('default_toast_compression', 'lz4', true)
+        FROM pg_settings
+        WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))`
+
+// lockClients takes the clients' advisory locks in the order of the array (ascending).
+const lockClients = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`
+
+const selectStoredHashes = `
+SELECT client_id, (summary_date - date '1970-01-01')::int, coalesce(content_hash, '')
+FROM campaign_summaries
+WHERE client_id = ANY ($1::uuid[]) AND summary_type = 'weekly' AND platform = 'meta'`
+
+var (
+	createStaging = `CREATE TEMP TABLE ` + stagingTable + ` ON COMMIT DROP AS SELECT ` +
+		strings.Join(stagingColumns, ", ") + ` FROM campaign_summaries WITH NO DATA`
+	mergeSummaries = buildMerge()
+)
+
+func buildMerge() string {
+	var set strings.Builder
+	for _, c := range stagingColumns {
+		if c == "client_id" || c == "summary_date" {
+			continue
+		}
+		fmt.Fprintf(&set, "    %s = EXCLUDED.%s,\n", c, c)
+	}
+	cols := strings.Join(stagingColumns, ", ")
+	return `
+WITH merged AS (
+  INSERT INTO campaign_summaries AS cs (` + cols + `, summary_type, platform, data_source, last_updated)
+  SELECT ` + cols + `, 'weekly', 'meta', $1::text, now()
+  FROM ` + stagingTable + `
+  ON CONFLICT (client_id, summary_type, summary_date, platform) DO UPDATE SET
+` + set.String() + `    data_source = EXCLUDED.data_source,
+    last_updated = EXCLUDED.last_updated
+  WHERE cs.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+  RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged`
+}
+
+// Load merges the summaries of req.ClientIDs from req.SummariesPath into campaign_summaries
+// and upserts req.Sync, all in one transaction (see the package documentation). Duplicate
+// keys in the file keep their first occurrence. A deadlock or a lock timeout retries the
+// whole transaction up to 4 times with backoff; any other error rolls back and is returned,
+// naming the client and week where it can (*RowError, *DBError).
+func Load(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) {
+	clients, err := loadedClients(req)
+	if err != nil {
+		return Result{}, err
+	}
+	if req.LockTimeout <= 0 {
+		req.LockTimeout = defaultLockTimeout
+	}
+	for i := range req.Sync {
+		if req.Sync[i].Platform == "" {
+			req.Sync[i].Platform = "meta"
+		}
+	}
+	var last error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		if attempt > 1 {
+			if err := sleep(ctx, backoff(attempt-1)); err != nil {
+				return Result{}, fmt.Errorf("load: %w (after %w)", err, last)
+			}
+		}
+		res, err := loadOnce(ctx, pool, req, clients)
+		res.Attempts = attempt
+		if err == nil {
+			return res, nil
+		}
+		if !retryable(err) || ctx.Err() != nil {
+			return Result{}, fmt.Errorf("load: %w", err)
+		}
+		last = err
+	}
+	return Result{}, fmt.Errorf("load: %d attempts: %w", maxAttempts, last)
+}
+
+// loadedClients validates the request and returns its clients by uuid.
+func loadedClients(req Request) (map[[16]byte]string, error) {
+	if len(req.ClientIDs) == 0 {
+		return nil, ErrNoClients
+	}
+	clients := make(map[[16]byte]string, len(req.ClientIDs))
+	for _, id := range req.ClientIDs {
+		u, err := parseUUID(id)
+		if err != nil {
+			return nil, fmt.Errorf("%w: client id %q: %v", ErrBadRequest, id, err)
+		}
+		clients[u.Bytes] = uuidText(u.Bytes)
+	}
+	type syncKey struct {
+		client   [16]byte
+		platform string
+	}
+	seen := make(map[syncKey]bool, len(req.Sync))
+	for _, s := range req.Sync {
+		u, err := parseUUID(s.ClientID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: sync state client id %q: %v", ErrBadRequest, s.ClientID, err)
+		}
+		if _, ok := clients[u.Bytes]; !ok {
+			return nil, fmt.Errorf("%w: sync state for client %s, which is not loaded", ErrBadRequest, s.ClientID)
+		}
+		k := syncKey{u.Bytes, s.Platform}
+		if seen[k] {
+			return nil, fmt.Errorf("%w: two sync states for client %s", ErrBadRequest, s.ClientID)
+		}
+		seen[k] = true
+	}
+	return clients, nil
+}
+
+func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[[16]byte]string) (res Result, err error) {
+	file, err := openSummaries(req.SummariesPath)
+	if err != nil {
+		return res, fmt.Errorf("open summaries: %w", err)
+	}
+	defer file.Close()
+
+	ids := make([]pgtype.UUID, 0, len(clients))
+	keys := make([]int64, 0, len(clients))
+	for b, text := range clients {
+		ids = append(ids, pgtype.UUID{Bytes: b, Valid: true})
+		keys = append(keys, AdvisoryKey(text))
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		stored, err := setup(ctx, tx, req.LockTimeout, keys, ids)
+		if err != nil {
+			return err
+		}
+
+		copyStart := time.Now()
+		src := newSummarySource(ctx, file, clients, stored)
+		src.afterRow = req.afterRow
+		if src.prime() {
+			_, err = tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, src)
+		}
+		if srcErr := src.Err(); srcErr != nil {
+			err = srcErr // the reason the COPY was aborted, rather than the server's echo of it
+		}
+		res.ReadDuration = src.readTime
+		res.CopyDuration = time.Since(copyStart)
+		res.Unchanged, res.Duplicates, res.Copied = src.unchanged, src.duplicates, int64(len(src.sent))
+		if err != nil {
+			return copyError(err, src.sent, clients)
+		}
+
+		mergeStart := time.Now()
+		defer func() { res.MergeDuration = time.Since(mergeStart) }()
+		batch := &pgx.Batch{}
+		if res.Copied > 0 {
+			var dataSource *string
+			if req.DataSource != "" {
+				dataSource = &req.DataSource
+			}
+			batch.Queue(mergeSummaries, dataSource).QueryRow(func(row pgx.Row) error {
+				if err := row.Scan(&res.Inserted, &res.Updated); err != nil {
+					return mergeError(err)
+				}
+				return nil
+			})
+		}
+		if len(req.Sync) > 0 {
+			batch.Queue(upsertSyncStates, syncArgs(req.Sync)...).Exec(func(ct pgconn.CommandTag) error { return nil })
+		}
+		if batch.Len() > 0 {
+			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+				var dbErr *DBError
+				if !errors.As(err, &dbErr) {
+					err = &DBError{Step: "sync state", Constraint: constraintOf(err), Err: err}
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// setup runs, in one round trip: the settings, the advisory locks, the staging table and the
+// read of the stored hashes.
+func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int64, ids []pgtype.UUID) (map[rowKey]string, error) {
+	stored := make(map[rowKey]string)
+	batch := &pgx.Batch{}
+	batch.Queue(setupSettings, strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms").Exec(func(pgconn.CommandTag) error { return nil })
+	batch.Queue(lockClients, keys).Exec(func(pgconn.CommandTag) error { return nil })
+	batch.Queue(createStaging).Exec(func(pgconn.CommandTag) error { return nil })
+	batch.Queue(selectStoredHashes, ids).Query(func(rows pgx.Rows) error {
+		var id pgtype.UUID
+		var day int32
+		var hash string
+		_, err := pgx.ForEachRow(rows, []any{&id, &day, &hash}, func() error {
+			stored[rowKey{client: id.Bytes, day: day}] = hash
+			return nil
+		})
+		return err
+	})
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, &DBError{Step: "lock and read hashes", Err: err}
+	}
+	return stored, nil
+}
+
+// copyWhere finds the line number in a COPY error context ("COPY t, line 12, column x: …").
+var copyWhere = regexp.MustCompile(`COPY \S+, line (\d+)`)
+
+// copyError names the row a COPY error is about, when the server says which line.
+func copyError(err error, sent []rowKey, clients map[[16]byte]string) error {
+	var rowErr *RowError
+	if errors.As(err, &rowErr) {
+		return err
+	}
+	e := &DBError{Step: "copy", Constraint: constraintOf(err), Err: err}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if m := copyWhere.FindStringSubmatch(pgErr.Where); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(sent) {
+				e.ClientID = clients[sent[n-1].client]
+				e.Week = dayToTime(sent[n-1].day)
+			}
+		}
+	}
+	return e
+}
+
+var (
+	detailUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	detailDate = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
+)
+
+// mergeError names the client and week of a constraint violation when the server's detail
+// shows them ("Failing row contains (id, client_id, summary_type, summary_date, …)" or
+// "Key (client_id)=(…) is not present in table "clients"").
+func mergeError(err error) error {
+	e := &DBError{Step: "merge", Constraint: constraintOf(err), Err: err}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		e.ClientID = detailUUID.FindString(pgErr.Detail)
+		if d := detailDate.FindString(pgErr.Detail); d != "" {
+			e.Week, _ = time.Parse(time.DateOnly, d)
+		}
+	}
+	return e
+}
+
+func constraintOf(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.ConstraintName
+	}
+	return ""
+}
+
+// backoff is the wait before retry n (1-based): 100 ms doubling, capped at 2 s, with jitter.
+func backoff(n int) time.Duration {
+	d := 100 * time.Millisecond << (n - 1)
+	if d > 2*time.Second {
+		d = 2 * time.Second
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
