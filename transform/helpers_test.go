@@ -63,3 +63,5 @@ func readAll(tb testing.TB, path string) []Summary {
 	}
 	return rows
 }
+
+func openFileForTest(path string) (*os.File, error) { return os.Open(path) }

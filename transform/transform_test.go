@@ -222,10 +222,10 @@ func expectedRows() []Summary {
 			// B week 1: rounding half away from zero everywhere, non-ASCII and HTML-ish names.
 			ClientID: clientB, SummaryDate: w1,
 			TotalSpend: "1.00", TotalImpressions: 2560000, TotalClicks: 32, Reach: 1000000,
-			Frequency:  sp("1.3866"), // 1.386599
-			AverageCTR: sp("0.0013"), // 3200/2560000 = 0.00125 exactly
-			AverageCPC: sp("0.0313"), // 1/32 = 0.03125 exactly
-			AverageCPM: sp("0.0004"), // 1000/2560000 = 0.000390625
+			Frequency:       sp("1.3866"), // 1.386599
+			AverageCTR:      sp("0.0013"), // 3200/2560000 = 0.00125 exactly
+			AverageCPC:      sp("0.0313"), // 1/32 = 0.03125 exactly
+			AverageCPM:      sp("0.0004"), // 1000/2560000 = 0.000390625
 			ActiveCampaigns: 2,
 			CampaignData: `[` +
 				`{"campaign_id":"b2","campaign_name":"Sale <50% & \"more\">","spend":0.60,"impressions":560000,"clicks":31,"reach":300000,"ctr":0.0055,"cpc":0.0194,"cpm":0.0011,"actions":{}},` +
