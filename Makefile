@@ -1,0 +1,45 @@
+# metapipe: `make run` does everything locally, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/metapipe
+PGDIR := .pgdata
+STAGE ?= stage
+
+.PHONY: help build run test test-short bench lint fuzz sim pg-start pg-stop clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+build: ## build bin/metapipe
+	$(GO) build -o $(BIN) ./cmd/metapipe
+
+run: build ## the whole pipeline on the simulator and a local PostgreSQL (DATABASE_URL if set)
+	@url="$${DATABASE_URL:-}"; \
+	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start $(PGDIR)) || exit 1; echo "local PostgreSQL: $$url (stop it with make pg-stop)"; fi; \
+	time $(BIN) --database-url "$$url" --stage-dir $(STAGE) demo $(DEMO_FLAGS)
+
+test: ## every test, on a throwaway PostgreSQL unless TEST_DATABASE_URL is set
+	scripts/with-test-db.sh $(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## the tests without PostgreSQL-heavy end-to-end cases
+	scripts/with-test-db.sh $(GO) test -short -count=1 ./...
+
+bench: build ## benchmarks side by side; writes BENCHMARKS.md
+	scripts/with-test-db.sh scripts/bench.sh
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+sim: build ## serve the Graph API simulator on 127.0.0.1:8787
+	$(BIN) sim --addr 127.0.0.1:8787
+
+pg-start: ## start (or reuse) the project-local PostgreSQL in .pgdata
+	@scripts/pg.sh start $(PGDIR)
+
+pg-stop: ## stop the project-local PostgreSQL
+	@scripts/pg.sh stop $(PGDIR)
+
+clean: pg-stop ## remove build outputs, run directories and the local cluster
+	rm -rf bin $(STAGE) $(PGDIR)

@@ -1,0 +1,147 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/metapipe/metapipe/extract"
+)
+
+// Reporter is told how the extraction goes, per client and report kind.
+type Reporter interface {
+	ClientStarted(clientID, name string)
+	KindProgress(clientID, kind, status string, percent int)
+	ClientDone(clientID string, err error)
+	Close()
+}
+
+// logReporter writes a log line when a report run changes status (not at every poll), for
+// cron and Airflow.
+type logReporter struct {
+	log  *slog.Logger
+	mu   *sync.Mutex
+	last map[string]string
+}
+
+// NewLogReporter reports through structured log lines.
+func NewLogReporter(log *slog.Logger) Reporter {
+	return logReporter{log: log, mu: &sync.Mutex{}, last: map[string]string{}}
+}
+
+func (r logReporter) ClientStarted(id, name string) { r.log.Info("extract started", "client", name) }
+
+func (r logReporter) KindProgress(id, kind, status string, pct int) {
+	if r.mu == nil {
+		return
+	}
+	r.mu.Lock()
+	key := id + "/" + kind
+	changed := r.last[key] != status
+	r.last[key] = status
+	r.mu.Unlock()
+	if changed {
+		r.log.Debug("report run", "client_id", id, "kind", kind, "status", status, "percent", pct)
+	}
+}
+
+func (r logReporter) ClientDone(string, error) {}
+func (r logReporter) Close()                   {}
+
+// barReporter draws one live bar per client in a terminal, filled by the report runs'
+// async_percent_completion (five kinds, 100 each).
+type barReporter struct {
+	p     *mpb.Progress
+	mu    sync.Mutex
+	bars  map[string]*mpb.Bar
+	pct   map[string]map[string]int
+	state map[string]string
+}
+
+// NewBarReporter draws progress bars on w (a terminal).
+func NewBarReporter(w io.Writer) Reporter {
+	return &barReporter{
+		p:    mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.PopCompletedMode()),
+		bars: map[string]*mpb.Bar{}, pct: map[string]map[string]int{}, state: map[string]string{},
+	}
+}
+
+func (r *barReporter) ClientStarted(id, name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	total := int64(100 * len(extract.Kinds))
+	r.pct[id] = map[string]int{}
+	r.state[id] = "submitting"
+	r.bars[id] = r.p.AddBar(total,
+		mpb.PrependDecorators(decor.Name(truncate(name, 24), decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 25})),
+		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Any(func(decor.Statistics) string {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return " " + r.state[id]
+		})),
+	)
+}
+
+func (r *barReporter) KindProgress(id, kind, status string, pct int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.bars[id]
+	if b == nil {
+		return
+	}
+	if status == "Job Completed" {
+		pct = 100
+	}
+	r.pct[id][kind] = pct
+	sum, done := 0, 0
+	for _, v := range r.pct[id] {
+		sum += v
+		if v == 100 {
+			done++
+		}
+	}
+	r.state[id] = fmt.Sprintf("%d/%d reports done", done, len(extract.Kinds))
+	b.SetCurrent(int64(min(sum, 100*len(extract.Kinds)-1)))
+}
+
+func (r *barReporter) ClientDone(id string, err error) {
+	r.mu.Lock()
+	b := r.bars[id]
+	if err != nil {
+		r.state[id] = "failed"
+	} else {
+		r.state[id] = "done"
+	}
+	r.mu.Unlock()
+	if b == nil {
+		return
+	}
+	if err != nil {
+		b.Abort(false)
+		return
+	}
+	b.SetCurrent(int64(100 * len(extract.Kinds)))
+}
+
+func (r *barReporter) Close() {
+	r.mu.Lock()
+	for _, b := range r.bars {
+		if !b.Completed() {
+			b.Abort(false)
+		}
+	}
+	r.mu.Unlock()
+	r.p.Wait()
+}
+
+func truncate(s string, n int) string {
+	rs := []rune(s)
+	if len(rs) <= n {
+		return s
+	}
+	return string(rs[:n-1]) + "…"
+}
