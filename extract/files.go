@@ -20,9 +20,9 @@ const (
 	DirMode  = 0o700
 )
 
-// writeFileAtomic writes data under a temporary name in the same folder and renames it, so a
+// WriteFileAtomic writes data under a temporary name in the same folder and renames it, so a
 // file that exists is whole.
-func writeFileAtomic(path string, data []byte) error {
+func WriteFileAtomic(path string, data []byte) error {
 	return WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 

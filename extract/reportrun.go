@@ -401,5 +401,5 @@ func (j *jobFile) set(rng Range, id, status string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(j.path, append(b, '\n'))
+	return WriteFileAtomic(j.path, append(b, '\n'))
 }

@@ -1,0 +1,305 @@
+package extract_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/fixtures"
+)
+
+func readRows(t *testing.T, dir string, kind extract.Kind) []extract.InsightRow {
+	t.Helper()
+	rows, err := extract.ReadParquet[extract.InsightRow](extract.ParquetPath(dir, kind))
+	if err != nil {
+		t.Fatalf("read %s: %v", kind, err)
+	}
+	return rows
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+
+// One client-year: five report runs, at most four polls each, and exactly ceil(rows/500)
+// result pages per run.
+func TestClientYearCost(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	a := sim.Accounts()[0]
+	x := newExtractor(url)
+	j := job(t, a, a.Token, yearRange())
+	res := x.Extract(context.Background(), j, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	c := sim.Counters()
+	ac := c.ByAccount[a.ID]
+	if ac.ReportRuns != 5 {
+		t.Errorf("report runs submitted = %d, want 5", ac.ReportRuns)
+	}
+	if polls := ac.Requests[fixtures.KindPoll]; polls > 4*5 {
+		t.Errorf("polls = %d, want at most 4 per report run (20)", polls)
+	}
+	var wantPages, rows int64
+	for _, k := range extract.Kinds {
+		n := int64(len(readRows(t, j.Dir, k)))
+		rows += n
+		wantPages += max(1, ceilDiv(n, 500))
+	}
+	if got := ac.Requests[fixtures.KindResults]; got != wantPages {
+		t.Errorf("result pages = %d, want %d (ceil(rows/500) per run)", got, wantPages)
+	}
+	if res.Stats.Rows != rows || ac.Rows != rows {
+		t.Errorf("rows: stats %d, simulator %d, staged %d", res.Stats.Rows, ac.Rows, rows)
+	}
+	t.Logf("client-year: %d report runs, %d polls, %d pages, %d rows, %d requests in all (old loop: 216 synchronous calls)",
+		ac.ReportRuns, ac.Requests[fixtures.KindPoll], ac.Requests[fixtures.KindResults], rows, res.Stats.Requests)
+}
+
+// The staged rows equal the simulator's truth, computed without HTTP.
+func TestExtractMatchesTruth(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 2, Seed: 7})
+	a := sim.Accounts()[1]
+	rng := extract.Range{Since: yearRange().Since.AddDate(0, 0, 7*40), Until: asOf}
+	j := job(t, a, fixtures.DemoToken, rng)
+	if res := newExtractor(url).Extract(context.Background(), j, nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	type tot struct{ spend, imp, clicks int64 }
+	camp := map[string]tot{} // week|campaign -> totals from the truth
+	acct := map[int32]tot{}
+	for d := rng.Since; !d.After(rng.Until); d = d.AddDate(0, 0, 1) {
+		wk := extract.DayNumber(d) - int32((extract.DayNumber(d)-extract.DayNumber(rng.Since))%7)
+		for _, c := range sim.Campaigns(a.ID) {
+			for _, ad := range c.Ads {
+				f := sim.AdDay(a.ID, ad.ID, d)
+				k := strings.Join([]string{string(rune(wk)), c.ID}, "|")
+				x := camp[k]
+				x.spend += f.SpendCents
+				x.imp += f.Impressions
+				x.clicks += f.Clicks
+				camp[k] = x
+				y := acct[wk]
+				y.spend += f.SpendCents
+				y.imp += f.Impressions
+				y.clicks += f.Clicks
+				acct[wk] = y
+			}
+		}
+	}
+	cents := func(s string) int64 {
+		whole, frac, _ := strings.Cut(s, ".")
+		var n int64
+		for _, r := range whole + (frac + "00")[:2] {
+			n = n*10 + int64(r-'0')
+		}
+		return n
+	}
+	for _, r := range readRows(t, j.Dir, extract.KindCampaigns) {
+		want := camp[string(rune(r.DateStart))+"|"+r.CampaignID]
+		if got := (tot{cents(r.Spend), r.Impressions, r.Clicks}); got != want {
+			t.Errorf("campaign %s week %s: got %+v, want %+v", r.CampaignID, extract.DayTime(r.DateStart).Format(time.DateOnly), got, want)
+		}
+	}
+	weeks := 0
+	for _, r := range readRows(t, j.Dir, extract.KindAccount) {
+		weeks++
+		want := acct[r.DateStart]
+		if got := (tot{cents(r.Spend), r.Impressions, r.Clicks}); got != want {
+			t.Errorf("account week %s: got %+v, want %+v", extract.DayTime(r.DateStart).Format(time.DateOnly), got, want)
+		}
+		wantReach := sim.AccountReach(a.ID, extract.DayTime(r.DateStart), extract.DayTime(r.DateStop))
+		if r.Reach != wantReach {
+			t.Errorf("account week %s: reach %d, want %d", extract.DayTime(r.DateStart).Format(time.DateOnly), r.Reach, wantReach)
+		}
+		if r.Frequency == "" {
+			t.Errorf("account week %s: no frequency", extract.DayTime(r.DateStart).Format(time.DateOnly))
+		}
+	}
+	if weeks == 0 {
+		t.Fatal("no account rows")
+	}
+	for wk, x := range acct {
+		if x.imp == 0 {
+			continue
+		}
+		found := false
+		for _, r := range readRows(t, j.Dir, extract.KindAccount) {
+			found = found || r.DateStart == wk
+		}
+		if !found {
+			t.Errorf("week %s with delivery has no account row", extract.DayTime(wk).Format(time.DateOnly))
+		}
+	}
+}
+
+func TestFaults(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults fixtures.Faults
+		check  func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult)
+	}{
+		{"job fails once then resubmitted", fixtures.Faults{FailJobs: 1}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+			if c.ReportRuns != 6 {
+				t.Errorf("report runs = %d, want 6 (one resubmitted)", c.ReportRuns)
+			}
+		}},
+		{"job stuck then resubmitted", fixtures.Faults{StuckJobs: 1}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+			if c.ReportRuns != 6 {
+				t.Errorf("report runs = %d, want 6 (the stuck one resubmitted once)", c.ReportRuns)
+			}
+		}},
+		{"too large: split until it passes", fixtures.Faults{TooLargeOverWeeks: 10}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+			// 54 weeks -> 27 -> 13/14 -> 6/7: eight ranges of at most 10 weeks per kind.
+			if c.ReportRuns != 5*8 {
+				t.Errorf("report runs = %d, want 40 (8 ranges per kind)", c.ReportRuns)
+			}
+		}},
+		{"HTTP 500 every 4th request", fixtures.Faults{ServerErrorEvery: 4}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+			if res.Stats.Retries == 0 || c.ServerErrors == 0 {
+				t.Errorf("retries %d, server errors %d: the fault did not fire", res.Stats.Retries, c.ServerErrors)
+			}
+		}},
+		{"throttled every 3rd request", fixtures.Faults{ThrottleEvery: 3, RegainMinutes: 1}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+			if res.Stats.Throttled == 0 || res.Stats.ThrottleWait == 0 {
+				t.Errorf("throttled %d, waited %s: the fault did not slow us", res.Stats.Throttled, res.Stats.ThrottleWait)
+			}
+		}},
+		{"connection reset mid-body", fixtures.Faults{ResetEvery: 2}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+			if c.Resets == 0 || res.Stats.Retries == 0 {
+				t.Errorf("resets %d, retries %d", c.Resets, res.Stats.Retries)
+			}
+		}},
+		{"Job Running at 100 %", fixtures.Faults{RunningAt100: true}, nil},
+	}
+	// The reference: the same extraction without faults.
+	sim0, url0 := newSim(t, fixtures.Config{Accounts: 1})
+	a0 := sim0.Accounts()[0]
+	ref := job(t, a0, a0.Token, yearRange())
+	if res := newExtractor(url0).Extract(context.Background(), ref, nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sim, url := newSim(t, fixtures.Config{Accounts: 1})
+			a := sim.Accounts()[0]
+			sim.SetFaults(a.ID, tc.faults)
+			j := job(t, a, a.Token, yearRange())
+			res := newExtractor(url).Extract(context.Background(), j, nil)
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			if tc.check != nil {
+				tc.check(t, sim.Counters().ByAccount[a.ID], res)
+			}
+			for _, k := range extract.Kinds {
+				got, want := readRows(t, j.Dir, k), readRows(t, ref.Dir, k)
+				gj, _ := json.Marshal(got)
+				wj, _ := json.Marshal(want)
+				if string(gj) != string(wj) {
+					t.Errorf("%s: %d rows differ from the fault-free run's %d", k, len(got), len(want))
+				}
+			}
+		})
+	}
+}
+
+func TestFailingClients(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 2})
+	accts := sim.Accounts()
+	x := newExtractor(url)
+	t.Run("job fails always", func(t *testing.T) {
+		sim.SetFaults(accts[0].ID, fixtures.Faults{FailJobs: -1})
+		res := x.Extract(context.Background(), job(t, accts[0], accts[0].Token, extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 13)}), nil)
+		var je *extract.JobError
+		if !errors.As(res.Err, &je) || !errors.Is(res.Err, extract.ErrJobFailed) {
+			t.Fatalf("err = %v, want a JobError", res.Err)
+		}
+		if !strings.Contains(res.Err.Error(), accts[0].Name) {
+			t.Errorf("error %q does not name the client", res.Err)
+		}
+	})
+	t.Run("expired token", func(t *testing.T) {
+		before := sim.Counters().ByAccount[accts[1].ID].Requests[fixtures.KindSubmit]
+		res := x.Extract(context.Background(), job(t, accts[1], fixtures.ExpiredToken, yearRange()), nil)
+		var ge *extract.GraphError
+		if !errors.As(res.Err, &ge) || ge.Code != 190 || ge.Class() != extract.ClassAuth {
+			t.Fatalf("err = %v, want code 190 classed auth", res.Err)
+		}
+		if strings.Contains(res.Err.Error(), fixtures.ExpiredToken) {
+			t.Errorf("error leaks the token: %v", res.Err)
+		}
+		// Nothing retried: one refused submit per kind at most.
+		if n := sim.Counters().ByAccount[accts[1].ID].Requests[fixtures.KindSubmit] - before; n > 5 {
+			t.Errorf("%d submits with a refused token, want at most 5", n)
+		}
+	})
+	t.Run("token without the account", func(t *testing.T) {
+		res := x.Extract(context.Background(), job(t, accts[1], accts[0].Token, yearRange()), nil)
+		var ge *extract.GraphError
+		if !errors.As(res.Err, &ge) || ge.Code != 200 {
+			t.Fatalf("err = %v, want code 200", res.Err)
+		}
+	})
+}
+
+// Killed after the submits: the rerun polls the saved report runs and submits nothing new.
+func TestResumePollsSavedJobs(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 1, JobDuration: 600 * time.Millisecond})
+	a := sim.Accounts()[0]
+	j := job(t, a, a.Token, yearRange())
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	var mu sync.Mutex
+	polled := map[extract.Kind]bool{}
+	res := newExtractor(url).Extract(ctx, j, func(k extract.Kind, status string, pct int) {
+		mu.Lock()
+		polled[k] = true
+		n := len(polled)
+		mu.Unlock()
+		if n == len(extract.Kinds) {
+			once.Do(cancel) // every kind submitted and polled once: "crash"
+		}
+	})
+	if !errors.Is(res.Err, context.Canceled) {
+		t.Fatalf("first attempt: err = %v, want cancelled", res.Err)
+	}
+	for _, k := range extract.Kinds {
+		if _, err := os.Stat(extract.ParquetPath(j.Dir, k)); err == nil {
+			t.Fatalf("%s staged before the crash; the test needs slower jobs", k)
+		}
+		b, err := os.ReadFile(extract.JobPath(j.Dir, k))
+		if err != nil {
+			t.Fatalf("no saved job for %s: %v", k, err)
+		}
+		if strings.Contains(string(b), a.Token) {
+			t.Fatalf("%s.job.json holds the token", k)
+		}
+	}
+	submits := sim.Counters().ByAccount[a.ID].ReportRuns
+	res = newExtractor(url).Extract(context.Background(), j, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if n := sim.Counters().ByAccount[a.ID].ReportRuns - submits; n != 0 {
+		t.Errorf("rerun submitted %d new report runs, want 0", n)
+	}
+	if res.Stats.Submits != 0 {
+		t.Errorf("rerun stats: %d submits", res.Stats.Submits)
+	}
+	// A third run finds every file staged and makes no request at all.
+	res = newExtractor(url).Extract(context.Background(), j, nil)
+	if res.Err != nil || res.Stats.Requests != 0 {
+		t.Errorf("third run: err %v, %d requests, want none", res.Err, res.Stats.Requests)
+	}
+	entries, _ := filepath.Glob(filepath.Join(j.Dir, ".*tmp*"))
+	if len(entries) != 0 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}

@@ -1,0 +1,52 @@
+package extract_test
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/fixtures"
+)
+
+// asOf is the last Sunday up to today: the simulator has data up to its clock (now), and
+// refuses ranges older than 37 months, so the tests follow the calendar.
+var asOf = func() time.Time {
+	y, m, d := time.Now().UTC().Date()
+	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return t.AddDate(0, 0, -int(t.Weekday()))
+}()
+
+func newSim(t *testing.T, cfg fixtures.Config) (*fixtures.Simulator, string) {
+	t.Helper()
+	if cfg.JobDuration == 0 {
+		cfg.JobDuration = 150 * time.Millisecond
+	}
+	sim := fixtures.New(cfg)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
+}
+
+// newExtractor has test-sized waits: the simulator's jobs take 150 ms.
+func newExtractor(url string) *extract.Extractor {
+	c := extract.NewClient(url, "v25.0", "")
+	c.Retry = extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond, Timeout: 10 * time.Second}
+	return &extract.Extractor{
+		Client:   c,
+		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 400 * time.Millisecond, StartTimeout: 5 * time.Second, Timeout: 2 * time.Second},
+		Throttle: extract.ThrottleConfig{Cooldown: 30 * time.Millisecond, RegainUnit: 20 * time.Millisecond},
+		PageSize: 500,
+	}
+}
+
+// yearRange is the 54-week horizon ending at asOf.
+func yearRange() extract.Range {
+	since := asOf.AddDate(0, 0, -6-7*53) // asOf is a Sunday: its Monday is 6 days before
+	return extract.Range{Since: since, Until: asOf}
+}
+
+func job(t *testing.T, a fixtures.Account, token string, rng extract.Range) extract.Job {
+	return extract.Job{ClientID: "client-" + a.ID, ClientName: a.Name, Account: "act_" + a.ID,
+		Token: extract.NewToken(token), Range: rng, Dir: t.TempDir()}
+}
