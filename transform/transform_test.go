@@ -439,3 +439,24 @@ func TestDuplicateCampaignInWeek(t *testing.T) {
 		t.Errorf("err = %v", e)
 	}
 }
+
+func TestRowsWithoutAccountWarn(t *testing.T) {
+	dir := t.TempDir()
+	mon := day("2024-01-01")
+	ci := writeClient(t, dir, "c", clientFiles{
+		extract.KindAccount:      {account(mon, mon+6, "1.00", 1, 0, 1, "1")},
+		extract.KindCampaigns:    {campaign(mon, "1", "x", "1.00", 1, 0, 1), campaign(mon+7, "1", "x", "2.00", 2, 0, 1)},
+		extract.KindPlacements:   {placement(mon, mon+6, "facebook", "feed", "1.00", 1, 0)},
+		extract.KindDemographics: {demographic(mon, mon+6, "18-24", "male", "1.00", 1, 0)},
+	})
+	kpi := filepath.Join(dir, "kpi.parquet")
+	writeRows[extract.KPIRow](t, kpi, nil)
+	res, err := Run(context.Background(), Input{Clients: []ClientInput{ci}, KPIPath: kpi, OutPath: filepath.Join(dir, "out.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 1 || len(res.Warnings) != 1 || res.Warnings[0].Check != "campaigns_without_account" ||
+		res.Warnings[0].Week.Format("2006-01-02") != "2024-01-08" {
+		t.Errorf("rows %d, warnings %+v", res.Rows, res.Warnings)
+	}
+}
