@@ -1,0 +1,253 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const secret = "EAAB-very-secret-token-123"
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		body string
+		want Class
+	}{
+		{`{"error":{"code":2601,"error_subcode":1815107,"is_transient":true}}`, ClassNotReady},
+		{`{"error":{"code":100,"error_subcode":1487534,"message":"Please reduce the amount of data"}}`, ClassTooLarge},
+		{`{"error":{"code":1,"message":"Please reduce the amount of data you're asking for, then retry your request"}}`, ClassTooLarge},
+		{`{"error":{"code":2,"error_subcode":1504038}}`, ClassTooLarge},
+		{`{"error":{"code":2,"error_subcode":1504041}}`, ClassFatal},
+		{`{"error":{"code":80004,"error_subcode":2446079}}`, ClassThrottled},
+		{`{"error":{"code":17,"error_subcode":2446079}}`, ClassThrottled},
+		{`{"error":{"code":613}}`, ClassThrottled},
+		{`{"error":{"code":190,"error_subcode":463}}`, ClassAuth},
+		{`{"error":{"code":200}}`, ClassAuth},
+		{`{"error":{"code":10}}`, ClassAuth},
+		{`{"error":{"code":100,"message":"Invalid parameter"}}`, ClassFatal},
+		{`{"error":{"code":3018}}`, ClassFatal},
+		{`{"error":{"code":1,"message":"An unknown error occurred"}}`, ClassTransient},
+		{`{"error":{"code":2,"is_transient":true}}`, ClassTransient},
+		{`{"error":{"code":"2","error_subcode":"1504038"}}`, ClassTooLarge}, // codes as strings: tolerated
+	}
+	for _, tc := range cases {
+		ge := parseGraphError(400, []byte(tc.body))
+		if ge == nil {
+			t.Errorf("%s: not parsed", tc.body)
+			continue
+		}
+		if got := ge.Class(); got != tc.want {
+			t.Errorf("%s: class %s, want %s", tc.body, got, tc.want)
+		}
+	}
+	if ge := parseGraphError(500, []byte(`{"error":{"code":1}}`)); ge.Class() != ClassTransient {
+		t.Error("HTTP 500 code 1 is transient")
+	}
+	if parseGraphError(200, []byte(`{"data":[]}`)) != nil {
+		t.Error("a data body parsed as an error")
+	}
+}
+
+func TestScrub(t *testing.T) {
+	tok := NewToken(secret)
+	s := Scrub("GET https://graph.facebook.com/v25.0/1/insights?access_token="+secret+"&appsecret_proof=abc&limit=5 said "+secret, tok)
+	if strings.Contains(s, secret) || strings.Contains(s, "abc") {
+		t.Errorf("scrubbed: %s", s)
+	}
+	if fmt.Sprint(tok) != "[redacted]" || fmt.Sprintf("%#v", tok) == secret || fmt.Sprintf("%+v", struct{ T Token }{tok}) != "{T:[redacted]}" {
+		t.Errorf("token prints as %v / %#v", tok, tok)
+	}
+}
+
+// A server that answers with the given bodies in turn.
+func scripted(t *testing.T, answers ...func(w http.ResponseWriter, r *http.Request)) (*Session, *atomic.Int64) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		if i >= len(answers) {
+			i = len(answers) - 1
+		}
+		answers[i](w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c := NewClient(srv.URL, "v25.0", "")
+	c.Retry = RetryConfig{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 3, Timeout: 2 * time.Second}
+	return c.Session("act_1", NewToken(secret), NewThrottle(ThrottleConfig{Cooldown: 5 * time.Millisecond, RegainUnit: time.Millisecond})), &n
+}
+
+func body(status int, ct, s string) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(status)
+		fmt.Fprint(w, s)
+	}
+}
+
+func TestBadResponses(t *testing.T) {
+	cases := []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"HTML error page from a proxy", body(502, "text/html", "<html><body>Bad Gateway</body></html>")},
+		{"malformed JSON", body(200, "application/json", `{"data":[{"spend":"1"`)},
+		{"truncated body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "1000")
+			fmt.Fprint(w, `{"data":[`)
+		}},
+		{"echoes the token", body(503, "text/plain", "upstream said access_token="+secret)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, n := scripted(t, tc.answer)
+			var out insightsPage
+			err := s.call(context.Background(), CallResults, http.MethodGet, "1/insights", nil, &out)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if ClassOf(err) != ClassTransient {
+				t.Errorf("class %s, want transient (retried)", ClassOf(err))
+			}
+			if n.Load() != 3 {
+				t.Errorf("%d attempts, want 3", n.Load())
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error leaks the token: %v", err)
+			}
+		})
+	}
+	t.Run("recovers after transient failures", func(t *testing.T) {
+		s, n := scripted(t, body(500, "application/json", `{"error":{"code":2,"is_transient":true}}`), body(200, "application/json", `{"data":[]}`))
+		var out insightsPage
+		if err := s.call(context.Background(), CallResults, http.MethodGet, "1/insights", nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		if n.Load() != 2 || s.Stats.Retries.Load() != 1 {
+			t.Errorf("%d attempts, %d retries", n.Load(), s.Stats.Retries.Load())
+		}
+	})
+	t.Run("fatal is not retried", func(t *testing.T) {
+		s, n := scripted(t, body(400, "application/json", `{"error":{"code":100,"message":"(#100) Invalid parameter"}}`))
+		var out insightsPage
+		err := s.call(context.Background(), CallResults, http.MethodGet, "1/insights", nil, &out)
+		var ge *GraphError
+		if !errors.As(err, &ge) || ge.Code != 100 || n.Load() != 1 {
+			t.Errorf("err %v after %d attempts", err, n.Load())
+		}
+	})
+}
+
+// The token travels in the form body of a POST and in a header on a GET, never in a URL; a
+// paging link carrying it loses it; appsecret_proof is added when a secret is set.
+func TestTokenTransport(t *testing.T) {
+	var urls []string
+	var auth, form []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		urls = append(urls, r.URL.String())
+		auth = append(auth, r.Header.Get("Authorization"))
+		_ = r.ParseForm()
+		form = append(form, r.PostForm.Get("access_token")+"|"+r.Form.Get("appsecret_proof"))
+		if r.Method == http.MethodPost {
+			fmt.Fprint(w, `{"report_run_id":"42"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"data":[],"paging":{"next":"http://%s/v25.0/42/insights?access_token=%s&after=X"}}`, r.Host, secret)
+	}))
+	defer srv.Close()
+	c := NewClient(srv.URL, "v25.0", "app-secret")
+	s := c.Session("1", NewToken(secret), nil)
+	var sub struct{ ReportRunID string `json:"report_run_id"` }
+	if err := s.call(context.Background(), CallSubmit, http.MethodPost, "act_1/insights", nil, &sub); err != nil {
+		t.Fatal(err)
+	}
+	var pg insightsPage
+	if err := s.call(context.Background(), CallResults, http.MethodGet, "42/insights", nil, &pg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.call(context.Background(), CallResults, http.MethodGet, pg.Paging.Next, nil, &pg); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range urls {
+		if strings.Contains(u, secret) {
+			t.Errorf("token in URL %s", u)
+		}
+	}
+	proof := appSecretProof("app-secret", NewToken(secret))
+	if form[0] != secret+"|"+proof || auth[0] != "" {
+		t.Errorf("POST: form %q, auth %q", form[0], auth[0])
+	}
+	if auth[1] != "OAuth "+secret || auth[2] != "OAuth "+secret || !strings.HasSuffix(form[1], proof) {
+		t.Errorf("GET: auth %q %q, form %q", auth[1], auth[2], form[1])
+	}
+	if !strings.Contains(urls[2], "after=X") {
+		t.Errorf("paging link not followed: %s", urls[2])
+	}
+}
+
+func TestPagingLinkToAnotherHost(t *testing.T) {
+	s, _ := scripted(t, body(200, "application/json", `{"data":[]}`))
+	var pg insightsPage
+	err := s.call(context.Background(), CallResults, http.MethodGet, "https://evil.example/v25.0/1/insights?access_token=x", nil, &pg)
+	if err == nil || !errors.Is(err, ErrBadResponse) {
+		t.Errorf("err = %v, want a refused link", err)
+	}
+}
+
+func TestUsageHeaders(t *testing.T) {
+	h := http.Header{}
+	h.Set("x-app-usage", `{"call_count":28,"total_time":25,"total_cputime":25}`)
+	h.Set("x-ad-account-usage", `{"acc_id_util_pct":9.67,"reset_time_duration":100,"ads_api_access_tier":"standard_access"}`)
+	h.Set("x-business-use-case-usage", `{"1015384826":[{"type":"ads_insights","call_count":97,"total_cputime":23,"total_time":23,"estimated_time_to_regain_access":3,"ads_api_access_tier":"standard_access"}]}`)
+	h.Set("x-fb-ads-insights-throttle", `{"app_id_util_pct":40,"acc_id_util_pct":10}`)
+	u, ok := ParseUsage(h, time.Minute)
+	if !ok || u.Percent != 97 || u.Regain != 3*time.Minute || u.Reset != 100*time.Second {
+		t.Errorf("usage %+v", u)
+	}
+	h2 := http.Header{}
+	h2.Set("x-app-usage", "not json")
+	if _, ok := ParseUsage(h2, time.Minute); ok {
+		t.Error("malformed header read as usage")
+	}
+}
+
+// Above the submit threshold, new report runs wait; polls do not.
+func TestThrottleHoldsSubmits(t *testing.T) {
+	th := NewThrottle(ThrottleConfig{Cooldown: 40 * time.Millisecond, RegainUnit: time.Millisecond})
+	h := http.Header{}
+	h.Set("x-ad-account-usage", `{"acc_id_util_pct":80}`)
+	th.Observe(h)
+	if w, _ := th.Wait(context.Background(), false); w != 0 {
+		t.Errorf("a poll at 80 %% waited %s", w)
+	}
+	if w, _ := th.Wait(context.Background(), true); w < 40*time.Millisecond {
+		t.Errorf("a submit at 80 %% waited %s, want the cooldown", w)
+	}
+	h.Set("x-ad-account-usage", `{"acc_id_util_pct":99}`)
+	th.Observe(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := th.Wait(ctx, false); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait is not cancellable: %v", err)
+	}
+}
+
+// Results read before the job is done answer 2601: the reader waits and tries again.
+func TestReadTooEarly(t *testing.T) {
+	s, n := scripted(t,
+		body(400, "application/json", `{"error":{"code":2601,"error_subcode":1815107,"is_transient":true}}`),
+		body(400, "application/json", `{"error":{"code":2601,"error_subcode":1815107,"is_transient":true}}`),
+		body(200, "application/json", `{"data":[{"spend":"1.00","impressions":"5","date_start":"2026-01-05","date_stop":"2026-01-11"}]}`))
+	r := &reportRunner{s: s, spec: Specs[KindAccount], client: "Acme", poll: PollConfig{First: time.Millisecond}, pageSize: 500}
+	rows, err := r.read(context.Background(), "42", testRange())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || n.Load() != 3 {
+		t.Errorf("%d rows after %d requests", len(rows), n.Load())
+	}
+}
