@@ -161,7 +161,9 @@ func TestTokenTransport(t *testing.T) {
 	defer srv.Close()
 	c := NewClient(srv.URL, "v25.0", "app-secret")
 	s := c.Session("1", NewToken(secret), nil)
-	var sub struct{ ReportRunID string `json:"report_run_id"` }
+	var sub struct {
+		ReportRunID string `json:"report_run_id"`
+	}
 	if err := s.call(context.Background(), CallSubmit, http.MethodPost, "act_1/insights", nil, &sub); err != nil {
 		t.Fatal(err)
 	}
