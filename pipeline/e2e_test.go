@@ -1,0 +1,359 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+// lastSunday is the newest Sunday up to today: the simulator has data up to its clock.
+var lastSunday = func() time.Time {
+	y, m, d := time.Now().UTC().Date()
+	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return t.AddDate(0, 0, -int(t.Weekday()))
+}()
+
+type env struct {
+	sim     *fixtures.Simulator
+	url     string
+	dbURL   string
+	pool    *pgxpool.Pool
+	stage   string
+	clients []string // ids, in account order
+}
+
+func newEnv(t *testing.T, accounts int) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	sim := fixtures.New(fixtures.Config{Accounts: accounts, Seed: 11, JobDuration: 150 * time.Millisecond})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
+	r := e.runner(t, 4)
+	if err := r.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pipeline.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clients = ids
+	pool, err := pgxpool.New(context.Background(), e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e.pool = pool
+	return e
+}
+
+func (e *env) config(concurrency int) pipeline.Config {
+	return pipeline.Config{
+		DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(fixtures.DemoToken),
+		StageDir: e.stage, Concurrency: concurrency,
+		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 300 * time.Millisecond},
+		Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
+		Throttle: extract.ThrottleConfig{Cooldown: 20 * time.Millisecond, RegainUnit: 10 * time.Millisecond},
+	}
+}
+
+func (e *env) runner(t *testing.T, concurrency int) *pipeline.Runner {
+	t.Helper()
+	r, err := pipeline.Open(context.Background(), e.config(concurrency))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+func opts(asOf time.Time) pipeline.Options {
+	return pipeline.Options{AsOf: asOf, Weeks: 54, Lookback: 28}
+}
+
+// weekTruth is what campaign_summaries must hold for one client-week, computed from the
+// simulator's daily facts without the pipeline.
+type weekTruth struct {
+	spendCents, imp, clicks, reach int64
+	active                         int
+	kpiDays                        int
+	reservations, resValueCents    int64
+}
+
+func truth(sim *fixtures.Simulator, account string, from, asOf time.Time) map[string]weekTruth {
+	out := map[string]weekTruth{}
+	kpi := map[string]fixtures.KPIDay{}
+	for _, k := range sim.KPIDays(account, from, asOf) {
+		kpi[k.Date.Format(time.DateOnly)] = k
+	}
+	for mon := from; !mon.After(asOf); mon = mon.AddDate(0, 0, 7) {
+		end := mon.AddDate(0, 0, 6)
+		if end.After(asOf) {
+			end = asOf
+		}
+		var w weekTruth
+		for _, c := range sim.Campaigns(account) {
+			var cimp int64
+			for _, ad := range c.Ads {
+				for d := mon; !d.After(end); d = d.AddDate(0, 0, 1) {
+					f := sim.AdDay(account, ad.ID, d)
+					w.spendCents += f.SpendCents
+					w.imp += f.Impressions
+					w.clicks += f.Clicks
+					cimp += f.Impressions
+				}
+			}
+			if cimp > 0 {
+				w.active++
+			}
+		}
+		if w.imp == 0 {
+			continue // no delivery: no row
+		}
+		w.reach = sim.AccountReach(account, mon, end)
+		for d := mon; !d.After(end); d = d.AddDate(0, 0, 1) {
+			if k, ok := kpi[d.Format(time.DateOnly)]; ok {
+				w.kpiDays++
+				w.reservations += k.Reservations
+				w.resValueCents += k.ReservationValueCents
+			}
+		}
+		out[mon.Format(time.DateOnly)] = w
+	}
+	return out
+}
+
+// checkTable compares campaign_summaries with the truth for every client over the horizon.
+func checkTable(t *testing.T, e *env, asOf time.Time) int {
+	t.Helper()
+	horizon := pipeline.Monday(asOf).AddDate(0, 0, -7*53)
+	total := 0
+	for i, a := range e.sim.Accounts() {
+		want := truth(e.sim, a.ID, horizon, asOf)
+		rows, err := e.pool.Query(context.Background(), `
+SELECT summary_date::text, total_spend::text, total_impressions, total_clicks, reach, active_campaigns, kpi_days,
+       coalesce(reservations, -1), coalesce(reservation_value::text, ''), coalesce(average_ctr::text, ''),
+       jsonb_array_length(campaign_data)
+FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2 ORDER BY summary_date`, e.clients[i], horizon)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for rows.Next() {
+			var wk, spend, resValue, ctr string
+			var imp, clicks, reach, res int64
+			var active, kpiDays, ncamp int
+			if err := rows.Scan(&wk, &spend, &imp, &clicks, &reach, &active, &kpiDays, &res, &resValue, &ctr, &ncamp); err != nil {
+				t.Fatal(err)
+			}
+			got++
+			w, ok := want[wk]
+			if !ok {
+				t.Errorf("%s week %s: a row where the truth has no delivery", a.Name, wk)
+				continue
+			}
+			wantCTR := decimal.NewFromInt(w.clicks * 100).DivRound(decimal.NewFromInt(w.imp), 4).StringFixed(4)
+			if spend != cents(w.spendCents) || imp != w.imp || clicks != w.clicks || reach != w.reach || active != w.active ||
+				kpiDays != w.kpiDays || ctr != wantCTR || ncamp != w.active {
+				t.Errorf("%s week %s: got spend %s imp %d clicks %d reach %d active %d kpi_days %d ctr %s campaigns %d;\n want %s %d %d %d %d %d %s %d",
+					a.Name, wk, spend, imp, clicks, reach, active, kpiDays, ctr, ncamp, cents(w.spendCents), w.imp, w.clicks, w.reach, w.active, w.kpiDays, wantCTR, w.active)
+			}
+			if w.kpiDays == 0 && (res != -1 || resValue != "") {
+				t.Errorf("%s week %s: no KPI day but reservations %d value %q (want NULL)", a.Name, wk, res, resValue)
+			}
+			if w.kpiDays > 0 && (res != w.reservations || resValue != cents(w.resValueCents)) {
+				t.Errorf("%s week %s: reservations %d value %s, want %d %s", a.Name, wk, res, resValue, w.reservations, cents(w.resValueCents))
+			}
+		}
+		if rows.Err() != nil {
+			t.Fatal(rows.Err())
+		}
+		if got != len(want) {
+			t.Errorf("%s: %d rows, want %d", a.Name, got, len(want))
+		}
+		total += got
+	}
+	return total
+}
+
+func cents(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }
+
+type rowVersion struct{ xmin, updated string }
+
+func versions(t *testing.T, pool *pgxpool.Pool) map[string]rowVersion {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT id::text, xmin::text, last_updated::text FROM campaign_summaries`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]rowVersion{}
+	for rows.Next() {
+		var id string
+		var v rowVersion
+		if err := rows.Scan(&id, &v.xmin, &v.updated); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = v
+	}
+	return out
+}
+
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t, 3)
+	asOf1 := lastSunday.AddDate(0, 0, -7)
+	r := e.runner(t, 4)
+
+	// First run: a year for every client, equal to the truth.
+	rep, err := r.Run(context.Background(), opts(asOf1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := checkTable(t, e, asOf1)
+	if n < 3*50 || rep.Ledger.Timings.Inserted != int64(n) {
+		t.Fatalf("first run: %d rows in the table, %d inserted", n, rep.Ledger.Timings.Inserted)
+	}
+	for _, cp := range rep.Plan.Clients {
+		if cp.Weeks != 54 {
+			t.Errorf("first run fetched %d weeks for %s, want 54", cp.Weeks, cp.Name)
+		}
+	}
+	if runs := e.sim.Counters().Requests[fixtures.KindSubmit]; runs != 15 {
+		t.Errorf("first run submitted %d report runs, want 15", runs)
+	}
+
+	// The same run again: nothing rewritten.
+	before := versions(t, e.pool)
+	rep, err = r.Run(context.Background(), opts(asOf1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm := rep.Ledger.Timings; tm.Inserted != 0 || tm.Updated != 0 {
+		t.Errorf("second identical run: %d inserted, %d updated, want 0 and 0", tm.Inserted, tm.Updated)
+	}
+	after := versions(t, e.pool)
+	changed := 0
+	for id, v := range before {
+		if after[id] != v {
+			changed++
+		}
+	}
+	if changed != 0 || len(after) != len(before) {
+		t.Errorf("second identical run rewrote %d rows (%d -> %d rows)", changed, len(before), len(after))
+	}
+
+	// A week later: about five weeks fetched, not 54.
+	e.sim.ResetCounters()
+	asOf2 := lastSunday
+	rep, err = r.Run(context.Background(), opts(asOf2), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cp := range rep.Plan.Clients {
+		if cp.Weeks < 5 || cp.Weeks > 6 {
+			t.Errorf("a week later: %s fetched %d weeks (%s..%s), want 5-6", cp.Name, cp.Weeks, cp.Since, cp.Until)
+		}
+	}
+	if runs := e.sim.Counters().Requests[fixtures.KindSubmit]; runs != 15 {
+		t.Errorf("a week later: %d report runs, want 15", runs)
+	}
+	checkTable(t, e, asOf2)
+	var final string
+	if err := e.pool.QueryRow(context.Background(), `SELECT min(final_through)::text FROM client_sync_state`).Scan(&final); err != nil {
+		t.Fatal(err)
+	}
+	if want := asOf2.AddDate(0, 0, -35).Format(time.DateOnly); final != want {
+		t.Errorf("final_through %s, want %s", final, want)
+	}
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	e := newEnv(t, 10)
+	r := e.runner(t, 4)
+	o := opts(lastSunday)
+	o.Weeks = 8
+	if _, err := r.Run(context.Background(), o, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := e.sim.Counters()
+	// Four clients at once, five report runs each.
+	if c.PeakRunning > 20 {
+		t.Errorf("peak running report runs %d, want at most 4 clients × 5", c.PeakRunning)
+	}
+	if c.PeakRunning <= 5 {
+		t.Errorf("peak running report runs %d: clients did not overlap", c.PeakRunning)
+	}
+	t.Logf("10 clients, --concurrency 4: peak running report runs %d, peak requests in flight %d", c.PeakRunning, c.PeakInFlight)
+}
+
+func TestRefusedTokenFailsOneClient(t *testing.T) {
+	e := newEnv(t, 3)
+	bad := e.sim.Accounts()[1]
+	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[1]); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runner(t, 4)
+	o := opts(lastSunday)
+	o.Weeks = 6
+	rep, err := r.Run(context.Background(), o, "")
+	if !errors.Is(err, pipeline.ErrSomeFailed) {
+		t.Fatalf("err = %v, want ErrSomeFailed", err)
+	}
+	if !strings.Contains(err.Error(), bad.Name) {
+		t.Errorf("error %q does not name %s", err, bad.Name)
+	}
+	if rep.Ledger.Status != pipeline.StatusPartial {
+		t.Errorf("ledger status %s", rep.Ledger.Status)
+	}
+	var loaded []string
+	rows, _ := e.pool.Query(context.Background(), `SELECT DISTINCT client_id::text FROM campaign_summaries ORDER BY 1`)
+	for rows.Next() {
+		var id string
+		_ = rows.Scan(&id)
+		loaded = append(loaded, id)
+	}
+	if len(loaded) != 2 || strings.Contains(strings.Join(loaded, ","), e.clients[1]) {
+		t.Errorf("clients loaded: %v (the refused one is %s)", loaded, e.clients[1])
+	}
+	var states int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM client_sync_state WHERE client_id = $1`, e.clients[1]).Scan(&states)
+	if states != 0 {
+		t.Error("the failed client got a sync state")
+	}
+}
+
+func TestOverlappingRunStops(t *testing.T) {
+	e := newEnv(t, 2)
+	r := e.runner(t, 2)
+	// Start a run that blocks in its extraction, then a second one.
+	e.sim.SetFaults(e.sim.Accounts()[0].ID, fixtures.Faults{StuckJobs: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := r.Run(ctx, opts(lastSunday), ""); done <- err }()
+	time.Sleep(300 * time.Millisecond)
+	r2 := e.runner(t, 2)
+	_, err := r2.Run(context.Background(), opts(lastSunday), "")
+	if !errors.Is(err, pipeline.ErrCannotStart) || !strings.Contains(err.Error(), e.sim.Accounts()[0].Name) {
+		t.Errorf("second run: %v, want ErrCannotStart naming the clients", err)
+	}
+	cancel()
+	<-done
+	var n int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d rows loaded by a cancelled run", n)
+	}
+}

@@ -1,0 +1,101 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+
+	"github.com/metapipe/metapipe/load"
+)
+
+func d(s string) time.Time { return mustDate(s) }
+
+func TestPlanClient(t *testing.T) {
+	c := load.Client{ID: "c1", Name: "Acme", AdAccountID: "act_123"}
+	o := Options{AsOf: d("2026-11-25"), Weeks: 54, Lookback: 28} // a Wednesday
+	final := func(s string) *time.Time { x := d(s); return &x }
+	cases := []struct {
+		name                  string
+		st                    *load.SyncState
+		full                  bool
+		since                 string
+		weeks                 int
+		coveredFrom, finalThr string
+	}{
+		// Horizon: the week of 2026-11-23 and the 53 before it, from 2025-11-17. The last
+		// final Sunday: more than 28 days before the as-of date -> on or before 2026-10-27,
+		// i.e. 2026-10-25.
+		{"never covered", nil, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		{"daily run", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, false, "2026-10-19", 6, "2025-11-10", "2026-10-25"},
+		{"covered less far back than the horizon", &load.SyncState{CoveredFrom: d("2026-06-01"), FinalThrough: final("2026-10-18")}, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		{"nothing final yet", &load.SyncState{CoveredFrom: d("2025-11-17")}, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		{"a gap heals itself", &load.SyncState{CoveredFrom: d("2025-01-06"), FinalThrough: final("2026-05-03")}, false, "2026-05-04", 30, "2025-01-06", "2026-10-25"},
+		{"final older than the horizon", &load.SyncState{CoveredFrom: d("2024-01-01"), FinalThrough: final("2025-01-05")}, false, "2025-11-17", 54, "2024-01-01", "2026-10-25"},
+		{"--full", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, true, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := o
+			o.Full = tc.full
+			p := planClient(c, tc.st, o)
+			if p.Since != tc.since || p.Weeks != tc.weeks || p.Until != "2026-11-25" {
+				t.Errorf("range %s..%s (%d weeks), want %s (%d weeks)", p.Since, p.Until, p.Weeks, tc.since, tc.weeks)
+			}
+			if p.CoveredFrom != tc.coveredFrom || p.FinalThrough != tc.finalThr {
+				t.Errorf("sync state covered_from %s final_through %s, want %s %s", p.CoveredFrom, p.FinalThrough, tc.coveredFrom, tc.finalThr)
+			}
+			if d(p.Since).Weekday() != time.Monday {
+				t.Errorf("since %s is not a Monday", p.Since)
+			}
+			if p.Account != "123" {
+				t.Errorf("account %q", p.Account)
+			}
+		})
+	}
+}
+
+func TestLastFinalSunday(t *testing.T) {
+	for _, tc := range []struct{ asOf, want string }{
+		{"2026-11-29", "2026-10-25"}, // Sunday: 2026-10-31 is the limit (a Saturday)
+		{"2026-11-30", "2026-11-01"}, // Monday: limit 2026-11-01 is a Sunday itself
+		{"2026-11-23", "2026-10-25"},
+	} {
+		if got := lastFinalSunday(d(tc.asOf), 28).Format(time.DateOnly); got != tc.want {
+			t.Errorf("as of %s: %s, want %s", tc.asOf, got, tc.want)
+		}
+	}
+}
+
+func TestSelectClientsAndShards(t *testing.T) {
+	all := []load.Client{{ID: "a", Name: "A", Active: true}, {ID: "b", Name: "B", Active: false}, {ID: "c", Name: "C", Active: true}}
+	got, err := SelectClients(all, nil, Shard{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("active: %v %v", got, err)
+	}
+	got, err = SelectClients(all, []string{"B", "a"}, Shard{})
+	if err != nil || len(got) != 2 || got[0].ID != "b" {
+		t.Fatalf("named: %v %v", got, err)
+	}
+	if _, err := SelectClients(all, []string{"nope"}, Shard{}); err == nil {
+		t.Error("unknown client accepted")
+	}
+	var ids []string
+	for i := 0; i < 300; i++ {
+		ids = append(ids, string(rune('a'+i%26))+string(rune('0'+i)))
+	}
+	seen := map[string]int{}
+	for i := 0; i < 3; i++ {
+		for _, id := range ids {
+			if (Shard{i, 3}).Has(id) {
+				seen[id]++
+			}
+		}
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Fatalf("client %s in %d shards", id, seen[id])
+		}
+	}
+	if _, err := ParseShard("3/3"); err == nil {
+		t.Error("3/3 accepted")
+	}
+}
