@@ -62,7 +62,6 @@ SELECT `+strings.Join(cols, ", ")+`, 'meta' FROM kpi_seed ON CONFLICT (client_id
 	return ids, tx.Commit(ctx)
 }
 
-
 // cents formats an amount of cents as exact decimal text.
 func cents(c int64) string {
 	sign := ""

@@ -166,7 +166,7 @@ FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2 ORDER BY sum
 				t.Errorf("%s week %s: a row where the truth has no delivery", a.Name, wk)
 				continue
 			}
-			wantCTR := decimal.NewFromInt(w.clicks * 100).DivRound(decimal.NewFromInt(w.imp), 4).StringFixed(4)
+			wantCTR := decimal.NewFromInt(w.clicks*100).DivRound(decimal.NewFromInt(w.imp), 4).StringFixed(4)
 			if spend != cents(w.spendCents) || imp != w.imp || clicks != w.clicks || reach != w.reach || active != w.active ||
 				kpiDays != w.kpiDays || ctr != wantCTR || ncamp != w.active {
 				t.Errorf("%s week %s: got spend %s imp %d clicks %d reach %d active %d kpi_days %d ctr %s campaigns %d;\n want %s %d %d %d %d %d %s %d",
