@@ -45,7 +45,7 @@ var planFlags = []cli.Flag{flagClient, flagAsOf, flagWeeks, flagLookback, flagFu
 var extractFlags = []cli.Flag{flagConcurrency, flagPollFirst, flagPollMax, flagJobTimeout, flagPageSize, flagJobs}
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "metapipe",
 		Usage: "weekly Meta ads summaries per client, from async Insights report runs into PostgreSQL",
 		Description: "Environment: DATABASE_URL, META_ACCESS_TOKEN (default token), META_APP_SECRET (adds appsecret_proof),\n" +
@@ -77,6 +77,10 @@ func newApp() *cli.App {
 					&cli.IntFlag{Name: "demo-clients", Value: 3, Usage: "simulated ad accounts"}), Action: cmdDemo},
 		},
 	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError // a bad flag is a usage error (exit 2) everywhere
+	}
+	return app
 }
 
 func required(f *cli.StringFlag) *cli.StringFlag { g := *f; g.Required = true; return &g }

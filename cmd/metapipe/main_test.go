@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+// binary is metapipe built once for these tests: they run it as cron or Airflow would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "metapipe-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "metapipe")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var lastSunday = func() time.Time {
+	y, m, d := time.Now().UTC().Date()
+	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return t.AddDate(0, 0, -int(t.Weekday()))
+}()
+
+// world is a simulator, a migrated database with its demo clients and a stage folder.
+type world struct {
+	sim   *fixtures.Simulator
+	url   string
+	db    string
+	pool  *pgxpool.Pool
+	stage string
+	ids   []string
+}
+
+func newWorld(t *testing.T, cfg fixtures.Config) *world {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sim := fixtures.New(cfg)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	w := &world{sim: sim, url: srv.URL, db: pgtest.NewDatabase(t), stage: t.TempDir()}
+	if res := w.run(t, nil, "migrate"); res.code != 0 {
+		t.Fatalf("migrate: %d %s", res.code, res.stderr)
+	}
+	pool, err := pgxpool.New(context.Background(), w.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	w.pool = pool
+	w.ids, err = pipeline.SeedDemo(context.Background(), pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (w *world) cmd(env []string, args ...string) *exec.Cmd {
+	c := exec.Command(binary, append([]string{"--stage-dir", w.stage, "--log-format", "json"}, args...)...)
+	c.Env = append(os.Environ(), "DATABASE_URL="+w.db, "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+fixtures.DemoToken)
+	c.Env = append(c.Env, env...)
+	return c
+}
+
+func (w *world) run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	c := w.cmd(env, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+var fast = []string{"--poll-first", "150ms", "--poll-max", "400ms"}
+
+func runArgs(extra ...string) []string {
+	return append(append([]string{"run", "--as-of", lastSunday.Format(time.DateOnly)}, fast...), extra...)
+}
+
+func (w *world) count(t *testing.T, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := w.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Killed with SIGKILL after its submits, the rerun submits nothing new for the saved report
+// runs and ends with the same table as an uninterrupted run.
+func TestKillAfterSubmitsThenResume(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 3, Seed: 5, JobDuration: 1500 * time.Millisecond})
+	c := w.cmd(nil, runArgs()...)
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		jobs, _ := filepath.Glob(filepath.Join(w.stage, "*", "extract", "*", "*.job.json"))
+		if len(jobs) == 3*5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.Process.Kill()
+			t.Fatalf("only %d saved report runs after 20s: %s", len(jobs), errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Wait()
+	submitted := w.sim.Counters().Requests[fixtures.KindSubmit]
+	if submitted != 15 {
+		t.Fatalf("%d submits before the kill, want 15", submitted)
+	}
+	if n := w.count(t, `SELECT count(*) FROM campaign_summaries`); n != 0 {
+		t.Fatalf("%d rows loaded before the kill", n)
+	}
+
+	res := w.run(t, nil, runArgs()...)
+	if res.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "resuming unfinished run") {
+		t.Errorf("the rerun did not resume: %s", res.stderr)
+	}
+	if n := w.sim.Counters().Requests[fixtures.KindSubmit] - submitted; n != 0 {
+		t.Errorf("the rerun submitted %d new report runs, want 0", n)
+	}
+	got := w.count(t, `SELECT count(*) FROM campaign_summaries`)
+
+	// The same table as an uninterrupted run in a fresh stage folder with --full.
+	var before string
+	_ = w.pool.QueryRow(context.Background(), `SELECT string_agg(content_hash, ',' ORDER BY client_id, summary_date) FROM campaign_summaries`).Scan(&before)
+	w.stage = t.TempDir()
+	res = w.run(t, nil, runArgs("--full")...)
+	if res.code != 0 {
+		t.Fatalf("fresh run: exit %d\n%s", res.code, res.stderr)
+	}
+	var after string
+	_ = w.pool.QueryRow(context.Background(), `SELECT string_agg(content_hash, ',' ORDER BY client_id, summary_date) FROM campaign_summaries`).Scan(&after)
+	if before != after || got < 3*50 {
+		t.Errorf("the resumed table (%d rows) differs from an uninterrupted run's", got)
+	}
+	if !strings.Contains(res.stdout, "0 inserted, 0 updated") {
+		t.Errorf("a fresh full run over the resumed table changed rows:\n%s", res.stdout)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3, JobDuration: 150 * time.Millisecond})
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		say  string
+	}{
+		{"unknown client", nil, runArgs("--client", "Nobody"), 2, `unknown client "Nobody"`},
+		{"bad as-of", nil, []string{"run", "--as-of", "yesterday"}, 2, "--as-of"},
+		{"bad flag", nil, []string{"run", "--frobnicate"}, 2, "frobnicate"},
+		{"bad shard", nil, runArgs("--shard", "2/2"), 2, "--shard"},
+		{"malformed DATABASE_URL", []string{"DATABASE_URL=postgres://u:hunter2@[::1"}, runArgs(), 2, "DATABASE_URL"},
+		{"database unreachable", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, runArgs(), 3, "unreachable"},
+		{"status of nothing", nil, []string{"status", "--run", "/nonexistent"}, 2, "nonexistent"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := w.run(t, tc.env, tc.args...)
+			if res.code != tc.code || !strings.Contains(res.stderr, tc.say) {
+				t.Errorf("exit %d, want %d; stderr should say %q:\n%s", res.code, tc.code, tc.say, res.stderr)
+			}
+			if strings.Contains(res.stderr+res.stdout, "hunter2") {
+				t.Errorf("the database password was printed:\n%s", res.stderr)
+			}
+		})
+	}
+	t.Run("one client with a refused token", func(t *testing.T) {
+		if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, w.ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		res := w.run(t, nil, runArgs("--weeks", "6")...)
+		if res.code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", res.code, res.stderr)
+		}
+		if n := w.count(t, `SELECT count(DISTINCT client_id) FROM campaign_summaries`); n != 1 {
+			t.Errorf("%d clients loaded, want the other one", n)
+		}
+		if !strings.Contains(res.stderr, w.sim.Accounts()[0].Name) {
+			t.Errorf("stderr does not name the failed client:\n%s", res.stderr)
+		}
+		st := w.run(t, nil, "status")
+		if st.code != 0 || !strings.Contains(st.stdout, "failed") || !strings.Contains(st.stdout, "190") {
+			t.Errorf("status:\n%s", st.stdout)
+		}
+	})
+}
+
+func TestPlanCommand(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3})
+	res := w.run(t, nil, "plan", "--as-of", lastSunday.Format(time.DateOnly))
+	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 10 report runs") || !strings.Contains(res.stdout, "never covered") {
+		t.Errorf("plan: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if n := w.sim.Counters().Requests[fixtures.KindSubmit]; n != 0 {
+		t.Errorf("plan submitted %d report runs", n)
+	}
+	entries, _ := os.ReadDir(w.stage)
+	if len(entries) != 0 {
+		t.Errorf("plan wrote %d entries in the stage folder", len(entries))
+	}
+}
