@@ -303,3 +303,23 @@ func TestResumePollsSavedJobs(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 }
+
+// Splitting a range into many report runs keeps at most JobsPerAccount of them in flight.
+func TestReportRunsInFlightBound(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	a := sim.Accounts()[0]
+	sim.SetFaults(a.ID, fixtures.Faults{TooLargeOverWeeks: 4})
+	x := newExtractor(url)
+	x.JobsPerAccount = 3
+	j := job(t, a, a.Token, extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 7*16-1)})
+	if res := x.Extract(context.Background(), j, nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	c := sim.Counters().ByAccount[a.ID]
+	if c.PeakRunning > 3 || c.PeakRunning < 2 {
+		t.Errorf("peak running report runs %d, want 2..3 (the bound)", c.PeakRunning)
+	}
+	if c.ReportRuns < 5*4 {
+		t.Errorf("%d report runs: the ranges were not split to 4 weeks", c.ReportRuns)
+	}
+}

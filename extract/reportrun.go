@@ -108,8 +108,8 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]InsightRow, erro
 	}
 	failures := 0
 	for {
-		id, resumed, err := r.submitOrResume(ctx, rng)
-		if err != nil {
+		rows, id, resumed, err := r.attempt(ctx, rng)
+		if err != nil && id == "" {
 			if ClassOf(err) == ClassTooLarge && rng.Weeks() > 1 {
 				if err := r.jobs.set(rng, "", jobSplit); err != nil {
 					return nil, err
@@ -118,7 +118,6 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]InsightRow, erro
 			}
 			return nil, err
 		}
-		rows, err := r.runJob(ctx, id, rng, resumed)
 		if err == nil {
 			return rows, r.jobs.set(rng, id, jobCompleted)
 		}
@@ -203,18 +202,25 @@ func (r *reportRunner) submitOrResume(ctx context.Context, rng Range) (id string
 	return id, false, nil
 }
 
-// runJob waits for the report run and reads its rows. A slot bounds the runs in flight.
-func (r *reportRunner) runJob(ctx context.Context, id string, rng Range, resumed bool) ([]InsightRow, error) {
+// attempt submits (or resumes) one report run of rng, waits for it and reads its rows, holding
+// one of the account's slots throughout, so the runs in flight per account stay bounded. id is
+// "" when no report run was started.
+func (r *reportRunner) attempt(ctx context.Context, rng Range) (rows []InsightRow, id string, resumed bool, err error) {
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, "", false, ctx.Err()
 	}
 	defer func() { <-r.slots }()
-	if err := r.wait(ctx, id, resumed); err != nil {
-		return nil, err
+	id, resumed, err = r.submitOrResume(ctx, rng)
+	if err != nil {
+		return nil, "", false, err
 	}
-	return r.read(ctx, id, rng)
+	if err := r.wait(ctx, id, resumed); err != nil {
+		return nil, id, resumed, err
+	}
+	rows, err = r.read(ctx, id, rng)
+	return rows, id, resumed, err
 }
 
 // adReportRun is the AdReportRun object.
