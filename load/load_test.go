@@ -166,6 +166,21 @@ func TestLoad(t *testing.T) {
 	}
 	checkRows(t, f.pool, f.want, "metapipe")
 
+	// The server has lz4 (PostgreSQL 15 on Debian does): large JSON is stored with it.
+	var lz4 bool
+	if err := f.pool.QueryRow(ctx, `SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil {
+		t.Fatal(err)
+	}
+	if lz4 {
+		var methods string
+		if err := f.pool.QueryRow(ctx, `SELECT string_agg(DISTINCT pg_column_compression(campaign_data), ',') FROM campaign_summaries WHERE client_id = $1`, f.b).Scan(&methods); err != nil {
+			t.Fatal(err)
+		}
+		if methods != "lz4" {
+			t.Errorf("campaign_data compression %q, want lz4", methods)
+		}
+	}
+
 	states, err := ReadSyncStates(ctx, f.pool, []string{f.a, f.b, f.c})
 	if err != nil {
 		t.Fatal(err)
