@@ -79,8 +79,8 @@ type LoadClientRecord struct {
 // summed over clients (they overlap in time); the others are wall time.
 type Timings struct {
 	Extract   float64 `json:"extract"`
-	JobWait   float64 `json:"job_wait_client_seconds"`
-	Paging    float64 `json:"paging_client_seconds"`
+	JobWait   float64 `json:"job_wait_seconds_summed"`
+	Paging    float64 `json:"paging_seconds_summed"`
 	KPIQuery  float64 `json:"kpi_query"`
 	Transform float64 `json:"transform"`
 	Copy      float64 `json:"copy"`

@@ -26,7 +26,7 @@ func PrintPlan(w io.Writer, p *Plan) {
 // PrintTimings writes the timing breakdown that ends a run.
 func PrintTimings(w io.Writer, l *Ledger) {
 	t := l.Timings
-	fmt.Fprintf(w, "timings: total %.2fs | extract %.2fs (waiting on Meta jobs %.2f client-s, paging %.2f client-s) | KPI query %.3fs | transform %.3fs | load %.3fs (COPY %.3fs, merge %.3fs)\n",
+	fmt.Fprintf(w, "timings: total %.2fs | extract %.2fs (summed over report runs: waiting on Meta jobs %.2fs, paging %.2fs) | KPI query %.3fs | transform %.3fs | load %.3fs (COPY %.3fs, merge %.3fs)\n",
 		t.Total, t.Extract, t.JobWait, t.Paging, t.KPIQuery, t.Transform, t.Load, t.Copy, t.Merge)
 	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged\n", t.Inserted, t.Updated, t.Unchanged)
 }
@@ -109,4 +109,29 @@ func LatestRun(stageDir string) string {
 	}
 	sort.Strings(dirs) // run ids start with a UTC timestamp
 	return filepath.Join(stageDir, dirs[len(dirs)-1])
+}
+
+// PrintCost writes what each client's extraction cost in Graph API calls, against the old
+// loop's four synchronous calls per week: report runs, polls per run, and result pages next to
+// the least possible (one page per run, or ceil(rows/pageSize)).
+func PrintCost(w io.Writer, p *Plan, l *Ledger, pageSize int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "CLIENT\tWEEKS\tREPORT RUNS\tPOLLS\tPOLLS/RUN\tPAGES\tLEAST PAGES\tROWS\tREQUESTS\tOLD LOOP CALLS\t")
+	for _, cp := range p.Clients {
+		c := l.Clients[cp.ID]
+		if c == nil {
+			continue
+		}
+		s := c.Extract.Stats
+		least := 0
+		for _, k := range c.Extract.Kinds {
+			least += max(1, (k.Rows+pageSize-1)/pageSize)
+		}
+		perRun := 0.0
+		if s.Submits > 0 {
+			perRun = float64(s.Polls) / float64(s.Submits)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t\n", cp.Name, cp.Weeks, s.Submits, s.Polls, perRun, s.Pages, least, s.Rows, s.Requests, 4*cp.Weeks)
+	}
+	tw.Flush()
 }

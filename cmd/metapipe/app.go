@@ -73,7 +73,7 @@ func newApp() *cli.App {
 			{Name: "status", Usage: "print a run's ledger (default the latest run)", Flags: []cli.Flag{flagRun, flagJSON}, Action: cmdStatus},
 			{Name: "sim", Usage: "serve the Graph API simulator on loopback", Flags: simFlags(), Action: cmdSim},
 			{Name: "demo", Usage: "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)",
-				Flags: append(append([]cli.Flag{flagAsOf, flagWeeks, flagLookback, flagFull, flagConcurrency}, simFlags()...),
+				Flags: append(append([]cli.Flag{flagAsOf, flagWeeks, flagLookback, flagFull, flagConcurrency, flagPageSize}, simFlags()...),
 					&cli.IntFlag{Name: "demo-clients", Value: 3, Usage: "simulated ad accounts"}), Action: cmdDemo},
 		},
 	}
@@ -334,6 +334,9 @@ func cmdDemo(c *cli.Context) error {
 	}
 	cnt := sim.Counters()
 	fmt.Fprintf(w, "\nGraph API requests: %d (%s)\n", sumCounts(cnt.Requests), fmtCounts(cnt.Requests))
+	if rep != nil {
+		pipeline.PrintCost(w, rep.Plan, &rep.Ledger, c.Int("page-size"))
+	}
 	if rep != nil {
 		pipeline.PrintTimings(w, &rep.Ledger)
 	}
