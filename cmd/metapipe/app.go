@@ -71,10 +71,10 @@ func newApp() *cli.App {
 			{Name: "transform", Usage: "run the transform stage of a run directory (no database, no API)", Flags: []cli.Flag{required(flagRun)}, Action: cmdStage("transform")},
 			{Name: "load", Usage: "run the load stage of a run directory", Flags: []cli.Flag{required(flagRun)}, Action: cmdStage("load")},
 			{Name: "status", Usage: "print a run's ledger (default the latest run)", Flags: []cli.Flag{flagRun, flagJSON}, Action: cmdStatus},
-			{Name: "sim", Usage: "serve the Graph API simulator on loopback", Flags: simFlags(), Action: cmdSim},
+			{Name: "sim", Usage: "serve the Graph API simulator on loopback", Action: cmdSim,
+				Flags: append([]cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (loopback only)"}}, simFlags()...)},
 			{Name: "demo", Usage: "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)",
-				Flags: append(append([]cli.Flag{flagAsOf, flagWeeks, flagLookback, flagFull, flagConcurrency, flagPageSize}, simFlags()...),
-					&cli.IntFlag{Name: "demo-clients", Value: 3, Usage: "simulated ad accounts"}), Action: cmdDemo},
+				Flags: append([]cli.Flag{flagAsOf, flagWeeks, flagLookback, flagFull, flagConcurrency, flagPageSize}, simFlags()...), Action: cmdDemo},
 		},
 	}
 	for _, c := range app.Commands {
@@ -87,7 +87,6 @@ func required(f *cli.StringFlag) *cli.StringFlag { g := *f; g.Required = true; r
 
 func simFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (loopback)"},
 		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "data seed"},
 		&cli.IntFlag{Name: "accounts", Value: 3, Usage: "simulated ad accounts"},
 		&cli.DurationFlag{Name: "job-duration", Value: 2 * time.Second, Usage: "time a report run takes"},
@@ -297,7 +296,7 @@ func cmdDemo(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	sim := newSim(c, c.Int("demo-clients"))
+	sim := newSim(c, c.Int("accounts"))
 	url, stop, err := serveSim(c.Context, "127.0.0.1:0", sim)
 	if err != nil {
 		return err
@@ -312,7 +311,7 @@ func cmdDemo(c *cli.Context) error {
 	}
 	defer r.Close()
 	w := c.App.Writer
-	fmt.Fprintf(w, "simulator on %s; migrating and seeding %d demo clients\n", url, c.Int("demo-clients"))
+	fmt.Fprintf(w, "simulator on %s; migrating and seeding %d demo clients\n", url, c.Int("accounts"))
 	if err := r.Migrate(c.Context); err != nil {
 		return fmt.Errorf("%w: migrate: %v", pipeline.ErrCannotStart, err)
 	}
