@@ -3,27 +3,22 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/shopspring/decimal"
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
 // lastSunday is the newest Sunday up to today: the simulator has data up to its clock.
-var lastSunday = func() time.Time {
-	y, m, d := time.Now().UTC().Date()
-	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	return t.AddDate(0, 0, -int(t.Weekday()))
-}()
+var lastSunday = e2etest.LastSunday
 
 type env struct {
 	sim     *fixtures.Simulator
@@ -85,112 +80,12 @@ func opts(asOf time.Time) pipeline.Options {
 	return pipeline.Options{AsOf: asOf, Weeks: 54, Lookback: 28}
 }
 
-// weekTruth is what campaign_summaries must hold for one client-week, computed from the
-// simulator's daily facts without the pipeline.
-type weekTruth struct {
-	spendCents, imp, clicks, reach int64
-	active                         int
-	kpiDays                        int
-	reservations, resValueCents    int64
-}
-
-func truth(sim *fixtures.Simulator, account string, from, asOf time.Time) map[string]weekTruth {
-	out := map[string]weekTruth{}
-	kpi := map[string]fixtures.KPIDay{}
-	for _, k := range sim.KPIDays(account, from, asOf) {
-		kpi[k.Date.Format(time.DateOnly)] = k
-	}
-	for mon := from; !mon.After(asOf); mon = mon.AddDate(0, 0, 7) {
-		end := mon.AddDate(0, 0, 6)
-		if end.After(asOf) {
-			end = asOf
-		}
-		var w weekTruth
-		for _, c := range sim.Campaigns(account) {
-			var cimp int64
-			for _, ad := range c.Ads {
-				for d := mon; !d.After(end); d = d.AddDate(0, 0, 1) {
-					f := sim.AdDay(account, ad.ID, d)
-					w.spendCents += f.SpendCents
-					w.imp += f.Impressions
-					w.clicks += f.Clicks
-					cimp += f.Impressions
-				}
-			}
-			if cimp > 0 {
-				w.active++
-			}
-		}
-		if w.imp == 0 {
-			continue // no delivery: no row
-		}
-		w.reach = sim.AccountReach(account, mon, end)
-		for d := mon; !d.After(end); d = d.AddDate(0, 0, 1) {
-			if k, ok := kpi[d.Format(time.DateOnly)]; ok {
-				w.kpiDays++
-				w.reservations += k.Reservations
-				w.resValueCents += k.ReservationValueCents
-			}
-		}
-		out[mon.Format(time.DateOnly)] = w
-	}
-	return out
-}
-
-// checkTable compares campaign_summaries with the truth for every client over the horizon.
+// checkTable compares campaign_summaries with the simulator's truth for every client over the
+// 54-week horizon.
 func checkTable(t *testing.T, e *env, asOf time.Time) int {
 	t.Helper()
-	horizon := pipeline.Monday(asOf).AddDate(0, 0, -7*53)
-	total := 0
-	for i, a := range e.sim.Accounts() {
-		want := truth(e.sim, a.ID, horizon, asOf)
-		rows, err := e.pool.Query(context.Background(), `
-SELECT summary_date::text, total_spend::text, total_impressions, total_clicks, reach, active_campaigns, kpi_days,
-       coalesce(reservations, -1), coalesce(reservation_value::text, ''), coalesce(average_ctr::text, ''),
-       jsonb_array_length(campaign_data)
-FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2 ORDER BY summary_date`, e.clients[i], horizon)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := 0
-		for rows.Next() {
-			var wk, spend, resValue, ctr string
-			var imp, clicks, reach, res int64
-			var active, kpiDays, ncamp int
-			if err := rows.Scan(&wk, &spend, &imp, &clicks, &reach, &active, &kpiDays, &res, &resValue, &ctr, &ncamp); err != nil {
-				t.Fatal(err)
-			}
-			got++
-			w, ok := want[wk]
-			if !ok {
-				t.Errorf("%s week %s: a row where the truth has no delivery", a.Name, wk)
-				continue
-			}
-			wantCTR := decimal.NewFromInt(w.clicks*100).DivRound(decimal.NewFromInt(w.imp), 4).StringFixed(4)
-			if spend != cents(w.spendCents) || imp != w.imp || clicks != w.clicks || reach != w.reach || active != w.active ||
-				kpiDays != w.kpiDays || ctr != wantCTR || ncamp != w.active {
-				t.Errorf("%s week %s: got spend %s imp %d clicks %d reach %d active %d kpi_days %d ctr %s campaigns %d;\n want %s %d %d %d %d %d %s %d",
-					a.Name, wk, spend, imp, clicks, reach, active, kpiDays, ctr, ncamp, cents(w.spendCents), w.imp, w.clicks, w.reach, w.active, w.kpiDays, wantCTR, w.active)
-			}
-			if w.kpiDays == 0 && (res != -1 || resValue != "") {
-				t.Errorf("%s week %s: no KPI day but reservations %d value %q (want NULL)", a.Name, wk, res, resValue)
-			}
-			if w.kpiDays > 0 && (res != w.reservations || resValue != cents(w.resValueCents)) {
-				t.Errorf("%s week %s: reservations %d value %s, want %d %s", a.Name, wk, res, resValue, w.reservations, cents(w.resValueCents))
-			}
-		}
-		if rows.Err() != nil {
-			t.Fatal(rows.Err())
-		}
-		if got != len(want) {
-			t.Errorf("%s: %d rows, want %d", a.Name, got, len(want))
-		}
-		total += got
-	}
-	return total
+	return e2etest.CheckTable(t, e.pool, e.sim, e.clients, asOf, 54)
 }
-
-func cents(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }
 
 type rowVersion struct{ xmin, updated string }
 
