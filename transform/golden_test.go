@@ -197,7 +197,7 @@ func ratio(num, den int64, mul int64, scale int32) *string {
 	if den == 0 {
 		return nil
 	}
-	s := decimal.NewFromInt(num * mul).DivRound(decimal.NewFromInt(den), scale).StringFixed(scale)
+	s := decimal.NewFromInt(num*mul).DivRound(decimal.NewFromInt(den), scale).StringFixed(scale)
 	return &s
 }
 
