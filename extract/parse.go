@@ -10,12 +10,6 @@ import (
 	"time"
 )
 
-// Known ranking values (META_API.md §3). Unknown values are kept as text.
-var knownRankings = map[string]bool{
-	"ABOVE_AVERAGE": true, "AVERAGE": true, "BELOW_AVERAGE_35": true, "BELOW_AVERAGE_20": true,
-	"BELOW_AVERAGE_10": true, "UNKNOWN": true,
-}
-
 // Limits beyond which a figure is taken for corrupt data rather than reported.
 const (
 	maxCount = 1_000_000_000_000 // impressions, clicks, reach per row
@@ -26,7 +20,8 @@ var decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
 // rowParser turns raw result rows into InsightRows, strictly: every field checked, the bucket
 // dates checked against the requested range, duplicates across pages dropped when identical
-// and refused when not.
+// and refused when not. Enumerations (rankings, breakdown values) are kept as Meta sent them,
+// unknown values included: a new value is data, not an error.
 type rowParser struct {
 	client string
 	spec   ReportSpec
