@@ -17,7 +17,7 @@ fi
 [ -x "$pgbin/pg_ctl" ] || { echo "pg.sh: no PostgreSQL server binaries found (install postgresql)" >&2; exit 1; }
 
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 free_port() {
