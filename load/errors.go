@@ -69,6 +69,10 @@ func (e *DBError) Error() string {
 
 func (e *DBError) Unwrap() error { return e.Err }
 
+// errDirectConflict: a COPY straight into campaign_summaries met a key that was not there when
+// the stored hashes were read; the load is retried through the staging table.
+var errDirectConflict = errors.New("direct copy met an existing row")
+
 // retryable reports whether err is a deadlock or a lock timeout, after which the whole
 // transaction is retried.
 func retryable(err error) bool {

@@ -32,7 +32,8 @@ type Request struct {
 	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout); 0 means 30 s.
 	LockTimeout time.Duration
 
-	afterRow func(copied int64) // test hook: called after each row handed to COPY
+	afterRow     func(copied int64) // test hook: called after each row handed to COPY
+	forceStaging bool               // set after a direct COPY met a row it did not expect
 }
 
 // Result counts what a load did. Counts are of the successful attempt.
@@ -130,6 +131,13 @@ func Load(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) 
 		if err == nil {
 			return res, nil
 		}
+		if errors.Is(err, errDirectConflict) && !req.forceStaging {
+			// A row appeared that the read of stored hashes did not show (a writer without the
+			// advisory lock): load again the safe way, through the staging table and the merge.
+			req.forceStaging = true
+			last = err
+			continue
+		}
 		if !retryable(err) || ctx.Err() != nil {
 			return Result{}, fmt.Errorf("load: %w", err)
 		}
@@ -190,16 +198,31 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 	keys = slices.Compact(keys)
 
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		stored, err := setup(ctx, tx, req.LockTimeout, keys, ids)
+		stored, now, err := setup(ctx, tx, req.LockTimeout, keys, ids)
 		if err != nil {
 			return err
+		}
+		var dataSource *string
+		if req.DataSource != "" {
+			dataSource = &req.DataSource
 		}
 
 		copyStart := time.Now()
 		src := newSummarySource(ctx, file, clients, stored)
 		src.afterRow = req.afterRow
+		// No stored row for these clients (a first load): every row is new, and under the
+		// advisory locks nobody else inserts them, so they are copied straight into the table,
+		// skipping the staging table and the merge: half the writing.
+		direct := len(stored) == 0 && !req.forceStaging
+		if direct {
+			src.direct(dataSource, now)
+		}
 		if src.prime() {
-			_, err = tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, src)
+			if direct {
+				_, err = tx.CopyFrom(ctx, pgx.Identifier{"campaign_summaries"}, directColumns, src)
+			} else {
+				_, err = tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, src)
+			}
 		}
 		if srcErr := src.Err(); srcErr != nil {
 			err = srcErr // the reason the COPY was aborted, rather than the server's echo of it
@@ -208,17 +231,19 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 		res.CopyDuration = time.Since(copyStart)
 		res.Unchanged, res.Duplicates, res.Copied = src.unchanged, src.duplicates, int64(len(src.sent))
 		if err != nil {
+			var pgErr *pgconn.PgError
+			if direct && errors.As(err, &pgErr) && pgErr.Code == "23505" {
+				return fmt.Errorf("%w: %v", errDirectConflict, err)
+			}
 			return copyError(err, src.sent, clients)
 		}
 
 		mergeStart := time.Now()
 		defer func() { res.MergeDuration = time.Since(mergeStart) }()
 		batch := &pgx.Batch{}
-		if res.Copied > 0 {
-			var dataSource *string
-			if req.DataSource != "" {
-				dataSource = &req.DataSource
-			}
+		if direct {
+			res.Inserted = res.Copied
+		} else if res.Copied > 0 {
 			batch.Queue(mergeSummaries, dataSource).QueryRow(func(row pgx.Row) error {
 				if err := row.Scan(&res.Inserted, &res.Updated); err != nil {
 					return mergeError(err)
@@ -243,11 +268,13 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 	return res, err
 }
 
-// setup runs, in one round trip: the settings, the advisory locks, the staging table and the
-// read of the stored hashes.
-func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int64, ids []pgtype.UUID) (map[rowKey]string, error) {
+// setup runs, in one round trip: the settings, the advisory locks, the staging table, the
+// read of the stored hashes and the transaction's now() (last_updated of the rows written).
+func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int64, ids []pgtype.UUID) (map[rowKey]string, time.Time, error) {
 	stored := make(map[rowKey]string)
+	var now time.Time
 	batch := &pgx.Batch{}
+	batch.Queue(`SELECT now()`).QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
 	batch.Queue(setupSettings, strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms").Exec(func(pgconn.CommandTag) error { return nil })
 	batch.Queue(lockClients, keys).Exec(func(pgconn.CommandTag) error { return nil })
 	batch.Queue(createStaging).Exec(func(pgconn.CommandTag) error { return nil })
@@ -262,9 +289,9 @@ func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int
 		return err
 	})
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, &DBError{Step: "lock and read hashes", Err: err}
+		return nil, now, &DBError{Step: "lock and read hashes", Err: err}
 	}
-	return stored, nil
+	return stored, now, nil
 }
 
 // copyWhere finds the line number in a COPY error context ("COPY t, line 12, column x: …").

@@ -96,7 +96,7 @@ func newSummarySource(ctx context.Context, file *summaryFile, clients map[[16]by
 		stored:  stored,
 		seen:    make(map[rowKey]struct{}, len(stored)+64),
 		buf:     make([]transform.Summary, batchRows),
-		values:  make([]any, len(stagingColumns)),
+		values:  make([]any, len(stagingColumns), len(directColumns)),
 	}
 }
 
@@ -183,7 +183,17 @@ func (s *summarySource) next() bool {
 
 func (s *summarySource) Values() ([]any, error) { return s.values, nil }
 
+// direct makes the source also fill the columns that only a COPY straight into
+// campaign_summaries needs (see directColumns).
+func (s *summarySource) direct(dataSource *string, now time.Time) {
+	s.values = append(s.values[:len(stagingColumns)], "weekly", "meta", dataSource, now)
+}
+
 func (s *summarySource) Err() error { return s.err }
+
+// directColumns are the columns of a COPY straight into campaign_summaries: the staging
+// columns, then what the merge would otherwise set.
+var directColumns = append(append([]string(nil), stagingColumns...), "summary_type", "platform", "data_source", "last_updated")
 
 // stagingColumns are the columns of the staging table, in COPY order. summary_type,
 // platform, data_source and last_updated are set by the merge.
