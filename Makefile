@@ -4,6 +4,7 @@ GO ?= go
 BIN := bin/metapipe
 PGDIR := .pgdata
 STAGE ?= stage
+FUZZTIME ?= 30s
 
 .PHONY: help build run test test-short bench lint fuzz sim pg-start pg-stop clean
 
@@ -23,6 +24,10 @@ test: ## every test, on a throwaway PostgreSQL unless TEST_DATABASE_URL is set
 
 test-short: ## the tests without PostgreSQL-heavy end-to-end cases
 	scripts/with-test-db.sh $(GO) test -short -count=1 ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (30s); their seeds run in make test
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRow$$' -fuzztime $(FUZZTIME) ./extract
+	$(GO) test -run '^$$' -fuzz '^FuzzGraphError$$' -fuzztime $(FUZZTIME) ./extract
 
 bench: build ## benchmarks side by side; writes BENCHMARKS.md
 	scripts/with-test-db.sh scripts/bench.sh
