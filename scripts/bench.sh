@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make bench: every benchmark side by side in one run, then one table, written to BENCHMARKS.md.
+# Run under scripts/with-test-db.sh (make bench does), which sets TEST_DATABASE_URL.
+# The benchmarks live in bench/ (old loop vs metapipe, memory), load/ and transform/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${TEST_DATABASE_URL:?run under scripts/with-test-db.sh (make bench)}"
+out=$(mktemp -d /tmp/metapipe-bench.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+export METAPIPE_BIN="$PWD/bin/metapipe"
+[ -x "$METAPIPE_BIN" ] || go build -o "$METAPIPE_BIN" ./cmd/metapipe
+
+run() {
+	echo "scripts/with-test-db.sh $*" >>"$out/commands"
+	echo "\$ $*" >&2
+	"$@" 2>&1 | tee -a "$out/bench.txt" >&2
+}
+start=$(date +%s)
+run go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -timeout 1h ./bench/
+run go test -run '^$' -bench '^BenchmarkMemory$' -benchtime 1x -timeout 1h ./bench/
+run go test -run '^$' -bench '^BenchmarkTransform$' -benchtime 1x -timeout 1h ./transform/
+run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./load/
+echo "(all benchmarks: $(( $(date +%s) - start )) s)" >&2
+
+BENCH_LOG="$out/bench.txt" BENCH_COMMANDS="$out/commands" BENCH_OUT="$PWD/BENCHMARKS.md" \
+	go test -run '^TestReport$' -count=1 ./bench/ >/dev/null
+cat BENCHMARKS.md
+echo
+echo "written to BENCHMARKS.md"
