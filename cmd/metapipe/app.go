@@ -147,12 +147,8 @@ func config(c *cli.Context) pipeline.Config {
 	return cfg
 }
 
-func open(c *cli.Context, cfg pipeline.Config) (*pipeline.Runner, error) {
-	return pipeline.Open(c.Context, cfg)
-}
-
 func cmdMigrate(c *cli.Context) error {
-	r, err := open(c, config(c))
+	r, err := pipeline.Open(c.Context, config(c))
 	if err != nil {
 		return err
 	}
@@ -169,7 +165,7 @@ func cmdPlan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := open(c, config(c))
+	r, err := pipeline.Open(c.Context, config(c))
 	if err != nil {
 		return err
 	}
@@ -190,7 +186,7 @@ func cmdRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := open(c, config(c))
+	r, err := pipeline.Open(c.Context, config(c))
 	if err != nil {
 		return err
 	}
@@ -211,7 +207,7 @@ func cmdStage(stage string) cli.ActionFunc {
 		if stage == "transform" {
 			rep, err = pipeline.TransformDir(c.Context, dir, logger(c))
 		} else {
-			r, oerr := open(c, config(c))
+			r, oerr := pipeline.Open(c.Context, config(c))
 			if oerr != nil {
 				return oerr
 			}
@@ -305,7 +301,7 @@ func cmdDemo(c *cli.Context) error {
 	cfg := config(c)
 	cfg.GraphURL, cfg.Token = url, extract.NewToken(fixtures.DemoToken)
 	cfg.Poll.First, cfg.Poll.Max = c.Duration("job-duration")/2, 4*c.Duration("job-duration")
-	r, err := open(c, cfg)
+	r, err := pipeline.Open(c.Context, cfg)
 	if err != nil {
 		return err
 	}

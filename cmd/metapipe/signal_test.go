@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+// SIGTERM (what cron's kill, Airflow and systemd send) cancels cleanly: the process exits soon,
+// says how to resume, loads nothing, and the next run resumes the run directory.
+func TestSIGTERMCancelsCleanly(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 9, JobDuration: 3 * time.Second})
+	c := w.cmd(nil, runArgs()...)
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		jobs, _ := filepath.Glob(filepath.Join(w.stage, "*", "extract", "*", "*.job.json"))
+		if len(jobs) == 2*5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = c.Process.Kill()
+			t.Fatalf("only %d saved report runs after 20s: %s", len(jobs), errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent := time.Now()
+	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Wait()
+	took := time.Since(sent)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want code 1\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "interrupted; rerun to resume") {
+		t.Errorf("stderr does not say how to resume:\n%s", errb.String())
+	}
+	if took > 5*time.Second {
+		t.Errorf("took %s to stop after SIGTERM", took)
+	}
+	if n := w.count(t, `SELECT count(*) FROM campaign_summaries`); n != 0 {
+		t.Errorf("%d rows loaded by an interrupted run", n)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(w.stage, "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories: %v", dirs)
+	}
+	l, err := pipeline.ReadLedger(dirs[0])
+	if err != nil || l.Status != pipeline.StatusFailed {
+		t.Fatalf("ledger after SIGTERM: %+v %v", l, err)
+	}
+
+	submitted := w.sim.Counters().Requests[fixtures.KindSubmit]
+	res := w.run(t, nil, runArgs()...)
+	if res.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", res.code, res.stderr)
+	}
+	if n := w.sim.Counters().Requests[fixtures.KindSubmit] - submitted; n != 0 {
+		t.Errorf("the rerun submitted %d report runs, want 0 (the saved ones are polled)", n)
+	}
+	if n := w.count(t, `SELECT count(DISTINCT client_id) FROM campaign_summaries`); n != 2 {
+		t.Errorf("%d clients loaded after the rerun, want 2", n)
+	}
+}
