@@ -23,7 +23,7 @@ type output struct {
 
 func createOutput(path string) (*output, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil { // staged client data: owner only
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -56,7 +56,7 @@ func (o *output) commit() error {
 	if err := o.f.Close(); err != nil {
 		return fmt.Errorf("close summaries: %w", err)
 	}
-	if err := os.Chmod(o.tmp, 0o644); err != nil {
+	if err := os.Chmod(o.tmp, 0o600); err != nil {
 		return fmt.Errorf("chmod summaries: %w", err)
 	}
 	if err := os.Rename(o.tmp, o.path); err != nil {
