@@ -303,6 +303,7 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir string) (*Report, er
 		if plan, err = ReadPlan(runDir); err != nil {
 			return nil, err
 		}
+		removeTempFiles(runDir)
 	} else {
 		if plan, err = r.plan(ctx, clients, o); err != nil {
 			return nil, err
