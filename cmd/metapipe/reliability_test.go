@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -115,11 +116,17 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 	for _, p := range points {
 		t.Run(p.name, func(t *testing.T) {
 			var pages atomic.Int64
+			var one sync.Mutex
 			slow := func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 					isSubmit := r.Method == http.MethodPost
 					isPage := strings.HasSuffix(r.URL.Path, "/insights") && r.Method == http.MethodGet
-					if (p.slowSubmits && isSubmit) || (p.slowPages && isPage) {
+					if p.slowSubmits && isSubmit { // one at a time: the 15 submits take 2 s
+						one.Lock()
+						time.Sleep(150 * time.Millisecond)
+						one.Unlock()
+					}
+					if p.slowPages && isPage {
 						time.Sleep(250 * time.Millisecond)
 					}
 					if isPage {
@@ -161,7 +168,15 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 				t.Fatal(err)
 			}
 			_ = c.Wait()
-			time.Sleep(300 * time.Millisecond) // submits the killed process had in flight reach the simulator
+			// Submits the killed process had in flight still reach the simulator: wait until
+			// the count stands still.
+			for last, still := int64(-1), 0; still < 4; time.Sleep(100 * time.Millisecond) {
+				if n := w.sim.Counters().Requests[fixtures.KindSubmit]; n == last {
+					still++
+				} else {
+					last, still = n, 0
+				}
+			}
 			summaries := countGlob(filepath.Join(w.stage, "*", "transform", "summaries.parquet"))
 			staged := countGlob(filepath.Join(w.stage, "*", "extract", "*", "*.parquet"))
 			if lock != nil {
