@@ -451,13 +451,16 @@ func TestLoadRetriesLockTimeout(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, AdvisoryKey(f.a)); err != nil {
 		t.Fatal(err)
 	}
+	unlocked := make(chan struct{})
 	go func() {
+		defer close(unlocked)
 		time.Sleep(400 * time.Millisecond)
 		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, AdvisoryKey(f.a))
 	}()
 	req := f.request()
 	req.LockTimeout = 100 * time.Millisecond
 	res, err := Load(ctx, f.pool, req)
+	<-unlocked // the connection goes back to the pool only once the goroutine is done with it
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
