@@ -253,3 +253,30 @@ func TestReadTooEarly(t *testing.T) {
 		t.Errorf("%d rows after %d requests", len(rows), n.Load())
 	}
 }
+
+// A certificate that does not verify is not retried: no retry can fix it.
+func TestCertificateErrorNotRetried(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	defer srv.Close()
+	c := NewClient(srv.URL, "v25.0", "")
+	c.Retry = RetryConfig{Base: time.Millisecond, MaxAttempts: 5}
+	s := c.Session("1", NewToken(secret), nil)
+	var out insightsPage
+	err := s.call(context.Background(), CallPoll, http.MethodGet, "42", nil, &out)
+	if err == nil || ClassOf(err) != ClassFatal || s.Stats.Requests.Load() != 1 || s.Stats.Retries.Load() != 0 {
+		t.Errorf("err %v (class %s) after %d requests, %d retries; want fatal at once", err, ClassOf(err), s.Stats.Requests.Load(), s.Stats.Retries.Load())
+	}
+	if n.Load() != 0 {
+		t.Errorf("the unverified server was reached %d times", n.Load())
+	}
+}
+
+// A row error wrapped for the client says the client and report once.
+func TestClientErrorNamesOnce(t *testing.T) {
+	re := &RowError{Client: "Acme", Kind: KindCampaigns, Row: 3, Field: "spend", Value: "x", Reason: "not a decimal"}
+	err := &ClientError{Client: "Acme", Kind: KindCampaigns, Err: fmt.Errorf("range 2026-01-05..2026-01-11: %w", re)}
+	if got := err.Error(); strings.Count(got, "Acme") != 1 || strings.Count(got, "campaigns") != 1 || !strings.Contains(got, "row 3: field spend") {
+		t.Errorf("error %q", got)
+	}
+}

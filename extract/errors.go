@@ -2,6 +2,8 @@ package extract
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -144,6 +146,10 @@ type ClientError struct {
 }
 
 func (e *ClientError) Error() string {
+	var re *RowError
+	if errors.As(e.Err, &re) && re.Client == e.Client {
+		return re.Error() // it names the client, the report, the row and the field already
+	}
 	if e.Kind == "" {
 		return fmt.Sprintf("client %s: %v", e.Client, e.Err)
 	}
@@ -164,6 +170,13 @@ func ClassOf(err error) Class {
 	var ge *GraphError
 	if errors.As(err, &ge) {
 		return ge.Class()
+	}
+	var certErr *tls.CertificateVerificationError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return ClassFatal // a retry cannot fix a certificate
 	}
 	var ne *netError
 	if errors.As(err, &ne) || errors.Is(err, ErrBadResponse) {

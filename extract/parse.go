@@ -49,7 +49,7 @@ func (p *rowParser) add(raw map[string]json.RawMessage) error {
 	key := p.key(row)
 	if i, dup := p.seen[key]; dup {
 		if !sameRow(p.rows[i], row) {
-			return p.fail("date_start", key, "the same row twice with different figures")
+			return p.fail("date_start", describeKey(row), "the same row twice with different figures")
 		}
 		return nil
 	}
@@ -61,6 +61,18 @@ func (p *rowParser) add(raw map[string]json.RawMessage) error {
 func (p *rowParser) key(r InsightRow) string {
 	return strings.Join([]string{strconv.Itoa(int(r.DateStart)), r.CampaignID, r.AdID, r.PublisherPlatform,
 		r.PlatformPosition, r.Age, r.Gender}, "\x00")
+}
+
+// describeKey names a row by its week and its level's ids and breakdown values.
+func describeKey(r InsightRow) string {
+	parts := []string{DayTime(r.DateStart).Format(time.DateOnly)}
+	for _, kv := range [][2]string{{"campaign", r.CampaignID}, {"ad", r.AdID}, {"publisher_platform", r.PublisherPlatform},
+		{"platform_position", r.PlatformPosition}, {"age", r.Age}, {"gender", r.Gender}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" "+kv[1])
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func sameRow(a, b InsightRow) bool {

@@ -252,3 +252,26 @@ func TestOverlappingRunStops(t *testing.T) {
 		t.Errorf("%d rows loaded by a cancelled run", n)
 	}
 }
+
+// No token anywhere (no META_ACCESS_TOKEN, no client's own): a configuration error, before
+// anything is locked, fetched or written.
+func TestNoTokenAnywhere(t *testing.T) {
+	e := newEnv(t, 2)
+	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config(2)
+	cfg.Token = extract.Token{}
+	r, err := pipeline.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = r.Run(context.Background(), opts(lastSunday), "")
+	if !errors.Is(err, pipeline.ErrUsage) || !strings.Contains(err.Error(), "META_ACCESS_TOKEN") {
+		t.Errorf("err = %v, want a usage error naming META_ACCESS_TOKEN", err)
+	}
+	if n := e.sim.Counters().Requests[fixtures.KindSubmit]; n != 0 {
+		t.Errorf("%d report runs submitted", n)
+	}
+}

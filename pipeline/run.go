@@ -281,6 +281,10 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir string) (*Report, er
 	if len(clients) == 0 {
 		return nil, fmt.Errorf("%w: no clients to run (no active client in the clients table, or none in this shard)", ErrUsage)
 	}
+	if r.cfg.Token.IsZero() && !slices.ContainsFunc(clients, func(c load.Client) bool { return c.Token != "" }) {
+		// Nothing could be fetched: a configuration error, not a failure of every client.
+		return nil, fmt.Errorf("%w: no access token: set META_ACCESS_TOKEN (or clients.meta_access_token)", ErrUsage)
+	}
 	locks, err := r.lockClients(ctx, clients)
 	if err != nil {
 		return nil, err
