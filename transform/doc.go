@@ -5,11 +5,11 @@
 //
 // # Streaming
 //
-// Run reads kpi.parquet once, keeping only the rows of the clients it was asked to transform
-// (a year of KPI days is a few hundred small rows per client), then handles one client at a
-// time: it reads that client's five report files, builds its weekly rows and writes them to the
-// output before reading the next client. Memory is bounded by one client's data plus one
-// Parquet row group of output ([RowGroupRows] rows).
+// Run first scans the client_id column of kpi.parquet and notes where each client's rows are,
+// then handles one client at a time: it reads that client's KPI days and five report files,
+// builds its weekly rows and writes them to the output before reading the next client. Memory
+// is bounded by one client's data plus one Parquet row group of output ([RowGroupRows] rows),
+// however many clients the run has.
 //
 // # Failures
 //

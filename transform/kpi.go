@@ -1,7 +1,13 @@
 package transform
 
 import (
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"sort"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/shopspring/decimal"
@@ -19,40 +25,119 @@ type kpiDay struct {
 	value  *decimal.Decimal
 }
 
-// readKPI reads kpi.parquet once, keeping the days of the wanted clients. Any malformed row is
-// an error for the whole run (the file is shared by every client).
-func readKPI(path string, want map[string]bool) (map[string][]kpiDay, error) {
-	out := make(map[string][]kpiDay)
-	seen := make(map[string]map[int32]bool)
-	file := filepath.Base(path)
-	err := readParquet("", path, func(row int, r *extract.KPIRow) error {
+// kpiFile reads the days of one client at a time from kpi.parquet, so that memory holds one
+// client's KPI rows, not the run's. Opening it scans the client_id column once and keeps, per
+// wanted client, the runs of consecutive rows that are theirs (one run per client in the sorted
+// file the extract writes; any order works, at the cost of more runs). days then seeks to those
+// runs.
+type kpiFile struct {
+	path   string
+	f      *os.File
+	reader *parquet.GenericReader[extract.KPIRow]
+	runs   map[string][]rowRun
+}
+
+type rowRun struct{ start, n int64 }
+
+// kpiClientID is the one column the first scan decodes.
+type kpiClientID struct {
+	ClientID string `parquet:"client_id"`
+}
+
+func openKPI(path string, want map[string]bool) (_ *kpiFile, err error) {
+	k := &kpiFile{path: path, runs: make(map[string][]rowRun)}
+	last := ""
+	err = readParquet("", path, func(row int, r *kpiClientID) error {
 		if !want[r.ClientID] {
+			last = ""
 			return nil
 		}
-		p := rowParser{client: r.ClientID, file: file, row: row}
-		if seen[r.ClientID] == nil {
-			seen[r.ClientID] = make(map[int32]bool)
+		runs := k.runs[r.ClientID]
+		if last == r.ClientID {
+			runs[len(runs)-1].n++
+		} else {
+			k.runs[r.ClientID] = append(runs, rowRun{start: int64(row), n: 1})
 		}
-		if seen[r.ClientID][r.Date] {
-			return p.fail("date", dayText(r.Date), ErrDuplicate)
-		}
-		seen[r.ClientID][r.Date] = true
-		d := kpiDay{date: r.Date, counts: [kpiCounts]*int64{
-			copyInt(r.TotalConversions), copyInt(r.ClickToCall), copyInt(r.EmailContacts),
-			copyInt(r.BookingStep1), copyInt(r.BookingStep2), copyInt(r.BookingStep3), copyInt(r.Reservations),
-		}}
-		if r.ReservationValue != nil {
-			v, err := p.decimal("reservation_value", *r.ReservationValue)
-			if err != nil {
-				return err
-			}
-			d.value = &v
-		}
-		out[r.ClientID] = append(out[r.ClientID], d)
+		last = r.ClientID
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open parquet: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			f.Close()
+			err = &InputError{File: filepath.Base(path), Row: -1, Err: fmt.Errorf("read parquet: %v", p)}
+		}
+	}()
+	k.f, k.reader = f, parquet.NewGenericReader[extract.KPIRow](pf)
+	return k, nil
+}
+
+func (k *kpiFile) Close() error {
+	if k.reader != nil {
+		k.reader.Close()
+	}
+	return k.f.Close()
+}
+
+// days reads one client's KPI days. Any malformed row is an error for the whole run (the file
+// is shared by every client).
+func (k *kpiFile) days(clientID string) ([]kpiDay, error) {
+	file := filepath.Base(k.path)
+	var out []kpiDay
+	buf := make([]extract.KPIRow, readBatch)
+	for _, run := range k.runs[clientID] {
+		if err := k.reader.SeekToRow(run.start); err != nil {
+			return nil, &InputError{ClientID: clientID, File: file, Row: int(run.start), Err: err}
+		}
+		for done := int64(0); done < run.n; {
+			n, err := k.reader.Read(buf[:min(int64(len(buf)), run.n-done)])
+			for i := range n {
+				r := &buf[i]
+				p := rowParser{client: clientID, file: file, row: int(run.start+done) + i}
+				if r.ClientID != clientID {
+					return nil, p.fail("client_id", r.ClientID, fmt.Errorf("the file changed while it was read"))
+				}
+				d := kpiDay{date: r.Date, counts: [kpiCounts]*int64{
+					copyInt(r.TotalConversions), copyInt(r.ClickToCall), copyInt(r.EmailContacts),
+					copyInt(r.BookingStep1), copyInt(r.BookingStep2), copyInt(r.BookingStep3), copyInt(r.Reservations),
+				}}
+				if r.ReservationValue != nil {
+					v, err := p.decimal("reservation_value", *r.ReservationValue)
+					if err != nil {
+						return nil, err
+					}
+					d.value = &v
+				}
+				out = append(out, d)
+			}
+			done += int64(n)
+			if err != nil && (err != io.EOF || done < run.n) {
+				return nil, &InputError{ClientID: clientID, File: file, Row: int(run.start + done), Err: err}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].date < out[j].date })
+	for i := 1; i < len(out); i++ {
+		if out[i].date == out[i-1].date {
+			p := rowParser{client: clientID, file: file, row: -1}
+			return nil, p.fail("date", dayText(out[i].date), ErrDuplicate)
+		}
 	}
 	return out, nil
 }

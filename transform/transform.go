@@ -88,10 +88,11 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		}
 		want[c.ClientID] = true
 	}
-	kpi, err := readKPI(in.KPIPath, want)
+	kpi, err := openKPI(in.KPIPath, want)
 	if err != nil {
 		return res, fmt.Errorf("read kpi: %w", err)
 	}
+	defer kpi.Close()
 
 	out, err := createOutput(in.OutPath)
 	if err != nil {
@@ -103,8 +104,11 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		rows, warns, err := transformClient(c, kpi[c.ClientID])
-		delete(kpi, c.ClientID)
+		days, err := kpi.days(c.ClientID)
+		if err != nil {
+			return res, fmt.Errorf("read kpi: %w", err)
+		}
+		rows, warns, err := transformClient(c, days)
 		if err != nil {
 			res.PerClient[c.ClientID] = ClientResult{Err: err}
 			continue
