@@ -67,11 +67,17 @@ func NewClient(baseURL, version, appSecret string) *Client {
 	if version == "" {
 		version = DefaultAPIVersion
 	}
+	// The default transport (TLS verified, proxies from the environment), keeping enough idle
+	// connections for every report run in flight: the default 2 per host would reconnect for
+	// almost every poll when dozens of clients run at once.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 512
+	tr.MaxIdleConnsPerHost = 256
 	return &Client{
 		BaseURL:   strings.TrimRight(baseURL, "/"),
 		Version:   version,
 		AppSecret: appSecret,
-		HTTP:      &http.Client{Transport: http.DefaultTransport},
+		HTTP:      &http.Client{Transport: tr},
 	}
 }
 

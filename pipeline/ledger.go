@@ -93,12 +93,18 @@ type Timings struct {
 	Unchanged int64 `json:"unchanged"`
 }
 
-// ledgerFile keeps run.json on disk in step with every change.
+// ledgerFile keeps run.json on disk: at every stage boundary, and at most once a second in
+// between (a run of a thousand clients would otherwise rewrite it thousands of times).
 type ledgerFile struct {
-	path string
-	mu   sync.Mutex
-	l    Ledger
+	path    string
+	mu      sync.Mutex
+	l       Ledger
+	written time.Time
+	dirty   bool
 }
+
+// ledgerInterval is the least time between two writes of run.json within a stage.
+const ledgerInterval = time.Second
 
 // LedgerPath is run.json in a run directory.
 func LedgerPath(dir string) string { return filepath.Join(dir, "run.json") }
@@ -140,17 +146,40 @@ func openLedger(dir string, p *Plan) (*ledgerFile, error) {
 	return lf, nil
 }
 
-// update changes the ledger under its lock and writes it out.
+// update changes the ledger under its lock and writes it out unless it was written less than
+// ledgerInterval ago.
 func (lf *ledgerFile) update(fn func(l *Ledger)) error {
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
 	fn(&lf.l)
 	lf.l.Updated = time.Now().UTC()
+	lf.dirty = true
+	if time.Since(lf.written) < ledgerInterval {
+		return nil
+	}
+	return lf.writeLocked()
+}
+
+// flush writes the ledger if it changed since it was last written.
+func (lf *ledgerFile) flush() error {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if !lf.dirty {
+		return nil
+	}
+	return lf.writeLocked()
+}
+
+func (lf *ledgerFile) writeLocked() error {
 	b, err := json.MarshalIndent(lf.l, "", "  ")
 	if err != nil {
 		return err
 	}
-	return extract.WriteFileAtomic(lf.path, append(b, '\n'))
+	if err := extract.WriteFileAtomic(lf.path, append(b, '\n')); err != nil {
+		return err
+	}
+	lf.written, lf.dirty = time.Now(), false
+	return nil
 }
 
 // snapshot returns a deep copy of the ledger.
@@ -169,6 +198,7 @@ func (lf *ledgerFile) stage(name string) func(status string, err error) float64 
 	_ = lf.update(func(l *Ledger) {
 		l.Stages[name] = &StageRecord{Status: StatusRunning, Started: start.UTC()}
 	})
+	_ = lf.flush()
 	return func(status string, err error) float64 {
 		secs := time.Since(start).Seconds()
 		_ = lf.update(func(l *Ledger) {
@@ -178,6 +208,7 @@ func (lf *ledgerFile) stage(name string) func(status string, err error) float64 
 				r.Error = err.Error()
 			}
 		})
+		_ = lf.flush()
 		return secs
 	}
 }

@@ -34,7 +34,7 @@ type Config struct {
 	APIVersion  string
 	AppSecret   string
 	StageDir    string // where run directories live ("stage")
-	Concurrency int    // clients extracted at once (4)
+	Concurrency int    // clients extracted at once (32)
 
 	Poll           extract.PollConfig
 	Throttle       extract.ThrottleConfig
@@ -77,7 +77,7 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: database %s:%d unreachable: %v", ErrCannotStart, pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, err)
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
+		cfg.Concurrency = 32
 	}
 	if cfg.StageDir == "" {
 		cfg.StageDir = "stage"
@@ -375,6 +375,7 @@ func (r *Runner) runStages(ctx context.Context, dir string, plan *Plan, clients 
 	}
 	start := time.Now()
 	_ = lf.update(func(l *Ledger) { l.Status = StatusRunning; l.Attempts++ })
+	_ = lf.flush()
 	r.log.Info("run", "dir", dir, "as_of", plan.AsOf, "clients", len(plan.Clients))
 
 	var stageErr error
@@ -409,6 +410,9 @@ func (r *Runner) runStages(ctx context.Context, dir string, plan *Plan, clients 
 			l.Status = StatusDone
 		}
 	})
+	if err := lf.flush(); err != nil && stageErr == nil {
+		stageErr = fmt.Errorf("write ledger: %w", err)
+	}
 	rep := &Report{Dir: dir, Plan: plan, Ledger: lf.snapshot()}
 	if stageErr != nil {
 		if errors.Is(stageErr, context.Canceled) {
