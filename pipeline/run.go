@@ -26,6 +26,10 @@ import (
 	"github.com/metapipe/metapipe/transform"
 )
 
+// DefaultConcurrency is how many clients are extracted at once unless told otherwise: each has
+// its five report runs in flight, and the time a run takes is mostly Meta's jobs, not calls.
+const DefaultConcurrency = 32
+
 // Config is everything a run needs besides the plan options.
 type Config struct {
 	DatabaseURL string
@@ -34,7 +38,7 @@ type Config struct {
 	APIVersion  string
 	AppSecret   string
 	StageDir    string // where run directories live ("stage")
-	Concurrency int    // clients extracted at once (32)
+	Concurrency int    // clients extracted at once (DefaultConcurrency)
 
 	Poll           extract.PollConfig
 	Throttle       extract.ThrottleConfig
@@ -77,7 +81,7 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: database %s:%d unreachable: %v", ErrCannotStart, pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, err)
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 32
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.StageDir == "" {
 		cfg.StageDir = "stage"
@@ -456,6 +460,7 @@ func (r *Runner) extractStage(ctx context.Context, dir string, plan *Plan, clien
 		byID[c.ID] = c
 	}
 	x := r.extractor()
+	snap := lf.snapshot()
 	var mu sync.Mutex
 	var jobWait, paging time.Duration
 
@@ -465,7 +470,7 @@ func (r *Runner) extractStage(ctx context.Context, dir string, plan *Plan, clien
 	clientGroup.SetLimit(r.cfg.Concurrency)
 	for _, cp := range plan.Clients {
 		c := byID[cp.ID]
-		if lf.snapshot().Clients[cp.ID].Extract.Status == StatusDone && allStaged(ClientDir(dir, cp.ID)) {
+		if snap.Clients[cp.ID].Extract.Status == StatusDone && allStaged(ClientDir(dir, cp.ID)) {
 			continue
 		}
 		clientGroup.Go(func() error {
