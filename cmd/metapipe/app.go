@@ -30,7 +30,7 @@ var (
 	flagWeeks       = &cli.IntFlag{Name: "weeks", Value: 54, Usage: "horizon in ISO weeks, the current week included"}
 	flagLookback    = &cli.IntFlag{Name: "lookback", Value: 28, Usage: "days after a week's Sunday before its numbers are final"}
 	flagFull        = &cli.BoolFlag{Name: "full", Usage: "refetch the whole horizon, final weeks included"}
-	flagConcurrency = &cli.IntFlag{Name: "concurrency", Value: 32, Usage: "clients extracted at once (each with its five report runs)"}
+	flagConcurrency = &cli.IntFlag{Name: "concurrency", Value: pipeline.DefaultConcurrency, Usage: "clients extracted at once (each with its five report runs)"}
 	flagShard       = &cli.StringFlag{Name: "shard", Usage: "take the i-th of n stable shares of the clients, `i/n` (0-based)"}
 	flagRun         = &cli.StringFlag{Name: "run", Usage: "run directory (stage/<run-id>)"}
 	flagJSON        = &cli.BoolFlag{Name: "json", Usage: "print JSON"}
