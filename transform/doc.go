@@ -6,10 +6,10 @@
 // # Streaming
 //
 // Run first scans the client_id column of kpi.parquet and notes where each client's rows are,
-// then handles one client at a time: it reads that client's KPI days and five report files,
-// builds its weekly rows and writes them to the output before reading the next client. Memory
-// is bounded by one client's data plus one Parquet row group of output ([RowGroupRows] rows),
-// however many clients the run has.
+// then handles the clients a few at a time (one per processor): it reads their KPI days and
+// report files, builds their weekly rows side by side, and writes them to the output in input
+// order before reading the next few. Memory is bounded by that many clients' data plus one
+// Parquet row group of output ([RowGroupRows] rows), however many clients the run has.
 //
 // # Failures
 //

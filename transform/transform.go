@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 )
 
@@ -100,26 +102,49 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	}
 	defer out.abort()
 
-	for _, c := range in.Clients {
+	// Clients are built a few at a time, one per processor, and written in input order: memory
+	// holds at most that many clients' data.
+	type built struct {
+		rows  []Summary
+		warns []Warning
+		err   error
+	}
+	width := max(1, runtime.GOMAXPROCS(0))
+	for start := 0; start < len(in.Clients); start += width {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		days, err := kpi.days(c.ClientID)
-		if err != nil {
-			return res, fmt.Errorf("read kpi: %w", err)
+		chunk := in.Clients[start:min(start+width, len(in.Clients))]
+		results := make([]built, len(chunk))
+		var wg sync.WaitGroup
+		for i, c := range chunk {
+			days, err := kpi.days(c.ClientID) // one reader: read in turn
+			if err != nil {
+				wg.Wait()
+				return res, fmt.Errorf("read kpi: %w", err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := &results[i]
+				r.rows, r.warns, r.err = transformClient(c, days)
+			}()
 		}
-		rows, warns, err := transformClient(c, days)
-		if err != nil {
-			res.PerClient[c.ClientID] = ClientResult{Err: err}
-			continue
+		wg.Wait()
+		for i, c := range chunk {
+			r := results[i]
+			if r.err != nil {
+				res.PerClient[c.ClientID] = ClientResult{Err: r.err}
+				continue
+			}
+			if err := out.write(r.rows); err != nil {
+				return res, fmt.Errorf("write summaries of client %s: %w", c.ClientID, err)
+			}
+			res.Clients++
+			res.Rows += len(r.rows)
+			res.Warnings = append(res.Warnings, r.warns...)
+			res.PerClient[c.ClientID] = ClientResult{Rows: len(r.rows), Warnings: len(r.warns)}
 		}
-		if err := out.write(rows); err != nil {
-			return res, fmt.Errorf("write summaries of client %s: %w", c.ClientID, err)
-		}
-		res.Clients++
-		res.Rows += len(rows)
-		res.Warnings = append(res.Warnings, warns...)
-		res.PerClient[c.ClientID] = ClientResult{Rows: len(rows), Warnings: len(warns)}
 	}
 	if err := out.commit(); err != nil {
 		return res, err
