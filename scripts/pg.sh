@@ -29,11 +29,27 @@ PY
 
 url_of() { echo "postgres://postgres@127.0.0.1:$(cat "$1/port")/postgres?sslmode=disable"; }
 
+# The cluster lives in DIR, unless we are root and the postgres user cannot reach DIR (a
+# checkout under a private folder): then in a folder of its own under /tmp named after DIR.
+resolve() {
+  mkdir -p "$1"
+  local abs
+  abs=$(cd "$1" && pwd)
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$abs" 2>/dev/null || true
+    chmod 700 "$abs"
+    if ! (cd / && runuser -u postgres -- test -w "$abs" -a -x "$abs") 2>/dev/null; then
+      abs=/tmp/metapipe-pg-$(printf %s "$abs" | md5sum | cut -c1-12)
+      mkdir -p "$abs" && chown postgres "$abs" && chmod 700 "$abs"
+    fi
+  fi
+  echo "$abs"
+}
+
+dir=$(resolve "$dir")
+
 case "$cmd" in
 start)
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; chmod 700 "$dir"; fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_pg "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
