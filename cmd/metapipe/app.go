@@ -300,7 +300,6 @@ func cmdDemo(c *cli.Context) error {
 	defer stop()
 	cfg := config(c)
 	cfg.GraphURL, cfg.Token = url, extract.NewToken(fixtures.DemoToken)
-	cfg.Poll.First, cfg.Poll.Max = c.Duration("job-duration")/2, 4*c.Duration("job-duration")
 	r, err := pipeline.Open(c.Context, cfg)
 	if err != nil {
 		return err
