@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/fixtures"
-	"github.com/metapipe/metapipe/internal/pgtest"
-	"github.com/metapipe/metapipe/pipeline"
 )
 
 // binary is metapipe built once for these tests: they run it as cron or Airflow would.
@@ -57,27 +54,7 @@ type world struct {
 
 func newWorld(t *testing.T, cfg fixtures.Config) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	sim := fixtures.New(cfg)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	w := &world{sim: sim, url: srv.URL, db: pgtest.NewDatabase(t), stage: t.TempDir()}
-	if res := w.run(t, nil, "migrate"); res.code != 0 {
-		t.Fatalf("migrate: %d %s", res.code, res.stderr)
-	}
-	pool, err := pgxpool.New(context.Background(), w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	w.pool = pool
-	w.ids, err = pipeline.SeedDemo(context.Background(), pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return newWrappedWorld(t, cfg, nil)
 }
 
 type result struct {
@@ -123,10 +100,10 @@ func (w *world) count(t *testing.T, q string, args ...any) int {
 	return n
 }
 
-// Killed with SIGKILL after its submits, the rerun submits nothing new for the saved report
-// runs and ends with the same table as an uninterrupted run.
-func TestKillAfterSubmitsThenResume(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 3, Seed: 5, JobDuration: 1500 * time.Millisecond})
+// startUntilSaved starts `metapipe run` and waits until n report runs are saved in the run
+// directory (every submit of the run, when n is clients × 5).
+func (w *world) startUntilSaved(t *testing.T, n int) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	c := w.cmd(nil, runArgs()...)
 	var errb bytes.Buffer
 	c.Stderr = &errb
@@ -136,15 +113,22 @@ func TestKillAfterSubmitsThenResume(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		jobs, _ := filepath.Glob(filepath.Join(w.stage, "*", "extract", "*", "*.job.json"))
-		if len(jobs) == 3*5 {
-			break
+		if len(jobs) == n {
+			return c, &errb
 		}
 		if time.Now().After(deadline) {
-			c.Process.Kill()
+			_ = c.Process.Kill()
 			t.Fatalf("only %d saved report runs after 20s: %s", len(jobs), errb.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Killed with SIGKILL after its submits, the rerun submits nothing new for the saved report
+// runs and ends with the same table as an uninterrupted run.
+func TestKillAfterSubmitsThenResume(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 3, Seed: 5, JobDuration: 1500 * time.Millisecond})
+	c, _ := w.startUntilSaved(t, 3*5)
 	if err := c.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -18,24 +17,7 @@ import (
 // says how to resume, loads nothing, and the next run resumes the run directory.
 func TestSIGTERMCancelsCleanly(t *testing.T) {
 	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 9, JobDuration: 3 * time.Second})
-	c := w.cmd(nil, runArgs()...)
-	var errb bytes.Buffer
-	c.Stderr = &errb
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		jobs, _ := filepath.Glob(filepath.Join(w.stage, "*", "extract", "*", "*.job.json"))
-		if len(jobs) == 2*5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = c.Process.Kill()
-			t.Fatalf("only %d saved report runs after 20s: %s", len(jobs), errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c, errb := w.startUntilSaved(t, 2*5)
 	sent := time.Now()
 	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
