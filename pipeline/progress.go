@@ -53,21 +53,44 @@ func (r logReporter) ClientDone(string, error) {}
 func (r logReporter) Close()                   {}
 
 // barReporter draws one live bar per client in a terminal, filled by the report runs'
-// async_percent_completion (five kinds, 100 each).
+// async_percent_completion (five kinds, 100 each). It is also the writer of the log lines
+// while the bars are drawn, so that lines go above the bars instead of through them.
 type barReporter struct {
-	p     *mpb.Progress
-	mu    sync.Mutex
+	p      *mpb.Progress
+	out    io.Writer
+	closed bool
+	mu     sync.Mutex
 	bars  map[string]*mpb.Bar
 	pct   map[string]map[string]int
 	state map[string]string
 }
 
+// BarReporter is a Reporter that draws bars and an io.Writer for the log lines meanwhile.
+type BarReporter interface {
+	Reporter
+	io.Writer
+}
+
 // NewBarReporter draws progress bars on w (a terminal).
-func NewBarReporter(w io.Writer) Reporter {
+func NewBarReporter(w io.Writer) BarReporter {
 	return &barReporter{
-		p:    mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.PopCompletedMode()),
+		p:    mpb.New(mpb.WithOutput(w), mpb.WithWidth(32)),
+		out:  w,
 		bars: map[string]*mpb.Bar{}, pct: map[string]map[string]int{}, state: map[string]string{},
 	}
+}
+
+// Write prints a log line above the bars while they are drawn, and plainly afterwards.
+func (r *barReporter) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if !closed {
+		if n, err := r.p.Write(b); err == nil {
+			return n, nil
+		}
+	}
+	return r.out.Write(b)
 }
 
 func (r *barReporter) ClientStarted(id, name string) {
@@ -129,6 +152,10 @@ func (r *barReporter) ClientDone(id string, err error) {
 
 func (r *barReporter) Close() {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
 	for _, b := range r.bars {
 		if !b.Completed() {
 			b.Abort(false)
@@ -136,6 +163,9 @@ func (r *barReporter) Close() {
 	}
 	r.mu.Unlock()
 	r.p.Wait()
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 }
 
 func truncate(s string, n int) string {

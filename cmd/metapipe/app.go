@@ -95,16 +95,18 @@ func simFlags() []cli.Flag {
 	}
 }
 
-func logger(c *cli.Context) *slog.Logger {
+func logger(c *cli.Context) *slog.Logger { return loggerTo(c, os.Stderr) }
+
+func loggerTo(c *cli.Context, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	if c.Bool("verbose") {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if c.String("log-format") == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // options reads the planning flags.
@@ -142,7 +144,8 @@ func config(c *cli.Context) pipeline.Config {
 		Logger:         logger(c),
 	}
 	if c.String("log-format") == "text" && term.IsTerminal(int(os.Stderr.Fd())) {
-		cfg.Reporter = pipeline.NewBarReporter(os.Stderr)
+		bars := pipeline.NewBarReporter(os.Stderr)
+		cfg.Reporter, cfg.Logger = bars, loggerTo(c, bars)
 	}
 	return cfg
 }
