@@ -60,9 +60,9 @@ type barReporter struct {
 	out    io.Writer
 	closed bool
 	mu     sync.Mutex
-	bars  map[string]*mpb.Bar
-	pct   map[string]map[string]int
-	state map[string]string
+	bars   map[string]*mpb.Bar
+	pct    map[string]map[string]int
+	state  map[string]string
 }
 
 // BarReporter is a Reporter that draws bars and an io.Writer for the log lines meanwhile.
