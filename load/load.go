@@ -31,9 +31,19 @@ type Request struct {
 	DataSource string
 	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout); 0 means 30 s.
 	LockTimeout time.Duration
+	// Ranges say which dates the file covers completely for a client: a stored row of that
+	// client in that range whose week is not in the file is deleted (the week lost all its
+	// delivery). Each entry's client must be in ClientIDs; without an entry nothing is deleted.
+	Ranges []ClientRange
 
 	afterRow     func(copied int64) // test hook: called after each row handed to COPY
 	forceStaging bool               // set after a direct COPY met a row it did not expect
+}
+
+// ClientRange is an inclusive range of summary dates of one client.
+type ClientRange struct {
+	ClientID string
+	From, To time.Time
 }
 
 // Result counts what a load did. Counts are of the successful attempt.
@@ -43,6 +53,7 @@ type Result struct {
 	Unchanged  int64 // rows of the file whose content hash equals the stored one: not copied
 	Copied     int64 // rows sent to the staging table (Inserted + Updated under the lock)
 	Duplicates int64 // later occurrences of a key already seen in the file: dropped
+	Deleted    int64 // stored rows within Ranges whose week is no longer in the file
 
 	ReadDuration  time.Duration // decoding Parquet (part of CopyDuration)
 	CopyDuration  time.Duration // streaming the file through COPY, reads included
@@ -178,6 +189,15 @@ func loadedClients(req Request) (map[[16]byte]string, error) {
 		}
 		seen[k] = true
 	}
+	for _, r := range req.Ranges {
+		u, err := parseUUID(r.ClientID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: range client id %q: %v", ErrBadRequest, r.ClientID, err)
+		}
+		if _, ok := clients[u.Bytes]; !ok {
+			return nil, fmt.Errorf("%w: range for client %s, which is not loaded", ErrBadRequest, r.ClientID)
+		}
+	}
 	return clients, nil
 }
 
@@ -251,6 +271,12 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 				return nil
 			})
 		}
+		if gone := goneKeys(stored, src.seen, req.Ranges); len(gone.ids) > 0 {
+			batch.Queue(deleteGone, gone.ids, gone.days).Exec(func(ct pgconn.CommandTag) error {
+				res.Deleted = ct.RowsAffected()
+				return nil
+			})
+		}
 		if len(req.Sync) > 0 {
 			batch.Queue(upsertSyncStates, syncArgs(req.Sync)...).Exec(func(ct pgconn.CommandTag) error { return nil })
 		}
@@ -266,6 +292,45 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 		return nil
 	})
 	return res, err
+}
+
+const deleteGone = `
+DELETE FROM campaign_summaries cs
+USING unnest($1::uuid[], $2::date[]) AS g(client_id, summary_date)
+WHERE cs.client_id = g.client_id AND cs.summary_date = g.summary_date
+  AND cs.summary_type = 'weekly' AND cs.platform = 'meta'`
+
+type keyArrays struct {
+	ids  []pgtype.UUID
+	days []pgtype.Date
+}
+
+// goneKeys are the stored rows within the ranges whose key is not in the file.
+func goneKeys(stored map[rowKey]string, seen map[rowKey]struct{}, ranges []ClientRange) keyArrays {
+	var out keyArrays
+	if len(ranges) == 0 {
+		return out
+	}
+	byClient := make(map[[16]byte][]ClientRange, len(ranges))
+	for _, r := range ranges {
+		if u, err := parseUUID(r.ClientID); err == nil {
+			byClient[u.Bytes] = append(byClient[u.Bytes], r)
+		}
+	}
+	for key := range stored {
+		if _, ok := seen[key]; ok {
+			continue
+		}
+		week := dayToTime(key.day)
+		for _, r := range byClient[key.client] {
+			if !week.Before(r.From) && !week.After(r.To) {
+				out.ids = append(out.ids, pgtype.UUID{Bytes: key.client, Valid: true})
+				out.days = append(out.days, pgtype.Date{Time: week, Valid: true})
+				break
+			}
+		}
+	}
+	return out
 }
 
 // setup runs, in one round trip: the settings, the advisory locks, the staging table, the

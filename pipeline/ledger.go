@@ -91,6 +91,7 @@ type Timings struct {
 	Inserted  int64 `json:"inserted"`
 	Updated   int64 `json:"updated"`
 	Unchanged int64 `json:"unchanged"`
+	Deleted   int64 `json:"deleted"` // weeks in a refetched range that lost all delivery
 }
 
 // ledgerFile keeps run.json on disk: at every stage boundary, and at most once a second in

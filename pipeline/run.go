@@ -619,6 +619,9 @@ func (r *Runner) loadStage(ctx context.Context, dir string, plan *Plan, lf *ledg
 			st.FinalThrough = &t
 		}
 		req.Sync = append(req.Sync, st)
+		// The whole fetched range is in the file: a stored week in it that is not (it lost
+		// all delivery) goes.
+		req.Ranges = append(req.Ranges, load.ClientRange{ClientID: cp.ID, From: mustDate(cp.Since), To: mustDate(cp.Until)})
 	}
 	if len(req.ClientIDs) == 0 {
 		end := lf.stage("load")
@@ -636,7 +639,7 @@ func (r *Runner) loadStage(ctx context.Context, dir string, plan *Plan, lf *ledg
 		l.Timings.Load = secs
 		l.Timings.Copy = res.CopyDuration.Seconds()
 		l.Timings.Merge = res.MergeDuration.Seconds()
-		l.Timings.Inserted, l.Timings.Updated, l.Timings.Unchanged = res.Inserted, res.Updated, res.Unchanged
+		l.Timings.Inserted, l.Timings.Updated, l.Timings.Unchanged, l.Timings.Deleted = res.Inserted, res.Updated, res.Unchanged, res.Deleted
 		for _, id := range req.ClientIDs {
 			rec := &l.Clients[id].Load
 			*rec = LoadClientRecord{Status: status}
@@ -649,6 +652,6 @@ func (r *Runner) loadStage(ctx context.Context, dir string, plan *Plan, lf *ledg
 		r.log.Error("load failed", "err", err)
 		return err
 	}
-	r.log.Info("loaded", "inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged, "seconds", secs)
+	r.log.Info("loaded", "inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged, "deleted", res.Deleted, "seconds", secs)
 	return nil
 }

@@ -28,7 +28,7 @@ func PrintTimings(w io.Writer, l *Ledger) {
 	t := l.Timings
 	fmt.Fprintf(w, "timings: total %.2fs | extract %.2fs (summed over report runs: waiting on Meta jobs %.2fs, paging %.2fs) | KPI query %.3fs | transform %.3fs | load %.3fs (COPY %.3fs, merge %.3fs)\n",
 		t.Total, t.Extract, t.JobWait, t.Paging, t.KPIQuery, t.Transform, t.Load, t.Copy, t.Merge)
-	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged\n", t.Inserted, t.Updated, t.Unchanged)
+	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted\n", t.Inserted, t.Updated, t.Unchanged, t.Deleted)
 }
 
 // PrintLedger writes run.json readably.
