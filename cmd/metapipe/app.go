@@ -337,7 +337,7 @@ func cmdDemo(c *cli.Context) error {
 	if rep != nil {
 		pipeline.PrintTimings(w, &rep.Ledger)
 	}
-	fmt.Fprintf(w, "demo wall time %.2fs; `metapipe status --stage-dir %s` shows the ledger\n", time.Since(start).Seconds(), c.String("stage-dir"))
+	fmt.Fprintf(w, "demo wall time %.2fs; `metapipe --stage-dir %s status` shows the ledger\n", time.Since(start).Seconds(), c.String("stage-dir"))
 	return runErr
 }
 
