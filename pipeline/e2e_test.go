@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -31,29 +29,7 @@ type env struct {
 
 func newEnv(t *testing.T, accounts int) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	sim := fixtures.New(fixtures.Config{Accounts: accounts, Seed: 11, JobDuration: 150 * time.Millisecond})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
-	r := e.runner(t, 4)
-	if err := r.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := pipeline.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clients = ids
-	pool, err := pgxpool.New(context.Background(), e.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	e.pool = pool
-	return e
+	return newWrappedEnv(t, fixtures.Config{Accounts: accounts}, nil)
 }
 
 func (e *env) config(concurrency int) pipeline.Config {
