@@ -46,5 +46,6 @@ pg-start: ## start (or reuse) the project-local PostgreSQL in .pgdata
 pg-stop: ## stop the project-local PostgreSQL
 	@scripts/pg.sh stop $(PGDIR)
 
-clean: pg-stop ## remove build outputs, run directories and the local cluster
+clean: ## remove build outputs, run directories and the local cluster
+	scripts/pg.sh remove $(PGDIR)
 	rm -rf bin $(STAGE) $(PGDIR)

@@ -4,9 +4,10 @@
 #   scripts/pg.sh start DIR   start (or reuse) a cluster in DIR on a free loopback port; prints its URL
 #   scripts/pg.sh stop DIR    stop the cluster in DIR
 #   scripts/pg.sh url DIR     print the URL of the running cluster in DIR
+#   scripts/pg.sh remove DIR  stop the cluster in DIR and delete it
 set -euo pipefail
 
-cmd=${1:?usage: pg.sh start|stop|url DIR}
+cmd=${1:?usage: pg.sh start|stop|url|remove DIR}
 dir=${2:?usage: pg.sh start|stop|url DIR}
 
 pgbin=${PG_BIN:-}
@@ -68,5 +69,9 @@ stop)
 url)
   url_of "$dir"
   ;;
-*) echo "usage: pg.sh start|stop|url DIR" >&2; exit 2 ;;
+remove)
+  [ -d "$dir/data" ] && as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  ;;
+*) echo "usage: pg.sh start|stop|url|remove DIR" >&2; exit 2 ;;
 esac

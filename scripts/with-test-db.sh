@@ -6,7 +6,7 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then exec "$@"; fi
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/metapipe-testdb.XXXXXX)
 chmod 755 "$tmp"
-cleanup() { "$here/pg.sh" stop "$tmp/pg"; rm -rf "$tmp"; }
+cleanup() { "$here/pg.sh" remove "$tmp/pg"; rm -rf "$tmp"; }
 trap cleanup EXIT
 TEST_DATABASE_URL=$("$here/pg.sh" start "$tmp/pg")
 export TEST_DATABASE_URL
