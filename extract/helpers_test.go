@@ -7,15 +7,12 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
 )
 
 // asOf is the last Sunday up to today: the simulator has data up to its clock (now), and
 // refuses ranges older than 37 months, so the tests follow the calendar.
-var asOf = func() time.Time {
-	y, m, d := time.Now().UTC().Date()
-	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	return t.AddDate(0, 0, -int(t.Weekday()))
-}()
+var asOf = e2etest.LastSunday
 
 func newSim(t *testing.T, cfg fixtures.Config) (*fixtures.Simulator, string) {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
 )
 
 // binary is metapipe built once for these tests: they run it as cron or Airflow would.
@@ -36,11 +37,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var lastSunday = func() time.Time {
-	y, m, d := time.Now().UTC().Date()
-	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	return t.AddDate(0, 0, -int(t.Weekday()))
-}()
+var lastSunday = e2etest.LastSunday
 
 // world is a simulator, a migrated database with its demo clients and a stage folder.
 type world struct {
