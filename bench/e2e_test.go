@@ -10,6 +10,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -92,8 +93,8 @@ func benchMetapipe(b *testing.B, n, concurrency int) {
 	}
 	c := w.sim.Counters()
 	l := rep.Ledger
-	if l.Status != pipeline.StatusDone || l.Timings.Inserted == 0 {
-		b.Fatalf("run %s: status %s, %d rows inserted", rep.Dir, l.Status, l.Timings.Inserted)
+	if l.Status != pipeline.StatusDone || l.Rows.Inserted == 0 {
+		b.Fatalf("run %s: status %s, %d rows inserted", rep.Dir, l.Status, l.Rows.Inserted)
 	}
 
 	// The lower bound the simulator allows: per client, one job's duration plus the round
@@ -101,7 +102,7 @@ func benchMetapipe(b *testing.B, n, concurrency int) {
 	// another; the five reports run side by side), in ceil(n/concurrency) waves.
 	var idealPages, worstPages int64
 	for _, cr := range l.Clients {
-		for _, k := range extract.Kinds {
+		for _, k := range records.Kinds {
 			p := max(1, (int64(cr.Extract.Kinds[k].Rows)+PageSize-1)/PageSize)
 			idealPages += p
 			worstPages = max(worstPages, p)
@@ -123,5 +124,5 @@ func benchMetapipe(b *testing.B, n, concurrency int) {
 	b.ReportMetric(float64(concurrency), "concurrency")
 	b.ReportMetric((time.Duration(waves) * floor).Seconds(), "bound_s")
 	b.ReportMetric(floor.Seconds(), "bound_unlimited_s")
-	b.ReportMetric(float64(l.Timings.Inserted), "rows")
+	b.ReportMetric(float64(l.Rows.Inserted), "rows")
 }

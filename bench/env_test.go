@@ -13,6 +13,7 @@ import (
 
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -74,7 +75,7 @@ type world struct {
 	url     string
 	dbURL   string
 	pool    *pgxpool.Pool
-	clients []load.Client
+	clients []records.Client
 }
 
 // newWorld starts a simulator with `accounts` accounts and the given latency model, creates a
@@ -97,7 +98,7 @@ func newWorld(b *testing.B, accounts int, cfg fixtures.Config) *world {
 	if err := load.Migrate(ctx, pool); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := pipeline.SeedDemo(ctx, pool, sim, horizon(), asOf); err != nil {
+	if _, err := fixtures.SeedDemo(ctx, pool, sim, horizon(), asOf); err != nil {
 		b.Fatal(err)
 	}
 	if w.clients, err = load.ReadClients(ctx, pool); err != nil {

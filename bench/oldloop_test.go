@@ -19,11 +19,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // oldKinds are the four synchronous calls of a week.
-var oldKinds = []extract.Kind{extract.KindCampaigns, extract.KindPlacements, extract.KindDemographics, extract.KindAdRelevance}
+var oldKinds = []records.Kind{records.KindCampaigns, records.KindPlacements, records.KindDemographics, records.KindAdRelevance}
 
 const oldKPIWeek = `
 SELECT count(*), sum(total_conversions), sum(click_to_call), sum(email_contacts), sum(booking_step_1),
@@ -53,7 +53,7 @@ type oldLoopStats struct {
 }
 
 // oldLoop runs the old collector over every client, strictly sequentially.
-func oldLoop(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpool.Pool, clients []load.Client) (oldLoopStats, error) {
+func oldLoop(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpool.Pool, clients []records.Client) (oldLoopStats, error) {
 	var st oldLoopStats
 	for _, c := range clients {
 		for w := range Weeks {
@@ -73,8 +73,8 @@ func oldLoop(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpoo
 	return st, nil
 }
 
-func oldWeek(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpool.Pool, c load.Client, since, until time.Time, st *oldLoopStats) error {
-	rows := map[extract.Kind][]map[string]any{}
+func oldWeek(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpool.Pool, c records.Client, since, until time.Time, st *oldLoopStats) error {
+	rows := map[records.Kind][]map[string]any{}
 	start := time.Now()
 	for _, k := range oldKinds {
 		r, n, err := syncInsights(ctx, hc, graphURL, c, extract.Specs[k], since, until)
@@ -92,7 +92,7 @@ func oldWeek(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpoo
 
 	var spendCents, imp, clicks int64
 	active := 0
-	for _, r := range rows[extract.KindCampaigns] {
+	for _, r := range rows[records.KindCampaigns] {
 		spendCents += cents(r["spend"])
 		i := num(r["impressions"])
 		imp += i
@@ -101,11 +101,11 @@ func oldWeek(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpoo
 			active++
 		}
 	}
-	campaignData, _ := json.Marshal(rows[extract.KindCampaigns])
+	campaignData, _ := json.Marshal(rows[records.KindCampaigns])
 	metaTables, _ := json.Marshal(map[string]any{
-		"placementPerformance":   rows[extract.KindPlacements],
-		"demographicPerformance": rows[extract.KindDemographics],
-		"adRelevanceResults":     rows[extract.KindAdRelevance],
+		"placementPerformance":   rows[records.KindPlacements],
+		"demographicPerformance": rows[records.KindDemographics],
+		"adRelevanceResults":     rows[records.KindAdRelevance],
 	})
 
 	var kpiDays int
@@ -123,7 +123,7 @@ func oldWeek(ctx context.Context, hc *http.Client, graphURL string, pool *pgxpoo
 }
 
 // syncInsights reads one report synchronously, following the paging links.
-func syncInsights(ctx context.Context, hc *http.Client, graphURL string, c load.Client, spec extract.ReportSpec, since, until time.Time) ([]map[string]any, int64, error) {
+func syncInsights(ctx context.Context, hc *http.Client, graphURL string, c records.Client, spec extract.ReportSpec, since, until time.Time) ([]map[string]any, int64, error) {
 	q := url.Values{}
 	q.Set("access_token", c.Token)
 	q.Set("level", spec.Level)

@@ -10,10 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/sethvargo/go-retry"
+	"github.com/metapipe/metapipe/internal/backoff"
 )
 
 // DefaultGraphURL and DefaultAPIVersion are used when META_GRAPH_URL / META_API_VERSION are unset.
@@ -81,47 +80,6 @@ func NewClient(baseURL, version, appSecret string) *Client {
 	}
 }
 
-// CallKind names a request for the counters.
-type CallKind string
-
-const (
-	CallSubmit  CallKind = "submit"
-	CallPoll    CallKind = "poll"
-	CallResults CallKind = "results"
-)
-
-// Stats counts one client's requests and waits. Safe for concurrent use.
-type Stats struct {
-	Submits, Polls, Pages, Requests atomic.Int64
-	Retries, Throttled              atomic.Int64
-	ThrottleWait, JobWait, Paging   atomic.Int64 // nanoseconds
-	Rows                            atomic.Int64
-}
-
-// StatsSnapshot is Stats as plain values, for the ledger.
-type StatsSnapshot struct {
-	Requests     int64         `json:"requests"`
-	Submits      int64         `json:"submits"`
-	Polls        int64         `json:"polls"`
-	Pages        int64         `json:"pages"`
-	Retries      int64         `json:"retries"`
-	Throttled    int64         `json:"throttled"`
-	ThrottleWait time.Duration `json:"throttle_wait_ns"`
-	JobWait      time.Duration `json:"job_wait_ns"`
-	Paging       time.Duration `json:"paging_ns"`
-	Rows         int64         `json:"rows"`
-}
-
-// Snapshot reads the counters.
-func (s *Stats) Snapshot() StatsSnapshot {
-	return StatsSnapshot{
-		Requests: s.Requests.Load(), Submits: s.Submits.Load(), Polls: s.Polls.Load(), Pages: s.Pages.Load(),
-		Retries: s.Retries.Load(), Throttled: s.Throttled.Load(),
-		ThrottleWait: time.Duration(s.ThrottleWait.Load()), JobWait: time.Duration(s.JobWait.Load()),
-		Paging: time.Duration(s.Paging.Load()), Rows: s.Rows.Load(),
-	}
-}
-
 // Session is one ad account's view of the client: its token, its throttle and its counters.
 type Session struct {
 	c        *Client
@@ -140,50 +98,51 @@ func (c *Client) Session(account string, token Token, th *Throttle) *Session {
 }
 
 // call makes one Graph API request with retries: transient errors back off exponentially with
-// jitter and a cap, throttled answers wait what Meta says. path is relative to the version
-// ("act_1/insights") or an absolute URL on the Graph host (a paging.next link). The decoded
-// JSON body goes into out.
+// jitter and a cap (internal/backoff), throttled answers wait what the account's [Throttle]
+// says and do not count as attempts. path is relative to the version ("act_1/insights") or an
+// absolute URL on the Graph host (a paging.next link). The decoded JSON body goes into out.
 func (s *Session) call(ctx context.Context, kind CallKind, method, path string, params url.Values, out any) error {
 	cfg := s.c.Retry.withDefaults()
-	backoff := retry.WithCappedDuration(cfg.Cap, retry.WithJitterPercent(20, retry.NewExponential(cfg.Base)))
+	policy := backoff.Policy{Base: cfg.Base, Cap: cfg.Cap, JitterPercent: 20, MaxAttempts: cfg.MaxAttempts}
 	attempts, throttled := 0, 0
-	for {
-		waited, err := s.Throttle.Wait(ctx, kind == CallSubmit)
-		s.Stats.ThrottleWait.Add(int64(waited))
-		if err != nil {
-			return err
-		}
-		attempts++
-		hdr, err := s.once(ctx, kind, method, path, params, out)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		switch ClassOf(err) {
-		case ClassThrottled:
-			throttled++
-			s.Stats.Throttled.Add(1)
-			if throttled > cfg.MaxThrottle {
-				return fmt.Errorf("still throttled after %d waits: %w", throttled-1, err)
-			}
-			s.Throttle.Throttled(hdr)
-			attempts-- // a throttled answer is not a failed attempt
-			continue
-		case ClassTransient:
-			if attempts >= cfg.MaxAttempts {
-				return fmt.Errorf("gave up after %d attempts: %w", attempts, err)
-			}
-			s.Stats.Retries.Add(1)
-			d, _ := backoff.Next()
-			if err := sleep(ctx, d); err != nil {
+	err := backoff.Do(ctx, policy, func(ctx context.Context) error {
+		for {
+			waited, err := s.Throttle.Wait(ctx, kind == CallSubmit)
+			s.Stats.ThrottleWait.Add(int64(waited))
+			if err != nil {
 				return err
 			}
-		default:
-			return err
+			hdr, err := s.once(ctx, kind, method, path, params, out)
+			if err == nil {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			switch ClassOf(err) {
+			case ClassThrottled:
+				throttled++
+				s.Stats.Throttled.Add(1)
+				if throttled > cfg.MaxThrottle {
+					return fmt.Errorf("still throttled after %d waits: %w", throttled-1, err)
+				}
+				s.Throttle.Throttled(hdr)
+				continue // the throttle holds the next attempt back as long as Meta said
+			case ClassTransient:
+				attempts++
+				if attempts < cfg.MaxAttempts {
+					s.Stats.Retries.Add(1)
+				}
+				return backoff.Retryable(err)
+			default:
+				return err
+			}
 		}
+	})
+	if err != nil && ctx.Err() == nil && ClassOf(err) == ClassTransient {
+		return fmt.Errorf("gave up after %d attempts: %w", attempts, err)
 	}
+	return err
 }
 
 // once makes a single attempt with its own timeout.
@@ -261,7 +220,7 @@ func (s *Session) once(ctx context.Context, kind CallKind, method, path string, 
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return resp.Header, fmt.Errorf("%w: %v in %s", ErrBadResponse, err, Scrub(describeBody(resp.Header, raw), s.token))
+		return resp.Header, fmt.Errorf("%w: %w in %s", ErrBadResponse, scrubError(err, s.token), Scrub(describeBody(resp.Header, raw), s.token))
 	}
 	return resp.Header, nil
 }
@@ -276,7 +235,7 @@ func (s *Session) url(path string) (*url.URL, error) {
 	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
 		u, err := url.Parse(path)
 		if err != nil {
-			return nil, fmt.Errorf("%w: paging link: %v", ErrBadResponse, Scrub(err.Error(), s.token))
+			return nil, fmt.Errorf("%w: paging link: %w", ErrBadResponse, scrubError(err, s.token))
 		}
 		if u.Host != base.Host {
 			return nil, fmt.Errorf("%w: paging link to another host %q", ErrBadResponse, u.Host)

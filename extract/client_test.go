@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 const secret = "EAAB-very-secret-token-123"
@@ -244,7 +246,7 @@ func TestReadTooEarly(t *testing.T) {
 		body(400, "application/json", `{"error":{"code":2601,"error_subcode":1815107,"is_transient":true}}`),
 		body(400, "application/json", `{"error":{"code":2601,"error_subcode":1815107,"is_transient":true}}`),
 		body(200, "application/json", `{"data":[{"spend":"1.00","impressions":"5","date_start":"2026-01-05","date_stop":"2026-01-11"}]}`))
-	r := &reportRunner{s: s, spec: Specs[KindAccount], client: "Acme", poll: PollConfig{First: time.Millisecond}, pageSize: 500}
+	r := &reportRunner{s: s, spec: Specs[records.KindAccount], client: "Acme", poll: PollConfig{First: time.Millisecond}, pageSize: 500}
 	rows, err := r.read(context.Background(), "42", testRange())
 	if err != nil {
 		t.Fatal(err)
@@ -274,8 +276,8 @@ func TestCertificateErrorNotRetried(t *testing.T) {
 
 // A row error wrapped for the client says the client and report once.
 func TestClientErrorNamesOnce(t *testing.T) {
-	re := &RowError{Client: "Acme", Kind: KindCampaigns, Row: 3, Field: "spend", Value: "x", Reason: "not a decimal"}
-	err := &ClientError{Client: "Acme", Kind: KindCampaigns, Err: fmt.Errorf("range 2026-01-05..2026-01-11: %w", re)}
+	re := &RowError{Client: "Acme", Kind: records.KindCampaigns, Row: 3, Field: "spend", Value: "x", Reason: "not a decimal"}
+	err := &ClientError{Client: "Acme", Kind: records.KindCampaigns, Err: fmt.Errorf("range 2026-01-05..2026-01-11: %w", re)}
 	if got := err.Error(); strings.Count(got, "Acme") != 1 || strings.Count(got, "campaigns") != 1 || !strings.Contains(got, "row 3: field spend") {
 		t.Errorf("error %q", got)
 	}

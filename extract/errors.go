@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // Class says how an error from the Graph API is handled.
@@ -63,7 +65,7 @@ func (e *GraphError) Error() string {
 	return msg
 }
 
-// Class classifies the error by Meta's codes (META_API.md §4).
+// Class classifies the error by Meta's codes (docs/META_API.md, "Errors").
 func (e *GraphError) Class() Class {
 	switch {
 	case e.Code == 2601 && e.Subcode == 1815107:
@@ -87,25 +89,25 @@ func (e *GraphError) Class() Class {
 	}
 }
 
-// ErrJobFailed is returned when a report run ends "Job Failed" or "Job Skipped".
-var ErrJobFailed = errors.New("report run failed")
+// ErrReportRunFailed is returned when a report run ends "Job Failed" or "Job Skipped".
+var ErrReportRunFailed = errors.New("report run failed")
 
-// ErrJobStuck is returned when a report run does not finish within the poll timeout.
-var ErrJobStuck = errors.New("report run stuck")
+// ErrReportRunStuck is returned when a report run does not finish within the poll timeout.
+var ErrReportRunStuck = errors.New("report run stuck")
 
 // ErrBadResponse marks a response that is not the JSON Meta promises (an HTML page from a
 // proxy, a truncated body): retried like a transient error.
 var ErrBadResponse = errors.New("malformed response")
 
-// JobError describes a failed report run.
-type JobError struct {
+// ReportRunError describes a report run that failed or got stuck.
+type ReportRunError struct {
 	ReportRunID string
 	Status      string
 	Graph       *GraphError // set when the run carries error_code (v25+)
-	Err         error       // ErrJobFailed or ErrJobStuck
+	Err         error       // ErrReportRunFailed or ErrReportRunStuck
 }
 
-func (e *JobError) Error() string {
+func (e *ReportRunError) Error() string {
 	s := fmt.Sprintf("report run %s: %v (status %q)", e.ReportRunID, e.Err, e.Status)
 	if e.Graph != nil {
 		s += ": " + e.Graph.Error()
@@ -113,7 +115,7 @@ func (e *JobError) Error() string {
 	return s
 }
 
-func (e *JobError) Unwrap() []error {
+func (e *ReportRunError) Unwrap() []error {
 	if e.Graph != nil {
 		return []error{e.Err, e.Graph}
 	}
@@ -123,7 +125,7 @@ func (e *JobError) Unwrap() []error {
 // RowError names the client, the report kind, the row and the field of a malformed value.
 type RowError struct {
 	Client string
-	Kind   Kind
+	Kind   records.Kind
 	Row    int // 0-based over the report's rows
 	Field  string
 	Value  string
@@ -141,7 +143,7 @@ func (e *RowError) Error() string {
 // ClientError wraps whatever stopped one client's extraction, with the client and report.
 type ClientError struct {
 	Client string
-	Kind   Kind // "" when not specific to one report
+	Kind   records.Kind // "" when not specific to one report
 	Err    error
 }
 

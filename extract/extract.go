@@ -5,28 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
-// Extractor runs the report runs of clients against the Graph API and stages their rows.
+// Extractor runs the report runs of clients against the Graph API and stages their rows. One
+// Extractor serves every client of a run; it is safe for concurrent use.
 type Extractor struct {
 	Client         *Client
 	Poll           PollConfig
 	Throttle       ThrottleConfig
-	PageSize       int // results per page (500)
-	JobsPerAccount int // report runs in flight per ad account (10)
+	PageSize       int // result rows per page (default 500)
+	JobsPerAccount int // report runs in flight per ad account (default 10)
 }
 
-// Job is one client's extraction: the ad account, its token, the range and where to stage.
-type Job struct {
+// Request is one client's extraction: the ad account, its token, the dates and where to stage.
+type Request struct {
 	ClientID   string
-	ClientName string
+	ClientName string // for errors and progress
 	Account    string // ad account id, with or without act_
 	Token      Token
 	Range      Range
-	Dir        string // <run>/extract/<client id>
+	Dir        records.ClientDir // <run>/extract/<client id>
 }
 
 // KindResult is one report kind's outcome.
@@ -36,37 +39,33 @@ type KindResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// ClientResult is one client's outcome: the first error stops the client, not the others.
+// ClientResult is one client's outcome. Err is the first error of its report kinds (a
+// [*ClientError]); it stopped the client's other kinds, never another client.
 type ClientResult struct {
 	ClientID string
-	Kinds    map[Kind]KindResult
+	Kinds    map[records.Kind]KindResult
 	Stats    StatsSnapshot
 	Err      error
 	Started  time.Time
 	Ended    time.Time
 }
 
-// ParquetPath is where a kind's raw rows are staged.
-func ParquetPath(dir string, kind Kind) string { return filepath.Join(dir, string(kind)+".parquet") }
-
-// JobPath is where a kind's report runs are saved.
-func JobPath(dir string, kind Kind) string { return filepath.Join(dir, string(kind)+".job.json") }
-
-// Extract runs the five report kinds of one client together. A kind whose Parquet file exists
-// is complete and skipped; saved report runs are polled again, not resubmitted. progress may
-// be nil.
-func (x *Extractor) Extract(ctx context.Context, job Job, progress ProgressFunc) ClientResult {
-	res := ClientResult{ClientID: job.ClientID, Kinds: map[Kind]KindResult{}, Started: time.Now()}
+// Extract runs the five report kinds of one client together and stages each kind's rows. A
+// kind whose Parquet file exists is complete and skipped; saved report runs are polled again,
+// not resubmitted. The first failing kind cancels the others (a refused token or a report that
+// keeps failing would fail them the same way). progress may be nil.
+func (x *Extractor) Extract(ctx context.Context, req Request, progress ProgressFunc) ClientResult {
+	res := ClientResult{ClientID: req.ClientID, Kinds: map[records.Kind]KindResult{}, Started: time.Now()}
 	defer func() { res.Ended = time.Now() }()
-	if job.Token.IsZero() {
-		res.Err = &ClientError{Client: job.ClientName, Err: errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")}
+	if req.Token.IsZero() {
+		res.Err = &ClientError{Client: req.ClientName, Err: errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")}
 		return res
 	}
-	if err := os.MkdirAll(job.Dir, DirMode); err != nil {
-		res.Err = &ClientError{Client: job.ClientName, Err: err}
+	if err := os.MkdirAll(string(req.Dir), records.DirMode); err != nil {
+		res.Err = &ClientError{Client: req.ClientName, Err: err}
 		return res
 	}
-	sess := x.Client.Session(job.Account, job.Token, NewThrottle(x.Throttle))
+	sess := x.Client.Session(req.Account, req.Token, NewThrottle(x.Throttle))
 	pageSize := x.PageSize
 	if pageSize <= 0 {
 		pageSize = 500
@@ -77,53 +76,47 @@ func (x *Extractor) Extract(ctx context.Context, job Job, progress ProgressFunc)
 	}
 	sem := make(chan struct{}, slots)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, kind := range Kinds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kr, err := x.extractKind(ctx, sess, job, kind, pageSize, sem, progress)
-			mu.Lock()
-			defer mu.Unlock()
+	kinds := make([]KindResult, len(records.Kinds))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, kind := range records.Kinds {
+		g.Go(func() error {
+			kr, err := x.extractKind(gctx, sess, req, kind, pageSize, sem, progress)
 			if err != nil {
 				kr.Error = err.Error()
-				if res.Err == nil { // the first error is the cause; the others were cancelled by it
-					res.Err = &ClientError{Client: job.ClientName, Kind: kind, Err: err}
-				}
-				// A refused token or a report that keeps failing: stop the client's other
-				// reports, they would fail the same way or be wasted.
-				cancel()
+				kinds[i] = kr
+				return &ClientError{Client: req.ClientName, Kind: kind, Err: err}
 			}
-			res.Kinds[kind] = kr
-		}()
+			kinds[i] = kr
+			return nil
+		})
 	}
-	wg.Wait()
+	res.Err = g.Wait() // the first error is the cause; the others were cancelled by it
+	for i, kind := range records.Kinds {
+		res.Kinds[kind] = kinds[i]
+	}
 	res.Stats = sess.Stats.Snapshot()
 	return res
 }
 
-func (x *Extractor) extractKind(ctx context.Context, s *Session, job Job, kind Kind, pageSize int, sem chan struct{}, progress ProgressFunc) (KindResult, error) {
-	out := ParquetPath(job.Dir, kind)
+func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, kind records.Kind, pageSize int, sem chan struct{}, progress ProgressFunc) (KindResult, error) {
+	out := req.Dir.Report(kind)
 	if _, err := os.Stat(out); err == nil {
 		if progress != nil {
 			progress(kind, "Job Completed", 100)
 		}
 		return KindResult{Skipped: true}, nil
 	}
-	jobs, err := openJobFile(JobPath(job.Dir, kind), kind)
+	runs, err := openReportRunLog(req.Dir.ReportRuns(kind), kind)
 	if err != nil {
 		return KindResult{}, err
 	}
-	r := &reportRunner{s: s, spec: Specs[kind], client: job.ClientName, poll: x.Poll, pageSize: pageSize,
-		jobs: jobs, slots: sem, progress: progress}
-	rows, err := r.fetch(ctx, job.Range)
+	r := &reportRunner{s: s, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
+		runs: runs, slots: sem, progress: progress}
+	rows, err := r.fetch(ctx, req.Range)
 	if err != nil {
 		return KindResult{}, err
 	}
-	if err := WriteParquet(out, rows); err != nil {
+	if err := records.WriteParquet(out, rows, records.RowGroupRows); err != nil {
 		return KindResult{}, fmt.Errorf("stage rows: %w", err)
 	}
 	return KindResult{Rows: len(rows)}, nil

@@ -11,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metapipe/metapipe/internal/records"
+
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
 )
 
-func readRows(t *testing.T, dir string, kind extract.Kind) []extract.InsightRow {
+func readRows(t *testing.T, dir records.ClientDir, kind records.Kind) []records.InsightRow {
 	t.Helper()
-	rows, err := extract.ReadParquet[extract.InsightRow](extract.ParquetPath(dir, kind))
+	rows, err := records.ReadParquet[records.InsightRow](dir.Report(kind))
 	if err != nil {
 		t.Fatalf("read %s: %v", kind, err)
 	}
@@ -46,7 +48,7 @@ func TestClientYearCost(t *testing.T) {
 		t.Errorf("polls = %d, want at most 4 per report run (20)", polls)
 	}
 	var wantPages, rows int64
-	for _, k := range extract.Kinds {
+	for _, k := range records.Kinds {
 		n := int64(len(readRows(t, j.Dir, k)))
 		rows += n
 		wantPages += max(1, ceilDiv(n, 500))
@@ -74,7 +76,7 @@ func TestExtractMatchesTruth(t *testing.T) {
 	camp := map[string]tot{} // week|campaign -> totals from the truth
 	acct := map[int32]tot{}
 	for d := rng.Since; !d.After(rng.Until); d = d.AddDate(0, 0, 1) {
-		wk := extract.DayNumber(d) - int32((extract.DayNumber(d)-extract.DayNumber(rng.Since))%7)
+		wk := records.DayNumber(d) - int32((records.DayNumber(d)-records.DayNumber(rng.Since))%7)
 		for _, c := range sim.Campaigns(a.ID) {
 			for _, ad := range c.Ads {
 				f := sim.AdDay(a.ID, ad.ID, d)
@@ -100,25 +102,25 @@ func TestExtractMatchesTruth(t *testing.T) {
 		}
 		return n
 	}
-	for _, r := range readRows(t, j.Dir, extract.KindCampaigns) {
+	for _, r := range readRows(t, j.Dir, records.KindCampaigns) {
 		want := camp[string(rune(r.DateStart))+"|"+r.CampaignID]
 		if got := (tot{cents(r.Spend), r.Impressions, r.Clicks}); got != want {
-			t.Errorf("campaign %s week %s: got %+v, want %+v", r.CampaignID, extract.DayTime(r.DateStart).Format(time.DateOnly), got, want)
+			t.Errorf("campaign %s week %s: got %+v, want %+v", r.CampaignID, records.DayTime(r.DateStart).Format(time.DateOnly), got, want)
 		}
 	}
 	weeks := 0
-	for _, r := range readRows(t, j.Dir, extract.KindAccount) {
+	for _, r := range readRows(t, j.Dir, records.KindAccount) {
 		weeks++
 		want := acct[r.DateStart]
 		if got := (tot{cents(r.Spend), r.Impressions, r.Clicks}); got != want {
-			t.Errorf("account week %s: got %+v, want %+v", extract.DayTime(r.DateStart).Format(time.DateOnly), got, want)
+			t.Errorf("account week %s: got %+v, want %+v", records.DayTime(r.DateStart).Format(time.DateOnly), got, want)
 		}
-		wantReach := sim.AccountReach(a.ID, extract.DayTime(r.DateStart), extract.DayTime(r.DateStop))
+		wantReach := sim.AccountReach(a.ID, records.DayTime(r.DateStart), records.DayTime(r.DateStop))
 		if r.Reach != wantReach {
-			t.Errorf("account week %s: reach %d, want %d", extract.DayTime(r.DateStart).Format(time.DateOnly), r.Reach, wantReach)
+			t.Errorf("account week %s: reach %d, want %d", records.DayTime(r.DateStart).Format(time.DateOnly), r.Reach, wantReach)
 		}
 		if r.Frequency == "" {
-			t.Errorf("account week %s: no frequency", extract.DayTime(r.DateStart).Format(time.DateOnly))
+			t.Errorf("account week %s: no frequency", records.DayTime(r.DateStart).Format(time.DateOnly))
 		}
 	}
 	if weeks == 0 {
@@ -129,11 +131,11 @@ func TestExtractMatchesTruth(t *testing.T) {
 			continue
 		}
 		found := false
-		for _, r := range readRows(t, j.Dir, extract.KindAccount) {
+		for _, r := range readRows(t, j.Dir, records.KindAccount) {
 			found = found || r.DateStart == wk
 		}
 		if !found {
-			t.Errorf("week %s with delivery has no account row", extract.DayTime(wk).Format(time.DateOnly))
+			t.Errorf("week %s with delivery has no account row", records.DayTime(wk).Format(time.DateOnly))
 		}
 	}
 }
@@ -198,7 +200,7 @@ func TestFaults(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, sim.Counters().ByAccount[a.ID], res)
 			}
-			for _, k := range extract.Kinds {
+			for _, k := range records.Kinds {
 				got, want := readRows(t, j.Dir, k), readRows(t, ref.Dir, k)
 				gj, _ := json.Marshal(got)
 				wj, _ := json.Marshal(want)
@@ -217,8 +219,8 @@ func TestFailingClients(t *testing.T) {
 	t.Run("job fails always", func(t *testing.T) {
 		sim.SetFaults(accts[0].ID, fixtures.Faults{FailJobs: -1})
 		res := x.Extract(context.Background(), job(t, accts[0], accts[0].Token, extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 13)}), nil)
-		var je *extract.JobError
-		if !errors.As(res.Err, &je) || !errors.Is(res.Err, extract.ErrJobFailed) {
+		var je *extract.ReportRunError
+		if !errors.As(res.Err, &je) || !errors.Is(res.Err, extract.ErrReportRunFailed) {
 			t.Fatalf("err = %v, want a JobError", res.Err)
 		}
 		if !strings.Contains(res.Err.Error(), accts[0].Name) {
@@ -257,24 +259,24 @@ func TestResumePollsSavedJobs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var once sync.Once
 	var mu sync.Mutex
-	polled := map[extract.Kind]bool{}
-	res := newExtractor(url).Extract(ctx, j, func(k extract.Kind, status string, pct int) {
+	polled := map[records.Kind]bool{}
+	res := newExtractor(url).Extract(ctx, j, func(k records.Kind, status string, pct int) {
 		mu.Lock()
 		polled[k] = true
 		n := len(polled)
 		mu.Unlock()
-		if n == len(extract.Kinds) {
+		if n == len(records.Kinds) {
 			once.Do(cancel) // every kind submitted and polled once: "crash"
 		}
 	})
 	if !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("first attempt: err = %v, want cancelled", res.Err)
 	}
-	for _, k := range extract.Kinds {
-		if _, err := os.Stat(extract.ParquetPath(j.Dir, k)); err == nil {
+	for _, k := range records.Kinds {
+		if _, err := os.Stat(j.Dir.Report(k)); err == nil {
 			t.Fatalf("%s staged before the crash; the test needs slower jobs", k)
 		}
-		b, err := os.ReadFile(extract.JobPath(j.Dir, k))
+		b, err := os.ReadFile(j.Dir.ReportRuns(k))
 		if err != nil {
 			t.Fatalf("no saved job for %s: %v", k, err)
 		}
@@ -298,7 +300,7 @@ func TestResumePollsSavedJobs(t *testing.T) {
 	if res.Err != nil || res.Stats.Requests != 0 {
 		t.Errorf("third run: err %v, %d requests, want none", res.Err, res.Stats.Requests)
 	}
-	entries, _ := filepath.Glob(filepath.Join(j.Dir, ".*tmp*"))
+	entries, _ := filepath.Glob(filepath.Join(string(j.Dir), ".*tmp*"))
 	if len(entries) != 0 {
 		t.Errorf("temporary files left: %v", entries)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // FuzzParseRow feeds arbitrary JSON objects to the strict row parser of every report kind: it
@@ -33,7 +35,7 @@ func FuzzParseRow(f *testing.F) {
 		if json.Unmarshal([]byte(js), &raw) != nil {
 			return
 		}
-		kind := Kinds[int(k)%len(Kinds)]
+		kind := records.Kinds[int(k)%len(records.Kinds)]
 		rng := testRange()
 		p := newRowParser("Acme", Specs[kind], rng)
 		err := p.add(raw)
@@ -51,7 +53,7 @@ func FuzzParseRow(f *testing.F) {
 			t.Fatalf("accepted, %d rows kept", len(p.rows))
 		}
 		r := p.rows[0]
-		if start := DayTime(r.DateStart); start.Before(rng.Since) || start.After(rng.Until) || r.DateStop < r.DateStart || r.DateStop > r.DateStart+6 {
+		if start := records.DayTime(r.DateStart); start.Before(rng.Since) || start.After(rng.Until) || r.DateStop < r.DateStart || r.DateStop > r.DateStart+6 {
 			t.Fatalf("accepted a bucket %d..%d outside %s", r.DateStart, r.DateStop, rng)
 		}
 		if r.Impressions < 0 || r.Clicks < 0 || r.Reach < 0 || strings.HasPrefix(r.Spend, "-") {

@@ -8,6 +8,7 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // asOf is the last Sunday up to today: the simulator has data up to its clock (now), and
@@ -43,7 +44,7 @@ func yearRange() extract.Range {
 	return extract.Range{Since: since, Until: asOf}
 }
 
-func job(t *testing.T, a fixtures.Account, token string, rng extract.Range) extract.Job {
-	return extract.Job{ClientID: "client-" + a.ID, ClientName: a.Name, Account: "act_" + a.ID,
-		Token: extract.NewToken(token), Range: rng, Dir: t.TempDir()}
+func job(t *testing.T, a fixtures.Account, token string, rng extract.Range) extract.Request {
+	return extract.Request{ClientID: "client-" + a.ID, ClientName: a.Name, Account: "act_" + a.ID,
+		Token: extract.NewToken(token), Range: rng, Dir: records.ClientDir(t.TempDir())}
 }

@@ -3,12 +3,12 @@ package extract
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/parquet-go/parquet-go"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // Querier is the one method of pgx the KPI read needs (a pool, a conn or a transaction).
@@ -26,53 +26,48 @@ FROM daily_kpi_data
 WHERE client_id = ANY($1::uuid[]) AND platform = 'meta' AND date BETWEEN $2 AND $3
 ORDER BY client_id, date`
 
-// ReadKPI runs the one bulk KPI query for all clients over [from, to] and streams the rows to
-// path as Parquet. It returns the number of rows.
+// ReadKPI runs the one bulk KPI query for every given client over [from, to] (inclusive dates)
+// and streams the rows to path as Parquet ([records.KPIRow], sorted by client and date), written
+// atomically. It returns the number of rows. A database error leaves no file.
 func ReadKPI(ctx context.Context, q Querier, clientIDs []string, from, to time.Time, path string) (int, error) {
 	rows, err := q.Query(ctx, kpiQuery, clientIDs, from, to)
 	if err != nil {
 		return 0, fmt.Errorf("kpi query: %w", err)
 	}
 	defer rows.Close()
+	w, err := records.CreateParquet[records.KPIRow](path, records.RowGroupRows)
+	if err != nil {
+		return 0, err
+	}
+	defer w.Abort()
 	n := 0
-	err = WriteAtomic(path, func(w io.Writer) error {
-		pw := parquet.NewGenericWriter[KPIRow](w, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(RowGroupRows))
-		batch := make([]KPIRow, 0, 1024)
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
+	batch := make([]records.KPIRow, 0, 1024)
+	for rows.Next() {
+		var r records.KPIRow
+		var d pgtype.Date
+		if err := rows.Scan(&r.ClientID, &d, &r.TotalClicks, &r.TotalImpressions, &r.TotalSpend, &r.TotalConversions,
+			&r.ClickToCall, &r.EmailContacts, &r.BookingStep1, &r.BookingStep2, &r.BookingStep3,
+			&r.Reservations, &r.ReservationValue); err != nil {
+			return n, fmt.Errorf("kpi row %d: %w", n, err)
+		}
+		if !d.Valid || d.InfinityModifier != pgtype.Finite {
+			return n, fmt.Errorf("kpi row %d (client %s): date is not a finite date", n, r.ClientID)
+		}
+		r.Date = records.DayNumber(d.Time)
+		batch = append(batch, r)
+		n++
+		if len(batch) == cap(batch) {
+			if err := w.Write(batch); err != nil {
+				return n, err
 			}
-			_, err := pw.Write(batch)
 			batch = batch[:0]
-			return err
 		}
-		for rows.Next() {
-			var r KPIRow
-			var d pgtype.Date
-			if err := rows.Scan(&r.ClientID, &d, &r.TotalClicks, &r.TotalImpressions, &r.TotalSpend, &r.TotalConversions,
-				&r.ClickToCall, &r.EmailContacts, &r.BookingStep1, &r.BookingStep2, &r.BookingStep3,
-				&r.Reservations, &r.ReservationValue); err != nil {
-				return fmt.Errorf("kpi row %d: %w", n, err)
-			}
-			if !d.Valid || d.InfinityModifier != pgtype.Finite {
-				return fmt.Errorf("kpi row %d (client %s): date is not a finite date", n, r.ClientID)
-			}
-			r.Date = DayNumber(d.Time)
-			batch = append(batch, r)
-			n++
-			if len(batch) == cap(batch) {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("kpi query: %w", err)
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		return pw.Close()
-	})
-	return n, err
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("kpi query: %w", err)
+	}
+	if err := w.Write(batch); err != nil {
+		return n, err
+	}
+	return n, w.Commit()
 }

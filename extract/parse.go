@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // Limits beyond which a figure is taken for corrupt data rather than reported.
@@ -18,7 +20,7 @@ const (
 
 var decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
-// rowParser turns raw result rows into InsightRows, strictly: every field checked, the bucket
+// rowParser turns raw result rows into records.InsightRows, strictly: every field checked, the bucket
 // dates checked against the requested range, duplicates across pages dropped when identical
 // and refused when not. Enumerations (rankings, breakdown values) are kept as Meta sent them,
 // unknown values included: a new value is data, not an error.
@@ -26,7 +28,7 @@ type rowParser struct {
 	client string
 	spec   ReportSpec
 	rng    Range
-	rows   []InsightRow
+	rows   []records.InsightRow
 	seen   map[string]int // row key -> index in rows
 	n      int            // rows seen, for error messages
 }
@@ -58,14 +60,14 @@ func (p *rowParser) add(raw map[string]json.RawMessage) error {
 	return nil
 }
 
-func (p *rowParser) key(r InsightRow) string {
+func (p *rowParser) key(r records.InsightRow) string {
 	return strings.Join([]string{strconv.Itoa(int(r.DateStart)), r.CampaignID, r.AdID, r.PublisherPlatform,
 		r.PlatformPosition, r.Age, r.Gender}, "\x00")
 }
 
 // describeKey names a row by its week and its level's ids and breakdown values.
-func describeKey(r InsightRow) string {
-	parts := []string{DayTime(r.DateStart).Format(time.DateOnly)}
+func describeKey(r records.InsightRow) string {
+	parts := []string{records.DayTime(r.DateStart).Format(time.DateOnly)}
 	for _, kv := range [][2]string{{"campaign", r.CampaignID}, {"ad", r.AdID}, {"publisher_platform", r.PublisherPlatform},
 		{"platform_position", r.PlatformPosition}, {"age", r.Age}, {"gender", r.Gender}} {
 		if kv[1] != "" {
@@ -75,14 +77,14 @@ func describeKey(r InsightRow) string {
 	return strings.Join(parts, ", ")
 }
 
-func sameRow(a, b InsightRow) bool {
+func sameRow(a, b records.InsightRow) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
 }
 
-func (p *rowParser) parse(raw map[string]json.RawMessage) (InsightRow, error) {
-	var r InsightRow
+func (p *rowParser) parse(raw map[string]json.RawMessage) (records.InsightRow, error) {
+	var r records.InsightRow
 	var err error
 	start, err := p.date(raw, "date_start")
 	if err != nil {
@@ -103,7 +105,7 @@ func (p *rowParser) parse(raw map[string]json.RawMessage) (InsightRow, error) {
 	if stop.Before(start) || stop.After(start.AddDate(0, 0, 6)) {
 		return r, p.fail("date_stop", stop.Format(time.DateOnly), "not within the bucket starting "+start.Format(time.DateOnly))
 	}
-	r.DateStart, r.DateStop = DayNumber(start), DayNumber(stop)
+	r.DateStart, r.DateStop = records.DayNumber(start), records.DayNumber(stop)
 
 	switch p.spec.Level {
 	case "campaign":
@@ -268,7 +270,7 @@ func (p *rowParser) decimal(raw map[string]json.RawMessage, field string, zeroIf
 	return s, nil
 }
 
-func (p *rowParser) actions(raw map[string]json.RawMessage, field string) ([]Action, error) {
+func (p *rowParser) actions(raw map[string]json.RawMessage, field string) ([]records.Action, error) {
 	v, ok := raw[field]
 	if !ok || string(v) == "null" {
 		return nil, nil
@@ -277,7 +279,7 @@ func (p *rowParser) actions(raw map[string]json.RawMessage, field string) ([]Act
 	if err := json.Unmarshal(v, &list); err != nil {
 		return nil, p.fail(field, string(v), "not a list of {action_type, value}")
 	}
-	out := make([]Action, 0, len(list))
+	out := make([]records.Action, 0, len(list))
 	for i, a := range list {
 		name := fmt.Sprintf("%s[%d]", field, i)
 		t, ok, err := p.str(a, "action_type")
@@ -291,7 +293,7 @@ func (p *rowParser) actions(raw map[string]json.RawMessage, field string) ([]Act
 		if !decimalText.MatchString(val) || strings.HasPrefix(val, "-") {
 			return nil, p.fail(name+".value", val, "not a non-negative decimal")
 		}
-		out = append(out, Action{ActionType: t, Value: val})
+		out = append(out, records.Action{ActionType: t, Value: val})
 	}
 	return out, nil
 }

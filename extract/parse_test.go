@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 func testRange() Range {
 	return Range{Since: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 1, 21, 0, 0, 0, 0, time.UTC)}
 }
 
-func parseOne(t *testing.T, kind Kind, js string) (InsightRow, error) {
+func parseOne(t *testing.T, kind records.Kind, js string) (records.InsightRow, error) {
 	t.Helper()
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(js), &raw); err != nil {
@@ -21,21 +23,21 @@ func parseOne(t *testing.T, kind Kind, js string) (InsightRow, error) {
 	p := newRowParser("Acme", Specs[kind], testRange())
 	err := p.add(raw)
 	if err != nil {
-		return InsightRow{}, err
+		return records.InsightRow{}, err
 	}
 	return p.rows[0], nil
 }
 
 func TestParseRow(t *testing.T) {
-	r, err := parseOne(t, KindCampaigns, `{"campaign_id":"2385","campaign_name":"Été — 夏","spend":"12.34","impressions":"9708",
+	r, err := parseOne(t, records.KindCampaigns, `{"campaign_id":"2385","campaign_name":"Été — 夏","spend":"12.34","impressions":"9708",
 		"clicks":"151","reach":"7001","actions":[{"action_type":"link_click","value":"118"},{"action_type":"purchase","value":"2.5"}],
 		"date_start":"2026-01-12","date_stop":"2026-01-18"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := InsightRow{DateStart: DayNumber(time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC)), DateStop: DayNumber(time.Date(2026, 1, 18, 0, 0, 0, 0, time.UTC)),
+	want := records.InsightRow{DateStart: records.DayNumber(time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC)), DateStop: records.DayNumber(time.Date(2026, 1, 18, 0, 0, 0, 0, time.UTC)),
 		CampaignID: "2385", CampaignName: "Été — 夏", Spend: "12.34", Impressions: 9708, Clicks: 151, Reach: 7001,
-		Actions: []Action{{"link_click", "118"}, {"purchase", "2.5"}}}
+		Actions: []records.Action{{ActionType: "link_click", Value: "118"}, {ActionType: "purchase", Value: "2.5"}}}
 	gj, _ := json.Marshal(r)
 	wj, _ := json.Marshal(want)
 	if string(gj) != string(wj) {
@@ -43,7 +45,7 @@ func TestParseRow(t *testing.T) {
 	}
 
 	// Ids as bare JSON numbers (one official example), the last bucket cut at until, zeros omitted.
-	r, err = parseOne(t, KindAdRelevance, `{"ad_id":6011,"ad_name":"A","campaign_id":"1","quality_ranking":"BRAND_NEW_VALUE",
+	r, err = parseOne(t, records.KindAdRelevance, `{"ad_id":6011,"ad_name":"A","campaign_id":"1","quality_ranking":"BRAND_NEW_VALUE",
 		"spend":"0.5","impressions":"3","date_start":"2026-01-19","date_stop":"2026-01-21"}`)
 	if err != nil {
 		t.Fatal(err)
@@ -78,12 +80,12 @@ func TestParseRowErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseOne(t, KindCampaigns, tc.js)
+			_, err := parseOne(t, records.KindCampaigns, tc.js)
 			var re *RowError
 			if !errors.As(err, &re) {
 				t.Fatalf("err = %v, want a RowError", err)
 			}
-			if re.Field != tc.field || re.Kind != KindCampaigns || re.Client != "Acme" {
+			if re.Field != tc.field || re.Kind != records.KindCampaigns || re.Client != "Acme" {
 				t.Errorf("error names field %q kind %q client %q, want %q campaigns Acme", re.Field, re.Kind, re.Client, tc.field)
 			}
 			for _, s := range []string{"Acme", "campaigns", "row 0", tc.field} {
@@ -96,7 +98,7 @@ func TestParseRowErrors(t *testing.T) {
 }
 
 func TestParseDuplicates(t *testing.T) {
-	p := newRowParser("Acme", Specs[KindAccount], testRange())
+	p := newRowParser("Acme", Specs[records.KindAccount], testRange())
 	row := func(spend string) map[string]json.RawMessage {
 		var raw map[string]json.RawMessage
 		_ = json.Unmarshal([]byte(`{"spend":"`+spend+`","impressions":"10","date_start":"2026-01-05","date_stop":"2026-01-11"}`), &raw)
@@ -124,43 +126,5 @@ func TestRangeSplit(t *testing.T) {
 	a, b := r.split()
 	if a.Weeks()+b.Weeks() != 53 || a.Until.AddDate(0, 0, 1) != b.Since || b.Since.Weekday() != time.Monday || a.Until.Weekday() != time.Sunday {
 		t.Errorf("split %s + %s", a, b)
-	}
-}
-
-func TestParquetRoundTrip(t *testing.T) {
-	dir := t.TempDir()
-	rows := []InsightRow{
-		{DateStart: 20454, DateStop: 20460, CampaignID: "1", CampaignName: "Zürich 🚀", Spend: "0.01", Impressions: 1, Reach: 1,
-			Actions: []Action{{"link_click", "3"}, {"lead", "1"}}},
-		{DateStart: 20461, DateStop: 20463, AdID: "9", QualityRanking: "UNKNOWN", Spend: "12345.67", Frequency: "1.386599"},
-	}
-	if err := WriteParquet(dir+"/x.parquet", rows); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadParquet[InsightRow](dir + "/x.parquet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows[1].Actions = []Action{} // an empty list reads back empty, not nil
-	gj, _ := json.Marshal(got)
-	wj, _ := json.Marshal(rows)
-	if string(gj) != string(wj) {
-		t.Errorf("round trip:\n got %s\nwant %s", gj, wj)
-	}
-	if DayTime(got[0].DateStart).Format(time.DateOnly) != "2026-01-01" {
-		t.Errorf("date %d reads back as %s", got[0].DateStart, DayTime(got[0].DateStart))
-	}
-
-	ten, three := int64(10), "3.50"
-	kpi := []KPIRow{{ClientID: "c", Date: 20454, TotalClicks: &ten, ReservationValue: &three}, {ClientID: "c", Date: 20455}}
-	if err := WriteParquet(dir+"/k.parquet", kpi); err != nil {
-		t.Fatal(err)
-	}
-	gk, err := ReadParquet[KPIRow](dir + "/k.parquet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *gk[0].TotalClicks != 10 || *gk[0].ReservationValue != "3.50" || gk[1].TotalClicks != nil || gk[1].ReservationValue != nil {
-		t.Errorf("kpi round trip: %+v %+v", gk[0], gk[1])
 	}
 }

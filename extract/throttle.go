@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/metapipe/metapipe/internal/backoff"
 )
 
 // Usage is what Meta's usage headers say about one ad account, as the highest percentage of
@@ -16,7 +18,7 @@ type Usage struct {
 	Reset   time.Duration // reset_time_duration (seconds in the header)
 }
 
-// ParseUsage reads the four usage headers of META_API.md §4. Malformed headers are ignored:
+// ParseUsage reads the four usage headers (docs/META_API.md, "Usage headers and pacing"). Malformed headers are ignored:
 // they inform pacing, they are not data. regainUnit is one "minute" (shortened in tests).
 func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 	var u Usage
@@ -189,24 +191,9 @@ func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error)
 		if d <= 0 {
 			return waited, nil
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := backoff.Sleep(ctx, d); err != nil {
 			return waited, err
 		}
 		waited += d
-	}
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
 	}
 }

@@ -31,7 +31,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/metapipe/metapipe/internal/pgtest"
-	"github.com/metapipe/metapipe/transform"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 const benchWeeks = 54
@@ -47,8 +47,8 @@ type benchData struct {
 func newBenchData(b *testing.B, rows int, clientIDs []string) benchData {
 	b.Helper()
 	d := benchData{path: filepath.Join(b.TempDir(), "summaries.parquet"), clientIDs: clientIDs, rows: rows}
-	writeSummariesTo(b, d.path, func(w *parquet.GenericWriter[transform.Summary]) {
-		batch := make([]transform.Summary, 0, 256)
+	writeSummariesTo(b, d.path, func(w *parquet.GenericWriter[records.Summary]) {
+		batch := make([]records.Summary, 0, 256)
 		flush := func() {
 			if _, err := w.Write(batch); err != nil {
 				b.Fatal(err)

@@ -2,9 +2,10 @@ package load
 
 import (
 	"context"
-	"github.com/metapipe/metapipe/transform"
 	"sync"
 	"testing"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // A first load copies straight into campaign_summaries. If a row appears meanwhile that the
@@ -15,7 +16,7 @@ func TestDirectCopyFallsBackToMerge(t *testing.T) {
 	ctx := context.Background()
 	pool := newMigratedPool(t)
 	a := insertClient(t, pool, "Direct")
-	var rows []transform.Summary
+	var rows []records.Summary
 	for i := 0; i < 8; i++ {
 		rows = append(rows, summary(a, monday(i), i, 2000))
 	}
@@ -55,7 +56,7 @@ func TestDirectCopyFallsBackToMerge(t *testing.T) {
 	}
 	// A first load without interference is direct: one attempt, no merge needed.
 	b := insertClient(t, pool, "Direct B")
-	res, err = Load(ctx, pool, Request{SummariesPath: writeSummaries(t, []transform.Summary{summary(b, monday(1), 1, 500)}), ClientIDs: []string{b}})
+	res, err = Load(ctx, pool, Request{SummariesPath: writeSummaries(t, []records.Summary{summary(b, monday(1), 1, 500)}), ClientIDs: []string{b}})
 	if err != nil || res.Attempts != 1 || res.Inserted != 1 {
 		t.Errorf("plain first load: %+v, %v", res, err)
 	}

@@ -3,8 +3,10 @@ package load
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -69,6 +71,15 @@ func (e *DBError) Error() string {
 
 func (e *DBError) Unwrap() error { return e.Err }
 
+// BusyError says that another run holds some of the clients' run locks; nothing was locked.
+type BusyError struct {
+	Clients []string // names of the clients held elsewhere
+}
+
+func (e *BusyError) Error() string {
+	return "another run holds client(s) " + strings.Join(e.Clients, ", ")
+}
+
 // errDirectConflict: a COPY straight into campaign_summaries met a key that was not there when
 // the stored hashes were read; the load is retried through the staging table.
 var errDirectConflict = errors.New("direct copy met an existing row")
@@ -80,7 +91,7 @@ func retryable(err error) bool {
 	if !errors.As(err, &pgErr) {
 		return false
 	}
-	return pgErr.Code == "40P01" || pgErr.Code == "55P03"
+	return pgErr.Code == pgerrcode.DeadlockDetected || pgErr.Code == pgerrcode.LockNotAvailable
 }
 
 func truncate(s string, n int) string {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/metapipe/metapipe/transform"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // A week that lost all its delivery in a refetched range is deleted; rows outside the range,
@@ -15,7 +15,7 @@ func TestLoadDeletesWeeksGoneFromTheRange(t *testing.T) {
 	pool := newMigratedPool(t)
 	a := insertClient(t, pool, "Gone A")
 	b := insertClient(t, pool, "Gone B")
-	var first []transform.Summary
+	var first []records.Summary
 	for i := 0; i < 6; i++ {
 		first = append(first, summary(a, monday(i), i, 300), summary(b, monday(i), 10+i, 300))
 	}
@@ -23,7 +23,7 @@ func TestLoadDeletesWeeksGoneFromTheRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Client a is refetched from week 2 to week 5: week 4 has no row any more.
-	var again []transform.Summary
+	var again []records.Summary
 	for _, i := range []int{2, 3, 5} {
 		again = append(again, summary(a, monday(i), i, 300))
 	}

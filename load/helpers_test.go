@@ -16,7 +16,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/metapipe/metapipe/internal/pgtest"
-	"github.com/metapipe/metapipe/transform"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // newMigratedPool is a fresh database with the schema.
@@ -42,10 +42,10 @@ func insertClient(t testing.TB, pool *pgxpool.Pool, name string) string {
 }
 
 // writeSummaries writes rows to a summaries.parquet in a temporary folder.
-func writeSummaries(t testing.TB, rows []transform.Summary) string {
+func writeSummaries(t testing.TB, rows []records.Summary) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "summaries.parquet")
-	writeSummariesTo(t, path, func(w *parquet.GenericWriter[transform.Summary]) {
+	writeSummariesTo(t, path, func(w *parquet.GenericWriter[records.Summary]) {
 		if _, err := w.Write(rows); err != nil {
 			t.Fatalf("write parquet: %v", err)
 		}
@@ -53,13 +53,13 @@ func writeSummaries(t testing.TB, rows []transform.Summary) string {
 	return path
 }
 
-func writeSummariesTo(t testing.TB, path string, fill func(w *parquet.GenericWriter[transform.Summary])) {
+func writeSummariesTo(t testing.TB, path string, fill func(w *parquet.GenericWriter[records.Summary])) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := parquet.NewGenericWriter[transform.Summary](f)
+	w := parquet.NewGenericWriter[records.Summary](f)
 	fill(w)
 	if err := w.Close(); err != nil {
 		t.Fatalf("close parquet writer: %v", err)
@@ -123,8 +123,8 @@ func metaTables(seed int) string {
 }
 
 // summary builds a realistic row; kpi says whether KPI days are present.
-func summary(clientID string, week time.Time, seed int, jsonBytes int) transform.Summary {
-	s := transform.Summary{
+func summary(clientID string, week time.Time, seed int, jsonBytes int) records.Summary {
+	s := records.Summary{
 		ClientID:         clientID,
 		SummaryDate:      days(week),
 		TotalSpend:       fmt.Sprintf("%d.%02d", 1000+seed*37, seed%100),
@@ -159,7 +159,7 @@ func summary(clientID string, week time.Time, seed int, jsonBytes int) transform
 }
 
 // hashOf is the test's own content hash: any stable function of the fields will do.
-func hashOf(s transform.Summary) string {
+func hashOf(s records.Summary) string {
 	s.ContentHash = ""
 	b, _ := json.Marshal(s)
 	sum := sha256.Sum256(b)

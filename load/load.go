@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/metapipe/metapipe/internal/backoff"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // Request is one load.
@@ -63,7 +65,6 @@ type Result struct {
 
 const (
 	defaultLockTimeout = 30 * time.Second
-	maxAttempts        = 4
 	stagingTable       = "metapipe_staging"
 )
 
@@ -130,32 +131,43 @@ func Load(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) 
 			req.Sync[i].Platform = "meta"
 		}
 	}
-	var last error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		if attempt > 1 {
-			if err := sleep(ctx, backoff(attempt-1)); err != nil {
-				return Result{}, fmt.Errorf("load: %w (after %w)", err, last)
+	var res Result
+	attempts := 0
+	err = backoff.Do(ctx, retryPolicy, func(ctx context.Context) error {
+		for {
+			attempts++
+			r, err := loadOnce(ctx, pool, req, clients)
+			switch {
+			case err == nil:
+				res = r
+				return nil
+			case errors.Is(err, errDirectConflict) && !req.forceStaging:
+				// A row appeared that the read of stored hashes did not show (a writer without
+				// the advisory lock): load again at once, the safe way, through the staging
+				// table and the merge.
+				req.forceStaging = true
+				continue
+			case retryable(err) && ctx.Err() == nil:
+				return backoff.Retryable(err)
+			default:
+				return err
 			}
 		}
-		res, err := loadOnce(ctx, pool, req, clients)
-		res.Attempts = attempt
-		if err == nil {
-			return res, nil
-		}
-		if errors.Is(err, errDirectConflict) && !req.forceStaging {
-			// A row appeared that the read of stored hashes did not show (a writer without the
-			// advisory lock): load again the safe way, through the staging table and the merge.
-			req.forceStaging = true
-			last = err
-			continue
-		}
-		if !retryable(err) || ctx.Err() != nil {
-			return Result{}, fmt.Errorf("load: %w", err)
-		}
-		last = err
+	})
+	res.Attempts = attempts
+	switch {
+	case err == nil:
+		return res, nil
+	case retryable(err):
+		return Result{}, fmt.Errorf("load: %d attempts: %w", attempts, err)
+	default:
+		return Result{}, fmt.Errorf("load: %w", err)
 	}
-	return Result{}, fmt.Errorf("load: %d attempts: %w", maxAttempts, last)
 }
+
+// retryPolicy spaces the retries of a transaction that met a deadlock or a lock timeout:
+// 100 ms doubling up to 2 s, ±50 %, four attempts in all.
+var retryPolicy = backoff.Policy{Base: 100 * time.Millisecond, Cap: 2 * time.Second, JitterPercent: 50, MaxAttempts: 4}
 
 // loadedClients validates the request and returns its clients by uuid.
 func loadedClients(req Request) (map[[16]byte]string, error) {
@@ -166,7 +178,7 @@ func loadedClients(req Request) (map[[16]byte]string, error) {
 	for _, id := range req.ClientIDs {
 		u, err := parseUUID(id)
 		if err != nil {
-			return nil, fmt.Errorf("%w: client id %q: %v", ErrBadRequest, id, err)
+			return nil, fmt.Errorf("%w: client id %q: %w", ErrBadRequest, id, err)
 		}
 		clients[u.Bytes] = uuidText(u.Bytes)
 	}
@@ -178,7 +190,7 @@ func loadedClients(req Request) (map[[16]byte]string, error) {
 	for _, s := range req.Sync {
 		u, err := parseUUID(s.ClientID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: sync state client id %q: %v", ErrBadRequest, s.ClientID, err)
+			return nil, fmt.Errorf("%w: sync state client id %q: %w", ErrBadRequest, s.ClientID, err)
 		}
 		if _, ok := clients[u.Bytes]; !ok {
 			return nil, fmt.Errorf("%w: sync state for client %s, which is not loaded", ErrBadRequest, s.ClientID)
@@ -192,7 +204,7 @@ func loadedClients(req Request) (map[[16]byte]string, error) {
 	for _, r := range req.Ranges {
 		u, err := parseUUID(r.ClientID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: range client id %q: %v", ErrBadRequest, r.ClientID, err)
+			return nil, fmt.Errorf("%w: range client id %q: %w", ErrBadRequest, r.ClientID, err)
 		}
 		if _, ok := clients[u.Bytes]; !ok {
 			return nil, fmt.Errorf("%w: range for client %s, which is not loaded", ErrBadRequest, r.ClientID)
@@ -212,7 +224,7 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 	keys := make([]int64, 0, len(clients))
 	for b, text := range clients {
 		ids = append(ids, pgtype.UUID{Bytes: b, Valid: true})
-		keys = append(keys, AdvisoryKey(text))
+		keys = append(keys, LockKey(ScopeLoad, text))
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
@@ -252,8 +264,8 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 		res.Unchanged, res.Duplicates, res.Copied = src.unchanged, src.duplicates, int64(len(src.sent))
 		if err != nil {
 			var pgErr *pgconn.PgError
-			if direct && errors.As(err, &pgErr) && pgErr.Code == "23505" {
-				return fmt.Errorf("%w: %v", errDirectConflict, err)
+			if direct && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+				return fmt.Errorf("%w: %w", errDirectConflict, err)
 			}
 			return copyError(err, src.sent, clients)
 		}
@@ -321,7 +333,7 @@ func goneKeys(stored map[rowKey]string, seen map[rowKey]struct{}, ranges []Clien
 		if _, ok := seen[key]; ok {
 			continue
 		}
-		week := dayToTime(key.day)
+		week := records.DayTime(key.day)
 		for _, r := range byClient[key.client] {
 			if !week.Before(r.From) && !week.After(r.To) {
 				out.ids = append(out.ids, pgtype.UUID{Bytes: key.client, Valid: true})
@@ -374,7 +386,7 @@ func copyError(err error, sent []rowKey, clients map[[16]byte]string) error {
 		if m := copyWhere.FindStringSubmatch(pgErr.Where); m != nil {
 			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(sent) {
 				e.ClientID = clients[sent[n-1].client]
-				e.Week = dayToTime(sent[n-1].day)
+				e.Week = records.DayTime(sent[n-1].day)
 			}
 		}
 	}
@@ -407,24 +419,4 @@ func constraintOf(err error) string {
 		return pgErr.ConstraintName
 	}
 	return ""
-}
-
-// backoff is the wait before retry n (1-based): 100 ms doubling, capped at 2 s, with jitter.
-func backoff(n int) time.Duration {
-	d := 100 * time.Millisecond << (n - 1)
-	if d > 2*time.Second {
-		d = 2 * time.Second
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/metapipe/metapipe/transform"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // storedRow reads one campaign_summaries row, every column as text.
@@ -48,9 +48,9 @@ func i64(v *int64) string {
 }
 
 // expectedText is what the row of s must read back as, column by column.
-func expectedText(s transform.Summary, dataSource string) []string {
+func expectedText(s records.Summary, dataSource string) []string {
 	return []string{
-		strings.ToLower(s.ClientID), "weekly", dayToTime(s.SummaryDate).Format(time.DateOnly), "meta",
+		strings.ToLower(s.ClientID), "weekly", records.DayTime(s.SummaryDate).Format(time.DateOnly), "meta",
 		s.TotalSpend, fmt.Sprint(s.TotalImpressions), fmt.Sprint(s.TotalClicks), fmt.Sprint(s.Reach),
 		str(s.Frequency), str(s.AverageCTR), str(s.AverageCPC), str(s.AverageCPM),
 		fmt.Sprint(s.ActiveCampaigns), "json:" + s.CampaignData, "array",
@@ -77,7 +77,7 @@ func sameJSON(t *testing.T, a, b string) bool {
 	return reflect.DeepEqual(dec(a), dec(b))
 }
 
-func checkRows(t *testing.T, pool *pgxpool.Pool, want []transform.Summary, dataSource string) {
+func checkRows(t *testing.T, pool *pgxpool.Pool, want []records.Summary, dataSource string) {
 	t.Helper()
 	var n int
 	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries`).Scan(&n); err != nil {
@@ -92,7 +92,7 @@ func checkRows(t *testing.T, pool *pgxpool.Pool, want []transform.Summary, dataS
 		for i := range got {
 			dest[i] = &got[i]
 		}
-		if err := pool.QueryRow(context.Background(), selectRowText, s.ClientID, dayToTime(s.SummaryDate)).Scan(dest...); err != nil {
+		if err := pool.QueryRow(context.Background(), selectRowText, s.ClientID, records.DayTime(s.SummaryDate)).Scan(dest...); err != nil {
 			t.Fatalf("row %s %d: %v", s.ClientID, s.SummaryDate, err)
 		}
 		exp := expectedText(s, dataSource)
@@ -114,8 +114,8 @@ func checkRows(t *testing.T, pool *pgxpool.Pool, want []transform.Summary, dataS
 type fixture struct {
 	pool    *pgxpool.Pool
 	a, b, c string // client ids; c's rows are in the file but c is not loaded
-	rows    []transform.Summary
-	want    []transform.Summary
+	rows    []records.Summary
+	want    []records.Summary
 	path    string
 }
 
@@ -209,7 +209,7 @@ func TestLoad(t *testing.T) {
 
 	t.Run("one changed row", func(t *testing.T) {
 		before := dumpByKey(t, f.pool)
-		rows := append([]transform.Summary(nil), f.want...)
+		rows := append([]records.Summary(nil), f.want...)
 		rows[5].TotalSpend = "9999.99"
 		rows[5].CampaignData = `[{"campaign_id":"1","campaign_name":"Nowa – zmiana ✓","spend":9999.99,"impressions":1,"clicks":0,"reach":1,"ctr":0,"cpc":null,"cpm":9999990,"actions":{}}]`
 		rows[5].ContentHash = hashOf(rows[5])
@@ -223,7 +223,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("changed load: %+v", res)
 		}
 		after := dumpByKey(t, f.pool)
-		changedKey := f.b + " " + dayToTime(rows[5].SummaryDate).Format(time.DateOnly)
+		changedKey := f.b + " " + records.DayTime(rows[5].SummaryDate).Format(time.DateOnly)
 		for k, v := range before {
 			if (after[k] != v) != (k == changedKey) {
 				t.Errorf("row %s: changed=%t, want %t", k, after[k] != v, k == changedKey)
@@ -258,8 +258,8 @@ func TestLoadFailureLeavesTablesAsTheyWere(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 
-	changed := func(mod func(rows []transform.Summary) []transform.Summary) Request {
-		rows := append([]transform.Summary(nil), f.want...)
+	changed := func(mod func(rows []records.Summary) []records.Summary) Request {
+		rows := append([]records.Summary(nil), f.want...)
 		for i := range rows { // every row changes, so that the load writes before it fails
 			rows[i].Reach++
 			rows[i].ContentHash = hashOf(rows[i])
@@ -283,7 +283,7 @@ func TestLoadFailureLeavesTablesAsTheyWere(t *testing.T) {
 		{
 			name: "kpi_days 9",
 			req: func() Request {
-				return changed(func(rows []transform.Summary) []transform.Summary {
+				return changed(func(rows []records.Summary) []records.Summary {
 					rows[7].KPIDays = 9
 					rows[7].ContentHash = hashOf(rows[7])
 					return rows
@@ -300,7 +300,7 @@ func TestLoadFailureLeavesTablesAsTheyWere(t *testing.T) {
 		{
 			name: "summary_date not a Monday",
 			req: func() Request {
-				return changed(func(rows []transform.Summary) []transform.Summary {
+				return changed(func(rows []records.Summary) []records.Summary {
 					rows[8].SummaryDate += 2
 					rows[8].ContentHash = hashOf(rows[8])
 					return rows
@@ -311,7 +311,7 @@ func TestLoadFailureLeavesTablesAsTheyWere(t *testing.T) {
 		{
 			name: "client missing from clients (foreign key, in the merge)",
 			req: func() Request {
-				req := changed(func(rows []transform.Summary) []transform.Summary {
+				req := changed(func(rows []records.Summary) []records.Summary {
 					return append(rows, summary(unknownClient, monday(4), 3, 500))
 				})
 				req.ClientIDs = append(req.ClientIDs, unknownClient)
@@ -328,7 +328,7 @@ func TestLoadFailureLeavesTablesAsTheyWere(t *testing.T) {
 		{
 			name: "invalid JSON (in the COPY)",
 			req: func() Request {
-				return changed(func(rows []transform.Summary) []transform.Summary {
+				return changed(func(rows []records.Summary) []records.Summary {
 					rows[4].CampaignData = `[{"campaign_name": "broken`
 					rows[4].ContentHash = hashOf(rows[4])
 					return rows
@@ -345,7 +345,7 @@ func TestLoadFailureLeavesTablesAsTheyWere(t *testing.T) {
 		{
 			name: "connection killed mid-COPY",
 			req: func() Request {
-				req := changed(func(rows []transform.Summary) []transform.Summary { return rows })
+				req := changed(func(rows []records.Summary) []records.Summary { return rows })
 				var once sync.Once
 				req.afterRow = func(copied int64) {
 					if copied == 6 {
@@ -448,14 +448,14 @@ func TestLoadRetriesLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, AdvisoryKey(f.a)); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, LockKey(ScopeLoad, f.a)); err != nil {
 		t.Fatal(err)
 	}
 	unlocked := make(chan struct{})
 	go func() {
 		defer close(unlocked)
 		time.Sleep(400 * time.Millisecond)
-		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, AdvisoryKey(f.a))
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, LockKey(ScopeLoad, f.a))
 	}()
 	req := f.request()
 	req.LockTimeout = 100 * time.Millisecond
@@ -513,21 +513,21 @@ func TestClientNeverShowsToken(t *testing.T) {
 	}
 }
 
-func TestAdvisoryKeyIsStable(t *testing.T) {
+func TestLockKeyIsStable(t *testing.T) {
 	id := "5B3C9A58-0000-4000-8000-00000000ABCD"
-	if AdvisoryKey(id) != AdvisoryKey(strings.ToLower(id)) {
-		t.Error("AdvisoryKey depends on case")
+	if LockKey(ScopeLoad, id) != LockKey(ScopeLoad, strings.ToLower(id)) {
+		t.Error("LockKey depends on case")
 	}
 	// FNV-64a of "metapipe:client:5b3c9a58-0000-4000-8000-00000000abcd": the pipeline and
 	// other tools must keep computing this value.
-	if got, want := AdvisoryKey(id), int64(advisoryKeyGolden); got != want {
-		t.Errorf("AdvisoryKey = %d, want %d", got, want)
+	if got, want := LockKey(ScopeLoad, id), int64(advisoryKeyGolden); got != want {
+		t.Errorf("LockKey = %d, want %d", got, want)
 	}
 }
 
 // advisoryKeyGolden was computed outside Go (Python FNV-1a 64).
 const advisoryKeyGolden = 63813780149247411
 
-func logJSON(w *bytes.Buffer, c Client) {
+func logJSON(w *bytes.Buffer, c records.Client) {
 	slog.New(slog.NewJSONHandler(w, nil)).Info("client", "client", c)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/internal/pgtest"
-	"github.com/metapipe/metapipe/transform"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // schema describes every column and constraint of our tables.
@@ -137,7 +137,7 @@ func TestMigrateOldTables(t *testing.T) {
 	// A load works on the migrated table and updates the old row of its week in place.
 	id := "11111111-1111-4111-8111-111111111111"
 	s := summary(id, monday(0), 1, 2000)
-	res, err := Load(ctx, pool, Request{SummariesPath: writeSummaries(t, []transform.Summary{s}), ClientIDs: []string{id}})
+	res, err := Load(ctx, pool, Request{SummariesPath: writeSummaries(t, []records.Summary{s}), ClientIDs: []string{id}})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

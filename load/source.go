@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/parquet-go/parquet-go"
 
-	"github.com/metapipe/metapipe/transform"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // batchRows is how many Parquet rows are decoded at a time: memory stays bounded by one batch
@@ -27,41 +25,10 @@ type rowKey struct {
 }
 
 // summaryFile is an open summaries.parquet.
-type summaryFile struct {
-	f      *os.File
-	reader *parquet.GenericReader[transform.Summary]
-}
+type summaryFile = records.ParquetReader[records.Summary]
 
-func openSummaries(path string) (_ *summaryFile, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-		}
-	}()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	// parquet-go panics on a schema it cannot map onto the struct.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: not a summaries file: %v", path, r)
-		}
-	}()
-	return &summaryFile{f: f, reader: parquet.NewGenericReader[transform.Summary](pf)}, nil
-}
-
-func (s *summaryFile) Close() error {
-	s.reader.Close()
-	return s.f.Close()
+func openSummaries(path string) (*summaryFile, error) {
+	return records.OpenParquet[records.Summary](path)
 }
 
 // summarySource is the pgx.CopyFromSource of a load: it streams the summaries of the loaded
@@ -75,7 +42,7 @@ type summarySource struct {
 	seen     map[rowKey]struct{}
 	afterRow func(copied int64) // test hook, may be nil
 
-	buf    []transform.Summary
+	buf    []records.Summary
 	n, i   int
 	eof    bool
 	values []any
@@ -95,7 +62,7 @@ func newSummarySource(ctx context.Context, file *summaryFile, clients map[[16]by
 		clients: clients,
 		stored:  stored,
 		seen:    make(map[rowKey]struct{}, len(stored)+64),
-		buf:     make([]transform.Summary, batchRows),
+		buf:     make([]records.Summary, batchRows),
 		values:  make([]any, len(stagingColumns), len(directColumns)),
 	}
 }
@@ -132,7 +99,7 @@ func (s *summarySource) next() bool {
 				return false
 			}
 			start := time.Now()
-			n, err := s.file.reader.Read(s.buf)
+			n, err := s.file.Read(s.buf)
 			s.readTime += time.Since(start)
 			s.n, s.i = n, 0
 			if errors.Is(err, io.EOF) {
@@ -152,7 +119,7 @@ func (s *summarySource) next() bool {
 		s.i++
 		id, err := parseUUID(row.ClientID)
 		if err != nil {
-			s.err = &RowError{ClientID: row.ClientID, Week: dayToTime(row.SummaryDate), Field: "client_id", Reason: "not a uuid", Err: err}
+			s.err = &RowError{ClientID: row.ClientID, Week: records.DayTime(row.SummaryDate), Field: "client_id", Reason: "not a uuid", Err: err}
 			return false
 		}
 		clientID, ok := s.clients[id.Bytes]
@@ -193,121 +160,94 @@ func (s *summarySource) Err() error { return s.err }
 
 // directColumns are the columns of a COPY straight into campaign_summaries: the staging
 // columns, then what the merge would otherwise set.
-var directColumns = append(append([]string(nil), stagingColumns...), "summary_type", "platform", "data_source", "last_updated")
+var directColumns = append(records.SummaryColumnNames(), "summary_type", "platform", "data_source", "last_updated")
 
-// stagingColumns are the columns of the staging table, in COPY order. summary_type,
-// platform, data_source and last_updated are set by the merge.
-var stagingColumns = []string{
-	"client_id", "summary_date",
-	"total_spend", "total_impressions", "total_clicks", "reach", "frequency",
-	"average_ctr", "average_cpc", "average_cpm", "active_campaigns",
-	"campaign_data", "meta_tables",
-	"total_conversions", "click_to_call", "email_contacts",
-	"booking_step_1", "booking_step_2", "booking_step_3",
-	"reservations", "reservation_value", "kpi_days",
-	"roas", "cost_per_reservation", "content_hash",
-}
+// stagingColumns are the columns of the staging table, in COPY order: the summary column table.
+// summary_type, platform, data_source and last_updated are set by the merge.
+var stagingColumns = records.SummaryColumnNames()
 
 // setValues validates a row (the same rules as the table's constraints, so that the error
-// names the client, the week and the field) and fills s.values.
-func (s *summarySource) setValues(clientID string, id pgtype.UUID, r *transform.Summary) error {
-	week := dayToTime(r.SummaryDate)
+// names the client, the week and the field) and fills s.values, one per entry of
+// records.SummaryColumns.
+func (s *summarySource) setValues(clientID string, id pgtype.UUID, r *records.Summary) error {
+	week := records.DayTime(r.SummaryDate)
 	bad := func(field, reason string, err error) error {
 		return &RowError{ClientID: clientID, Week: week, Field: field, Reason: reason, Err: err}
 	}
 	if week.Weekday() != time.Monday {
 		return bad("summary_date", "not a Monday ("+week.Weekday().String()+")", nil)
 	}
-	if r.KPIDays < 0 || r.KPIDays > 7 {
-		return bad("kpi_days", fmt.Sprintf("%d is outside 0..7", r.KPIDays), nil)
-	}
 	if r.ContentHash == "" {
 		return bad("content_hash", "empty", nil)
 	}
-	for _, c := range []struct {
-		field string
-		v     int64
-	}{
-		{"total_impressions", r.TotalImpressions}, {"total_clicks", r.TotalClicks},
-		{"reach", r.Reach}, {"active_campaigns", int64(r.ActiveCampaigns)},
-	} {
-		if c.v < 0 {
-			return bad(c.field, fmt.Sprintf("negative (%d)", c.v), nil)
-		}
-	}
-	for _, c := range []struct {
-		field string
-		v     *int64
-	}{
-		{"total_conversions", r.TotalConversions}, {"click_to_call", r.ClickToCall},
-		{"email_contacts", r.EmailContacts}, {"booking_step_1", r.BookingStep1},
-		{"booking_step_2", r.BookingStep2}, {"booking_step_3", r.BookingStep3},
-		{"reservations", r.Reservations},
-	} {
-		if c.v != nil && *c.v < 0 {
-			return bad(c.field, fmt.Sprintf("negative (%d)", *c.v), nil)
-		}
-	}
-	num := func(field string, v *string, nonNegative bool) (pgtype.Numeric, error) {
-		if v == nil {
-			return pgtype.Numeric{}, nil
-		}
-		var n pgtype.Numeric
-		if err := n.ScanScientific(*v); err != nil || !n.Valid || n.NaN || n.InfinityModifier != pgtype.Finite {
-			return n, bad(field, fmt.Sprintf("not a decimal (%q)", truncate(*v, 40)), err)
-		}
-		if nonNegative && n.Int.Sign() < 0 {
-			return n, bad(field, fmt.Sprintf("negative (%s)", *v), nil)
-		}
-		return n, nil
-	}
-	spend := r.TotalSpend
-	nums := [...]struct {
-		field       string
-		v           *string
-		nonNegative bool
-		idx         int
-	}{
-		{"total_spend", &spend, true, 2},
-		{"frequency", r.Frequency, true, 6},
-		{"average_ctr", r.AverageCTR, true, 7},
-		{"average_cpc", r.AverageCPC, true, 8},
-		{"average_cpm", r.AverageCPM, true, 9},
-		{"reservation_value", r.ReservationValue, false, 20},
-		{"roas", r.ROAS, false, 22},
-		{"cost_per_reservation", r.CostPerReservation, false, 23},
-	}
-	for _, c := range nums {
-		n, err := num(c.field, c.v, c.nonNegative)
+	for i := range records.SummaryColumns {
+		c := &records.SummaryColumns[i]
+		v, err := columnValue(c, c.Value(r), id)
 		if err != nil {
-			return err
+			return bad(c.Name, err.Error(), errors.Unwrap(err))
 		}
-		s.values[c.idx] = n
+		s.values[i] = v
 	}
-	v := s.values
-	v[0] = id
-	v[1] = pgtype.Date{Time: week, Valid: true}
-	v[3] = r.TotalImpressions
-	v[4] = r.TotalClicks
-	v[5] = r.Reach
-	v[10] = r.ActiveCampaigns
-	v[11] = r.CampaignData // a string goes to jsonb as is, never re-encoded
-	v[12] = r.MetaTables
-	v[13] = r.TotalConversions
-	v[14] = r.ClickToCall
-	v[15] = r.EmailContacts
-	v[16] = r.BookingStep1
-	v[17] = r.BookingStep2
-	v[18] = r.BookingStep3
-	v[19] = r.Reservations
-	v[21] = int16(r.KPIDays)
-	v[24] = r.ContentHash
 	return nil
 }
 
-func dayToTime(day int32) time.Time {
-	return time.Unix(int64(day)*86400, 0).UTC()
+// columnValue converts a summary value to what pgx writes into the column, checking it on the
+// way: decimals must parse as finite numbers, and the column's sign and bound hold.
+func columnValue(c *records.SummaryColumn, v any, id pgtype.UUID) (any, error) {
+	switch c.Type {
+	case records.TypeUUID:
+		return id, nil // parsed once per row, by the caller
+	case records.TypeDate:
+		return pgtype.Date{Time: records.DayTime(int32(v.(int64))), Valid: true}, nil
+	case records.TypeInt:
+		n := optional[int64](v)
+		if n == nil {
+			return nil, nil
+		}
+		if c.NonNegative && *n < 0 {
+			return nil, fmt.Errorf("negative (%d)", *n)
+		}
+		if c.Max != 0 && *n > c.Max {
+			return nil, fmt.Errorf("%d is outside 0..%d", *n, c.Max)
+		}
+		return *n, nil
+	case records.TypeDecimal:
+		text := optional[string](v)
+		if text == nil {
+			return pgtype.Numeric{}, nil
+		}
+		var n pgtype.Numeric
+		if err := n.ScanScientific(*text); err != nil || !n.Valid || n.NaN || n.InfinityModifier != pgtype.Finite {
+			return nil, &reasonError{reason: fmt.Sprintf("not a decimal (%q)", truncate(*text, 40)), err: err}
+		}
+		if c.NonNegative && n.Int.Sign() < 0 {
+			return nil, fmt.Errorf("negative (%s)", *text)
+		}
+		return n, nil
+	default: // TypeJSON, TypeText: a string goes to jsonb or text as is, never re-encoded
+		return v, nil
+	}
 }
+
+// optional reads a column value of type T or *T as a *T (nil is NULL).
+func optional[T any](v any) *T {
+	switch x := v.(type) {
+	case T:
+		return &x
+	case *T:
+		return x
+	}
+	return nil
+}
+
+// reasonError is a validation reason with the parse error behind it.
+type reasonError struct {
+	reason string
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.err }
 
 func parseUUID(s string) (pgtype.UUID, error) {
 	var u pgtype.UUID

@@ -96,7 +96,7 @@ func parseClientIDs(clientIDs []string) ([]pgtype.UUID, error) {
 	for i, s := range clientIDs {
 		u, err := parseUUID(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: client id %q: %v", ErrBadRequest, s, err)
+			return nil, fmt.Errorf("%w: client id %q: %w", ErrBadRequest, s, err)
 		}
 		ids[i] = u
 	}

@@ -24,13 +24,14 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
 // badPage rewrites result pages of one report kind of one ad account.
 type badPage struct {
 	account string
-	kind    extract.Kind
+	kind    records.Kind
 	// rows changes the rows of a page (n counts the kind's result pages served, from 0); nil
 	// leaves them.
 	rows func(n int, data []map[string]json.RawMessage) []map[string]json.RawMessage
@@ -38,11 +39,11 @@ type badPage struct {
 	raw func(n int, w http.ResponseWriter) bool
 
 	mu      sync.Mutex
-	runKind map[string]extract.Kind // report run id -> kind, for the account's runs
+	runKind map[string]records.Kind // report run id -> kind, for the account's runs
 	pages   int
 }
 
-func kindOf(form map[string][]string) extract.Kind {
+func kindOf(form map[string][]string) records.Kind {
 	get := func(k string) string {
 		if v := form[k]; len(v) > 0 {
 			return v[0]
@@ -51,17 +52,17 @@ func kindOf(form map[string][]string) extract.Kind {
 	}
 	switch b := get("breakdowns"); {
 	case strings.Contains(b, "publisher_platform"):
-		return extract.KindPlacements
+		return records.KindPlacements
 	case strings.Contains(b, "age"):
-		return extract.KindDemographics
+		return records.KindDemographics
 	}
 	switch get("level") {
 	case "campaign":
-		return extract.KindCampaigns
+		return records.KindCampaigns
 	case "ad":
-		return extract.KindAdRelevance
+		return records.KindAdRelevance
 	}
-	return extract.KindAccount
+	return records.KindAccount
 }
 
 func (b *badPage) wrap(next http.Handler) http.Handler {
@@ -84,7 +85,7 @@ func (b *badPage) wrap(next http.Handler) http.Handler {
 			return
 		}
 		b.mu.Lock()
-		kind, ours := extract.Kind(""), false
+		kind, ours := records.Kind(""), false
 		if len(segs) == 3 && segs[2] == "insights" {
 			kind, ours = b.runKind[segs[1]]
 		}
@@ -180,20 +181,20 @@ func TestBadInput(t *testing.T) {
 	const proxyHTML = `<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>`
 	cases := []struct {
 		name     string
-		kind     extract.Kind
+		kind     records.Kind
 		raw      func(n int, w http.ResponseWriter) bool
 		rows     func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage
 		pageSize int
 		// fails: the client fails and the error says each of these; "" = handled.
 		says []string
 	}{
-		{name: "malformed JSON once: retried", kind: extract.KindAccount, raw: once(200, "application/json", `{"data":[{"spend":"1"`)},
-		{name: "malformed JSON always", kind: extract.KindAccount, raw: always(200, "application/json", `{"data":[{"spend":"1"`),
+		{name: "malformed JSON once: retried", kind: records.KindAccount, raw: once(200, "application/json", `{"data":[{"spend":"1"`)},
+		{name: "malformed JSON always", kind: records.KindAccount, raw: always(200, "application/json", `{"data":[{"spend":"1"`),
 			says: []string{"report account", "malformed response"}},
-		{name: "HTML error page from a proxy once: retried", kind: extract.KindCampaigns, raw: once(502, "text/html", proxyHTML)},
-		{name: "HTML error page from a proxy always", kind: extract.KindCampaigns, raw: always(502, "text/html", proxyHTML),
+		{name: "HTML error page from a proxy once: retried", kind: records.KindCampaigns, raw: once(502, "text/html", proxyHTML)},
+		{name: "HTML error page from a proxy always", kind: records.KindCampaigns, raw: always(502, "text/html", proxyHTML),
 			says: []string{"report campaigns", "HTTP 502", "text/html"}},
-		{name: "truncated body once: retried", kind: extract.KindPlacements, raw: func(n int, w http.ResponseWriter) bool {
+		{name: "truncated body once: retried", kind: records.KindPlacements, raw: func(n int, w http.ResponseWriter) bool {
 			if n > 0 {
 				return false
 			}
@@ -202,7 +203,7 @@ func TestBadInput(t *testing.T) {
 			_, _ = w.Write([]byte(`{"data":[{"spend":"1.00","impressions":"3",`))
 			return true
 		}},
-		{name: "a number where a string is expected: accepted", kind: extract.KindCampaigns, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
+		{name: "a number where a string is expected: accepted", kind: records.KindCampaigns, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 			for _, r := range rows {
 				for _, f := range []string{"spend", "impressions", "campaign_id"} {
 					var s string
@@ -213,22 +214,22 @@ func TestBadInput(t *testing.T) {
 			}
 			return rows
 		}},
-		{name: "text where a number is expected", kind: extract.KindCampaigns, rows: firstRow("impressions", `"12k"`),
+		{name: "text where a number is expected", kind: records.KindCampaigns, rows: firstRow("impressions", `"12k"`),
 			says: []string{"report campaigns", "field impressions", "not an integer"}},
-		{name: "an object where a number is expected", kind: extract.KindDemographics, rows: firstRow("spend", `{"amount":"1.00"}`),
+		{name: "an object where a number is expected", kind: records.KindDemographics, rows: firstRow("spend", `{"amount":"1.00"}`),
 			says: []string{"report demographics", "field spend"}},
-		{name: "unknown ranking value: kept", kind: extract.KindAdRelevance, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
+		{name: "unknown ranking value: kept", kind: records.KindAdRelevance, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 			return setField(rows, "quality_ranking", `"ABOVE_AVERAGE_99"`)
 		}},
-		{name: "missing date_start", kind: extract.KindAccount, rows: firstRow("date_start", ""),
+		{name: "missing date_start", kind: records.KindAccount, rows: firstRow("date_start", ""),
 			says: []string{"report account", "field date_start", "missing"}},
-		{name: "rows outside the requested range", kind: extract.KindPlacements, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
+		{name: "rows outside the requested range", kind: records.KindPlacements, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 			return shiftDays(rows, -7*60)
 		}, says: []string{"report placements", "field date_start", "outside the requested range"}},
-		{name: "date_start not a Monday", kind: extract.KindCampaigns, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
+		{name: "date_start not a Monday", kind: records.KindCampaigns, rows: func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 			return shiftDays(rows, 2)
 		}, says: []string{"report campaigns", "field date_start", "Monday"}},
-		{name: "the same row on two pages: kept once", kind: extract.KindDemographics, pageSize: 25, rows: func() func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
+		{name: "the same row on two pages: kept once", kind: records.KindDemographics, pageSize: 25, rows: func() func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 			var last map[string]json.RawMessage
 			return func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 				if n == 1 && last != nil {
@@ -240,7 +241,7 @@ func TestBadInput(t *testing.T) {
 				return rows
 			}
 		}()},
-		{name: "the same row on two pages with other figures", kind: extract.KindDemographics, pageSize: 25, rows: func() func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
+		{name: "the same row on two pages with other figures", kind: records.KindDemographics, pageSize: 25, rows: func() func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 			var last map[string]json.RawMessage
 			return func(n int, rows []map[string]json.RawMessage) []map[string]json.RawMessage {
 				if n == 1 && last != nil {
@@ -257,15 +258,15 @@ func TestBadInput(t *testing.T) {
 				return rows
 			}
 		}(), says: []string{"report demographics", "field date_start", "twice with different figures"}},
-		{name: "negative spend", kind: extract.KindAccount, rows: firstRow("spend", `"-12.50"`),
+		{name: "negative spend", kind: records.KindAccount, rows: firstRow("spend", `"-12.50"`),
 			says: []string{"report account", "field spend", "negative"}},
-		{name: "absurd impressions", kind: extract.KindAdRelevance, rows: firstRow("impressions", `"98765432109876543"`),
+		{name: "absurd impressions", kind: records.KindAdRelevance, rows: firstRow("impressions", `"98765432109876543"`),
 			says: []string{"report ad_relevance", "field impressions", "absurdly large"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			bp := &badPage{kind: tc.kind, rows: tc.rows, raw: tc.raw, runKind: map[string]extract.Kind{}}
+			bp := &badPage{kind: tc.kind, rows: tc.rows, raw: tc.raw, runKind: map[string]records.Kind{}}
 			e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, bp.wrap)
 			accts := e.sim.Accounts()
 			bp.account = accts[0].ID
@@ -283,7 +284,7 @@ func TestBadInput(t *testing.T) {
 					t.Fatalf("not handled: %v", err)
 				}
 				e2etest.CheckClient(t, e.pool, e.sim, accts[0], e.clients[0], lastSunday, 8)
-				if tc.kind == extract.KindAdRelevance {
+				if tc.kind == records.KindAdRelevance {
 					var n int
 					_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1
 AND meta_tables::text LIKE '%ABOVE_AVERAGE_99%'`, e.clients[0]).Scan(&n)
@@ -306,7 +307,7 @@ AND meta_tables::text LIKE '%ABOVE_AVERAGE_99%'`, e.clients[0]).Scan(&n)
 			if n := e2etest.Rows(t, e.pool, e.clients[0]); n != 0 {
 				t.Errorf("%d rows loaded for the refused client", n)
 			}
-			if _, err := os.Stat(extract.ParquetPath(pipeline.ClientDir(rep.Dir, e.clients[0]), tc.kind)); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(rep.Dir.Client(e.clients[0]).Report(tc.kind)); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("the refused report was staged: %v", err)
 			}
 			checkNoTempFiles(t, rep.Dir)
@@ -315,9 +316,9 @@ AND meta_tables::text LIKE '%ABOVE_AVERAGE_99%'`, e.clients[0]).Scan(&n)
 }
 
 // checkNoTempFiles fails if a temporary (half-written) file is left in the run directory.
-func checkNoTempFiles(t *testing.T, dir string) {
+func checkNoTempFiles(t *testing.T, dir records.RunDir) {
 	t.Helper()
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(string(dir), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

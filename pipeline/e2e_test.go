@@ -94,8 +94,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := checkTable(t, e, asOf1)
-	if n < 3*50 || rep.Ledger.Timings.Inserted != int64(n) {
-		t.Fatalf("first run: %d rows in the table, %d inserted", n, rep.Ledger.Timings.Inserted)
+	if n < 3*50 || rep.Ledger.Rows.Inserted != int64(n) {
+		t.Fatalf("first run: %d rows in the table, %d inserted", n, rep.Ledger.Rows.Inserted)
 	}
 	for _, cp := range rep.Plan.Clients {
 		if cp.Weeks != 54 {
@@ -112,7 +112,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tm := rep.Ledger.Timings; tm.Inserted != 0 || tm.Updated != 0 || tm.Deleted != 0 {
+	if tm := rep.Ledger.Rows; tm.Inserted != 0 || tm.Updated != 0 || tm.Deleted != 0 {
 		t.Errorf("second identical run: %d inserted, %d updated, %d deleted, want none", tm.Inserted, tm.Updated, tm.Deleted)
 	}
 	after := versions(t, e.pool)

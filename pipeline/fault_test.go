@@ -25,6 +25,7 @@ import (
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -56,7 +57,7 @@ func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) ht
 	if err := r.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := pipeline.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
+	ids, err := fixtures.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*p
 }
 
 // clientStatus is a client's extract and load status in the ledger.
-func clientStatus(rep *pipeline.Report, id string) (string, string) {
+func clientStatus(rep *pipeline.Report, id string) (pipeline.Status, pipeline.Status) {
 	c := rep.Ledger.Clients[id]
 	if c == nil {
 		return "", ""
@@ -527,9 +528,9 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	a := sim.Accounts()[0]
-	job := func() extract.Job {
-		return extract.Job{ClientID: "c", ClientName: a.Name, Account: a.ID, Token: extract.NewToken(a.Token),
-			Range: extract.Range{Since: e2etest.Monday(lastSunday), Until: lastSunday}, Dir: t.TempDir()}
+	job := func() extract.Request {
+		return extract.Request{ClientID: "c", ClientName: a.Name, Account: a.ID, Token: extract.NewToken(a.Token),
+			Range: extract.Range{Since: e2etest.Monday(lastSunday), Until: lastSunday}, Dir: records.ClientDir(t.TempDir())}
 	}
 	cl := extract.NewClient(srv.URL, "", "")
 	cl.Retry = extract.RetryConfig{Base: time.Millisecond, Cap: 2 * time.Millisecond}

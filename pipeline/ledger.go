@@ -4,39 +4,66 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
-// Status values in the ledger.
+// Status is the state of a run, of a stage, or of a client's part in a stage, in run.json.
+type Status string
+
+// The statuses.
 const (
-	StatusPending = "pending"
-	StatusRunning = "running"
-	StatusDone    = "done"
-	StatusFailed  = "failed"
-	StatusPartial = "partial" // some clients failed, the others are done
-	StatusSkipped = "skipped" // already complete from an earlier attempt
+	StatusPending Status = "pending"
+	StatusRunning Status = "running"
+	StatusDone    Status = "done"
+	StatusFailed  Status = "failed"
+	StatusPartial Status = "partial" // the run: some clients failed, the others are done
+	StatusSkipped Status = "skipped" // the stage: nothing to do
 )
+
+// Stage names a stage of a run. StageKPI is the bulk KPI read, which runs beside the extract.
+type Stage string
+
+// The stages, in the order they run.
+const (
+	StageExtract   Stage = "extract"
+	StageKPI       Stage = "kpi"
+	StageTransform Stage = "transform"
+	StageLoad      Stage = "load"
+)
+
+// Stages lists the stages in order.
+var Stages = []Stage{StageExtract, StageKPI, StageTransform, StageLoad}
+
+// ParseStage reads a stage a command can run alone: extract, transform or load.
+func ParseStage(s string) (Stage, error) {
+	switch st := Stage(s); st {
+	case StageExtract, StageTransform, StageLoad:
+		return st, nil
+	}
+	return "", fmt.Errorf("%w: unknown stage %q (extract, transform or load)", ErrUsage, s)
+}
 
 // Ledger is run.json: per stage and per client, what happened. It never holds a token.
 type Ledger struct {
 	RunID    string                   `json:"run_id"`
 	AsOf     string                   `json:"as_of"`
-	Status   string                   `json:"status"`
+	Status   Status                   `json:"status"`
 	Started  time.Time                `json:"started"`
 	Updated  time.Time                `json:"updated"`
 	Attempts int                      `json:"attempts"` // how many times the run was started or resumed
-	Stages   map[string]*StageRecord  `json:"stages"`
-	Clients  map[string]*ClientRecord `json:"clients"`
+	Stages   map[Stage]*StageRecord   `json:"stages"`
+	Clients  map[string]*ClientRecord `json:"clients"` // by client id
 	Timings  Timings                  `json:"timings"`
+	Rows     RowCounts                `json:"rows"`
 }
 
 // StageRecord is one stage's outcome.
 type StageRecord struct {
-	Status  string    `json:"status"`
+	Status  Status    `json:"status"`
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended,omitzero"`
 	Seconds float64   `json:"seconds"`
@@ -51,19 +78,24 @@ type ClientRecord struct {
 	Load      LoadClientRecord `json:"load"`
 }
 
+// Failed reports whether the client failed in any stage.
+func (c *ClientRecord) Failed() bool {
+	return c.Extract.Status == StatusFailed || c.Transform.Status == StatusFailed || c.Load.Status == StatusFailed
+}
+
 // ExtractRecord is one client's extraction.
 type ExtractRecord struct {
-	Status  string                              `json:"status"`
+	Status  Status                              `json:"status"`
 	Started time.Time                           `json:"started,omitzero"`
 	Ended   time.Time                           `json:"ended,omitzero"`
-	Kinds   map[extract.Kind]extract.KindResult `json:"kinds,omitempty"`
+	Kinds   map[records.Kind]extract.KindResult `json:"kinds,omitempty"`
 	Stats   extract.StatsSnapshot               `json:"stats"`
 	Error   string                              `json:"error,omitempty"`
 }
 
 // TransformRecord is one client's transform.
 type TransformRecord struct {
-	Status   string   `json:"status"`
+	Status   Status   `json:"status"`
 	Rows     int      `json:"rows"`
 	Warnings []string `json:"warnings,omitempty"`
 	Error    string   `json:"error,omitempty"`
@@ -71,12 +103,12 @@ type TransformRecord struct {
 
 // LoadClientRecord is one client's part of the load.
 type LoadClientRecord struct {
-	Status string `json:"status"`
+	Status Status `json:"status"`
 	Error  string `json:"error,omitempty"`
 }
 
-// Timings is the breakdown printed at the end of a run, in seconds. JobWait and Paging are
-// summed over clients (they overlap in time); the others are wall time.
+// Timings is where a run's time went, in seconds. JobWait and Paging are summed over report
+// runs (they overlap in time); the others are wall time, summed over the run's attempts.
 type Timings struct {
 	Extract   float64 `json:"extract"`
 	JobWait   float64 `json:"job_wait_seconds_summed"`
@@ -87,44 +119,47 @@ type Timings struct {
 	Merge     float64 `json:"merge"`
 	Load      float64 `json:"load"`
 	Total     float64 `json:"total"`
-
-	Inserted  int64 `json:"inserted"`
-	Updated   int64 `json:"updated"`
-	Unchanged int64 `json:"unchanged"`
-	Deleted   int64 `json:"deleted"` // weeks in a refetched range that lost all delivery
 }
 
-// ledgerFile keeps run.json on disk: at every stage boundary, and at most once a second in
-// between (a run of a thousand clients would otherwise rewrite it thousands of times).
+// RowCounts is what the load did to campaign_summaries.
+type RowCounts struct {
+	Inserted  int64 `json:"inserted"`
+	Updated   int64 `json:"updated"`   // stored rows whose content changed
+	Unchanged int64 `json:"unchanged"` // rows of the run equal to the stored ones: not written
+	Deleted   int64 `json:"deleted"`   // weeks in a refetched range that lost all delivery
+}
+
+// ReadLedger reads a run directory's run.json.
+func ReadLedger(dir records.RunDir) (*Ledger, error) {
+	b, err := os.ReadFile(dir.Ledger())
+	if err != nil {
+		return nil, err
+	}
+	var l Ledger
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir.Ledger(), err)
+	}
+	return &l, nil
+}
+
+// ledgerFile keeps run.json on disk: at every stage boundary, and at most once every
+// ledgerInterval in between (a run of a thousand clients would otherwise rewrite it thousands
+// of times). A write that fails leaves the ledger dirty, so the next boundary writes it again;
+// flush returns the error of the last attempt, and the run returns it: no write error is lost.
 type ledgerFile struct {
 	path    string
 	mu      sync.Mutex
 	l       Ledger
 	written time.Time
 	dirty   bool
+	err     error // of the last write attempt
 }
 
 // ledgerInterval is the least time between two writes of run.json within a stage.
 const ledgerInterval = time.Second
 
-// LedgerPath is run.json in a run directory.
-func LedgerPath(dir string) string { return filepath.Join(dir, "run.json") }
-
-// ReadLedger reads run.json.
-func ReadLedger(dir string) (*Ledger, error) {
-	b, err := os.ReadFile(LedgerPath(dir))
-	if err != nil {
-		return nil, err
-	}
-	var l Ledger
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("read %s: %w", LedgerPath(dir), err)
-	}
-	return &l, nil
-}
-
-func openLedger(dir string, p *Plan) (*ledgerFile, error) {
-	lf := &ledgerFile{path: LedgerPath(dir)}
+func openLedger(dir records.RunDir, p *Plan) (*ledgerFile, error) {
+	lf := &ledgerFile{path: dir.Ledger()}
 	if l, err := ReadLedger(dir); err == nil {
 		lf.l = *l
 	} else if !os.IsNotExist(err) {
@@ -133,7 +168,7 @@ func openLedger(dir string, p *Plan) (*ledgerFile, error) {
 		lf.l = Ledger{RunID: p.RunID, AsOf: p.AsOf, Started: time.Now().UTC()}
 	}
 	if lf.l.Stages == nil {
-		lf.l.Stages = map[string]*StageRecord{}
+		lf.l.Stages = map[Stage]*StageRecord{}
 	}
 	if lf.l.Clients == nil {
 		lf.l.Clients = map[string]*ClientRecord{}
@@ -149,38 +184,38 @@ func openLedger(dir string, p *Plan) (*ledgerFile, error) {
 
 // update changes the ledger under its lock and writes it out unless it was written less than
 // ledgerInterval ago.
-func (lf *ledgerFile) update(fn func(l *Ledger)) error {
+func (lf *ledgerFile) update(fn func(l *Ledger)) {
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
 	fn(&lf.l)
 	lf.l.Updated = time.Now().UTC()
 	lf.dirty = true
-	if time.Since(lf.written) < ledgerInterval {
-		return nil
+	if time.Since(lf.written) >= ledgerInterval {
+		lf.writeLocked()
 	}
-	return lf.writeLocked()
 }
 
-// flush writes the ledger if it changed since it was last written.
+// flush writes the ledger if it changed since it was last written, and returns the error of the
+// last write attempt.
 func (lf *ledgerFile) flush() error {
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
-	if !lf.dirty {
-		return nil
+	if lf.dirty {
+		lf.writeLocked()
 	}
-	return lf.writeLocked()
+	return lf.err
 }
 
-func (lf *ledgerFile) writeLocked() error {
+func (lf *ledgerFile) writeLocked() {
 	b, err := json.MarshalIndent(lf.l, "", "  ")
+	if err == nil {
+		err = records.WriteFile(lf.path, append(b, '\n'))
+	}
 	if err != nil {
-		return err
+		lf.err = fmt.Errorf("write ledger %s: %w", lf.path, err)
+		return
 	}
-	if err := extract.WriteFileAtomic(lf.path, append(b, '\n')); err != nil {
-		return err
-	}
-	lf.written, lf.dirty = time.Now(), false
-	return nil
+	lf.written, lf.dirty, lf.err = time.Now(), false, nil
 }
 
 // snapshot returns a deep copy of the ledger.
@@ -193,17 +228,17 @@ func (lf *ledgerFile) snapshot() Ledger {
 	return l
 }
 
-// stage marks a stage started and returns a func that ends it.
-func (lf *ledgerFile) stage(name string) func(status string, err error) float64 {
+// begin marks a stage started and returns the func that ends it: done when err is nil, else
+// failed with err; skipped ends it as having had nothing to do. end returns the stage's
+// seconds. Both write the ledger.
+func (lf *ledgerFile) begin(stage Stage) (end func(err error) float64, skipped func()) {
 	start := time.Now()
-	_ = lf.update(func(l *Ledger) {
-		l.Stages[name] = &StageRecord{Status: StatusRunning, Started: start.UTC()}
-	})
-	_ = lf.flush()
-	return func(status string, err error) float64 {
+	lf.update(func(l *Ledger) { l.Stages[stage] = &StageRecord{Status: StatusRunning, Started: start.UTC()} })
+	_ = lf.flush() // its error stays in lf.err until a write succeeds
+	finish := func(status Status, err error) float64 {
 		secs := time.Since(start).Seconds()
-		_ = lf.update(func(l *Ledger) {
-			r := l.Stages[name]
+		lf.update(func(l *Ledger) {
+			r := l.Stages[stage]
 			r.Status, r.Ended, r.Seconds = status, time.Now().UTC(), secs
 			if err != nil {
 				r.Error = err.Error()
@@ -212,4 +247,11 @@ func (lf *ledgerFile) stage(name string) func(status string, err error) float64 
 		_ = lf.flush()
 		return secs
 	}
+	end = func(err error) float64 {
+		if err != nil {
+			return finish(StatusFailed, err)
+		}
+		return finish(StatusDone, nil)
+	}
+	return end, func() { finish(StatusSkipped, nil) }
 }

@@ -1,51 +1,18 @@
 package pipeline
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/load"
 )
-
-// Options are the planning inputs shared by every command.
-type Options struct {
-	AsOf     time.Time // the last day included (default today, UTC)
-	Weeks    int       // horizon in weeks, the current week included (54)
-	Lookback int       // days after a week's Sunday before the week is final (28)
-	Full     bool      // refetch the whole horizon
-	Clients  []string  // names or ids; empty means every active client
-	Shard    Shard     // a stable share of the clients
-}
-
-// Shard is the i-th of n stable shares of the clients (0-based), for fanning a run out over
-// several processes; the zero value takes every client.
-type Shard struct{ Index, Count int }
-
-// ParseShard reads "i/n" with 0 <= i < n.
-func ParseShard(s string) (Shard, error) {
-	if s == "" {
-		return Shard{}, nil
-	}
-	var sh Shard
-	if _, err := fmt.Sscanf(s, "%d/%d", &sh.Index, &sh.Count); err != nil || sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
-		return Shard{}, fmt.Errorf("%w: --shard %q: want i/n with 0 <= i < n", ErrUsage, s)
-	}
-	return sh, nil
-}
-
-// Has reports whether the client belongs to this shard (FNV-1a of its id, modulo n).
-func (s Shard) Has(clientID string) bool {
-	if s.Count <= 1 {
-		return true
-	}
-	h := fnv.New32a()
-	h.Write([]byte(clientID))
-	return int(h.Sum32()%uint32(s.Count)) == s.Index
-}
 
 // ClientPlan is what one client's run fetches and, once loaded, what its sync state becomes.
 type ClientPlan struct {
@@ -101,7 +68,7 @@ func (p *Plan) ClientIDs() []string {
 }
 
 // ReportRuns counts the report runs the plan submits when nothing needs splitting.
-func (p *Plan) ReportRuns() int { return len(p.Clients) * len(extract.Kinds) }
+func (p *Plan) ReportRuns() int { return len(p.Clients) * len(records.Kinds) }
 
 // Monday returns the Monday of t's ISO week.
 func Monday(t time.Time) time.Time {
@@ -131,8 +98,8 @@ func lastFinalSunday(asOf time.Time, lookback int) time.Time {
 	return limit.AddDate(0, 0, -((wd + 1) % 7))
 }
 
-// planClient applies the week rules of DESIGN.md to one client.
-func planClient(c load.Client, st *load.SyncState, o Options) ClientPlan {
+// planClient applies the week rules (docs/DESIGN.md, "Weeks") to one client.
+func planClient(c records.Client, st *load.SyncState, o Options) ClientPlan {
 	asOf := day(o.AsOf)
 	horizon := Monday(asOf).AddDate(0, 0, -7*(o.Weeks-1))
 	since, reason := horizon, "never covered: backfill the horizon"
@@ -176,54 +143,49 @@ func planClient(c load.Client, st *load.SyncState, o Options) ClientPlan {
 	return cp
 }
 
-// SelectClients picks the clients a run is for: the named ones (by name or id, active or
-// not: naming one is asking for it), or every active client, then the shard's share. An
-// unknown name is a usage error.
-func SelectClients(all []load.Client, names []string, shard Shard) ([]load.Client, error) {
-	var out []load.Client
-	if len(names) == 0 {
-		for _, c := range all {
-			if c.Active {
-				out = append(out, c)
-			}
-		}
-	} else {
-		seen := map[string]bool{}
-		for _, n := range names {
-			found := false
-			for _, c := range all {
-				if c.Name == n || strings.EqualFold(c.ID, n) {
-					if !seen[c.ID] {
-						out = append(out, c)
-						seen[c.ID] = true
-					}
-					found = true
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("%w: unknown client %q", ErrUsage, n)
-			}
-		}
+// Plan decides what a run with these options fetches, changing nothing.
+func (r *Runner) Plan(ctx context.Context, o Options) (*Plan, error) {
+	clients, err := r.selected(ctx, o)
+	if err != nil {
+		return nil, err
 	}
-	var sharded []load.Client
-	for _, c := range out {
-		if shard.Has(c.ID) {
-			sharded = append(sharded, c)
-		}
-	}
-	return sharded, nil
+	return r.plan(ctx, clients, o)
 }
 
-// ValidateAccount checks an ad account id: digits, with or without act_.
-func ValidateAccount(c load.Client) error {
-	a := strings.TrimPrefix(strings.TrimSpace(c.AdAccountID), "act_")
-	if a == "" {
-		return fmt.Errorf("client %s: no meta_ad_account_id", c.Name)
+func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) (*Plan, error) {
+	if o.Weeks < 1 {
+		return nil, fmt.Errorf("%w: --weeks must be at least 1", ErrUsage)
 	}
-	for _, r := range a {
-		if r < '0' || r > '9' {
-			return fmt.Errorf("client %s: meta_ad_account_id %q is not act_<digits> or <digits>", c.Name, c.AdAccountID)
+	if o.Lookback < 0 {
+		return nil, fmt.Errorf("%w: --lookback must not be negative", ErrUsage)
+	}
+	ids := make([]string, len(clients))
+	for i, c := range clients {
+		ids[i] = c.ID
+	}
+	states, err := load.ReadSyncStates(ctx, r.pool, ids)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
+	}
+	asOf := day(o.AsOf)
+	p := &Plan{
+		RunID: newRunID(), Created: time.Now().UTC(), AsOf: asOf.Format(time.DateOnly),
+		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
+		HorizonStart: Monday(asOf).AddDate(0, 0, -7*(o.Weeks-1)).Format(time.DateOnly),
+	}
+	for _, c := range clients {
+		var st *load.SyncState
+		if s, ok := states[c.ID]; ok {
+			st = &s
 		}
+		p.Clients = append(p.Clients, planClient(c, st, o))
 	}
-	return nil
+	return p, nil
+}
+
+// newRunID is a run id: the UTC time and 6 random hex digits, so ids sort by creation.
+func newRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }

@@ -4,13 +4,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/load"
 )
 
 func d(s string) time.Time { return mustDate(s) }
 
 func TestPlanClient(t *testing.T) {
-	c := load.Client{ID: "c1", Name: "Acme", AdAccountID: "act_123"}
+	c := records.Client{ID: "c1", Name: "Acme", AdAccountID: "act_123"}
 	o := Options{AsOf: d("2026-11-25"), Weeks: 54, Lookback: 28} // a Wednesday
 	final := func(s string) *time.Time { x := d(s); return &x }
 	cases := []struct {
@@ -66,7 +67,7 @@ func TestLastFinalSunday(t *testing.T) {
 }
 
 func TestSelectClientsAndShards(t *testing.T) {
-	all := []load.Client{{ID: "a", Name: "A", Active: true}, {ID: "b", Name: "B", Active: false}, {ID: "c", Name: "C", Active: true}}
+	all := []records.Client{{ID: "a", Name: "A", Active: true}, {ID: "b", Name: "B", Active: false}, {ID: "c", Name: "C", Active: true}}
 	got, err := SelectClients(all, nil, Shard{})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("active: %v %v", got, err)

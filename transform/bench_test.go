@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // BenchmarkTransform transforms 200 synthetic client-years (53 weeks each, 8 campaigns,
@@ -16,28 +16,28 @@ func BenchmarkTransform(b *testing.B) {
 	dir := b.TempDir()
 	first := day("2024-01-01")
 	var in Input
-	var kpi []extract.KPIRow
+	var kpi []records.KPIRow
 	for c := range clients {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", c)
 		files := clientFiles{}
 		for w := range weeks {
 			mon := first + int32(7*w)
-			add := func(k extract.Kind, r extract.InsightRow) { files[k] = append(files[k], r) }
-			add(extract.KindAccount, account(mon, mon+6, "800.00", 80000, 1600, 50000, "1.6"))
+			add := func(k records.Kind, r records.InsightRow) { files[k] = append(files[k], r) }
+			add(records.KindAccount, account(mon, mon+6, "800.00", 80000, 1600, 50000, "1.6"))
 			for i := range 8 {
-				add(extract.KindCampaigns, campaign(mon, fmt.Sprintf("2385%08d", i), fmt.Sprintf("Campagne d'été n°%d", i),
+				add(records.KindCampaigns, campaign(mon, fmt.Sprintf("2385%08d", i), fmt.Sprintf("Campagne d'été n°%d", i),
 					"100.00", 10000, 200, 7000,
-					extract.Action{ActionType: "link_click", Value: "180"},
-					extract.Action{ActionType: "lead", Value: "3"},
-					extract.Action{ActionType: "offsite_conversion.fb_pixel_purchase", Value: "1"}))
-				add(extract.KindPlacements, placement(mon, mon+6, []string{"facebook", "instagram"}[i%2], fmt.Sprintf("pos%d", i), "100.00", 10000, 200))
+					records.Action{ActionType: "link_click", Value: "180"},
+					records.Action{ActionType: "lead", Value: "3"},
+					records.Action{ActionType: "offsite_conversion.fb_pixel_purchase", Value: "1"}))
+				add(records.KindPlacements, placement(mon, mon+6, []string{"facebook", "instagram"}[i%2], fmt.Sprintf("pos%d", i), "100.00", 10000, 200))
 			}
 			for i := range 16 {
-				add(extract.KindDemographics, demographic(mon, mon+6, fmt.Sprintf("%d-%d", 18+i/2*10, 27+i/2*10),
+				add(records.KindDemographics, demographic(mon, mon+6, fmt.Sprintf("%d-%d", 18+i/2*10, 27+i/2*10),
 					[]string{"female", "male"}[i%2], "50.00", 5000, 100))
 			}
 			for i := range 20 {
-				add(extract.KindAdRelevance, extract.InsightRow{DateStart: mon, DateStop: mon + 6,
+				add(records.KindAdRelevance, records.InsightRow{DateStart: mon, DateStop: mon + 6,
 					AdID: fmt.Sprintf("6001%08d", i), AdName: fmt.Sprintf("Ad %d", i), CampaignID: fmt.Sprintf("2385%08d", i%8),
 					QualityRanking: "AVERAGE", EngagementRateRanking: "ABOVE_AVERAGE", ConversionRateRanking: "UNKNOWN",
 					Spend: "40.00", Impressions: 4000, Clicks: 80})
@@ -45,7 +45,7 @@ func BenchmarkTransform(b *testing.B) {
 		}
 		in.Clients = append(in.Clients, writeClient(b, dir, id, files))
 		for d := range int32(365) {
-			kpi = append(kpi, extract.KPIRow{ClientID: id, Date: first + d, TotalConversions: ip(3), ClickToCall: ip(1),
+			kpi = append(kpi, records.KPIRow{ClientID: id, Date: first + d, TotalConversions: ip(3), ClickToCall: ip(1),
 				EmailContacts: ip(1), BookingStep1: ip(5), BookingStep2: ip(3), BookingStep3: ip(2), Reservations: ip(1),
 				ReservationValue: sp("120.50")})
 		}

@@ -6,14 +6,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/shopspring/decimal"
 )
 
 // buildClient turns one client's rows and KPI days into its summaries, sorted by week, and the
 // warnings of its checks.
-func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]Summary, []Warning) {
-	var rows []Summary
+func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]records.Summary, []Warning) {
+	var rows []records.Summary
 	var warns []Warning
 	for _, monday := range slices.Sorted(maps.Keys(c.weeks)) {
 		w := c.weeks[monday]
@@ -28,9 +28,9 @@ func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]Summary, []War
 	return rows, warns
 }
 
-func buildWeek(clientID string, w *week, kpi []kpiDay) (Summary, []Warning) {
+func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warning) {
 	a := w.account
-	s := Summary{ClientID: clientID, SummaryDate: w.monday, Reach: a.reach}
+	s := records.Summary{ClientID: clientID, SummaryDate: w.monday, Reach: a.reach}
 
 	tot := a.figures
 	if len(w.campaigns) > 0 {
@@ -110,9 +110,9 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (Summary, []Warning) {
 	check := func(kind string, n int, sum figures) {
 		warns = append(warns, compare(clientID, w.monday, kind, n, sum, a.figures)...)
 	}
-	check(string(extract.KindCampaigns), len(w.campaigns), sumOf(w.campaigns, func(c campaignRow) figures { return c.figures }))
-	check(string(extract.KindPlacements), len(w.placements), sumOf(w.placements, func(p placementRow) figures { return p.figures }))
-	check(string(extract.KindDemographics), len(w.demographics), sumOf(w.demographics, func(d demographicRow) figures { return d.figures }))
+	check(string(records.KindCampaigns), len(w.campaigns), sumOf(w.campaigns, func(c campaignRow) figures { return c.figures }))
+	check(string(records.KindPlacements), len(w.placements), sumOf(w.placements, func(p placementRow) figures { return p.figures }))
+	check(string(records.KindDemographics), len(w.demographics), sumOf(w.demographics, func(d demographicRow) figures { return d.figures }))
 	return s, warns
 }
 
@@ -138,7 +138,7 @@ func compare(clientID string, monday int32, kind string, n int, sum, acct figure
 	var warns []Warning
 	warn := func(figure, got, want string) {
 		warns = append(warns, Warning{
-			ClientID: clientID, Week: extract.DayTime(monday),
+			ClientID: clientID, Week: records.DayTime(monday),
 			Check:  kind + "_vs_account_" + figure,
 			Detail: fmt.Sprintf("%s %s summed over %d rows, account %s", kind, got, n, want),
 		})
@@ -159,18 +159,18 @@ func compare(clientID string, monday int32, kind string, n int, sum, acct figure
 // orphanWarnings reports rows of a week the account report has no row for.
 func orphanWarnings(clientID string, w *week) []Warning {
 	var warns []Warning
-	add := func(kind extract.Kind, n int) {
+	add := func(kind records.Kind, n int) {
 		if n > 0 {
 			warns = append(warns, Warning{
-				ClientID: clientID, Week: extract.DayTime(w.monday),
+				ClientID: clientID, Week: records.DayTime(w.monday),
 				Check:  string(kind) + "_without_account",
 				Detail: fmt.Sprintf("%d %s rows in a week without an account row; ignored", n, kind),
 			})
 		}
 	}
-	add(extract.KindCampaigns, len(w.campaigns))
-	add(extract.KindPlacements, len(w.placements))
-	add(extract.KindDemographics, len(w.demographics))
-	add(extract.KindAdRelevance, len(w.ads))
+	add(records.KindCampaigns, len(w.campaigns))
+	add(records.KindPlacements, len(w.placements))
+	add(records.KindDemographics, len(w.demographics))
+	add(records.KindAdRelevance, len(w.ads))
 	return warns
 }

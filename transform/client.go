@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/shopspring/decimal"
 )
 
@@ -113,7 +113,7 @@ func (p rowParser) nonEmpty(field, v string) error {
 }
 
 // common checks the week and the delivery figures shared by every kind.
-func (p rowParser) common(r *extract.InsightRow) (figures, error) {
+func (p rowParser) common(r *records.InsightRow) (figures, error) {
 	if weekday(r.DateStart) != 0 {
 		return figures{}, p.fail("date_start", dayText(r.DateStart), ErrNotMonday)
 	}
@@ -133,13 +133,13 @@ func (p rowParser) common(r *extract.InsightRow) (figures, error) {
 	return figures{spend: spend, impressions: r.Impressions, clicks: r.Clicks}, nil
 }
 
-func dayText(day int32) string { return extract.DayTime(day).Format("2006-01-02") }
+func dayText(day int32) string { return records.DayTime(day).Format("2006-01-02") }
 
 // readClient reads the five report files of one client.
-func readClient(clientID, dir string) (*clientData, error) {
+func readClient(clientID string, dir records.ClientDir) (*clientData, error) {
 	c := &clientData{weeks: make(map[int32]*week)}
-	for _, kind := range extract.Kinds {
-		path := filepath.Join(dir, string(kind)+".parquet")
+	for _, kind := range records.Kinds {
+		path := dir.Report(kind)
 		seen := make(map[string]struct{}) // week + key, to refuse duplicates
 		dup := func(p rowParser, monday int32, field, value string, key ...string) error {
 			k := strconv.Itoa(int(monday)) + "\x00" + strings.Join(key, "\x00")
@@ -149,16 +149,16 @@ func readClient(clientID, dir string) (*clientData, error) {
 			seen[k] = struct{}{}
 			return nil
 		}
-		err := readParquet(clientID, path, func(row int, r *extract.InsightRow) error {
+		err := readParquet(clientID, path, func(row int, r *records.InsightRow) error {
 			p := rowParser{client: clientID, file: filepath.Base(path), row: row}
 			fig, err := p.common(r)
 			if err != nil {
 				return err
 			}
 			switch kind {
-			case extract.KindAccount:
+			case records.KindAccount:
 				return c.addAccount(p, r, fig)
-			case extract.KindCampaigns:
+			case records.KindCampaigns:
 				if err := p.nonEmpty("campaign_id", r.CampaignID); err != nil {
 					return err
 				}
@@ -166,7 +166,7 @@ func readClient(clientID, dir string) (*clientData, error) {
 					return err
 				}
 				return c.addCampaign(p, r, fig)
-			case extract.KindPlacements:
+			case records.KindPlacements:
 				if err := dup(p, r.DateStart, "publisher_platform", r.PublisherPlatform+"/"+r.PlatformPosition,
 					r.PublisherPlatform, r.PlatformPosition); err != nil {
 					return err
@@ -174,13 +174,13 @@ func readClient(clientID, dir string) (*clientData, error) {
 				w := c.week(r.DateStart)
 				w.placements = append(w.placements, placementRow{figures: fig,
 					platform: r.PublisherPlatform, position: r.PlatformPosition})
-			case extract.KindDemographics:
+			case records.KindDemographics:
 				if err := dup(p, r.DateStart, "age", r.Age+"/"+r.Gender, r.Age, r.Gender); err != nil {
 					return err
 				}
 				w := c.week(r.DateStart)
 				w.demographics = append(w.demographics, demographicRow{figures: fig, age: r.Age, gender: r.Gender})
-			case extract.KindAdRelevance:
+			case records.KindAdRelevance:
 				if err := p.nonEmpty("ad_id", r.AdID); err != nil {
 					return err
 				}
@@ -200,7 +200,7 @@ func readClient(clientID, dir string) (*clientData, error) {
 	return c, nil
 }
 
-func (c *clientData) addAccount(p rowParser, r *extract.InsightRow, fig figures) error {
+func (c *clientData) addAccount(p rowParser, r *records.InsightRow, fig figures) error {
 	if err := p.count("reach", r.Reach); err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func (c *clientData) addAccount(p rowParser, r *extract.InsightRow, fig figures)
 	return nil
 }
 
-func (c *clientData) addCampaign(p rowParser, r *extract.InsightRow, fig figures) error {
+func (c *clientData) addCampaign(p rowParser, r *records.InsightRow, fig figures) error {
 	if err := p.count("reach", r.Reach); err != nil {
 		return err
 	}

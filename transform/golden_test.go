@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/transform"
 )
 
@@ -36,11 +36,11 @@ func TestGoldenFromSimulator(t *testing.T) {
 	c := extract.NewClient(srv.URL, "v25.0", "")
 	x := &extract.Extractor{Client: c, Poll: extract.PollConfig{First: 60 * time.Millisecond, Max: 200 * time.Millisecond}}
 	var in transform.Input
-	var kpi []extract.KPIRow
+	var kpi []records.KPIRow
 	for _, a := range sim.Accounts() {
 		clientID := "client-" + a.ID
-		dir := filepath.Join(run, "extract", clientID)
-		res := x.Extract(context.Background(), extract.Job{ClientID: clientID, ClientName: a.Name, Account: a.ID,
+		dir := records.RunDir(run).Client(clientID)
+		res := x.Extract(context.Background(), extract.Request{ClientID: clientID, ClientName: a.Name, Account: a.ID,
 			Token: extract.NewToken(a.Token), Range: rng, Dir: dir}, nil)
 		if res.Err != nil {
 			t.Fatal(res.Err)
@@ -49,12 +49,12 @@ func TestGoldenFromSimulator(t *testing.T) {
 		for _, k := range sim.KPIDays(a.ID, since, until) {
 			r := k.Reservations
 			v := cents(k.ReservationValueCents)
-			kpi = append(kpi, extract.KPIRow{ClientID: clientID, Date: extract.DayNumber(k.Date), Reservations: &r, ReservationValue: &v})
+			kpi = append(kpi, records.KPIRow{ClientID: clientID, Date: records.DayNumber(k.Date), Reservations: &r, ReservationValue: &v})
 		}
 	}
-	in.KPIPath = filepath.Join(run, "extract", "kpi.parquet")
-	in.OutPath = filepath.Join(run, "transform", "summaries.parquet")
-	if err := extract.WriteParquet(in.KPIPath, kpi); err != nil {
+	in.KPIPath = records.RunDir(run).KPI()
+	in.OutPath = records.RunDir(run).Summaries()
+	if err := records.WriteParquet(in.KPIPath, kpi, records.RowGroupRows); err != nil {
 		t.Fatal(err)
 	}
 	res, err := transform.Run(context.Background(), in)
@@ -65,9 +65,9 @@ func TestGoldenFromSimulator(t *testing.T) {
 		t.Errorf("warnings on consistent data: %v", res.Warnings)
 	}
 
-	got := map[string]transform.Summary{}
-	if err := transform.ReadSummaries(in.OutPath, func(s transform.Summary) error {
-		got[s.ClientID+"|"+extract.DayTime(s.SummaryDate).Format(time.DateOnly)] = s
+	got := map[string]records.Summary{}
+	if err := records.ScanParquet(in.OutPath, func(_ int, s *records.Summary) error {
+		got[s.ClientID+"|"+records.DayTime(s.SummaryDate).Format(time.DateOnly)] = *s
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ type truthWeek struct {
 	resValue     decimal.Decimal
 }
 
-func weekTruth(sim *fixtures.Simulator, acct string, mon, end time.Time, kpi []extract.KPIRow, clientID string) *truthWeek {
+func weekTruth(sim *fixtures.Simulator, acct string, mon, end time.Time, kpi []records.KPIRow, clientID string) *truthWeek {
 	w := &truthWeek{campaigns: map[string]*campTruth{}, placements: map[string]figs{}, demographics: map[string]figs{},
 		ads: map[string]figs{}, rankings: map[string]string{}}
 	add := func(f *figs, s, i, c int64) { f.spend += s; f.imp += i; f.clicks += c }
@@ -183,7 +183,7 @@ func weekTruth(sim *fixtures.Simulator, acct string, mon, end time.Time, kpi []e
 	f6 := decimal.NewFromInt(w.imp).DivRound(decimal.NewFromInt(w.reach), 6) // Meta's 6 decimals
 	w.freq = f6.Round(4).StringFixed(4)
 	for _, k := range kpi {
-		day := extract.DayTime(k.Date)
+		day := records.DayTime(k.Date)
 		if k.ClientID == clientID && !day.Before(mon) && !day.After(end) {
 			w.kpiDays++
 			w.reservations += *k.Reservations
@@ -216,7 +216,7 @@ func str(p *string) string {
 	return *p
 }
 
-func compare(t *testing.T, where string, s transform.Summary, w *truthWeek) {
+func compare(t *testing.T, where string, s records.Summary, w *truthWeek) {
 	t.Helper()
 	check := func(field, got, want string) {
 		if got != want {

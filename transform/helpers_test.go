@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -18,7 +18,7 @@ func day(s string) int32 {
 	if err != nil {
 		panic(err)
 	}
-	return extract.DayNumber(t)
+	return records.DayNumber(t)
 }
 
 func writeRows[T any](tb testing.TB, path string, rows []T) {
@@ -43,25 +43,23 @@ func writeRows[T any](tb testing.TB, path string, rows []T) {
 }
 
 // clientFiles is the raw input of one client, by kind.
-type clientFiles map[extract.Kind][]extract.InsightRow
+type clientFiles map[records.Kind][]records.InsightRow
 
 // writeClient writes every kind (an empty file for a kind without rows) under dir/clientID.
 func writeClient(tb testing.TB, dir, clientID string, files clientFiles) ClientInput {
 	tb.Helper()
-	cdir := filepath.Join(dir, "extract", clientID)
-	for _, k := range extract.Kinds {
-		writeRows(tb, filepath.Join(cdir, string(k)+".parquet"), files[k])
+	cdir := records.RunDir(dir).Client(clientID)
+	for _, k := range records.Kinds {
+		writeRows(tb, cdir.Report(k), files[k])
 	}
 	return ClientInput{ClientID: clientID, Dir: cdir}
 }
 
-func readAll(tb testing.TB, path string) []Summary {
+func readAll(tb testing.TB, path string) []records.Summary {
 	tb.Helper()
-	var rows []Summary
-	if err := ReadSummaries(path, func(s Summary) error { rows = append(rows, s); return nil }); err != nil {
+	rows, err := records.ReadParquet[records.Summary](path)
+	if err != nil {
 		tb.Fatal(err)
 	}
 	return rows
 }
-
-func openFileForTest(path string) (*os.File, error) { return os.Open(path) }

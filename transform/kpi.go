@@ -3,14 +3,12 @@ package transform
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 
-	"github.com/parquet-go/parquet-go"
-
-	"github.com/metapipe/metapipe/extract"
 	"github.com/shopspring/decimal"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // kpiCounts is the number of integer KPI columns carried to the summary.
@@ -32,8 +30,7 @@ type kpiDay struct {
 // runs.
 type kpiFile struct {
 	path   string
-	f      *os.File
-	reader *parquet.GenericReader[extract.KPIRow]
+	reader *records.ParquetReader[records.KPIRow]
 	runs   map[string][]rowRun
 }
 
@@ -44,10 +41,10 @@ type kpiClientID struct {
 	ClientID string `parquet:"client_id"`
 }
 
-func openKPI(path string, want map[string]bool) (_ *kpiFile, err error) {
+func openKPI(path string, want map[string]bool) (*kpiFile, error) {
 	k := &kpiFile{path: path, runs: make(map[string][]rowRun)}
 	last := ""
-	err = readParquet("", path, func(row int, r *kpiClientID) error {
+	err := readParquet("", path, func(row int, r *kpiClientID) error {
 		if !want[r.ClientID] {
 			last = ""
 			return nil
@@ -64,43 +61,21 @@ func openKPI(path string, want map[string]bool) (_ *kpiFile, err error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	k.reader, err = records.OpenParquet[records.KPIRow](path)
 	if err != nil {
-		return nil, err
+		return nil, &InputError{File: filepath.Base(path), Row: -1, Err: err}
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open parquet: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			f.Close()
-			err = &InputError{File: filepath.Base(path), Row: -1, Err: fmt.Errorf("read parquet: %v", p)}
-		}
-	}()
-	k.f, k.reader = f, parquet.NewGenericReader[extract.KPIRow](pf)
 	return k, nil
 }
 
-func (k *kpiFile) Close() error {
-	if k.reader != nil {
-		k.reader.Close()
-	}
-	return k.f.Close()
-}
+func (k *kpiFile) Close() error { return k.reader.Close() }
 
 // days reads one client's KPI days. Any malformed row is an error for the whole run (the file
 // is shared by every client).
 func (k *kpiFile) days(clientID string) ([]kpiDay, error) {
 	file := filepath.Base(k.path)
 	var out []kpiDay
-	buf := make([]extract.KPIRow, readBatch)
+	buf := make([]records.KPIRow, 512)
 	for _, run := range k.runs[clientID] {
 		if err := k.reader.SeekToRow(run.start); err != nil {
 			return nil, &InputError{ClientID: clientID, File: file, Row: int(run.start), Err: err}

@@ -5,14 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // kpi.parquet in any order: each client gets exactly its days, sorted, and a client not asked
 // for is never read; a duplicate day is refused.
 func TestKPIFileRuns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kpi.parquet")
-	writeRows(t, path, []extract.KPIRow{
+	writeRows(t, path, []records.KPIRow{
 		{ClientID: "b", Date: 12, Reservations: ip(2)},
 		{ClientID: "a", Date: 11, Reservations: ip(1), ReservationValue: sp("1.50")},
 		{ClientID: "a", Date: 10, Reservations: ip(4)},
@@ -44,7 +44,7 @@ func TestKPIFileRuns(t *testing.T) {
 	}
 
 	dup := filepath.Join(t.TempDir(), "kpi.parquet")
-	writeRows(t, dup, []extract.KPIRow{{ClientID: "a", Date: 10}, {ClientID: "b", Date: 10}, {ClientID: "a", Date: 10}})
+	writeRows(t, dup, []records.KPIRow{{ClientID: "a", Date: 10}, {ClientID: "b", Date: 10}, {ClientID: "a", Date: 10}})
 	k2, err := openKPI(dup, map[string]bool{"a": true})
 	if err != nil {
 		t.Fatal(err)

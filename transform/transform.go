@@ -4,17 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // ClientInput names one client to transform and its extract directory,
-// `<run>/extract/<clientID>`, which holds one `<kind>.parquet` per report kind.
+// <run>/extract/<clientID>, which holds one <kind>.parquet per report kind.
 type ClientInput struct {
 	ClientID string
-	Dir      string
+	Dir      records.ClientDir
 }
 
 // Input is one transform: the clients in output order, the KPI file
@@ -96,16 +97,16 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	}
 	defer kpi.Close()
 
-	out, err := createOutput(in.OutPath)
+	out, err := records.CreateParquet[records.Summary](in.OutPath, records.SummaryRowGroupRows)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("create output: %w", err)
 	}
-	defer out.abort()
+	defer out.Abort()
 
 	// Clients are built a few at a time, one per processor, and written in input order: memory
 	// holds at most that many clients' data.
 	type built struct {
-		rows  []Summary
+		rows  []records.Summary
 		warns []Warning
 		err   error
 	}
@@ -137,7 +138,7 @@ func Run(ctx context.Context, in Input) (Result, error) {
 				res.PerClient[c.ClientID] = ClientResult{Err: r.err}
 				continue
 			}
-			if err := out.write(r.rows); err != nil {
+			if err := out.Write(r.rows); err != nil {
 				return res, fmt.Errorf("write summaries of client %s: %w", c.ClientID, err)
 			}
 			res.Clients++
@@ -146,26 +147,21 @@ func Run(ctx context.Context, in Input) (Result, error) {
 			res.PerClient[c.ClientID] = ClientResult{Rows: len(r.rows), Warnings: len(r.warns)}
 		}
 	}
-	if err := out.commit(); err != nil {
-		return res, err
+	if err := out.Commit(); err != nil {
+		return res, fmt.Errorf("commit output: %w", err)
 	}
 	return res, nil
 }
 
 // transformClient reads one client's files and builds its rows, hashes included.
-func transformClient(c ClientInput, kpi []kpiDay) ([]Summary, []Warning, error) {
+func transformClient(c ClientInput, kpi []kpiDay) ([]records.Summary, []Warning, error) {
 	data, err := readClient(c.ClientID, c.Dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	rows, warns := buildClient(c.ClientID, data, kpi)
 	for i := range rows {
-		rows[i].ContentHash = rows[i].ComputeHash()
+		rows[i].ContentHash = rows[i].Hash()
 	}
 	return rows, warns, nil
-}
-
-// DefaultOutPath is where a run directory keeps the transform's output.
-func DefaultOutPath(runDir string) string {
-	return filepath.Join(runDir, "transform", "summaries.parquet")
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 const (
@@ -28,29 +28,29 @@ var (
 	w4 = day("2024-01-22")
 )
 
-func row(start, stop int32, spend string, impressions, clicks int64) extract.InsightRow {
-	return extract.InsightRow{DateStart: start, DateStop: stop, Spend: spend, Impressions: impressions, Clicks: clicks}
+func row(start, stop int32, spend string, impressions, clicks int64) records.InsightRow {
+	return records.InsightRow{DateStart: start, DateStop: stop, Spend: spend, Impressions: impressions, Clicks: clicks}
 }
 
-func campaign(start int32, id, name, spend string, impressions, clicks, reach int64, actions ...extract.Action) extract.InsightRow {
+func campaign(start int32, id, name, spend string, impressions, clicks, reach int64, actions ...records.Action) records.InsightRow {
 	r := row(start, start+6, spend, impressions, clicks)
 	r.CampaignID, r.CampaignName, r.Reach, r.Actions = id, name, reach, actions
 	return r
 }
 
-func placement(start, stop int32, platform, position, spend string, impressions, clicks int64) extract.InsightRow {
+func placement(start, stop int32, platform, position, spend string, impressions, clicks int64) records.InsightRow {
 	r := row(start, stop, spend, impressions, clicks)
 	r.PublisherPlatform, r.PlatformPosition = platform, position
 	return r
 }
 
-func demographic(start, stop int32, age, gender, spend string, impressions, clicks int64) extract.InsightRow {
+func demographic(start, stop int32, age, gender, spend string, impressions, clicks int64) records.InsightRow {
 	r := row(start, stop, spend, impressions, clicks)
 	r.Age, r.Gender = age, gender
 	return r
 }
 
-func account(start, stop int32, spend string, impressions, clicks, reach int64, frequency string) extract.InsightRow {
+func account(start, stop int32, spend string, impressions, clicks, reach int64, frequency string) records.InsightRow {
 	r := row(start, stop, spend, impressions, clicks)
 	r.Reach, r.Frequency = reach, frequency
 	return r
@@ -63,32 +63,32 @@ func fixture(t *testing.T) (string, Input) {
 	w4stop := day("2024-01-24") // the as-of date: a Wednesday
 
 	a := writeClient(t, dir, clientA, clientFiles{
-		extract.KindAccount: {
+		records.KindAccount: {
 			account(w4, w4stop, "0.00", 10, 0, 10, "1"),
 			account(w1, w1+6, "151.00", 30000, 600, 20000, "1.38665"),
 			account(w2, w2+6, "5.00", 1000, 0, 900, ""),
 		},
-		extract.KindCampaigns: {
-			campaign(w1, "222", "Brand A", "25.50", 5000, 100, 4500, extract.Action{ActionType: "omni_purchase", Value: "2.50"}),
+		records.KindCampaigns: {
+			campaign(w1, "222", "Brand A", "25.50", 5000, 100, 4500, records.Action{ActionType: "omni_purchase", Value: "2.50"}),
 			campaign(w1, "444", "Paused", "0.00", 0, 0, 0),
 			campaign(w1, "111", "Spring Sale", "100.00", 20000, 400, 15000,
-				extract.Action{ActionType: "link_click", Value: "400"}, extract.Action{ActionType: "lead", Value: "5"}),
+				records.Action{ActionType: "link_click", Value: "400"}, records.Action{ActionType: "lead", Value: "5"}),
 			campaign(w1, "200", "Brand B", "25.5", 5000, 100, 4000),
 			campaign(w2, "111", "Spring Sale", "5.00", 1000, 0, 900),
 		},
-		extract.KindPlacements: {
+		records.KindPlacements: {
 			placement(w1, w1+6, "instagram", "story", "51.00", 10000, 200),
 			placement(w1, w1+6, "facebook", "feed", "100.00", 20000, 400),
 			placement(w2, w2+6, "facebook", "feed", "5.00", 1000, 0),
 			placement(w4, w4stop, "facebook", "feed", "0.00", 10, 0),
 		},
-		extract.KindDemographics: {
+		records.KindDemographics: {
 			demographic(w1, w1+6, "25-34", "male", "70.00", 14000, 280),
 			demographic(w1, w1+6, "25-34", "female", "81.00", 16000, 320),
 			demographic(w2, w2+6, "35-44", "unknown", "5.00", 1000, 0),
 			demographic(w4, w4stop, "18-24", "female", "0.00", 10, 0),
 		},
-		extract.KindAdRelevance: {
+		records.KindAdRelevance: {
 			{DateStart: w1, DateStop: w1 + 6, AdID: "9002", AdName: "Ad two", CampaignID: "222",
 				QualityRanking: "UNKNOWN", EngagementRateRanking: "UNKNOWN", ConversionRateRanking: "UNKNOWN",
 				Spend: "51.00", Impressions: 10000, Clicks: 200},
@@ -99,31 +99,31 @@ func fixture(t *testing.T) (string, Input) {
 	})
 
 	c := writeClient(t, dir, clientC, clientFiles{
-		extract.KindAccount: {account(w1, w1+6, "20.00", 100, 1, 90, "1.1")},
-		extract.KindCampaigns: {
+		records.KindAccount: {account(w1, w1+6, "20.00", 100, 1, 90, "1.1")},
+		records.KindCampaigns: {
 			campaign(w1, "1", "ok", "7.66", 50, 0, 40),
 			campaign(w1, "2", "bad", "12.3.4", 50, 1, 50),
 		},
 	})
 
 	b := writeClient(t, dir, clientB, clientFiles{
-		extract.KindAccount: {account(w1, w1+6, "1.00", 2560000, 32, 1000000, "1.386599")},
-		extract.KindCampaigns: {
-			campaign(w1, "b1", "Café Été — 日本", "0.40", 2000000, 1, 800000, extract.Action{ActionType: "link_click", Value: "1"}),
+		records.KindAccount: {account(w1, w1+6, "1.00", 2560000, 32, 1000000, "1.386599")},
+		records.KindCampaigns: {
+			campaign(w1, "b1", "Café Été — 日本", "0.40", 2000000, 1, 800000, records.Action{ActionType: "link_click", Value: "1"}),
 			campaign(w1, "b2", `Sale <50% & "more">`, "0.60", 560000, 31, 300000),
 		},
-		extract.KindPlacements: {
+		records.KindPlacements: {
 			placement(w1, w1+6, "facebook", "feed", "0.70", 2000000, 20),
 			placement(w1, w1+6, "instagram", "stream", "0.20", 560000, 12),
 		},
-		extract.KindDemographics: {
+		records.KindDemographics: {
 			demographic(w1, w1+6, "25-34", "female", "1.00", 2560000, 32),
 		},
 	})
 
-	var kpi []extract.KPIRow
+	var kpi []records.KPIRow
 	for d := w1; d <= w1+6; d++ { // A, week 1: all seven days
-		r := extract.KPIRow{ClientID: clientA, Date: d, TotalConversions: ip(2), ClickToCall: ip(1), EmailContacts: ip(0),
+		r := records.KPIRow{ClientID: clientA, Date: d, TotalConversions: ip(2), ClickToCall: ip(1), EmailContacts: ip(0),
 			BookingStep1: ip(3), BookingStep2: ip(2), BookingStep3: ip(1), Reservations: ip(1), ReservationValue: sp("20.10"),
 			TotalClicks: ip(99), TotalSpend: sp("1.00")}
 		if d == w1 {
@@ -133,16 +133,16 @@ func fixture(t *testing.T) (string, Input) {
 	}
 	kpi = append(kpi,
 		// A, week 3: KPI rows but no account row.
-		extract.KPIRow{ClientID: clientA, Date: w3, Reservations: ip(4), ReservationValue: sp("50.00")},
-		extract.KPIRow{ClientID: clientA, Date: w3 + 1, Reservations: ip(1)},
+		records.KPIRow{ClientID: clientA, Date: w3, Reservations: ip(4), ReservationValue: sp("50.00")},
+		records.KPIRow{ClientID: clientA, Date: w3 + 1, Reservations: ip(1)},
 		// A, week 4 (partial, as-of Wednesday the 24th): Mon, Tue, and Thu after the as-of date.
-		extract.KPIRow{ClientID: clientA, Date: w4, TotalConversions: ip(1), Reservations: ip(0), ReservationValue: sp("0.00")},
-		extract.KPIRow{ClientID: clientA, Date: w4 + 1, EmailContacts: ip(2), Reservations: ip(0)},
-		extract.KPIRow{ClientID: clientA, Date: w4 + 3, TotalConversions: ip(10), Reservations: ip(5), ReservationValue: sp("99.00")},
+		records.KPIRow{ClientID: clientA, Date: w4, TotalConversions: ip(1), Reservations: ip(0), ReservationValue: sp("0.00")},
+		records.KPIRow{ClientID: clientA, Date: w4 + 1, EmailContacts: ip(2), Reservations: ip(0)},
+		records.KPIRow{ClientID: clientA, Date: w4 + 3, TotalConversions: ip(10), Reservations: ip(5), ReservationValue: sp("99.00")},
 		// B, week 1: one day.
-		extract.KPIRow{ClientID: clientB, Date: w1 + 2, Reservations: ip(3), ReservationValue: sp("10.00")},
+		records.KPIRow{ClientID: clientB, Date: w1 + 2, Reservations: ip(3), ReservationValue: sp("10.00")},
 		// Z is not transformed.
-		extract.KPIRow{ClientID: clientZ, Date: w1, Reservations: ip(1), ReservationValue: sp("not a number")},
+		records.KPIRow{ClientID: clientZ, Date: w1, Reservations: ip(1), ReservationValue: sp("not a number")},
 	)
 	kpiPath := filepath.Join(dir, "extract", "kpi.parquet")
 	writeRows(t, kpiPath, kpi)
@@ -155,8 +155,8 @@ func fixture(t *testing.T) (string, Input) {
 }
 
 // expectedRows are computed by hand from the fixture (see the comments for the arithmetic).
-func expectedRows() []Summary {
-	return []Summary{
+func expectedRows() []records.Summary {
+	return []records.Summary{
 		{
 			// A week 1: campaigns 100.00 + 25.50 + 25.5 + 0.00 = 151.00, 30000 impressions, 600 clicks.
 			ClientID: clientA, SummaryDate: w1,
@@ -257,7 +257,7 @@ func TestRun(t *testing.T) {
 	}
 	for i := range want {
 		g := got[i]
-		if len(g.ContentHash) != 64 || g.ContentHash != g.ComputeHash() {
+		if len(g.ContentHash) != 64 || g.ContentHash != g.Hash() {
 			t.Errorf("row %d: content hash %q does not match its fields", i, g.ContentHash)
 		}
 		g.ContentHash = ""
@@ -328,14 +328,14 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func dump(s Summary) string {
+func dump(s records.Summary) string {
 	b, _ := json.MarshalIndent(s, "", " ")
 	return string(b)
 }
 
 func TestRunBadKPIFails(t *testing.T) {
 	_, in := fixture(t)
-	in.Clients = append(in.Clients, ClientInput{ClientID: clientZ, Dir: filepath.Join(filepath.Dir(in.KPIPath), clientZ)})
+	in.Clients = append(in.Clients, ClientInput{ClientID: clientZ, Dir: records.ClientDir(filepath.Join(filepath.Dir(in.KPIPath), clientZ))})
 	_, err := Run(context.Background(), in)
 	if err == nil || !strings.Contains(err.Error(), `kpi.parquet row`) || !strings.Contains(err.Error(), `reservation_value "not a number"`) {
 		t.Fatalf("err = %v", err)
@@ -352,7 +352,7 @@ func TestRunBadKPIFails(t *testing.T) {
 
 func TestRunMissingClientFile(t *testing.T) {
 	_, in := fixture(t)
-	if err := os.Remove(filepath.Join(in.Clients[2].Dir, "placements.parquet")); err != nil {
+	if err := os.Remove(in.Clients[2].Dir.Report(records.KindPlacements)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := Run(context.Background(), in)
@@ -383,34 +383,34 @@ func TestMalformedRows(t *testing.T) {
 	mon := day("2024-01-01")
 	tests := []struct {
 		name    string
-		kind    extract.Kind
-		row     extract.InsightRow
+		kind    records.Kind
+		row     records.InsightRow
 		wantErr string
 	}{
-		{"not a monday", extract.KindPlacements, placement(mon+1, mon+6, "facebook", "feed", "1.00", 1, 0),
+		{"not a monday", records.KindPlacements, placement(mon+1, mon+6, "facebook", "feed", "1.00", 1, 0),
 			`placements.parquet row 0: date_start "2024-01-02": not a Monday`},
-		{"stop after sunday", extract.KindDemographics, demographic(mon, mon+7, "a", "b", "1.00", 1, 0),
+		{"stop after sunday", records.KindDemographics, demographic(mon, mon+7, "a", "b", "1.00", 1, 0),
 			`demographics.parquet row 0: date_stop "2024-01-08": outside the week of date_start`},
-		{"negative impressions", extract.KindCampaigns, campaign(mon, "1", "x", "1.00", -1, 0, 0),
+		{"negative impressions", records.KindCampaigns, campaign(mon, "1", "x", "1.00", -1, 0, 0),
 			`campaigns.parquet row 0: impressions "-1": negative`},
-		{"bad action", extract.KindCampaigns, campaign(mon, "1", "x", "1.00", 1, 0, 0, extract.Action{ActionType: "lead", Value: "1,5"}),
+		{"bad action", records.KindCampaigns, campaign(mon, "1", "x", "1.00", 1, 0, 0, records.Action{ActionType: "lead", Value: "1,5"}),
 			`campaigns.parquet row 0: actions[0].value "1,5": not a decimal`},
-		{"empty spend", extract.KindAdRelevance, extract.InsightRow{DateStart: mon, DateStop: mon + 6, AdID: "1"},
+		{"empty spend", records.KindAdRelevance, records.InsightRow{DateStart: mon, DateStop: mon + 6, AdID: "1"},
 			`ad_relevance.parquet row 0: spend "": not a decimal`},
-		{"bad frequency", extract.KindAccount, account(mon, mon+6, "1.00", 1, 0, 1, "1.x"),
+		{"bad frequency", records.KindAccount, account(mon, mon+6, "1.00", 1, 0, 1, "1.x"),
 			`account.parquet row 0: frequency "1.x": not a decimal`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			files := clientFiles{extract.KindAccount: {account(mon, mon+6, "1.00", 1, 0, 1, "1")}}
-			if tt.kind == extract.KindAccount {
+			files := clientFiles{records.KindAccount: {account(mon, mon+6, "1.00", 1, 0, 1, "1")}}
+			if tt.kind == records.KindAccount {
 				files[tt.kind] = nil
 			}
 			files[tt.kind] = append(files[tt.kind], tt.row)
 			ci := writeClient(t, dir, "c", files)
 			kpi := filepath.Join(dir, "kpi.parquet")
-			writeRows[extract.KPIRow](t, kpi, nil)
+			writeRows[records.KPIRow](t, kpi, nil)
 			res, err := Run(context.Background(), Input{Clients: []ClientInput{ci}, KPIPath: kpi, OutPath: filepath.Join(dir, "out.parquet")})
 			if err != nil {
 				t.Fatal(err)
@@ -426,11 +426,11 @@ func TestDuplicateCampaignInWeek(t *testing.T) {
 	dir := t.TempDir()
 	mon := day("2024-01-01")
 	ci := writeClient(t, dir, "c", clientFiles{
-		extract.KindAccount:   {account(mon, mon+6, "2.00", 2, 0, 1, "1")},
-		extract.KindCampaigns: {campaign(mon, "1", "x", "1.00", 1, 0, 1), campaign(mon, "1", "x", "1.00", 1, 0, 1)},
+		records.KindAccount:   {account(mon, mon+6, "2.00", 2, 0, 1, "1")},
+		records.KindCampaigns: {campaign(mon, "1", "x", "1.00", 1, 0, 1), campaign(mon, "1", "x", "1.00", 1, 0, 1)},
 	})
 	kpi := filepath.Join(dir, "kpi.parquet")
-	writeRows[extract.KPIRow](t, kpi, nil)
+	writeRows[records.KPIRow](t, kpi, nil)
 	res, err := Run(context.Background(), Input{Clients: []ClientInput{ci}, KPIPath: kpi, OutPath: filepath.Join(dir, "out.parquet")})
 	if err != nil {
 		t.Fatal(err)
@@ -444,13 +444,13 @@ func TestRowsWithoutAccountWarn(t *testing.T) {
 	dir := t.TempDir()
 	mon := day("2024-01-01")
 	ci := writeClient(t, dir, "c", clientFiles{
-		extract.KindAccount:      {account(mon, mon+6, "1.00", 1, 0, 1, "1")},
-		extract.KindCampaigns:    {campaign(mon, "1", "x", "1.00", 1, 0, 1), campaign(mon+7, "1", "x", "2.00", 2, 0, 1)},
-		extract.KindPlacements:   {placement(mon, mon+6, "facebook", "feed", "1.00", 1, 0)},
-		extract.KindDemographics: {demographic(mon, mon+6, "18-24", "male", "1.00", 1, 0)},
+		records.KindAccount:      {account(mon, mon+6, "1.00", 1, 0, 1, "1")},
+		records.KindCampaigns:    {campaign(mon, "1", "x", "1.00", 1, 0, 1), campaign(mon+7, "1", "x", "2.00", 2, 0, 1)},
+		records.KindPlacements:   {placement(mon, mon+6, "facebook", "feed", "1.00", 1, 0)},
+		records.KindDemographics: {demographic(mon, mon+6, "18-24", "male", "1.00", 1, 0)},
 	})
 	kpi := filepath.Join(dir, "kpi.parquet")
-	writeRows[extract.KPIRow](t, kpi, nil)
+	writeRows[records.KPIRow](t, kpi, nil)
 	res, err := Run(context.Background(), Input{Clients: []ClientInput{ci}, KPIPath: kpi, OutPath: filepath.Join(dir, "out.parquet")})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -56,7 +57,7 @@ func newWrappedWorld(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) 
 	}
 	t.Cleanup(pool.Close)
 	w.pool = pool
-	w.ids, err = pipeline.SeedDemo(context.Background(), pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
+	w.ids, err = fixtures.SeedDemo(context.Background(), pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +81,9 @@ func countGlob(pattern string) int {
 func ledgerStage(stage, name string) string {
 	dirs, _ := filepath.Glob(filepath.Join(stage, "*", "run.json"))
 	for _, p := range dirs {
-		l, err := pipeline.ReadLedger(filepath.Dir(p))
-		if err == nil && l.Stages[name] != nil {
-			return l.Stages[name].Status
+		l, err := pipeline.ReadLedger(records.RunDir(filepath.Dir(p)))
+		if err == nil && l.Stages[pipeline.Stage(name)] != nil {
+			return string(l.Stages[pipeline.Stage(name)].Status)
 		}
 	}
 	return ""

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -41,7 +42,7 @@ func TestSIGTERMCancelsCleanly(t *testing.T) {
 	if len(dirs) != 1 {
 		t.Fatalf("run directories: %v", dirs)
 	}
-	l, err := pipeline.ReadLedger(dirs[0])
+	l, err := pipeline.ReadLedger(records.RunDir(dirs[0]))
 	if err != nil || l.Status != pipeline.StatusFailed {
 		t.Fatalf("ledger after SIGTERM: %+v %v", l, err)
 	}

@@ -1,48 +1,50 @@
-package pipeline
+package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/pipeline"
 )
 
-// PrintPlan writes a plan as a table.
-func PrintPlan(w io.Writer, p *Plan) {
+// printPlan writes a plan as a table.
+func printPlan(w io.Writer, p *pipeline.Plan) {
 	fmt.Fprintf(w, "as of %s, horizon %d weeks from %s, lookback %d days%s\n", p.AsOf, p.Weeks, p.HorizonStart, p.Lookback, map[bool]string{true: ", --full"}[p.Full])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT\tAD ACCOUNT\tSINCE\tUNTIL\tWEEKS\tREPORT RUNS\tWHY")
 	for _, c := range p.Clients {
-		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, c.Account, c.Since, c.Until, c.Weeks, 5, c.Reason)
+		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, c.Account, c.Since, c.Until, c.Weeks, len(records.Kinds), c.Reason)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d clients, %d report runs\n", len(p.Clients), p.ReportRuns())
 }
 
-// PrintTimings writes the timing breakdown that ends a run.
-func PrintTimings(w io.Writer, l *Ledger) {
+// printTimings writes the timing breakdown that ends a run.
+func printTimings(w io.Writer, l *pipeline.Ledger) {
 	t := l.Timings
 	fmt.Fprintf(w, "timings: total %.2fs | extract %.2fs (summed over report runs: waiting on Meta jobs %.2fs, paging %.2fs) | KPI query %.3fs | transform %.3fs | load %.3fs (COPY %.3fs, merge %.3fs)\n",
 		t.Total, t.Extract, t.JobWait, t.Paging, t.KPIQuery, t.Transform, t.Load, t.Copy, t.Merge)
-	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted\n", t.Inserted, t.Updated, t.Unchanged, t.Deleted)
+	rc := l.Rows
+	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted\n", rc.Inserted, rc.Updated, rc.Unchanged, rc.Deleted)
 }
 
-// PrintLedger writes run.json readably.
-func PrintLedger(w io.Writer, dir string, l *Ledger) {
+// printLedger writes run.json readably.
+func printLedger(w io.Writer, dir records.RunDir, l *pipeline.Ledger) {
 	fmt.Fprintf(w, "run %s (%s), as of %s: %s, started %s, %d attempt(s)\n", l.RunID, dir, l.AsOf, l.Status,
 		l.Started.Format(time.RFC3339), l.Attempts)
-	names := make([]string, 0, len(l.Stages))
-	for n := range l.Stages {
-		names = append(names, n)
-	}
-	order := map[string]int{"extract": 0, "kpi": 1, "transform": 2, "load": 3}
-	sort.Slice(names, func(i, j int) bool { return order[names[i]] < order[names[j]] })
-	for _, n := range names {
+	for _, n := range pipeline.Stages {
 		s := l.Stages[n]
+		if s == nil {
+			continue
+		}
 		line := fmt.Sprintf("  stage %-9s %-8s %7.2fs", n, s.Status, s.Seconds)
 		if s.Error != "" {
 			line += "  " + s.Error
@@ -78,7 +80,7 @@ func PrintLedger(w io.Writer, dir string, l *Ledger) {
 			fmt.Fprintln(w, "  "+x)
 		}
 	}
-	PrintTimings(w, l)
+	printTimings(w, l)
 }
 
 func firstNonEmpty(s ...string) string {
@@ -90,31 +92,10 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// LatestRun returns the newest run directory under stageDir, or "".
-func LatestRun(stageDir string) string {
-	entries, err := os.ReadDir(stageDir)
-	if err != nil {
-		return ""
-	}
-	var dirs []string
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			if _, err := os.Stat(PlanPath(filepath.Join(stageDir, e.Name()))); err == nil {
-				dirs = append(dirs, e.Name())
-			}
-		}
-	}
-	if len(dirs) == 0 {
-		return ""
-	}
-	sort.Strings(dirs) // run ids start with a UTC timestamp
-	return filepath.Join(stageDir, dirs[len(dirs)-1])
-}
-
-// PrintCost writes what each client's extraction cost in Graph API calls, against the old
+// printCost writes what each client's extraction cost in Graph API calls, against the old
 // loop's four synchronous calls per week: report runs, polls per run, and result pages next to
 // the least possible (one page per run, or ceil(rows/pageSize)).
-func PrintCost(w io.Writer, p *Plan, l *Ledger, pageSize int) {
+func printCost(w io.Writer, p *pipeline.Plan, l *pipeline.Ledger, pageSize int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "CLIENT\tWEEKS\tREPORT RUNS\tPOLLS\tPOLLS/RUN\tPAGES\tLEAST PAGES\tROWS\tREQUESTS\tOLD LOOP CALLS\t")
 	for _, cp := range p.Clients {
@@ -134,4 +115,48 @@ func PrintCost(w io.Writer, p *Plan, l *Ledger, pageSize int) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t\n", cp.Name, cp.Weeks, s.Submits, s.Polls, perRun, s.Pages, least, s.Rows, s.Requests, 4*cp.Weeks)
 	}
 	tw.Flush()
+}
+
+// printLanded writes what campaign_summaries holds for the given clients: weeks, spend, reach
+// and reservations per client.
+func printLanded(ctx context.Context, w io.Writer, pool *pgxpool.Pool, clientIDs []string) error {
+	rows, err := pool.Query(ctx, `
+SELECT c.name, count(*), min(s.summary_date)::text, max(s.summary_date)::text,
+       coalesce(sum(s.total_spend), 0)::text, coalesce(sum(s.total_impressions), 0), coalesce(max(s.reach), 0),
+       coalesce(sum(s.reservations), 0), coalesce(sum(s.reservation_value), 0)::text
+FROM campaign_summaries s JOIN clients c ON c.id = s.client_id
+WHERE s.client_id = ANY($1::uuid[]) AND s.platform = 'meta' AND s.summary_type = 'weekly'
+GROUP BY c.name ORDER BY c.name`, clientIDs)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "CLIENT\tWEEKS\tFROM\tTO\tSPEND\tIMPRESSIONS\tBEST WEEKLY REACH\tRESERVATIONS\tRESERVATION VALUE\t")
+	for rows.Next() {
+		var name, from, to, spend, value string
+		var n, imp, reach, res int64
+		if err := rows.Scan(&name, &n, &from, &to, &spend, &imp, &reach, &res, &value); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n", name, n, from, to, spend, imp, reach, res, value)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func truncate(s string, n int) string {
+	rs := []rune(s)
+	if len(rs) <= n {
+		return s
+	}
+	return string(rs[:n-1]) + "…"
 }

@@ -1,56 +1,15 @@
-package pipeline
+package main
 
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 )
-
-// Reporter is told how the extraction goes, per client and report kind.
-type Reporter interface {
-	ClientStarted(clientID, name string)
-	KindProgress(clientID, kind, status string, percent int)
-	ClientDone(clientID string, err error)
-	Close()
-}
-
-// logReporter writes a log line when a report run changes status (not at every poll), for
-// cron and Airflow.
-type logReporter struct {
-	log  *slog.Logger
-	mu   *sync.Mutex
-	last map[string]string
-}
-
-// NewLogReporter reports through structured log lines.
-func NewLogReporter(log *slog.Logger) Reporter {
-	return logReporter{log: log, mu: &sync.Mutex{}, last: map[string]string{}}
-}
-
-func (r logReporter) ClientStarted(id, name string) { r.log.Info("extract started", "client", name) }
-
-func (r logReporter) KindProgress(id, kind, status string, pct int) {
-	if r.mu == nil {
-		return
-	}
-	r.mu.Lock()
-	key := id + "/" + kind
-	changed := r.last[key] != status
-	r.last[key] = status
-	r.mu.Unlock()
-	if changed {
-		r.log.Debug("report run", "client_id", id, "kind", kind, "status", status, "percent", pct)
-	}
-}
-
-func (r logReporter) ClientDone(string, error) {}
-func (r logReporter) Close()                   {}
 
 // barReporter draws one live bar per client in a terminal, filled by the report runs'
 // async_percent_completion (five kinds, 100 each). It is also the writer of the log lines
@@ -65,14 +24,8 @@ type barReporter struct {
 	state  map[string]string
 }
 
-// BarReporter is a Reporter that draws bars and an io.Writer for the log lines meanwhile.
-type BarReporter interface {
-	Reporter
-	io.Writer
-}
-
-// NewBarReporter draws progress bars on w (a terminal).
-func NewBarReporter(w io.Writer) BarReporter {
+// newBarReporter draws progress bars on w (a terminal).
+func newBarReporter(w io.Writer) *barReporter {
 	return &barReporter{
 		p:    mpb.New(mpb.WithOutput(w), mpb.WithWidth(32)),
 		out:  w,
@@ -96,7 +49,7 @@ func (r *barReporter) Write(b []byte) (int, error) {
 func (r *barReporter) ClientStarted(id, name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	total := int64(100 * len(extract.Kinds))
+	total := int64(100 * len(records.Kinds))
 	r.pct[id] = map[string]int{}
 	r.state[id] = "submitting"
 	r.bars[id] = r.p.AddBar(total,
@@ -127,8 +80,8 @@ func (r *barReporter) KindProgress(id, kind, status string, pct int) {
 			done++
 		}
 	}
-	r.state[id] = fmt.Sprintf("%d/%d reports done", done, len(extract.Kinds))
-	b.SetCurrent(int64(min(sum, 100*len(extract.Kinds)-1)))
+	r.state[id] = fmt.Sprintf("%d/%d reports done", done, len(records.Kinds))
+	b.SetCurrent(int64(min(sum, 100*len(records.Kinds)-1)))
 }
 
 func (r *barReporter) ClientDone(id string, err error) {
@@ -147,7 +100,7 @@ func (r *barReporter) ClientDone(id string, err error) {
 		b.Abort(false)
 		return
 	}
-	b.SetCurrent(int64(100 * len(extract.Kinds)))
+	b.SetCurrent(int64(100 * len(records.Kinds)))
 }
 
 func (r *barReporter) Close() {
@@ -166,12 +119,4 @@ func (r *barReporter) Close() {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-}
-
-func truncate(s string, n int) string {
-	rs := []rune(s)
-	if len(rs) <= n {
-		return s
-	}
-	return string(rs[:n-1]) + "…"
 }

@@ -1,0 +1,26 @@
+// Package extract is the first stage: it asks the Graph API for each client's Insights and
+// stages the raw rows, and reads the clients' daily KPI rows from PostgreSQL in one query.
+//
+// Per client ([Extractor.Extract]) the five report kinds of [records.Kinds] run together, each
+// as one asynchronous report run with time_increment=7 (weekly buckets from a Monday): submit,
+// save the report_run_id to <kind>.job.json before anything else, poll until async_status says
+// "Job Completed", read the result pages by their cursors, and write
+// <run>/extract/<client>/<kind>.parquet. A kind whose file exists is complete and skipped; a
+// saved report run is polled again after a crash, not resubmitted. A range Meta calls too large
+// is split in halves on week boundaries, recursively; a failed run is retried once, then split;
+// a stuck one is resubmitted once. One client's failure never stops the others.
+//
+// The [Client] classifies every Graph API error ([ClassOf]: fatal, transient, throttled, too
+// large, not ready, auth; the table is in docs/META_API.md), retries transient ones with the
+// backoff of internal/backoff, and paces each ad account from Meta's usage headers ([Throttle]):
+// no new report run at or above 75 % of a quota, no call at all at or above 95 % or while Meta
+// has said to wait. The access token ([Token]) travels in the form body or an Authorization
+// header, never in a URL, and is scrubbed from every error.
+//
+// Rows are parsed strictly: every number is exact decimal text or an integer (money is never a
+// float), bucket dates must fall on the requested weeks, and a malformed value is a [*RowError]
+// naming the client, the report, the row and the field.
+//
+// [ReadKPI] is the one bulk query of daily_kpi_data for every client of a run, streamed to
+// <run>/extract/kpi.parquet.
+package extract

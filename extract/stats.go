@@ -1,0 +1,47 @@
+package extract
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// CallKind names a request for the counters.
+type CallKind string
+
+const (
+	CallSubmit  CallKind = "submit"
+	CallPoll    CallKind = "poll"
+	CallResults CallKind = "results"
+)
+
+// Stats counts one client's requests and waits. Safe for concurrent use.
+type Stats struct {
+	Submits, Polls, Pages, Requests atomic.Int64
+	Retries, Throttled              atomic.Int64
+	ThrottleWait, JobWait, Paging   atomic.Int64 // nanoseconds
+	Rows                            atomic.Int64
+}
+
+// StatsSnapshot is Stats as plain values, for the ledger.
+type StatsSnapshot struct {
+	Requests     int64         `json:"requests"`
+	Submits      int64         `json:"submits"`
+	Polls        int64         `json:"polls"`
+	Pages        int64         `json:"pages"`
+	Retries      int64         `json:"retries"`
+	Throttled    int64         `json:"throttled"`
+	ThrottleWait time.Duration `json:"throttle_wait_ns"`
+	JobWait      time.Duration `json:"job_wait_ns"`
+	Paging       time.Duration `json:"paging_ns"`
+	Rows         int64         `json:"rows"`
+}
+
+// Snapshot reads the counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		Requests: s.Requests.Load(), Submits: s.Submits.Load(), Polls: s.Polls.Load(), Pages: s.Pages.Load(),
+		Retries: s.Retries.Load(), Throttled: s.Throttled.Load(),
+		ThrottleWait: time.Duration(s.ThrottleWait.Load()), JobWait: time.Duration(s.JobWait.Load()),
+		Paging: time.Duration(s.Paging.Load()), Rows: s.Rows.Load(),
+	}
+}

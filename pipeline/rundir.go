@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/metapipe/metapipe/internal/records"
+)
+
+// ReadPlan reads a run directory's plan.json. A missing or malformed plan is ErrUsage (the
+// directory named is not a run directory).
+func ReadPlan(dir records.RunDir) (*Plan, error) {
+	b, err := os.ReadFile(dir.Plan())
+	if err != nil {
+		return nil, fmt.Errorf("%w: run directory %s: %w", ErrUsage, dir, err)
+	}
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUsage, dir.Plan(), err)
+	}
+	return &p, nil
+}
+
+func writePlan(dir records.RunDir, p *Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return records.WriteFile(dir.Plan(), append(b, '\n'))
+}
+
+// findResumable returns the newest unfinished run directory in stageDir with the same as-of
+// date and clients (ids sorted), or "".
+func findResumable(stageDir string, asOf string, ids []string) records.RunDir {
+	entries, err := os.ReadDir(stageDir)
+	if err != nil {
+		return ""
+	}
+	var best records.RunDir
+	var bestTime time.Time
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := records.RunDir(filepath.Join(stageDir, e.Name()))
+		p, err := ReadPlan(dir)
+		if err != nil || p.AsOf != asOf || !slices.Equal(p.ClientIDs(), ids) {
+			continue
+		}
+		if l, err := ReadLedger(dir); err == nil && (l.Status == StatusDone || l.Status == StatusPartial) {
+			continue
+		}
+		if best == "" || p.Created.After(bestTime) {
+			best, bestTime = dir, p.Created
+		}
+	}
+	return best
+}
+
+// LatestRun returns the newest run directory under stageDir, or "". Run ids start with a UTC
+// timestamp, so the newest sorts last.
+func LatestRun(stageDir string) records.RunDir {
+	entries, err := os.ReadDir(stageDir)
+	if err != nil {
+		return ""
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			if _, err := os.Stat(records.RunDir(filepath.Join(stageDir, e.Name())).Plan()); err == nil {
+				dirs = append(dirs, e.Name())
+			}
+		}
+	}
+	if len(dirs) == 0 {
+		return ""
+	}
+	sort.Strings(dirs)
+	return records.RunDir(filepath.Join(stageDir, dirs[len(dirs)-1]))
+}

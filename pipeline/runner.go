@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/load"
+)
+
+// DefaultConcurrency is how many clients are extracted at once unless told otherwise: each has
+// its five report runs in flight, and the time a run takes is mostly Meta's jobs, not calls.
+const DefaultConcurrency = 32
+
+// DefaultStageDir is where run directories live unless told otherwise.
+const DefaultStageDir = "stage"
+
+// Config is everything a run needs besides the planning options.
+type Config struct {
+	DatabaseURL string
+	Token       extract.Token // META_ACCESS_TOKEN: for clients without their own token
+	GraphURL    string        // META_GRAPH_URL ("" is extract.DefaultGraphURL)
+	APIVersion  string        // META_API_VERSION ("" is extract.DefaultAPIVersion)
+	AppSecret   string        // META_APP_SECRET, optional: adds appsecret_proof
+	StageDir    string        // where run directories live (DefaultStageDir)
+	Concurrency int           // clients extracted at once (DefaultConcurrency)
+
+	Poll           extract.PollConfig
+	Throttle       extract.ThrottleConfig
+	Retry          extract.RetryConfig
+	PageSize       int           // result rows per page (500)
+	JobsPerAccount int           // report runs in flight per ad account (10)
+	LockTimeout    time.Duration // the load's lock_timeout (30 s)
+	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
+
+	Logger   *slog.Logger // nil: discard
+	Reporter Reporter     // nil: log lines only
+}
+
+// Runner runs commands against one database.
+type Runner struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	rep  Reporter
+}
+
+// Open connects to the database. A missing or malformed URL is ErrUsage; an unreachable
+// database is ErrCannotStart. The error never echoes the URL's password.
+func Open(ctx context.Context, cfg Config) (*Runner, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or --database-url", ErrUsage)
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		// pgx's message may quote the URL, password included: say only what is wrong.
+		return nil, fmt.Errorf("%w: DATABASE_URL is not a valid PostgreSQL URL", ErrUsage)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: database: %w", ErrCannotStart, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("%w: database %s:%d unreachable: %w", ErrCannotStart, pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, err)
+	}
+	r := newRunner(cfg)
+	r.pool = pool
+	return r, nil
+}
+
+// newRunner fills the config's defaults; the pool is the caller's to set.
+func newRunner(cfg Config) *Runner {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.StageDir == "" {
+		cfg.StageDir = DefaultStageDir
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rep := cfg.Reporter
+	if rep == nil {
+		rep = NewLogReporter(log)
+	}
+	return &Runner{cfg: cfg, log: log, rep: rep}
+}
+
+// Close releases the database.
+func (r *Runner) Close() { r.pool.Close() }
+
+// Pool is the runner's database pool.
+func (r *Runner) Pool() *pgxpool.Pool { return r.pool }
+
+// Migrate brings the schema up to date (load.Migrate).
+func (r *Runner) Migrate(ctx context.Context) error { return load.Migrate(ctx, r.pool) }
+
+// clients reads every client; a failure means the schema is missing or the database went away.
+func (r *Runner) clients(ctx context.Context) ([]records.Client, error) {
+	all, err := load.ReadClients(ctx, r.pool)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
+	}
+	return all, nil
+}
+
+// selected reads the clients and picks the run's.
+func (r *Runner) selected(ctx context.Context, o Options) ([]records.Client, error) {
+	all, err := r.clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return SelectClients(all, o.Clients, o.Shard)
+}
+
+// lock takes the run locks of the clients; another run holding any is ErrCannotStart.
+func (r *Runner) lock(ctx context.Context, clients []records.Client) (*load.ClientLocks, error) {
+	locks, err := load.LockClients(ctx, r.pool, clients)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
+	}
+	return locks, nil
+}
+
+// tokenFor returns the client's own token or the default one.
+func (r *Runner) tokenFor(c records.Client) extract.Token {
+	if c.Token != "" {
+		return extract.NewToken(c.Token)
+	}
+	return r.cfg.Token
+}
+
+func (r *Runner) extractor() *extract.Extractor {
+	cl := extract.NewClient(r.cfg.GraphURL, r.cfg.APIVersion, r.cfg.AppSecret)
+	if r.cfg.HTTPClient != nil {
+		cl.HTTP = r.cfg.HTTPClient
+	}
+	cl.Retry = r.cfg.Retry
+	return &extract.Extractor{Client: cl, Poll: r.cfg.Poll, Throttle: r.cfg.Throttle, PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
+}

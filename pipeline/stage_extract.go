@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
+)
+
+// extractStage extracts every planned client not already staged, Config.Concurrency at a time,
+// while the bulk KPI read runs beside it. A client's failure is recorded in the ledger and does
+// not stop the others; the stage fails only when the KPI read fails or ctx ends.
+func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Plan, clients []records.Client, lf *ledgerFile) error {
+	end, _ := lf.begin(StageExtract)
+	byID := map[string]records.Client{}
+	for _, c := range clients {
+		byID[c.ID] = c
+	}
+	x := r.extractor()
+	snap := lf.snapshot()
+	var mu sync.Mutex
+	var jobWait, paging time.Duration
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.kpiStage(gctx, dir, plan, lf) })
+	var clientGroup errgroup.Group
+	clientGroup.SetLimit(r.cfg.Concurrency)
+	for _, cp := range plan.Clients {
+		if snap.Clients[cp.ID].Extract.Status == StatusDone && allStaged(dir.Client(cp.ID)) {
+			continue
+		}
+		clientGroup.Go(func() error {
+			if gctx.Err() != nil {
+				return nil
+			}
+			res := r.extractClient(gctx, x, dir, cp, byID[cp.ID], lf)
+			mu.Lock()
+			jobWait += res.Stats.JobWait
+			paging += res.Stats.Paging
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = clientGroup.Wait() // a client's error is in the ledger, not here
+	err := g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	secs := end(err)
+	lf.update(func(l *Ledger) {
+		l.Timings.Extract += secs
+		l.Timings.JobWait += jobWait.Seconds()
+		l.Timings.Paging += paging.Seconds()
+	})
+	return err
+}
+
+// extractClient extracts one client and records the outcome in the ledger.
+func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir records.RunDir, cp ClientPlan, c records.Client, lf *ledgerFile) extract.ClientResult {
+	lf.update(func(l *Ledger) {
+		l.Clients[cp.ID].Extract = ExtractRecord{Status: StatusRunning, Started: time.Now().UTC()}
+	})
+	r.rep.ClientStarted(cp.ID, cp.Name)
+	var res extract.ClientResult
+	if err := ValidateAccount(c); err != nil {
+		res = extract.ClientResult{ClientID: cp.ID, Err: err, Started: time.Now(), Ended: time.Now()}
+	} else {
+		req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c),
+			Range: cp.Range(), Dir: dir.Client(cp.ID)}
+		res = x.Extract(ctx, req, func(kind records.Kind, status string, pct int) {
+			r.rep.KindProgress(cp.ID, string(kind), status, pct)
+		})
+	}
+	r.rep.ClientDone(cp.ID, res.Err)
+	lf.update(func(l *Ledger) {
+		rec := &l.Clients[cp.ID].Extract
+		rec.Ended, rec.Kinds, rec.Stats = res.Ended.UTC(), res.Kinds, res.Stats
+		rec.Status = StatusDone
+		if res.Err != nil {
+			rec.Status, rec.Error = StatusFailed, res.Err.Error()
+		}
+	})
+	if res.Err != nil {
+		r.log.Error("extract failed", "client", cp.Name, "err", res.Err)
+	} else {
+		r.log.Info("extracted", "client", cp.Name, "requests", res.Stats.Requests, "submits", res.Stats.Submits,
+			"polls", res.Stats.Polls, "pages", res.Stats.Pages, "rows", res.Stats.Rows)
+	}
+	return res
+}
+
+// allStaged reports whether every report kind of a client is staged.
+func allStaged(dir records.ClientDir) bool {
+	for _, k := range records.Kinds {
+		if _, err := os.Stat(dir.Report(k)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// kpiStage reads every planned client's daily KPI rows in one query, unless already staged.
+func (r *Runner) kpiStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile) error {
+	path := dir.KPI()
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	end, _ := lf.begin(StageKPI)
+	from, to := plan.KPIRange()
+	n, err := extract.ReadKPI(ctx, r.pool, plan.ClientIDs(), from, to, path)
+	secs := end(err)
+	lf.update(func(l *Ledger) { l.Timings.KPIQuery += secs })
+	r.log.Info("kpi read", "rows", n, "from", from.Format(time.DateOnly), "to", to.Format(time.DateOnly), "seconds", secs)
+	return err
+}

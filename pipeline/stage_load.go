@@ -1,0 +1,57 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/load"
+)
+
+// loadStage loads the summaries of every client whose transform is done, with their sync
+// states, in one transaction (load.Load). The stage is skipped when no client is left.
+func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile) error {
+	snap := lf.snapshot()
+	req := load.Request{SummariesPath: dir.Summaries(), DataSource: "metapipe " + plan.RunID, LockTimeout: r.cfg.LockTimeout}
+	for _, cp := range plan.Clients {
+		if snap.Clients[cp.ID].Transform.Status != StatusDone {
+			continue
+		}
+		req.ClientIDs = append(req.ClientIDs, cp.ID)
+		st := load.SyncState{ClientID: cp.ID, Platform: "meta", CoveredFrom: mustDate(cp.CoveredFrom),
+			LastAsOf: mustDate(plan.AsOf), LastRunID: plan.RunID}
+		if cp.FinalThrough != "" {
+			t := mustDate(cp.FinalThrough)
+			st.FinalThrough = &t
+		}
+		req.Sync = append(req.Sync, st)
+		// The whole fetched range is in the file: a stored week in it that is not (it lost
+		// all delivery) goes.
+		req.Ranges = append(req.Ranges, load.ClientRange{ClientID: cp.ID, From: mustDate(cp.Since), To: mustDate(cp.Until)})
+	}
+	end, skipped := lf.begin(StageLoad)
+	if len(req.ClientIDs) == 0 {
+		skipped()
+		return nil
+	}
+	res, err := load.Load(ctx, r.pool, req)
+	secs := end(err)
+	lf.update(func(l *Ledger) {
+		l.Timings.Load += secs
+		l.Timings.Copy += res.CopyDuration.Seconds()
+		l.Timings.Merge += res.MergeDuration.Seconds()
+		l.Rows = RowCounts{Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged, Deleted: res.Deleted}
+		for _, id := range req.ClientIDs {
+			rec := &l.Clients[id].Load
+			*rec = LoadClientRecord{Status: StatusDone}
+			if err != nil {
+				*rec = LoadClientRecord{Status: StatusFailed, Error: err.Error()}
+			}
+		}
+	})
+	if err != nil {
+		r.log.Error("load failed", "err", err)
+		return err
+	}
+	r.log.Info("loaded", "inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged, "deleted", res.Deleted, "seconds", secs)
+	return nil
+}
