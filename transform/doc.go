@@ -23,7 +23,7 @@
 //
 // # Figures
 //
-// Per client and week (DESIGN.md, "Derived figures"):
+// Per client and week (docs/DESIGN.md, "Figures"):
 //
 //   - total_spend, total_impressions, total_clicks are the sums of the week's campaign rows in
 //     exact decimal arithmetic; a week that has an account row but no campaign rows falls back to
@@ -43,7 +43,7 @@
 // # JSON
 //
 // campaign_data and meta_tables are written by hand, byte for byte deterministic: keys in the
-// order DESIGN.md lists them (action types sorted), no HTML escaping, non-ASCII text as UTF-8.
+// order docs/DESIGN.md lists them (action types sorted), no HTML escaping, non-ASCII text as UTF-8.
 // Numbers are JSON numbers written from exact decimals: money (spend) with exactly 2 decimals
 // ("12.30"), ctr/cpc/cpm with exactly 4 decimals ("1.2346") or null when the divisor is 0,
 // counts as integers, and action values as the shortest exact decimal of Meta's value ("3",

@@ -25,7 +25,7 @@ func ratio(num, den decimal.Decimal) *string {
 	return &s
 }
 
-// ctrOf, cpcOf and cpmOf are DESIGN.md's derived figures.
+// ctrOf, cpcOf and cpmOf are the derived figures of docs/DESIGN.md, "Figures".
 func ctrOf(clicks, impressions int64) *string {
 	return ratio(decimal.NewFromInt(clicks).Mul(hundred), decimal.NewFromInt(impressions))
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
-// Exit codes (DESIGN.md).
+// Exit codes (docs/DESIGN.md, "Exit codes"; the README lists them too).
 const (
 	exitOK          = 0
 	exitSomeFailed  = 1
