@@ -12,6 +12,7 @@ const (
 	CallSubmit  CallKind = "submit"
 	CallPoll    CallKind = "poll"
 	CallResults CallKind = "results"
+	CallAccount CallKind = "account" // the ad account's fields
 )
 
 // Stats counts one client's requests and waits. Safe for concurrent use.

@@ -225,7 +225,7 @@ func benchSource(b *testing.B, data benchData) (*summarySource, func()) {
 		u, _ := parseUUID(id)
 		clients[u.Bytes] = id
 	}
-	return newSummarySource(context.Background(), f, clients, map[rowKey]string{}), func() { f.Close() }
+	return newSummarySource(context.Background(), f, clients, map[rowKey]storedRow{}), func() { f.Close() }
 }
 
 // perRowUpserts writes the first limit rows one statement each, autocommit, like the old

@@ -35,7 +35,7 @@ func ExampleLoad() {
 	path := filepath.Join(dir, "summaries.parquet")
 	s := records.Summary{ClientID: client, SummaryDate: records.DayNumber(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)),
 		TotalSpend: "150.00", TotalImpressions: 30000, TotalClicks: 600, Reach: 20000,
-		CampaignData: "[]", MetaTables: "{}"}
+		CampaignData: "[]", MetaTables: "{}", Currency: "CHF", AsOf: records.DayNumber(time.Date(2026, 1, 11, 0, 0, 0, 0, time.UTC))}
 	s.ContentHash = s.Hash()
 	_ = records.WriteParquet(path, []records.Summary{s}, records.SummaryRowGroupRows)
 

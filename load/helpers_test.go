@@ -139,6 +139,8 @@ func summary(clientID string, week time.Time, seed int, jsonBytes int) records.S
 		CampaignData:     campaignData(seed, jsonBytes),
 		MetaTables:       metaTables(seed),
 		KPIDays:          int32(seed % 8),
+		Currency:         "PLN",
+		AsOf:             days(week) + 6, // the week's Sunday
 	}
 	if s.KPIDays > 0 {
 		s.TotalConversions = ptr(int64(seed % 40))
@@ -160,7 +162,7 @@ func summary(clientID string, week time.Time, seed int, jsonBytes int) records.S
 
 // hashOf is the test's own content hash: any stable function of the fields will do.
 func hashOf(s records.Summary) string {
-	s.ContentHash = ""
+	s.ContentHash, s.AsOf = "", 0 // as_of is not content
 	b, _ := json.Marshal(s)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -33,10 +33,14 @@ type Request struct {
 	DataSource string
 	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout); 0 means 30 s.
 	LockTimeout time.Duration
-	// Ranges say which dates the file covers completely for a client: a stored row of that
-	// client in that range whose week is not in the file is deleted (the week lost all its
+	// Ranges say which dates the file covers completely for a client, To being the as-of date
+	// of its figures: a stored row of that client in that range whose week is not in the file,
+	// and whose figures are not as of a later date, is deleted (the week lost all its
 	// delivery). Each entry's client must be in ClientIDs; without an entry nothing is deleted.
 	Ranges []ClientRange
+	// RecomputeSync stores Sync as given (metapipe run --full repairs a bad state); otherwise
+	// covered_from only moves back and final_through and last_as_of only move forward.
+	RecomputeSync bool
 
 	afterRow     func(copied int64) // test hook: called after each row handed to COPY
 	forceStaging bool               // set after a direct COPY met a row it did not expect
@@ -53,9 +57,11 @@ type Result struct {
 	Inserted   int64 // new rows
 	Updated    int64 // stored rows whose content hash differed
 	Unchanged  int64 // rows of the file whose content hash equals the stored one: not copied
+	Confirmed  int64 // unchanged rows found again as of a later date: only their as_of moved
+	Kept       int64 // rows of the file older (by as-of) than the stored ones: the stored stay
 	Copied     int64 // rows sent to the staging table (Inserted + Updated under the lock)
 	Duplicates int64 // later occurrences of a key already seen in the file: dropped
-	Deleted    int64 // stored rows within Ranges whose week is no longer in the file
+	Deleted    int64 // stored rows within Ranges whose week is no longer in the file (as of a later date)
 
 	ReadDuration  time.Duration // decoding Parquet (part of CopyDuration)
 	CopyDuration  time.Duration // streaming the file through COPY, reads included
@@ -80,7 +86,8 @@ SELECT set_config('lock_timeout', $1, true),
 const lockClients = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`
 
 const selectStoredHashes = `
-SELECT client_id, (summary_date - date '1970-01-01')::int, coalesce(content_hash, '')
+SELECT client_id, (summary_date - date '1970-01-01')::int, coalesce(content_hash, ''),
+       coalesce((as_of - date '1970-01-01')::int, -2147483648)
 FROM campaign_summaries
 WHERE client_id = ANY ($1::uuid[]) AND summary_type = 'weekly' AND platform = 'meta'`
 
@@ -108,6 +115,7 @@ WITH merged AS (
 ` + set.String() + `    data_source = EXCLUDED.data_source,
     last_updated = EXCLUDED.last_updated
   WHERE cs.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+    AND (cs.as_of IS NULL OR cs.as_of <= EXCLUDED.as_of)
   RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged`
@@ -261,7 +269,7 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 		}
 		res.ReadDuration = src.readTime
 		res.CopyDuration = time.Since(copyStart)
-		res.Unchanged, res.Duplicates, res.Copied = src.unchanged, src.duplicates, int64(len(src.sent))
+		res.Unchanged, res.Kept, res.Duplicates, res.Copied = src.unchanged, src.kept, src.duplicates, int64(len(src.sent))
 		if err != nil {
 			var pgErr *pgconn.PgError
 			if direct && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
@@ -283,6 +291,13 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 				return nil
 			})
 		}
+		if len(src.confirm) > 0 {
+			ids, days, asOf := confirmArgs(src.confirm)
+			batch.Queue(confirmAsOf, ids, days, asOf).Exec(func(ct pgconn.CommandTag) error {
+				res.Confirmed = ct.RowsAffected()
+				return nil
+			})
+		}
 		if gone := goneKeys(stored, src.seen, req.Ranges); len(gone.ids) > 0 {
 			batch.Queue(deleteGone, gone.ids, gone.days).Exec(func(ct pgconn.CommandTag) error {
 				res.Deleted = ct.RowsAffected()
@@ -290,7 +305,11 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 			})
 		}
 		if len(req.Sync) > 0 {
-			batch.Queue(upsertSyncStates, syncArgs(req.Sync)...).Exec(func(ct pgconn.CommandTag) error { return nil })
+			upsert := upsertSyncStates
+			if req.RecomputeSync {
+				upsert = replaceSyncStates
+			}
+			batch.Queue(upsert, syncArgs(req.Sync)...).Exec(func(ct pgconn.CommandTag) error { return nil })
 		}
 		if batch.Len() > 0 {
 			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
@@ -317,8 +336,30 @@ type keyArrays struct {
 	days []pgtype.Date
 }
 
-// goneKeys are the stored rows within the ranges whose key is not in the file.
-func goneKeys(stored map[rowKey]string, seen map[rowKey]struct{}, ranges []ClientRange) keyArrays {
+// confirmAsOf moves the as_of of unchanged rows forward, and only forward.
+const confirmAsOf = `
+UPDATE campaign_summaries cs SET as_of = c.as_of
+FROM unnest($1::uuid[], $2::date[], $3::date[]) AS c(client_id, summary_date, as_of)
+WHERE cs.client_id = c.client_id AND cs.summary_date = c.summary_date
+  AND cs.summary_type = 'weekly' AND cs.platform = 'meta'
+  AND (cs.as_of IS NULL OR cs.as_of < c.as_of)`
+
+func confirmArgs(cs []confirmed) ([]pgtype.UUID, []pgtype.Date, []pgtype.Date) {
+	ids := make([]pgtype.UUID, len(cs))
+	days := make([]pgtype.Date, len(cs))
+	asOf := make([]pgtype.Date, len(cs))
+	for i, c := range cs {
+		ids[i] = pgtype.UUID{Bytes: c.key.client, Valid: true}
+		days[i] = pgtype.Date{Time: records.DayTime(c.key.day), Valid: true}
+		asOf[i] = pgtype.Date{Time: records.DayTime(c.asOf), Valid: true}
+	}
+	return ids, days, asOf
+}
+
+// goneKeys are the stored rows within the ranges whose key is not in the file and whose
+// figures are not as of a later date than the range's end (the run's as-of): the run saw
+// those weeks lose all delivery.
+func goneKeys(stored map[rowKey]storedRow, seen map[rowKey]struct{}, ranges []ClientRange) keyArrays {
 	var out keyArrays
 	if len(ranges) == 0 {
 		return out
@@ -329,13 +370,13 @@ func goneKeys(stored map[rowKey]string, seen map[rowKey]struct{}, ranges []Clien
 			byClient[u.Bytes] = append(byClient[u.Bytes], r)
 		}
 	}
-	for key := range stored {
+	for key, st := range stored {
 		if _, ok := seen[key]; ok {
 			continue
 		}
 		week := records.DayTime(key.day)
 		for _, r := range byClient[key.client] {
-			if !week.Before(r.From) && !week.After(r.To) {
+			if !week.Before(r.From) && !week.After(r.To) && st.asOf <= records.DayNumber(r.To) {
 				out.ids = append(out.ids, pgtype.UUID{Bytes: key.client, Valid: true})
 				out.days = append(out.days, pgtype.Date{Time: week, Valid: true})
 				break
@@ -347,8 +388,8 @@ func goneKeys(stored map[rowKey]string, seen map[rowKey]struct{}, ranges []Clien
 
 // setup runs, in one round trip: the settings, the advisory locks, the staging table, the
 // read of the stored hashes and the transaction's now() (last_updated of the rows written).
-func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int64, ids []pgtype.UUID) (map[rowKey]string, time.Time, error) {
-	stored := make(map[rowKey]string)
+func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int64, ids []pgtype.UUID) (map[rowKey]storedRow, time.Time, error) {
+	stored := make(map[rowKey]storedRow)
 	var now time.Time
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT now()`).QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
@@ -357,10 +398,10 @@ func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int
 	batch.Queue(createStaging).Exec(func(pgconn.CommandTag) error { return nil })
 	batch.Queue(selectStoredHashes, ids).Query(func(rows pgx.Rows) error {
 		var id pgtype.UUID
-		var day int32
+		var day, asOf int32
 		var hash string
-		_, err := pgx.ForEachRow(rows, []any{&id, &day, &hash}, func() error {
-			stored[rowKey{client: id.Bytes, day: day}] = hash
+		_, err := pgx.ForEachRow(rows, []any{&id, &day, &hash, &asOf}, func() error {
+			stored[rowKey{client: id.Bytes, day: day}] = storedRow{hash: hash, asOf: asOf}
 			return nil
 		})
 		return err

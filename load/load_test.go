@@ -29,7 +29,7 @@ SELECT client_id::text, summary_type, summary_date::text, platform,
        total_conversions::text, click_to_call::text, email_contacts::text,
        booking_step_1::text, booking_step_2::text, booking_step_3::text,
        reservations::text, reservation_value::text, kpi_days::text,
-       roas::text, cost_per_reservation::text, content_hash, data_source
+       roas::text, cost_per_reservation::text, currency, as_of::text, content_hash, data_source
 FROM campaign_summaries
 WHERE client_id = $1 AND summary_date = $2 AND summary_type = 'weekly' AND platform = 'meta'`
 
@@ -58,7 +58,8 @@ func expectedText(s records.Summary, dataSource string) []string {
 		i64(s.TotalConversions), i64(s.ClickToCall), i64(s.EmailContacts),
 		i64(s.BookingStep1), i64(s.BookingStep2), i64(s.BookingStep3),
 		i64(s.Reservations), str(s.ReservationValue), fmt.Sprint(s.KPIDays),
-		str(s.ROAS), str(s.CostPerReservation), s.ContentHash, dataSource,
+		str(s.ROAS), str(s.CostPerReservation), s.Currency, records.DayTime(s.AsOf).Format(time.DateOnly),
+		s.ContentHash, dataSource,
 	}
 }
 
@@ -87,7 +88,7 @@ func checkRows(t *testing.T, pool *pgxpool.Pool, want []records.Summary, dataSou
 		t.Errorf("campaign_summaries has %d rows, want %d", n, len(want))
 	}
 	for _, s := range want {
-		got := make([]*string, 30)
+		got := make([]*string, 32)
 		dest := make([]any, len(got))
 		for i := range got {
 			dest[i] = &got[i]

@@ -24,6 +24,21 @@ type rowKey struct {
 	day    int32 // summary_date, days since 1970-01-01
 }
 
+// storedRow is what the load needs to know of a stored row: its content hash and the as-of
+// date its figures were true at (math.MinInt32, older than any run, for a row that has none:
+// written before as_of existed, or reset).
+type storedRow struct {
+	hash string
+	asOf int32 // days since 1970-01-01
+}
+
+// confirmed is an unchanged row whose figures a later as-of found again: its as_of moves
+// forward, nothing else of it changes.
+type confirmed struct {
+	key  rowKey
+	asOf int32
+}
+
 // summaryFile is an open summaries.parquet.
 type summaryFile = records.ParquetReader[records.Summary]
 
@@ -32,13 +47,14 @@ func openSummaries(path string) (*summaryFile, error) {
 }
 
 // summarySource is the pgx.CopyFromSource of a load: it streams the summaries of the loaded
-// clients, skipping rows whose content hash equals the stored one and every occurrence of a
-// key after the first, and validates each row it sends.
+// clients and validates each row it sends. It skips every occurrence of a key after the first,
+// a row whose stored twin is as of a later date (kept), and a row whose content hash equals the
+// stored one (unchanged; confirmed when its as-of is later than the stored row's).
 type summarySource struct {
 	ctx      context.Context
 	file     *summaryFile
-	clients  map[[16]byte]string // the loaded clients, by uuid → canonical text
-	stored   map[rowKey]string   // stored content hashes of the loaded clients
+	clients  map[[16]byte]string  // the loaded clients, by uuid → canonical text
+	stored   map[rowKey]storedRow // the stored rows of the loaded clients
 	seen     map[rowKey]struct{}
 	afterRow func(copied int64) // test hook, may be nil
 
@@ -50,12 +66,14 @@ type summarySource struct {
 	primed int // 1: Next already returned true once before the COPY started; 2: and a row is pending
 
 	sent       []rowKey // in COPY order: line n of the COPY is sent[n-1]
+	confirm    []confirmed
 	unchanged  int64
+	kept       int64
 	duplicates int64
 	readTime   time.Duration
 }
 
-func newSummarySource(ctx context.Context, file *summaryFile, clients map[[16]byte]string, stored map[rowKey]string) *summarySource {
+func newSummarySource(ctx context.Context, file *summaryFile, clients map[[16]byte]string, stored map[rowKey]storedRow) *summarySource {
 	return &summarySource{
 		ctx:     ctx,
 		file:    file,
@@ -132,9 +150,19 @@ func (s *summarySource) next() bool {
 			continue
 		}
 		s.seen[key] = struct{}{}
-		if h, ok := s.stored[key]; ok && h == row.ContentHash {
-			s.unchanged++
-			continue
+		if st, ok := s.stored[key]; ok {
+			switch {
+			case st.asOf > row.AsOf:
+				// The table's figures are as of a later date: fresher data always wins.
+				s.kept++
+				continue
+			case st.hash == row.ContentHash:
+				s.unchanged++
+				if row.AsOf > st.asOf {
+					s.confirm = append(s.confirm, confirmed{key: key, asOf: row.AsOf})
+				}
+				continue
+			}
 		}
 		if err := s.setValues(clientID, id, row); err != nil {
 			s.err = err
@@ -176,9 +204,6 @@ func (s *summarySource) setValues(clientID string, id pgtype.UUID, r *records.Su
 	}
 	if week.Weekday() != time.Monday {
 		return bad("summary_date", "not a Monday ("+week.Weekday().String()+")", nil)
-	}
-	if r.ContentHash == "" {
-		return bad("content_hash", "empty", nil)
 	}
 	for i := range records.SummaryColumns {
 		c := &records.SummaryColumns[i]
@@ -224,7 +249,12 @@ func columnValue(c *records.SummaryColumn, v any, id pgtype.UUID) (any, error) {
 			return nil, fmt.Errorf("negative (%s)", *text)
 		}
 		return n, nil
-	default: // TypeJSON, TypeText: a string goes to jsonb or text as is, never re-encoded
+	case records.TypeText:
+		if c.Pattern != nil && !c.Pattern.MatchString(v.(string)) {
+			return nil, fmt.Errorf("%q does not match %s", truncate(v.(string), 40), c.Pattern)
+		}
+		return v, nil
+	default: // TypeJSON: a string goes to jsonb as is, never re-encoded
 		return v, nil
 	}
 }

@@ -24,7 +24,8 @@ type env struct {
 	dbURL   string
 	pool    *pgxpool.Pool
 	stage   string
-	clients []string // ids, in account order
+	clients []string         // ids, in account order
+	now     func() time.Time // the simulator's clock, and the runner's
 }
 
 func newEnv(t *testing.T, accounts int) *env {
@@ -39,6 +40,7 @@ func (e *env) config(concurrency int) pipeline.Config {
 		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 300 * time.Millisecond},
 		Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
 		Throttle: extract.ThrottleConfig{Cooldown: 20 * time.Millisecond, RegainUnit: 10 * time.Millisecond},
+		Now:      e.now,
 	}
 }
 

@@ -48,6 +48,6 @@ func ExampleRunner_Run() {
 		fmt.Printf("%s: %d clients, rows %+v\n", rep.Ledger.Status, len(rep.Plan.Clients), rep.Ledger.Rows)
 	}
 	// Output:
-	// done: 2 clients, rows {Inserted:8 Updated:0 Unchanged:0 Deleted:0}
-	// done: 2 clients, rows {Inserted:0 Updated:0 Unchanged:8 Deleted:0}
+	// done: 2 clients, rows {Inserted:8 Updated:0 Unchanged:0 Confirmed:0 Kept:0 Deleted:0}
+	// done: 2 clients, rows {Inserted:0 Updated:0 Unchanged:8 Confirmed:0 Kept:0 Deleted:0}
 }

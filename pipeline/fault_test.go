@@ -52,12 +52,12 @@ func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) ht
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
+	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), now: cfg.Now}
 	r := e.runner(t, 4)
 	if err := r.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := fixtures.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
+	ids, err := fixtures.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7))
 	if err != nil {
 		t.Fatal(err)
 	}

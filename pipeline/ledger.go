@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -16,12 +18,13 @@ type Status string
 
 // The statuses.
 const (
-	StatusPending Status = "pending"
-	StatusRunning Status = "running"
-	StatusDone    Status = "done"
-	StatusFailed  Status = "failed"
-	StatusPartial Status = "partial" // the run: some clients failed, the others are done
-	StatusSkipped Status = "skipped" // the stage: nothing to do
+	StatusPending     Status = "pending"
+	StatusRunning     Status = "running"
+	StatusDone        Status = "done"
+	StatusFailed      Status = "failed"
+	StatusPartial     Status = "partial"     // the run: some clients failed, the others are done
+	StatusSkipped     Status = "skipped"     // the stage: nothing to do
+	StatusInterrupted Status = "interrupted" // cut short by SIGINT/SIGTERM: the next run resumes it
 )
 
 // Stage names a stage of a run. StageKPI is the bulk KPI read, which runs beside the extract.
@@ -50,7 +53,7 @@ func ParseStage(s string) (Stage, error) {
 // Ledger is run.json: per stage and per client, what happened. It never holds a token.
 type Ledger struct {
 	RunID    string                   `json:"run_id"`
-	AsOf     string                   `json:"as_of"`
+	AsOf     string                   `json:"as_of"` // the plan's: --as-of, or the UTC date the run was planned
 	Status   Status                   `json:"status"`
 	Started  time.Time                `json:"started"`
 	Updated  time.Time                `json:"updated"`
@@ -82,6 +85,14 @@ type ClientRecord struct {
 func (c *ClientRecord) Failed() bool {
 	return c.Extract.Status == StatusFailed || c.Transform.Status == StatusFailed || c.Load.Status == StatusFailed
 }
+
+// Interrupted reports whether the client was cut short in any stage.
+func (c *ClientRecord) Interrupted() bool {
+	return c.Extract.Status == StatusInterrupted || c.Transform.Status == StatusInterrupted || c.Load.Status == StatusInterrupted
+}
+
+// Loaded reports whether the client's rows are in campaign_summaries.
+func (c *ClientRecord) Loaded() bool { return c.Load.Status == StatusDone }
 
 // ExtractRecord is one client's extraction.
 type ExtractRecord struct {
@@ -121,11 +132,13 @@ type Timings struct {
 	Total     float64 `json:"total"`
 }
 
-// RowCounts is what the load did to campaign_summaries.
+// RowCounts is what the loads of a run did to campaign_summaries, summed over its attempts.
 type RowCounts struct {
 	Inserted  int64 `json:"inserted"`
 	Updated   int64 `json:"updated"`   // stored rows whose content changed
-	Unchanged int64 `json:"unchanged"` // rows of the run equal to the stored ones: not written
+	Unchanged int64 `json:"unchanged"` // rows of the run equal to the stored ones: not rewritten
+	Confirmed int64 `json:"confirmed"` // of the unchanged, those whose as_of moved forward
+	Kept      int64 `json:"kept"`      // rows as of a later date in the table than in the run: kept
 	Deleted   int64 `json:"deleted"`   // weeks in a refetched range that lost all delivery
 }
 
@@ -248,10 +261,20 @@ func (lf *ledgerFile) begin(stage Stage) (end func(err error) float64, skipped f
 		return secs
 	}
 	end = func(err error) float64 {
-		if err != nil {
-			return finish(StatusFailed, err)
-		}
-		return finish(StatusDone, nil)
+		return finish(outcome(err), err)
 	}
 	return end, func() { finish(StatusSkipped, nil) }
+}
+
+// outcome is the status an error ends something with: done (nil), interrupted (the run's
+// context ended: context.Canceled) or failed.
+func outcome(err error) Status {
+	switch {
+	case err == nil:
+		return StatusDone
+	case errors.Is(err, context.Canceled):
+		return StatusInterrupted
+	default:
+		return StatusFailed
+	}
 }

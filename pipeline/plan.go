@@ -15,14 +15,20 @@ import (
 )
 
 // ClientPlan is what one client's run fetches and, once loaded, what its sync state becomes.
+// Dates are YYYY-MM-DD in the ad account's calendar.
 type ClientPlan struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Account string `json:"ad_account_id"` // digits, without act_
-	Since   string `json:"since"`         // a Monday
-	Until   string `json:"until"`         // the as-of date
-	Weeks   int    `json:"weeks"`
-	Reason  string `json:"reason"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Account  string `json:"ad_account_id"` // digits, without act_
+	TimeZone string `json:"time_zone"`     // the ad account's (IANA name)
+	Currency string `json:"currency"`      // the ad account's (ISO 4217)
+	Since    string `json:"since"`         // a Monday
+	Until    string `json:"until"`         // the client's as-of date: --as-of, or the account's today
+	Weeks    int    `json:"weeks"`
+	Reason   string `json:"reason"`
+	// Error, when set, is why the client cannot run (its ad account could not be read and is
+	// not cached): it is not extracted and fails with this error.
+	Error string `json:"error,omitempty"`
 
 	// The client_sync_state written with the load.
 	CoveredFrom  string `json:"covered_from"`
@@ -36,9 +42,12 @@ func (c ClientPlan) Range() extract.Range {
 
 // Plan is plan.json: what a run fetches for whom.
 type Plan struct {
-	RunID        string       `json:"run_id"`
-	Created      time.Time    `json:"created"`
+	RunID   string    `json:"run_id"`
+	Created time.Time `json:"created"`
+	// AsOf is the as-of date asked for (--as-of), or today's UTC date when none was: what a
+	// retry must ask again to resume the run. Each client's own as-of date is its Until.
 	AsOf         string       `json:"as_of"`
+	AsOfGiven    bool         `json:"as_of_given"` // --as-of was given
 	Weeks        int          `json:"weeks"`
 	Lookback     int          `json:"lookback"`
 	Full         bool         `json:"full"`
@@ -49,12 +58,15 @@ type Plan struct {
 // KPIRange is the span of the one KPI query: every client's range.
 func (p *Plan) KPIRange() (from, to time.Time) {
 	for i, c := range p.Clients {
-		s := mustDate(c.Since)
+		s, u := mustDate(c.Since), mustDate(c.Until)
 		if i == 0 || s.Before(from) {
 			from = s
 		}
+		if i == 0 || u.After(to) {
+			to = u
+		}
 	}
-	return from, mustDate(p.AsOf)
+	return from, to
 }
 
 // ClientIDs lists the planned clients' ids, sorted.
@@ -67,8 +79,17 @@ func (p *Plan) ClientIDs() []string {
 	return ids
 }
 
-// ReportRuns counts the report runs the plan submits when nothing needs splitting.
-func (p *Plan) ReportRuns() int { return len(p.Clients) * len(records.Kinds) }
+// ReportRuns counts the report runs the plan submits when nothing needs splitting (none for a
+// client that cannot run).
+func (p *Plan) ReportRuns() int {
+	n := 0
+	for _, c := range p.Clients {
+		if c.Error == "" {
+			n += len(records.Kinds)
+		}
+	}
+	return n
+}
 
 // Monday returns the Monday of t's ISO week.
 func Monday(t time.Time) time.Time {
@@ -98,9 +119,9 @@ func lastFinalSunday(asOf time.Time, lookback int) time.Time {
 	return limit.AddDate(0, 0, -((wd + 1) % 7))
 }
 
-// planClient applies the week rules (docs/DESIGN.md, "Weeks") to one client.
-func planClient(c records.Client, st *load.SyncState, o Options) ClientPlan {
-	asOf := day(o.AsOf)
+// planClient applies the week rules (docs/DESIGN.md, "Weeks") to one client whose as-of date
+// is asOf (a date in the ad account's calendar, never after its today).
+func planClient(c records.Client, st *load.SyncState, o Options, asOf time.Time) ClientPlan {
 	horizon := Monday(asOf).AddDate(0, 0, -7*(o.Weeks-1))
 	since, reason := horizon, "never covered: backfill the horizon"
 	switch {
@@ -111,28 +132,32 @@ func planClient(c records.Client, st *load.SyncState, o Options) ClientPlan {
 		reason = "covered only from " + st.CoveredFrom.Format(time.DateOnly) + ": backfill the horizon"
 	case st.FinalThrough == nil:
 		reason = "no final week yet"
+	case !day(*st.FinalThrough).Before(asOf):
+		// Only a bad state (set by hand, or by a version that took future as-of dates) has a
+		// final week that ends on or after the as-of date.
+		since = Monday(asOf)
+		reason = "final through " + st.FinalThrough.Format(time.DateOnly) + ", after the as-of date: the current week only (--full or reset-state repairs it)"
 	case !day(*st.FinalThrough).Before(horizon):
 		since = day(*st.FinalThrough).AddDate(0, 0, 1)
 		reason = "final through " + st.FinalThrough.Format(time.DateOnly)
 	default:
 		reason = "final weeks older than the horizon"
 	}
-	if since.After(asOf) { // cannot happen with lookback >= 0, but never plan an empty range
-		since = Monday(asOf)
-	}
 	covered := since
 	var final *time.Time
-	if st != nil {
-		if cf := day(st.CoveredFrom); cf.Before(covered) && !o.Full {
+	if st != nil && !o.Full {
+		if cf := day(st.CoveredFrom); cf.Before(covered) {
 			covered = cf
 		}
 		final = st.FinalThrough
 	}
+	// A week is final once covered by a run more than lookback days after its Sunday; --full
+	// recomputes final_through from what it fetches alone.
 	if lf := lastFinalSunday(asOf, o.Lookback); !lf.Before(covered) && (final == nil || lf.After(*final)) {
 		final = &lf
 	}
 	cp := ClientPlan{
-		ID: c.ID, Name: c.Name, Account: strings.TrimPrefix(strings.TrimSpace(c.AdAccountID), "act_"),
+		ID: c.ID, Name: c.Name, Account: accountDigits(c),
 		Since: since.Format(time.DateOnly), Until: asOf.Format(time.DateOnly),
 		Weeks: extract.Range{Since: since, Until: asOf}.Weeks(), Reason: reason,
 		CoveredFrom: covered.Format(time.DateOnly),
@@ -141,6 +166,11 @@ func planClient(c records.Client, st *load.SyncState, o Options) ClientPlan {
 		cp.FinalThrough = final.Format(time.DateOnly)
 	}
 	return cp
+}
+
+// accountDigits is the client's ad account id without act_.
+func accountDigits(c records.Client) string {
+	return strings.TrimPrefix(strings.TrimSpace(c.AdAccountID), "act_")
 }
 
 // Plan decides what a run with these options fetches, changing nothing.
@@ -159,6 +189,10 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	if o.Lookback < 0 {
 		return nil, fmt.Errorf("%w: --lookback must not be negative", ErrUsage)
 	}
+	now := r.now()
+	if err := checkNotFuture(o, now); err != nil {
+		return nil, err
+	}
 	ids := make([]string, len(clients))
 	for i, c := range clients {
 		ids[i] = c.ID
@@ -167,20 +201,61 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
-	asOf := day(o.AsOf)
-	p := &Plan{
-		RunID: newRunID(), Created: time.Now().UTC(), AsOf: asOf.Format(time.DateOnly),
-		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
-		HorizonStart: Monday(asOf).AddDate(0, 0, -7*(o.Weeks-1)).Format(time.DateOnly),
+	accounts, err := r.adAccounts(ctx, clients)
+	if err != nil {
+		return nil, err
 	}
+	nominal := day(now.UTC())
+	if !o.AsOf.IsZero() {
+		nominal = day(o.AsOf)
+	}
+	p := &Plan{
+		RunID: newRunID(), Created: now.UTC(), AsOf: nominal.Format(time.DateOnly), AsOfGiven: !o.AsOf.IsZero(),
+		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
+		HorizonStart: Monday(nominal).AddDate(0, 0, -7*(o.Weeks-1)).Format(time.DateOnly),
+	}
+	var future []string
 	for _, c := range clients {
+		acct := accounts[c.ID]
+		today := acct.info.Today(now)
+		asOf := today
+		if !o.AsOf.IsZero() {
+			asOf = day(o.AsOf)
+			if acct.err == nil && asOf.After(today) {
+				future = append(future, fmt.Sprintf("%s in %s (client %s, act_%s)", today.Format(time.DateOnly),
+					acct.info.TimeZone, c.Name, acct.info.ID))
+			}
+		}
 		var st *load.SyncState
 		if s, ok := states[c.ID]; ok {
 			st = &s
 		}
-		p.Clients = append(p.Clients, planClient(c, st, o))
+		cp := planClient(c, st, o, asOf)
+		cp.TimeZone, cp.Currency = acct.info.TimeZone, acct.info.Currency
+		if acct.err != nil {
+			cp.Error = acct.err.Error()
+		}
+		p.Clients = append(p.Clients, cp)
+	}
+	if len(future) > 0 {
+		return nil, fmt.Errorf("%w: --as-of %s is after today in the ad account's time zone: %s", ErrUsage,
+			nominal.Format(time.DateOnly), strings.Join(future, "; "))
 	}
 	return p, nil
+}
+
+// latestToday is the latest calendar date anywhere at now (UTC+14, where each date begins
+// first): an as-of after it is after today in every time zone.
+func latestToday(now time.Time) time.Time { return day(now.In(time.FixedZone("UTC+14", 14*3600))) }
+
+// checkNotFuture refuses an as-of date after today in every time zone, before anything is
+// read or asked; the exact check, per ad account, comes once the accounts are known.
+func checkNotFuture(o Options, now time.Time) error {
+	if latest := latestToday(now); !o.AsOf.IsZero() && day(o.AsOf).After(latest) {
+		return fmt.Errorf("%w: --as-of %s is in the future: today is %s at the latest (in UTC+14)", ErrUsage,
+			day(o.AsOf).Format(time.DateOnly), latest.Format(time.DateOnly))
+	}
+	return nil
 }
 
 // newRunID is a run id: the UTC time and 6 random hex digits, so ids sort by creation.

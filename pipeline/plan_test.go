@@ -32,12 +32,16 @@ func TestPlanClient(t *testing.T) {
 		{"a gap heals itself", &load.SyncState{CoveredFrom: d("2025-01-06"), FinalThrough: final("2026-05-03")}, false, "2026-05-04", 30, "2025-01-06", "2026-10-25"},
 		{"final older than the horizon", &load.SyncState{CoveredFrom: d("2024-01-01"), FinalThrough: final("2025-01-05")}, false, "2025-11-17", 54, "2024-01-01", "2026-10-25"},
 		{"--full", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, true, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		// A final_through after the as-of date is a bad state: the current week only, and
+		// --full recomputes it from what it fetches.
+		{"final in the future", &load.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: final("2027-05-02")}, false, "2026-11-23", 1, "2025-11-17", "2027-05-02"},
+		{"final in the future, --full", &load.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: final("2027-05-02")}, true, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := o
 			o.Full = tc.full
-			p := planClient(c, tc.st, o)
+			p := planClient(c, tc.st, o, o.AsOf)
 			if p.Since != tc.since || p.Weeks != tc.weeks || p.Until != "2026-11-25" {
 				t.Errorf("range %s..%s (%d weeks), want %s (%d weeks)", p.Since, p.Until, p.Weeks, tc.since, tc.weeks)
 			}

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,10 +22,12 @@ type Report struct {
 }
 
 // Run plans, extracts, transforms and loads. With runDir "" it first looks in the stage
-// directory for an unfinished run with the same as-of date and clients and resumes it, else
-// starts a new run directory; a runDir given is run (or resumed) as it is. It returns
-// ErrSomeFailed when some client failed and the others were loaded, ErrUsage or ErrCannotStart
-// when nothing was done.
+// directory for a run with the same as-of date and clients that is not done (failed, partial or
+// interrupted) and resumes it: clients already loaded are left alone, the others are extracted
+// (saved report runs polled, not resubmitted), transformed and loaded. Else it starts a new run
+// directory; a runDir given is run (or resumed) as it is. It returns ErrSomeFailed when some
+// client failed and the others were loaded, ErrInterrupted when ctx ended, ErrUsage or
+// ErrCannotStart when nothing was done (an as-of date after today is ErrUsage).
 func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Report, error) {
 	clients, err := r.selected(ctx, o)
 	if err != nil {
@@ -38,6 +39,9 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 	if r.cfg.Token.IsZero() && !slices.ContainsFunc(clients, func(c records.Client) bool { return c.Token != "" }) {
 		// Nothing could be fetched: a configuration error, not a failure of every client.
 		return nil, fmt.Errorf("%w: no access token: set META_ACCESS_TOKEN (or clients.meta_access_token)", ErrUsage)
+	}
+	if err := checkNotFuture(o, r.now()); err != nil {
+		return nil, err
 	}
 	locks, err := r.lock(ctx, clients)
 	if err != nil {
@@ -51,7 +55,11 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 	}
 	sort.Strings(ids)
 	if runDir == "" {
-		runDir = findResumable(r.cfg.StageDir, day(o.AsOf).Format(time.DateOnly), ids)
+		nominal := day(r.now().UTC())
+		if !o.AsOf.IsZero() {
+			nominal = day(o.AsOf)
+		}
+		runDir = findResumable(r.cfg.StageDir, nominal.Format(time.DateOnly), ids)
 		if runDir != "" {
 			r.log.Info("resuming unfinished run", "dir", runDir)
 		}
@@ -62,6 +70,9 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 			return nil, err
 		}
 		records.RemoveTempFiles(string(runDir)) // what a killed process left; we hold the locks
+		if err := r.replanUnready(ctx, runDir, plan, clients); err != nil {
+			return nil, err
+		}
 	} else {
 		if plan, err = r.plan(ctx, clients, o); err != nil {
 			return nil, err
@@ -75,6 +86,45 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		}
 	}
 	return r.runStages(ctx, runDir, plan, clients, StageExtract, StageTransform, StageLoad)
+}
+
+// replanUnready plans again, in a resumed run, the clients that could not run when it was
+// planned (their ad account could not be read: a refused token, Meta down) and are not loaded:
+// their sync state has not changed since, so their plan is made as it would have been, with the
+// account read now. plan.json is rewritten when anything changed.
+func (r *Runner) replanUnready(ctx context.Context, dir records.RunDir, plan *Plan, clients []records.Client) error {
+	l, _ := ReadLedger(dir)
+	byID := map[string]records.Client{}
+	for _, c := range clients {
+		byID[c.ID] = c
+	}
+	var again []records.Client
+	for _, cp := range plan.Clients {
+		if cp.Error == "" || l != nil && l.Clients[cp.ID] != nil && l.Clients[cp.ID].Loaded() {
+			continue
+		}
+		if c, ok := byID[cp.ID]; ok {
+			again = append(again, c)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	o := Options{Weeks: plan.Weeks, Lookback: plan.Lookback, Full: plan.Full}
+	if plan.AsOfGiven {
+		o.AsOf = mustDate(plan.AsOf)
+	}
+	p, err := r.plan(ctx, again, o)
+	if err != nil {
+		return err
+	}
+	for _, cp := range p.Clients {
+		plan.Clients[slices.IndexFunc(plan.Clients, func(x ClientPlan) bool { return x.ID == cp.ID })] = cp
+	}
+	if err := writePlan(dir, plan); err != nil {
+		return fmt.Errorf("%w: write plan: %w", ErrCannotStart, err)
+	}
+	return nil
 }
 
 // Stage runs one stage (StageExtract, StageTransform or StageLoad) of an existing run
@@ -149,6 +199,7 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 	r.rep.Close()
 
 	var failed []string
+	interrupted := ctx.Err() != nil
 	lf.update(func(l *Ledger) {
 		l.Timings.Total += time.Since(start).Seconds()
 		for _, c := range plan.Clients {
@@ -157,6 +208,8 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 			}
 		}
 		switch {
+		case interrupted:
+			l.Status = StatusInterrupted
 		case stageErr != nil:
 			l.Status = StatusFailed
 		case !slices.Contains(stages, StageLoad):
@@ -171,10 +224,10 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 		stageErr = err
 	}
 	rep := &Report{Dir: dir, Plan: plan, Ledger: lf.snapshot()}
+	if interrupted {
+		return rep, fmt.Errorf("%w; the next run with the same as-of and clients resumes %s: %w", ErrInterrupted, dir, context.Cause(ctx))
+	}
 	if stageErr != nil {
-		if errors.Is(stageErr, context.Canceled) {
-			return rep, fmt.Errorf("interrupted; rerun to resume %s: %w", dir, stageErr)
-		}
 		return rep, stageErr
 	}
 	if len(failed) > 0 {

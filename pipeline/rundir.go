@@ -35,8 +35,9 @@ func writePlan(dir records.RunDir, p *Plan) error {
 	return records.WriteFile(dir.Plan(), append(b, '\n'))
 }
 
-// findResumable returns the newest unfinished run directory in stageDir with the same as-of
-// date and clients (ids sorted), or "".
+// findResumable returns the newest run directory in stageDir with the same as-of date and
+// clients (ids sorted) that is not done, or "": a failed, partial or interrupted run is resumed,
+// so a retry fetches only what is missing.
 func findResumable(stageDir string, asOf string, ids []string) records.RunDir {
 	entries, err := os.ReadDir(stageDir)
 	if err != nil {
@@ -53,7 +54,7 @@ func findResumable(stageDir string, asOf string, ids []string) records.RunDir {
 		if err != nil || p.AsOf != asOf || !slices.Equal(p.ClientIDs(), ids) {
 			continue
 		}
-		if l, err := ReadLedger(dir); err == nil && (l.Status == StatusDone || l.Status == StatusPartial) {
+		if l, err := ReadLedger(dir); err == nil && l.Status == StatusDone {
 			continue
 		}
 		if best == "" || p.Created.After(bestTime) {

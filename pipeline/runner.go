@@ -39,8 +39,9 @@ type Config struct {
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
 	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
 
-	Logger   *slog.Logger // nil: discard
-	Reporter Reporter     // nil: log lines only
+	Logger   *slog.Logger     // nil: discard
+	Reporter Reporter         // nil: log lines only
+	Now      func() time.Time // the clock (nil: time.Now); the accounts' today comes from it
 }
 
 // Runner runs commands against one database.
@@ -140,11 +141,24 @@ func (r *Runner) tokenFor(c records.Client) extract.Token {
 	return r.cfg.Token
 }
 
-func (r *Runner) extractor() *extract.Extractor {
+// now is the runner's clock.
+func (r *Runner) now() time.Time {
+	if r.cfg.Now != nil {
+		return r.cfg.Now()
+	}
+	return time.Now()
+}
+
+// graphClient is a Graph API client with the run's URL, version, app secret and retries.
+func (r *Runner) graphClient() *extract.Client {
 	cl := extract.NewClient(r.cfg.GraphURL, r.cfg.APIVersion, r.cfg.AppSecret)
 	if r.cfg.HTTPClient != nil {
 		cl.HTTP = r.cfg.HTTPClient
 	}
 	cl.Retry = r.cfg.Retry
-	return &extract.Extractor{Client: cl, Poll: r.cfg.Poll, Throttle: r.cfg.Throttle, PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
+	return cl
+}
+
+func (r *Runner) extractor() *extract.Extractor {
+	return &extract.Extractor{Client: r.graphClient(), Poll: r.cfg.Poll, Throttle: r.cfg.Throttle, PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
 }

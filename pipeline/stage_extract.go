@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
 	"time"
@@ -31,8 +32,9 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 	var clientGroup errgroup.Group
 	clientGroup.SetLimit(r.cfg.Concurrency)
 	for _, cp := range plan.Clients {
-		if snap.Clients[cp.ID].Extract.Status == StatusDone && allStaged(dir.Client(cp.ID)) {
-			continue
+		rec := snap.Clients[cp.ID]
+		if rec.Loaded() || rec.Extract.Status == StatusDone && allStaged(dir.Client(cp.ID)) {
+			continue // loaded by an earlier attempt, or staged already
 		}
 		clientGroup.Go(func() error {
 			if gctx.Err() != nil {
@@ -67,7 +69,10 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 	})
 	r.rep.ClientStarted(cp.ID, cp.Name)
 	var res extract.ClientResult
-	if err := ValidateAccount(c); err != nil {
+	if err := ValidateAccount(c); err != nil || cp.Error != "" {
+		if err == nil {
+			err = errors.New(cp.Error) // its ad account could not be read when planned
+		}
 		res = extract.ClientResult{ClientID: cp.ID, Err: err, Started: time.Now(), Ended: time.Now()}
 	} else {
 		req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c),
@@ -80,12 +85,14 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 	lf.update(func(l *Ledger) {
 		rec := &l.Clients[cp.ID].Extract
 		rec.Ended, rec.Kinds, rec.Stats = res.Ended.UTC(), res.Kinds, res.Stats
-		rec.Status = StatusDone
+		rec.Status, rec.Error = StatusDone, ""
 		if res.Err != nil {
-			rec.Status, rec.Error = StatusFailed, res.Err.Error()
+			rec.Status, rec.Error = outcome(res.Err), res.Err.Error()
 		}
 	})
-	if res.Err != nil {
+	if errors.Is(res.Err, context.Canceled) {
+		r.log.Warn("extract interrupted", "client", cp.Name)
+	} else if res.Err != nil {
 		r.log.Error("extract failed", "client", cp.Name, "err", res.Err)
 	} else {
 		r.log.Info("extracted", "client", cp.Name, "requests", res.Stats.Requests, "submits", res.Stats.Submits,

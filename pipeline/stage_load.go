@@ -7,18 +7,21 @@ import (
 	"github.com/metapipe/metapipe/load"
 )
 
-// loadStage loads the summaries of every client whose transform is done, with their sync
-// states, in one transaction (load.Load). The stage is skipped when no client is left.
+// loadStage loads the summaries of every client whose transform is done and that is not loaded
+// yet, with their sync states, in one transaction (load.Load): rows as of a later date in the
+// table are kept, sync states only move forward (under --full they are recomputed). The stage
+// is skipped when no client is left.
 func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile) error {
 	snap := lf.snapshot()
-	req := load.Request{SummariesPath: dir.Summaries(), DataSource: "metapipe " + plan.RunID, LockTimeout: r.cfg.LockTimeout}
+	req := load.Request{SummariesPath: dir.Summaries(), DataSource: "metapipe " + plan.RunID, LockTimeout: r.cfg.LockTimeout,
+		RecomputeSync: plan.Full}
 	for _, cp := range plan.Clients {
-		if snap.Clients[cp.ID].Transform.Status != StatusDone {
+		if rec := snap.Clients[cp.ID]; rec.Transform.Status != StatusDone || rec.Loaded() {
 			continue
 		}
 		req.ClientIDs = append(req.ClientIDs, cp.ID)
 		st := load.SyncState{ClientID: cp.ID, Platform: "meta", CoveredFrom: mustDate(cp.CoveredFrom),
-			LastAsOf: mustDate(plan.AsOf), LastRunID: plan.RunID}
+			LastAsOf: mustDate(cp.Until), LastRunID: plan.RunID}
 		if cp.FinalThrough != "" {
 			t := mustDate(cp.FinalThrough)
 			st.FinalThrough = &t
@@ -39,12 +42,17 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 		l.Timings.Load += secs
 		l.Timings.Copy += res.CopyDuration.Seconds()
 		l.Timings.Merge += res.MergeDuration.Seconds()
-		l.Rows = RowCounts{Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged, Deleted: res.Deleted}
+		l.Rows.Inserted += res.Inserted
+		l.Rows.Updated += res.Updated
+		l.Rows.Unchanged += res.Unchanged
+		l.Rows.Confirmed += res.Confirmed
+		l.Rows.Kept += res.Kept
+		l.Rows.Deleted += res.Deleted
 		for _, id := range req.ClientIDs {
 			rec := &l.Clients[id].Load
 			*rec = LoadClientRecord{Status: StatusDone}
 			if err != nil {
-				*rec = LoadClientRecord{Status: StatusFailed, Error: err.Error()}
+				*rec = LoadClientRecord{Status: outcome(err), Error: err.Error()}
 			}
 		}
 	})
@@ -52,6 +60,7 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 		r.log.Error("load failed", "err", err)
 		return err
 	}
-	r.log.Info("loaded", "inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged, "deleted", res.Deleted, "seconds", secs)
+	r.log.Info("loaded", "inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
+		"confirmed", res.Confirmed, "kept", res.Kept, "deleted", res.Deleted, "seconds", secs)
 	return nil
 }

@@ -8,15 +8,16 @@ import (
 	"github.com/metapipe/metapipe/transform"
 )
 
-// transformStage builds the summaries of every client whose extraction is done. A client
-// whose staged files are malformed fails alone; the stage fails when nothing can be trusted
-// (the KPI file, the output, ctx).
+// transformStage builds the summaries of every client whose extraction is done and that is not
+// loaded yet. A client whose staged files are malformed fails alone; the stage fails when
+// nothing can be trusted (the KPI file, the output, ctx).
 func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile) error {
 	snap := lf.snapshot()
 	var in transform.Input
 	for _, cp := range plan.Clients {
-		if snap.Clients[cp.ID].Extract.Status == StatusDone {
-			in.Clients = append(in.Clients, transform.ClientInput{ClientID: cp.ID, Dir: dir.Client(cp.ID)})
+		if rec := snap.Clients[cp.ID]; rec.Extract.Status == StatusDone && !rec.Loaded() {
+			in.Clients = append(in.Clients, transform.ClientInput{ClientID: cp.ID, Dir: dir.Client(cp.ID),
+				AsOf: mustDate(cp.Until), Currency: cp.Currency})
 		}
 	}
 	in.KPIPath, in.OutPath = dir.KPI(), dir.Summaries()
@@ -34,7 +35,7 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 			pc, ok := res.PerClient[c.ClientID]
 			switch {
 			case err != nil:
-				*rec = TransformRecord{Status: StatusFailed, Error: err.Error()}
+				*rec = TransformRecord{Status: outcome(err), Error: err.Error()}
 			case !ok:
 				*rec = TransformRecord{Status: StatusFailed, Error: "not transformed"}
 			case pc.Err != nil:

@@ -16,6 +16,8 @@ import (
 type ClientInput struct {
 	ClientID string
 	Dir      records.ClientDir
+	AsOf     time.Time // the as-of date of the client's figures, stored in every row's as_of
+	Currency string    // the ad account's ISO 4217 code, stored in every row's currency
 }
 
 // Input is one transform: the clients in output order, the KPI file
@@ -160,7 +162,9 @@ func transformClient(c ClientInput, kpi []kpiDay) ([]records.Summary, []Warning,
 		return nil, nil, err
 	}
 	rows, warns := buildClient(c.ClientID, data, kpi)
+	asOf := records.DayNumber(c.AsOf)
 	for i := range rows {
+		rows[i].Currency, rows[i].AsOf = c.Currency, asOf
 		rows[i].ContentHash = rows[i].Hash()
 	}
 	return rows, warns, nil

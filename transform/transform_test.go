@@ -147,6 +147,9 @@ func fixture(t *testing.T) (string, Input) {
 	kpiPath := filepath.Join(dir, "extract", "kpi.parquet")
 	writeRows(t, kpiPath, kpi)
 
+	for _, ci := range []*ClientInput{&a, &b, &c} {
+		ci.AsOf, ci.Currency = records.DayTime(w4stop), currencyOf[ci.ClientID]
+	}
 	return dir, Input{
 		Clients: []ClientInput{a, c, b},
 		KPIPath: kpiPath,
@@ -154,8 +157,20 @@ func fixture(t *testing.T) (string, Input) {
 	}
 }
 
+// currencyOf is each fixture client's ad account currency; every row carries it, and the
+// fixture's as-of date (2024-01-24).
+var currencyOf = map[string]string{clientA: "EUR", clientB: "USD", clientC: "PLN"}
+
 // expectedRows are computed by hand from the fixture (see the comments for the arithmetic).
 func expectedRows() []records.Summary {
+	rows := expectedFigures()
+	for i := range rows {
+		rows[i].Currency, rows[i].AsOf = currencyOf[rows[i].ClientID], day("2024-01-24")
+	}
+	return rows
+}
+
+func expectedFigures() []records.Summary {
 	return []records.Summary{
 		{
 			// A week 1: campaigns 100.00 + 25.50 + 25.5 + 0.00 = 151.00, 30000 impressions, 600 clicks.

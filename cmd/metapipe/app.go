@@ -32,7 +32,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			newMigrateCommand(), newPlanCommand(), newRunCommand(),
 			newStageCommand(pipeline.StageExtract), newStageCommand(pipeline.StageTransform), newStageCommand(pipeline.StageLoad),
-			newStatusCommand(), newSimCommand(), newDemoCommand(),
+			newStatusCommand(), newResetStateCommand(), newSimCommand(), newDemoCommand(),
 		},
 	}
 	for _, c := range app.Commands {

@@ -43,8 +43,13 @@ func runDemo(c *cli.Context) error {
 	if err := r.Migrate(c.Context); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	horizon := pipeline.Monday(o.AsOf).AddDate(0, 0, -7*(o.Weeks-1))
-	ids, err := fixtures.SeedDemo(c.Context, r.Pool(), sim, horizon, o.AsOf)
+	// KPI rows from the horizon's first Monday to the latest today (the simulator has none later).
+	last := o.AsOf
+	if last.IsZero() {
+		last = time.Now().In(time.FixedZone("UTC+14", 14*3600))
+	}
+	horizon := pipeline.Monday(last).AddDate(0, 0, -7*o.Weeks)
+	ids, err := fixtures.SeedDemo(c.Context, r.Pool(), sim, horizon, last)
 	if err != nil {
 		return fmt.Errorf("%w: seed demo: %w", pipeline.ErrCannotStart, err)
 	}
@@ -79,7 +84,7 @@ func sumCounts(m map[string]int64) int64 {
 
 func fmtCounts(m map[string]int64) string {
 	var parts []string
-	for _, k := range []string{fixtures.KindSubmit, fixtures.KindPoll, fixtures.KindResults, fixtures.KindSync, fixtures.KindOther} {
+	for _, k := range []string{fixtures.KindAccount, fixtures.KindSubmit, fixtures.KindPoll, fixtures.KindResults, fixtures.KindSync, fixtures.KindOther} {
 		if m[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 		}

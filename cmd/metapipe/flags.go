@@ -20,7 +20,7 @@ var (
 	flagLogFormat   = &cli.StringFlag{Name: "log-format", Value: "text", Usage: "log lines as `text` or json (json: no progress bars)"}
 	flagVerbose     = &cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug log lines (every report run status change)"}
 	flagClient      = &cli.StringSliceFlag{Name: "client", Usage: "client name or id (repeatable); default every active client"}
-	flagAsOf        = &cli.StringFlag{Name: "as-of", Usage: "last day included, YYYY-MM-DD (default today, UTC)"}
+	flagAsOf        = &cli.StringFlag{Name: "as-of", Usage: "last day included, YYYY-MM-DD, not after today in any client's ad account time zone (default: each ad account's today)"}
 	flagWeeks       = &cli.IntFlag{Name: "weeks", Value: 54, Usage: "horizon in ISO weeks, the current week included"}
 	flagLookback    = &cli.IntFlag{Name: "lookback", Value: 28, Usage: "days after a week's Sunday before its numbers are final"}
 	flagFull        = &cli.BoolFlag{Name: "full", Usage: "refetch the whole horizon, final weeks included"}
@@ -73,7 +73,7 @@ func loggerTo(c *cli.Context, w io.Writer) *slog.Logger {
 
 // options reads the planning flags.
 func options(c *cli.Context) (pipeline.Options, error) {
-	o := pipeline.Options{Weeks: c.Int("weeks"), Lookback: c.Int("lookback"), Full: c.Bool("full"), Clients: c.StringSlice("client"), AsOf: time.Now().UTC()}
+	o := pipeline.Options{Weeks: c.Int("weeks"), Lookback: c.Int("lookback"), Full: c.Bool("full"), Clients: c.StringSlice("client")}
 	if s := c.String("as-of"); s != "" {
 		t, err := time.Parse(time.DateOnly, s)
 		if err != nil {

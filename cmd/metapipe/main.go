@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // the ad accounts' time zones, whatever the machine has installed
 
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -19,6 +20,7 @@ const (
 	exitSomeFailed  = 1
 	exitUsage       = 2
 	exitCannotStart = 3
+	exitInterrupted = 130 // 128 + SIGINT, as shells report a command stopped by Ctrl-C
 )
 
 func main() {
@@ -32,6 +34,9 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "metapipe:", err)
+		return exitInterrupted
 	case errors.Is(err, pipeline.ErrUsage):
 		fmt.Fprintln(os.Stderr, "metapipe:", err)
 		return exitUsage

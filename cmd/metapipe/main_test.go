@@ -179,6 +179,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"unknown client", nil, runArgs("--client", "Nobody"), 2, `unknown client "Nobody"`},
 		{"bad as-of", nil, []string{"run", "--as-of", "yesterday"}, 2, "--as-of"},
+		{"future as-of", nil, []string{"run", "--as-of", "2027-06-01"}, 2, "--as-of 2027-06-01 is in the future"},
 		{"bad flag", nil, []string{"run", "--frobnicate"}, 2, "frobnicate"},
 		{"bad shard", nil, runArgs("--shard", "2/2"), 2, "--shard"},
 		{"malformed DATABASE_URL", []string{"DATABASE_URL=postgres://u:hunter2@[::1"}, runArgs(), 2, "DATABASE_URL"},

@@ -17,14 +17,30 @@ import (
 
 // printPlan writes a plan as a table.
 func printPlan(w io.Writer, p *pipeline.Plan) {
-	fmt.Fprintf(w, "as of %s, horizon %d weeks from %s, lookback %d days%s\n", p.AsOf, p.Weeks, p.HorizonStart, p.Lookback, map[bool]string{true: ", --full"}[p.Full])
+	asOf := "as of each ad account's today"
+	if p.AsOfGiven {
+		asOf = "as of " + p.AsOf
+	}
+	fmt.Fprintf(w, "%s, horizon %d weeks, lookback %d days%s\n", asOf, p.Weeks, p.Lookback, map[bool]string{true: ", --full"}[p.Full])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT\tAD ACCOUNT\tSINCE\tUNTIL\tWEEKS\tREPORT RUNS\tWHY")
+	fmt.Fprintln(tw, "CLIENT\tAD ACCOUNT\tTIME ZONE\tCURRENCY\tSINCE\tUNTIL\tWEEKS\tREPORT RUNS\tWHY")
 	for _, c := range p.Clients {
-		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, c.Account, c.Since, c.Until, c.Weeks, len(records.Kinds), c.Reason)
+		n, why := len(records.Kinds), c.Reason
+		if c.Error != "" {
+			n, why = 0, "cannot run: "+c.Error
+		}
+		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, c.Account, orDash(c.TimeZone), orDash(c.Currency),
+			c.Since, c.Until, c.Weeks, n, why)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d clients, %d report runs\n", len(p.Clients), p.ReportRuns())
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // printTimings writes the timing breakdown that ends a run.
@@ -33,7 +49,8 @@ func printTimings(w io.Writer, l *pipeline.Ledger) {
 	fmt.Fprintf(w, "timings: total %.2fs | extract %.2fs (summed over report runs: waiting on Meta jobs %.2fs, paging %.2fs) | KPI query %.3fs | transform %.3fs | load %.3fs (COPY %.3fs, merge %.3fs)\n",
 		t.Total, t.Extract, t.JobWait, t.Paging, t.KPIQuery, t.Transform, t.Load, t.Copy, t.Merge)
 	rc := l.Rows
-	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted\n", rc.Inserted, rc.Updated, rc.Unchanged, rc.Deleted)
+	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted, %d kept (fresher in the table)\n",
+		rc.Inserted, rc.Updated, rc.Unchanged, rc.Deleted, rc.Kept)
 }
 
 // printLedger writes run.json readably.
@@ -121,7 +138,7 @@ func printCost(w io.Writer, p *pipeline.Plan, l *pipeline.Ledger, pageSize int) 
 // and reservations per client.
 func printLanded(ctx context.Context, w io.Writer, pool *pgxpool.Pool, clientIDs []string) error {
 	rows, err := pool.Query(ctx, `
-SELECT c.name, count(*), min(s.summary_date)::text, max(s.summary_date)::text,
+SELECT c.name, coalesce(min(s.currency), ''), count(*), min(s.summary_date)::text, max(s.summary_date)::text,
        coalesce(sum(s.total_spend), 0)::text, coalesce(sum(s.total_impressions), 0), coalesce(max(s.reach), 0),
        coalesce(sum(s.reservations), 0), coalesce(sum(s.reservation_value), 0)::text
 FROM campaign_summaries s JOIN clients c ON c.id = s.client_id
@@ -132,14 +149,14 @@ GROUP BY c.name ORDER BY c.name`, clientIDs)
 	}
 	defer rows.Close()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "CLIENT\tWEEKS\tFROM\tTO\tSPEND\tIMPRESSIONS\tBEST WEEKLY REACH\tRESERVATIONS\tRESERVATION VALUE\t")
+	fmt.Fprintln(tw, "CLIENT\tCURRENCY\tWEEKS\tFROM\tTO\tSPEND\tIMPRESSIONS\tBEST WEEKLY REACH\tRESERVATIONS\tRESERVATION VALUE\t")
 	for rows.Next() {
-		var name, from, to, spend, value string
+		var name, cur, from, to, spend, value string
 		var n, imp, reach, res int64
-		if err := rows.Scan(&name, &n, &from, &to, &spend, &imp, &reach, &res, &value); err != nil {
+		if err := rows.Scan(&name, &cur, &n, &from, &to, &spend, &imp, &reach, &res, &value); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n", name, n, from, to, spend, imp, reach, res, value)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n", name, cur, n, from, to, spend, imp, reach, res, value)
 	}
 	if err := rows.Err(); err != nil {
 		return err

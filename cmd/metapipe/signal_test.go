@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +15,9 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
-// SIGTERM (what cron's kill, Airflow and systemd send) cancels cleanly: the process exits soon,
-// says how to resume, loads nothing, and the next run resumes the run directory.
+// SIGTERM (what cron's kill, Airflow and systemd send) cancels cleanly: the process exits soon
+// with 130, says how to resume, loads nothing, the ledger and status say interrupted for the
+// run and the clients cut short, and the next run resumes the run directory.
 func TestSIGTERMCancelsCleanly(t *testing.T) {
 	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 9, JobDuration: 3 * time.Second})
 	c, errb := w.startUntilSaved(t, 2*5)
@@ -26,10 +28,10 @@ func TestSIGTERMCancelsCleanly(t *testing.T) {
 	err := c.Wait()
 	took := time.Since(sent)
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want code 1\n%s", err, errb.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want code 130\n%s", err, errb.String())
 	}
-	if !strings.Contains(errb.String(), "interrupted; rerun to resume") {
+	if !strings.Contains(errb.String(), "interrupted; the next run with the same as-of and clients resumes") {
 		t.Errorf("stderr does not say how to resume:\n%s", errb.String())
 	}
 	if took > 5*time.Second {
@@ -43,8 +45,21 @@ func TestSIGTERMCancelsCleanly(t *testing.T) {
 		t.Fatalf("run directories: %v", dirs)
 	}
 	l, err := pipeline.ReadLedger(records.RunDir(dirs[0]))
-	if err != nil || l.Status != pipeline.StatusFailed {
+	if err != nil || l.Status != pipeline.StatusInterrupted {
 		t.Fatalf("ledger after SIGTERM: %+v %v", l, err)
+	}
+	for id, c := range l.Clients {
+		if c.Extract.Status != pipeline.StatusInterrupted {
+			t.Errorf("client %s (%s): extract %s, want interrupted (its report runs were in flight)", c.Name, id, c.Extract.Status)
+		}
+	}
+	st := w.run(t, nil, "status", "--json")
+	var status struct {
+		Status  string
+		Clients map[string]struct{ Extract struct{ Status string } }
+	}
+	if err := json.Unmarshal([]byte(st.stdout), &status); err != nil || st.code != 0 || status.Status != "interrupted" {
+		t.Errorf("status --json: exit %d, status %q (%v)\n%s", st.code, status.Status, err, st.stdout)
 	}
 
 	submitted := w.sim.Counters().Requests[fixtures.KindSubmit]

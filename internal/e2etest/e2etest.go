@@ -15,9 +15,11 @@ import (
 	"github.com/metapipe/metapipe/fixtures"
 )
 
-// LastSunday is the newest Sunday up to today (UTC): the simulator has data up to its clock.
+// LastSunday is the newest Sunday up to today in every time zone (today in UTC−12, where each
+// date begins last): an as-of date no ad account finds in its future, and the simulator has
+// data up to it for every account.
 var LastSunday = func() time.Time {
-	y, m, d := time.Now().UTC().Date()
+	y, m, d := time.Now().In(time.FixedZone("UTC-12", -12*3600)).Date()
 	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	return t.AddDate(0, 0, -int(t.Weekday()))
 }()
@@ -94,7 +96,7 @@ func CheckClient(t testing.TB, pool *pgxpool.Pool, sim *fixtures.Simulator, a fi
 	rows, err := pool.Query(context.Background(), `
 SELECT summary_date::text, total_spend::text, total_impressions, total_clicks, reach, active_campaigns, kpi_days,
        coalesce(reservations, -1), coalesce(reservation_value::text, ''), coalesce(average_ctr::text, ''),
-       jsonb_array_length(campaign_data)
+       jsonb_array_length(campaign_data), coalesce(currency, 'NULL')
 FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2 AND summary_date <= $3 ORDER BY summary_date`, clientID, horizon, asOf)
 	if err != nil {
 		t.Fatal(err)
@@ -102,13 +104,16 @@ FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2 AND summary_
 	defer rows.Close()
 	got := 0
 	for rows.Next() {
-		var wk, spend, resValue, ctr string
+		var wk, spend, resValue, ctr, currency string
 		var imp, clicks, reach, res int64
 		var active, kpiDays, ncamp int
-		if err := rows.Scan(&wk, &spend, &imp, &clicks, &reach, &active, &kpiDays, &res, &resValue, &ctr, &ncamp); err != nil {
+		if err := rows.Scan(&wk, &spend, &imp, &clicks, &reach, &active, &kpiDays, &res, &resValue, &ctr, &ncamp, &currency); err != nil {
 			t.Fatal(err)
 		}
 		got++
+		if currency != a.Currency {
+			t.Errorf("%s week %s: currency %s, want the ad account's %s", a.Name, wk, currency, a.Currency)
+		}
 		w, ok := want[wk]
 		if !ok {
 			t.Errorf("%s week %s: a row where the truth has no delivery", a.Name, wk)

@@ -1,5 +1,7 @@
 package records
 
+import "regexp"
+
 // ColumnType is how a summary column's value is written to PostgreSQL.
 type ColumnType int
 
@@ -24,6 +26,8 @@ type SummaryColumn struct {
 	NonNegative bool
 	// Max, when not 0, is the largest value a TypeInt column accepts.
 	Max int64
+	// Pattern, when set, is what a TypeText value must match.
+	Pattern *regexp.Regexp
 	// Hashed columns make up [Summary.Hash]; ContentHash itself is not hashed.
 	Hashed bool
 	// Value reads the column's value from a summary (see [ColumnType] for its Go type).
@@ -65,8 +69,17 @@ var SummaryColumns = []SummaryColumn{
 	{Name: "kpi_days", Type: TypeInt, NonNegative: true, Max: 7, Hashed: true, Value: func(s *Summary) any { return int64(s.KPIDays) }},
 	{Name: "roas", Type: TypeDecimal, Hashed: true, Value: func(s *Summary) any { return s.ROAS }},
 	{Name: "cost_per_reservation", Type: TypeDecimal, Hashed: true, Value: func(s *Summary) any { return s.CostPerReservation }},
-	{Name: "content_hash", Type: TypeText, Value: func(s *Summary) any { return s.ContentHash }},
+	{Name: "currency", Type: TypeText, Pattern: currencyCode, Hashed: true, Value: func(s *Summary) any { return s.Currency }},
+	// as_of is when the data were true, not what they are: a later run that finds the same
+	// figures moves it forward without rewriting the row (see load: fresher data wins).
+	{Name: "as_of", Type: TypeDate, Value: func(s *Summary) any { return int64(s.AsOf) }},
+	{Name: "content_hash", Type: TypeText, Pattern: sha256Hex, Value: func(s *Summary) any { return s.ContentHash }},
 }
+
+var (
+	currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)     // ISO 4217
+	sha256Hex    = regexp.MustCompile(`^[0-9a-f]{64}$`) // Summary.Hash
+)
 
 // SummaryColumnNames lists the names of [SummaryColumns], in order.
 func SummaryColumnNames() []string {

@@ -44,12 +44,15 @@ type Summary struct {
 	ROAS               *string `parquet:"roas,optional"`                 // 4 decimals
 	CostPerReservation *string `parquet:"cost_per_reservation,optional"` // 4 decimals
 
+	Currency string `parquet:"currency"`   // the ad account's ISO 4217 code: every amount above is in it
+	AsOf     int32  `parquet:"as_of,date"` // the as-of date of the data (days since 1970-01-01): not hashed
+
 	ContentHash string `parquet:"content_hash"`
 }
 
 // hashVersion starts the hashed encoding; change it whenever the encoding changes (every stored
-// row is then rewritten once).
-const hashVersion = "metapipe.summary.v1\x00"
+// row is then rewritten once). v2 added currency.
+const hashVersion = "metapipe.summary.v2\x00"
 
 // Hash returns the hex SHA-256 of a canonical encoding of the hashed columns of
 // [SummaryColumns], in their order: per value a one-byte tag ('N' NULL, 'S' text, 'I' integer)

@@ -32,6 +32,7 @@ func fullSummary() records.Summary {
 		TotalConversions: ip(14), ClickToCall: ip(7), EmailContacts: ip(0),
 		BookingStep1: ip(21), BookingStep2: ip(14), BookingStep3: ip(7), Reservations: ip(7),
 		ReservationValue: sp("140.70"), KPIDays: 7, ROAS: sp("0.9318"), CostPerReservation: sp("21.5714"),
+		Currency: "CHF", AsOf: day("2024-01-07"),
 	}
 }
 
@@ -39,7 +40,7 @@ func fullSummary() records.Summary {
 // (hashVersion) does, and it must not change when the column table is reordered for the
 // COPY: the encoding follows the hashed columns' order.
 // Computed independently of this code from the encoding documented on Summary.Hash.
-const fullSummaryHash = "f720f679c714e7bd8309de3f207f2336b286ebb1a9d4ff0ba2ebb754b60382b3"
+const fullSummaryHash = "7f5f67187f528a26e750521282f24246bd142ae432871334e1ce62e6f3c1bbd4"
 
 func TestHashStable(t *testing.T) {
 	s := fullSummary()
@@ -64,8 +65,8 @@ func TestHashCoversEveryField(t *testing.T) {
 	typ := reflect.TypeFor[records.Summary]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		if f.Name == "ContentHash" {
-			continue
+		if f.Name == "ContentHash" || f.Name == "AsOf" {
+			continue // not content: see TestHashIgnoresAsOf
 		}
 		var variants []func(reflect.Value)
 		switch f.Type.Kind() {

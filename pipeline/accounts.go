@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/load"
+)
+
+// accountLookup is a client's ad account as the plan knows it: info when known (from Meta, or
+// from the cache when Meta did not answer), err when not.
+type accountLookup struct {
+	info records.AdAccount
+	err  error
+}
+
+// adAccounts reads the ad account of every client from the Graph API, one request each
+// (Config.Concurrency at a time), for its time zone and currency, and caches what changed in
+// ad_accounts. When Meta does not answer for an account, or the client has no token, the cached
+// values serve; without them the client's lookup carries the error, and the client will fail
+// alone. Only a database error fails the whole call.
+func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[string]accountLookup, error) {
+	var ids []string
+	for _, c := range clients {
+		if ValidateAccount(c) == nil {
+			ids = append(ids, accountDigits(c))
+		}
+	}
+	cached, err := load.ReadAdAccounts(ctx, r.pool, ids)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
+	}
+	out := make(map[string]accountLookup, len(clients))
+	var mu sync.Mutex
+	var changed []records.AdAccount
+	cl := r.graphClient()
+	var g errgroup.Group
+	g.SetLimit(r.cfg.Concurrency)
+	for _, c := range clients {
+		g.Go(func() error {
+			l := r.lookupAccount(ctx, cl, c, cached)
+			mu.Lock()
+			defer mu.Unlock()
+			out[c.ID] = l
+			if l.err == nil && cached[l.info.ID] != l.info {
+				changed = append(changed, l.info)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if n, err := load.SaveAdAccounts(ctx, r.pool, changed); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
+	} else if n > 0 {
+		r.log.Info("ad accounts cached", "changed", n)
+	}
+	return out, nil
+}
+
+// lookupAccount asks Meta for one client's ad account, falling back on the cache.
+func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c records.Client, cached map[string]records.AdAccount) accountLookup {
+	if err := ValidateAccount(c); err != nil {
+		return accountLookup{err: err}
+	}
+	id := accountDigits(c)
+	tok := r.tokenFor(c)
+	var err error
+	if tok.IsZero() {
+		err = errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")
+	} else {
+		var info records.AdAccount
+		if info, err = cl.Session(id, tok, extract.NewThrottle(r.cfg.Throttle)).AdAccount(ctx); err == nil {
+			return accountLookup{info: info}
+		}
+	}
+	if info, ok := cached[id]; ok && ctx.Err() == nil {
+		r.log.Warn("ad account not read, using the cached time zone and currency", "client", c.Name,
+			"ad_account", "act_"+id, "time_zone", info.TimeZone, "currency", info.Currency, "err", err)
+		return accountLookup{info: info}
+	}
+	return accountLookup{info: records.AdAccount{ID: id}, err: fmt.Errorf("client %s: %w", c.Name, err)}
+}

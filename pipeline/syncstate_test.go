@@ -1,0 +1,289 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+// shiftedClock runs from at as real time goes on, for the simulator and the runner alike.
+func shiftedClock(at time.Time) func() time.Time {
+	offset := time.Until(at)
+	return func() time.Time { return time.Now().Add(offset) }
+}
+
+// syncState reads a client's sync state as text: covered_from final_through last_as_of.
+func syncState(t *testing.T, e *env, client string) string {
+	t.Helper()
+	var s string
+	err := e.pool.QueryRow(context.Background(), `SELECT covered_from::text || ' ' || coalesce(final_through::text, 'NULL') || ' ' || last_as_of::text
+		FROM client_sync_state WHERE client_id = $1`, client).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// An as-of date after today is a usage error that changes nothing and submits nothing: after
+// today anywhere (the quick check), and after today in one client's ad account time zone (the
+// exact one: at 05:00 UTC on a Monday, Monday has begun in Warsaw and Sydney but not in Los
+// Angeles).
+func TestFutureAsOfChangesNothing(t *testing.T) {
+	monday := lastSunday.AddDate(0, 0, 1)
+	clock := shiftedClock(monday.Add(5 * time.Hour))
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 3, Now: clock}, nil)
+	r := e.runner(t, 3)
+	o := opts(lastSunday)
+	o.Weeks = 6
+	if _, err := r.Run(context.Background(), o, ""); err != nil {
+		t.Fatal(err)
+	}
+	before := e2etest.TableText(t, e.pool)
+	e.sim.ResetCounters()
+	for _, tc := range []struct {
+		asOf time.Time
+		says []string
+	}{
+		{time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC), []string{"--as-of 2027-06-01 is in the future"}},
+		{monday, []string{"--as-of " + monday.Format(time.DateOnly) + " is after today",
+			lastSunday.Format(time.DateOnly) + " in America/Los_Angeles"}},
+	} {
+		o.AsOf = tc.asOf
+		_, err := r.Run(context.Background(), o, "")
+		if !errors.Is(err, pipeline.ErrUsage) {
+			t.Fatalf("as of %s: err = %v, want ErrUsage", tc.asOf.Format(time.DateOnly), err)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("error %q does not say %q", err, s)
+			}
+		}
+	}
+	if after := e2etest.TableText(t, e.pool); after != before {
+		t.Error("campaign_summaries or client_sync_state changed")
+	}
+	if n := e.sim.Counters().Requests[fixtures.KindSubmit]; n != 0 {
+		t.Errorf("%d report runs submitted for a future as-of date", n)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(e.stage, "*")); len(dirs) != 1 {
+		t.Errorf("run directories: %v, want the first run's only", dirs)
+	}
+}
+
+// A backdated run (an Airflow backfill, a rerun of an old {{ ds }}) after a current one never
+// rewrites a row built from the later as-of date, never moves last_as_of or final_through back,
+// and still fills the weeks older than the first run's horizon.
+func TestBackdatedRunKeepsFresherRows(t *testing.T) {
+	e := newEnv(t, 2)
+	r := e.runner(t, 2)
+	if _, err := r.Run(context.Background(), opts(lastSunday), ""); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, id := range e.clients {
+		states[id] = syncState(t, e, id)
+	}
+	before := versions(t, e.pool)
+
+	// As of the Friday nine days back: its horizon starts one week before the first run's.
+	backdated := lastSunday.AddDate(0, 0, -9)
+	rep, err := r.Run(context.Background(), opts(backdated), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := versions(t, e.pool)
+	for id, v := range before {
+		if after[id] != v {
+			t.Errorf("row %s built as of %s was rewritten by the run as of %s", id, lastSunday.Format(time.DateOnly), backdated.Format(time.DateOnly))
+		}
+	}
+	oldest := e2etest.Monday(backdated).AddDate(0, 0, -7*53)
+	for i, id := range e.clients {
+		var n int
+		_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2 AND as_of = $3`,
+			id, oldest, backdated).Scan(&n)
+		if truth := e2etest.Truth(e.sim, e.sim.Accounts()[i].ID, oldest, oldest.AddDate(0, 0, 6)); n != len(truth) {
+			t.Errorf("client %d: the week %s, older than the first horizon, has %d rows, want %d", i, oldest.Format(time.DateOnly), n, len(truth))
+		}
+		st := syncState(t, e, id)
+		old := strings.Fields(states[id])
+		if want := oldest.Format(time.DateOnly) + " " + old[1] + " " + old[2]; st != want {
+			t.Errorf("client %d: sync state %q, want %q (covered_from back a week, final_through and last_as_of kept)", i, st, want)
+		}
+	}
+	if k := rep.Ledger.Rows.Kept; k == 0 || rep.Ledger.Rows.Updated != 0 {
+		t.Errorf("backdated run: %+v, want rows kept and none updated", rep.Ledger.Rows)
+	}
+	// The week that was partial in the backdated run is whole, as the first run saw it.
+	checkTable(t, e, lastSunday)
+}
+
+// A final_through pushed into the future by hand is repaired by run --full: it comes back to
+// at most as-of − lookback − 1 day, and the next run refetches the lookback weeks.
+func TestFullRepairsAFutureFinalThrough(t *testing.T) {
+	e := newEnv(t, 1)
+	r := e.runner(t, 1)
+	o := opts(lastSunday)
+	o.Weeks = 10
+	if _, err := r.Run(context.Background(), o, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(context.Background(), `UPDATE client_sync_state SET final_through = '2027-05-02'`); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Plan(context.Background(), o)
+	if err != nil || p.Clients[0].Weeks != 1 {
+		t.Fatalf("plan with a future final_through: %+v %v, want the current week only", p, err)
+	}
+	o.Full = true
+	if _, err := r.Run(context.Background(), o, ""); err != nil {
+		t.Fatal(err)
+	}
+	limit := lastSunday.AddDate(0, 0, -o.Lookback-1)
+	fields := strings.Fields(syncState(t, e, e.clients[0]))
+	if final, _ := time.Parse(time.DateOnly, fields[1]); final.After(limit) {
+		t.Fatalf("final_through after run --full: %s, want on or before %s", fields[1], limit.Format(time.DateOnly))
+	}
+	o.Full = false
+	o.AsOf = lastSunday.AddDate(0, 0, -1) // a new run: the same as-of would find the --full run done
+	p, err = r.Plan(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if since := p.Clients[0].Since; since > lastSunday.AddDate(0, 0, -o.Lookback).Format(time.DateOnly) {
+		t.Errorf("the next run fetches from %s: the lookback weeks are not refetched", since)
+	}
+}
+
+// After a run that ended partial (one client's token refused), the same run again resumes its
+// run directory: the client already loaded is not fetched again, the mended one is extracted,
+// transformed and loaded, and the run ends done.
+func TestRetryResumesAPartialRun(t *testing.T) {
+	e := newEnv(t, 3)
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[1]); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runner(t, 3)
+	o := opts(lastSunday)
+	o.Weeks = 8
+	if _, err := r.Run(ctx, o, ""); !errors.Is(err, pipeline.ErrSomeFailed) {
+		t.Fatalf("first run: %v, want ErrSomeFailed", err)
+	}
+	// Mended: the client uses the default token again.
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, e.clients[1]); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetCounters()
+	rep, err := r.Run(ctx, o, "")
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	c := e.sim.Counters()
+	for i, a := range e.sim.Accounts() {
+		want := int64(0)
+		if i == 1 {
+			want = 5
+		}
+		if got := c.ByAccount[a.ID].ReportRuns; got != want {
+			t.Errorf("retry submitted %d report runs for %s, want %d", got, a.Name, want)
+		}
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(e.stage, "*")); len(dirs) != 1 {
+		t.Errorf("run directories %v, want one", dirs)
+	}
+	if rep.Ledger.Status != pipeline.StatusDone || rep.Ledger.Attempts != 2 {
+		t.Errorf("ledger: %s after %d attempts, want done after 2", rep.Ledger.Status, rep.Ledger.Attempts)
+	}
+	for i, a := range e.sim.Accounts() {
+		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, o.Weeks)
+	}
+}
+
+// Each ad account runs on its own calendar and in its own currency: with no --as-of, at 05:00
+// UTC on a Monday, Warsaw's and Sydney's clients are as of Monday and Los Angeles's as of
+// Sunday, and each row carries its account's currency.
+func TestAccountsTimeZonesAndCurrencies(t *testing.T) {
+	monday := lastSunday.AddDate(0, 0, 1)
+	clock := shiftedClock(monday.Add(5 * time.Hour))
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 3, Now: clock}, nil)
+	r := e.runner(t, 3)
+	o := pipeline.Options{Weeks: 6, Lookback: 28}
+	rep, err := r.Run(context.Background(), o, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range e.sim.Accounts() {
+		cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[i])]
+		want := monday
+		if a.TimeZone == "America/Los_Angeles" {
+			want = lastSunday
+		}
+		if cp.Until != want.Format(time.DateOnly) || cp.TimeZone != a.TimeZone || cp.Currency != a.Currency {
+			t.Errorf("%s (%s): as of %s in %s, %s; want %s, %s", a.Name, a.TimeZone, cp.Until, cp.TimeZone, cp.Currency,
+				want.Format(time.DateOnly), a.Currency)
+		}
+		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], want, o.Weeks)
+	}
+	// The accounts are cached: with Meta gone, the plan still knows their time zones.
+	var cached int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM ad_accounts`).Scan(&cached)
+	if cached != 3 {
+		t.Errorf("%d ad accounts cached, want 3", cached)
+	}
+}
+
+func indexOf(cs []pipeline.ClientPlan, id string) int {
+	for i, c := range cs {
+		if c.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// reset-state makes weeks non-final on purpose: from a date, final_through goes back to the
+// Sunday before its week and the rows from then on forget their as-of date; without a date the
+// sync state goes and the next run backfills the horizon.
+func TestResetState(t *testing.T) {
+	e := newEnv(t, 1)
+	ctx := context.Background()
+	r := e.runner(t, 1)
+	o := opts(lastSunday)
+	o.Weeks = 12
+	if _, err := r.Run(ctx, o, ""); err != nil {
+		t.Fatal(err)
+	}
+	from := lastSunday.AddDate(0, 0, -7*8+3) // a Wednesday: its week's Monday counts
+	resets, err := r.ResetState(ctx, []string{"Demo " + e.sim.Accounts()[0].Name}, from)
+	if err != nil || len(resets) != 1 {
+		t.Fatalf("%v %v", resets, err)
+	}
+	mon := e2etest.Monday(from)
+	if got := resets[0].After.FinalThrough; got == nil || !got.Equal(mon.AddDate(0, 0, -1)) {
+		t.Errorf("final_through after reset %v, want %s", got, mon.AddDate(0, 0, -1).Format(time.DateOnly))
+	}
+	var forgot, kept int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE as_of IS NULL AND summary_date >= $1),
+		count(*) FILTER (WHERE as_of IS NOT NULL AND summary_date < $1) FROM campaign_summaries`, mon).Scan(&forgot, &kept)
+	if int64(forgot) != resets[0].RowsReset || forgot == 0 || kept == 0 {
+		t.Errorf("rows from %s without as_of: %d (reported %d), rows before it with as_of: %d", mon.Format(time.DateOnly), forgot, resets[0].RowsReset, kept)
+	}
+	p, err := r.Plan(ctx, o)
+	if err != nil || p.Clients[0].Since != mon.Format(time.DateOnly) {
+		t.Errorf("the next run fetches from %s, want %s (%v)", p.Clients[0].Since, mon.Format(time.DateOnly), err)
+	}
+	if resets, err = r.ResetState(ctx, []string{e.clients[0]}, time.Time{}); err != nil || resets[0].After != nil {
+		t.Fatalf("reset of every week: %+v %v", resets, err)
+	}
+	if _, err := r.ResetState(ctx, []string{"nobody"}, time.Time{}); !errors.Is(err, pipeline.ErrUsage) {
+		t.Errorf("unknown client: %v", err)
+	}
+}
