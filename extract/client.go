@@ -199,6 +199,9 @@ func (s *Session) once(ctx context.Context, kind CallKind, method, path string, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if actx.Err() != nil {
+			return nil, fmt.Errorf("%w after %s", ErrAttemptTimeout, cfg.Timeout)
+		}
 		return nil, &netError{err: scrubError(stripURL(err), s.token)}
 	}
 	defer resp.Body.Close()
@@ -207,6 +210,9 @@ func (s *Session) once(ctx context.Context, kind CallKind, method, path string, 
 	if err != nil {
 		if ctx.Err() != nil {
 			return resp.Header, ctx.Err()
+		}
+		if actx.Err() != nil {
+			return resp.Header, fmt.Errorf("%w after %s reading the body (HTTP %d)", ErrAttemptTimeout, cfg.Timeout, resp.StatusCode)
 		}
 		return resp.Header, &netError{err: fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, scrubError(err, s.token))}
 	}

@@ -282,3 +282,48 @@ func TestClientErrorNamesOnce(t *testing.T) {
 		t.Errorf("error %q", got)
 	}
 }
+
+// An attempt that outlives its own timeout (RetryConfig.Timeout) is transient: the same call is
+// tried again and succeeds. The caller's own deadline is not retried.
+func TestAttemptTimeout(t *testing.T) {
+	hang := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	t.Run("its own timeout: retried", func(t *testing.T) {
+		s, n := scripted(t, hang, body(200, "application/json", `{"id":"42","async_status":"Job Running","async_percent_completion":10}`))
+		s.c.Retry.Timeout = 50 * time.Millisecond
+		var run adReportRun
+		if err := s.call(context.Background(), CallPoll, http.MethodGet, "42", nil, &run); err != nil {
+			t.Fatalf("err %v (class %s), want the second attempt's answer", err, ClassOf(err))
+		}
+		if n.Load() != 2 || s.Stats.Retries.Load() != 1 || run.Status != "Job Running" {
+			t.Errorf("%d requests, %d retries, status %q; want 2, 1, Job Running", n.Load(), s.Stats.Retries.Load(), run.Status)
+		}
+	})
+	t.Run("every attempt times out: gives up as transient", func(t *testing.T) {
+		s, n := scripted(t, hang)
+		s.c.Retry.Timeout = 20 * time.Millisecond
+		var run adReportRun
+		err := s.call(context.Background(), CallPoll, http.MethodGet, "42", nil, &run)
+		if !errors.Is(err, ErrAttemptTimeout) || ClassOf(err) != ClassTransient || n.Load() != 3 {
+			t.Errorf("err %v (class %s) after %d requests; want ErrAttemptTimeout, transient, 3 attempts", err, ClassOf(err), n.Load())
+		}
+	})
+	t.Run("the caller's deadline: not retried", func(t *testing.T) {
+		s, n := scripted(t, hang)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		var run adReportRun
+		err := s.call(ctx, CallPoll, http.MethodGet, "42", nil, &run)
+		if !errors.Is(err, context.DeadlineExceeded) || ClassOf(err) != ClassFatal || n.Load() != 1 {
+			t.Errorf("err %v (class %s) after %d requests; want the deadline, fatal, 1 attempt", err, ClassOf(err), n.Load())
+		}
+	})
+	// A transport error that wraps the attempt's own deadline is a network error, not the caller's.
+	if c := ClassOf(&netError{err: fmt.Errorf("read: %w", context.DeadlineExceeded)}); c != ClassTransient {
+		t.Errorf("a network error wrapping a deadline: %s, want transient", c)
+	}
+}

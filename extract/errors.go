@@ -95,6 +95,11 @@ var ErrReportRunFailed = errors.New("report run failed")
 // ErrReportRunStuck is returned when a report run does not finish within the poll timeout.
 var ErrReportRunStuck = errors.New("report run stuck")
 
+// ErrAttemptTimeout marks one attempt that outlived its own timeout ([RetryConfig].Timeout, 60 s
+// by default) while the caller's context was still live: transient, retried like a network
+// error. The caller's own deadline or cancellation is never retried.
+var ErrAttemptTimeout = errors.New("attempt timed out")
+
 // ErrBadResponse marks a response that is not the JSON Meta promises (an HTML page from a
 // proxy, a truncated body): retried like a transient error.
 var ErrBadResponse = errors.New("malformed response")
@@ -160,14 +165,15 @@ func (e *ClientError) Error() string {
 
 func (e *ClientError) Unwrap() error { return e.Err }
 
-// ClassOf classifies any error from the client: Graph errors by code, malformed responses and
-// network errors as transient, cancellation as fatal (never retried).
+// ClassOf classifies any error from the client: Graph errors by code; malformed responses,
+// network errors and an attempt that outlived its own timeout as transient; the caller's
+// cancellation or deadline as fatal (never retried).
 func ClassOf(err error) Class {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return ClassFatal
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return ClassFatal
+	if errors.Is(err, ErrAttemptTimeout) {
+		return ClassTransient
 	}
 	var ge *GraphError
 	if errors.As(err, &ge) {
@@ -182,9 +188,11 @@ func ClassOf(err error) Class {
 	}
 	var ne *netError
 	if errors.As(err, &ne) || errors.Is(err, ErrBadResponse) {
+		// Before the deadline: a transport error may wrap a deadline of its own (a dial or
+		// header timeout), which is not the caller's.
 		return ClassTransient
 	}
-	return ClassFatal
+	return ClassFatal // the caller's deadline included: never retried
 }
 
 // netError marks a transport failure (connection refused or reset, truncated body).
