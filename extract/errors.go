@@ -21,6 +21,7 @@ const (
 	ClassTooLarge               // split the range and retry the halves
 	ClassNotReady               // results read before the job finished (2601): poll again
 	ClassAuth                   // token or permission refused: fatal for the client
+	ClassRunLag                 // a report run's own endpoint denies the run for a while: retry the same request
 )
 
 func (c Class) String() string {
@@ -35,6 +36,8 @@ func (c Class) String() string {
 		return "not ready"
 	case ClassAuth:
 		return "auth"
+	case ClassRunLag:
+		return "run lag"
 	default:
 		return "fatal"
 	}
@@ -88,6 +91,38 @@ func (e *GraphError) Class() Class {
 		return ClassFatal
 	}
 }
+
+// deniesRun reports whether the error is one that Meta answers on a report run's own endpoints
+// while it does not find a run it has created (docs/META_API.md, "Errors", rules R1 and R2): an
+// error naming the run object (100/33 "Unsupported get request. Object with ID '<id>' does not
+// exist, …", seen right after the submit and between pages), or the paging error saying fields
+// "weren't there while creating the report run" (code 100, seen between pages). On any other
+// endpoint the same codes mean a permanent error.
+func (e *GraphError) deniesRun(runID string) bool {
+	switch {
+	case e.Code == 100 && e.Subcode == 33:
+		return runID != "" && strings.Contains(e.Message, "'"+runID+"'")
+	case e.Code == 100:
+		return strings.Contains(strings.ToLower(e.Message), "there while creating the report run")
+	}
+	return false
+}
+
+// classOnRun classifies an answer of a report run's own endpoints (its poll GET /{id} and its
+// result pages GET /{id}/insights): an error that denies the run is [ClassRunLag], anything else
+// as [ClassOf]. The submit is classified by ClassOf alone.
+func classOnRun(err error, runID string) Class {
+	var ge *GraphError
+	if errors.As(err, &ge) && ge.deniesRun(runID) {
+		return ClassRunLag
+	}
+	return ClassOf(err)
+}
+
+// ErrRunUnknown is returned when a report run's own endpoints kept denying the run
+// ([ClassRunLag]) for longer than [RetryConfig].RunLag (2 minutes): the run counts as lost, is
+// marked expired and resubmitted once.
+var ErrRunUnknown = errors.New("report run unknown to Meta")
 
 // ErrReportRunFailed is returned when a report run ends "Job Failed" or "Job Skipped".
 var ErrReportRunFailed = errors.New("report run failed")

@@ -65,7 +65,7 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 	if e, ok := r.runs.find(rng); ok && e.Status == runSplit {
 		return r.fetchSplit(ctx, rng)
 	}
-	failures := 0
+	failures, lost := 0, 0
 	for {
 		rows, id, resumed, err := r.attempt(ctx, rng)
 		if err != nil && id == "" {
@@ -85,6 +85,17 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.Is(err, ErrRunUnknown):
+			// Meta kept denying the run past RetryConfig.RunLag (a saved run being resumed
+			// included): it is lost. Resubmit once; lost again, the client fails.
+			if serr := r.runs.set(rng, id, runExpired); serr != nil {
+				return nil, serr
+			}
+			lost++
+			if lost == 1 {
+				continue
+			}
+			return nil, fmt.Errorf("range %s: %w (its first report run was lost too and resubmitted)", rng, err)
 		case resumed && errors.As(err, &ge) && ge.Class() == ClassFatal:
 			// The saved run is gone (expired or unknown): submit a new one.
 			if err := r.runs.set(rng, id, runExpired); err != nil {
@@ -209,7 +220,7 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 			return err
 		}
 		var run adReportRun
-		if err := r.s.call(ctx, CallPoll, http.MethodGet, id, nil, &run); err != nil {
+		if err := r.s.callRun(ctx, CallPoll, id, id, nil, &run); err != nil {
 			return fmt.Errorf("poll report run %s: %w", id, err)
 		}
 		pct, _ := run.Percent.Float64()
@@ -255,7 +266,7 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 	notReady := 0
 	for page := 0; ; page++ {
 		var pg insightsPage
-		err := r.s.call(ctx, CallResults, http.MethodGet, path, params, &pg)
+		err := r.s.callRun(ctx, CallResults, id, path, params, &pg)
 		if ClassOf(err) == ClassNotReady && notReady < 10 {
 			notReady++
 			page--

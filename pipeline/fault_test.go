@@ -338,6 +338,74 @@ func TestFaultReportRuns(t *testing.T) {
 	}
 }
 
+// Meta's lag on a report run's own endpoints (docs/META_API.md, "Errors", rules R1 and R2): an
+// error naming the run on the first poll of every new run, or between its pages, or a field that
+// "wasn't there while creating the report run", is retried on the same request: nothing is
+// resubmitted or split, the client is loaded, and the table is the simulator's truth. A run
+// that Meta never finds is resubmitted once; lost every time, that client alone fails.
+func TestFaultRunLag(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults fixtures.Faults
+		runs   int64 // report runs of the lagging account; 0: do not check
+		fails  bool
+	}{
+		{"an error naming the run on the first poll of every new run", fixtures.Faults{LagPolls: 1}, 5, false},
+		{"errors naming the run between pages", fixtures.Faults{LagPages: 3}, 5, false},
+		{"a field that wasn't there while creating the report run", fixtures.Faults{MissingFieldPages: 3}, 5, false},
+		{"the first run is never found: resubmitted once", fixtures.Faults{LostRuns: 1}, 6, false},
+		{"no run is ever found: the client fails", fixtures.Faults{LostRuns: -1}, 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+			accts := e.sim.Accounts()
+			e.sim.SetFaults(accts[1].ID, tc.faults)
+			cfg := e.config(3)
+			cfg.Retry.RunLag = 300 * time.Millisecond
+			cfg.PageSize = 50 // several pages per report run, for the page faults
+			rep, err := e.runWith(t, cfg, faultOpts())
+			for i, a := range accts {
+				xs, ls := clientStatus(rep, e.clients[i])
+				if i == 1 && tc.fails {
+					if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
+						t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+					}
+					continue
+				}
+				if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
+				}
+				e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+			}
+			c := e.sim.Counters().ByAccount[accts[1].ID]
+			if c.Lagged == 0 {
+				t.Error("the fault never fired")
+			}
+			if tc.runs != 0 && c.ReportRuns != tc.runs {
+				t.Errorf("%d report runs, want %d", c.ReportRuns, tc.runs)
+			}
+			if !tc.fails {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := rep.Ledger.Clients[e.clients[1]].Extract.Stats.Lagged; n == 0 {
+					t.Error("the ledger counts no lagged answer")
+				}
+				return
+			}
+			if !errors.Is(err, pipeline.ErrSomeFailed) {
+				t.Errorf("err = %v, want ErrSomeFailed", err)
+			}
+			msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+			if !strings.Contains(msg, "report run unknown to Meta") || !strings.Contains(msg, "resubmitted") {
+				t.Errorf("ledger error %q does not say the run stayed unknown after a resubmit", msg)
+			}
+		})
+	}
+}
+
 // HTTP 500 every fifth call of one account, results pages cut mid-body for another, and a
 // proxy answering HTML 503 pages to every call for 150 ms (half of what the scaled-down retries
 // tolerate, 20 ms doubling to 200 ms over 6 attempts): retried, the table is right.
