@@ -8,7 +8,8 @@
 // <run>/extract/<client>/<kind>.parquet. A kind whose file exists is complete and skipped; a
 // saved report run is polled again after a crash, not resubmitted. A range Meta calls too large
 // is split in halves on week boundaries, recursively; a failed run is retried once, then split;
-// a stuck one is resubmitted once. One client's failure never stops the others.
+// one that makes no progress for PollConfig.StallTimeout or outlives PollConfig.MaxRunTime is
+// resubmitted once. One client's failure never stops the others.
 //
 // The [Client] classifies every Graph API error ([ClassOf]: fatal, transient, throttled, too
 // large, not ready, auth; on a report run's own endpoints also run lag; the table is in

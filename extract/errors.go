@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
 )
@@ -127,7 +128,12 @@ var ErrRunUnknown = errors.New("report run unknown to Meta")
 // ErrReportRunFailed is returned when a report run ends "Job Failed" or "Job Skipped".
 var ErrReportRunFailed = errors.New("report run failed")
 
-// ErrReportRunStuck is returned when a report run does not finish within the poll timeout.
+// ErrReportRunStalled is returned when a report run makes no progress (neither async_status nor
+// async_percent_completion changes) for [PollConfig].StallTimeout.
+var ErrReportRunStalled = errors.New("report run stalled")
+
+// ErrReportRunStuck is returned when a report run is not completed [PollConfig].MaxRunTime after
+// the wait for it began, progress or not.
 var ErrReportRunStuck = errors.New("report run stuck")
 
 // ErrAttemptTimeout marks one attempt that outlived its own timeout ([RetryConfig].Timeout, 60 s
@@ -139,16 +145,29 @@ var ErrAttemptTimeout = errors.New("attempt timed out")
 // proxy, a truncated body): retried like a transient error.
 var ErrBadResponse = errors.New("malformed response")
 
-// ReportRunError describes a report run that failed or got stuck.
+// ReportRunError describes a report run that failed, stalled or got stuck.
 type ReportRunError struct {
 	ReportRunID string
-	Status      string
-	Graph       *GraphError // set when the run carries error_code (v25+)
-	Err         error       // ErrReportRunFailed or ErrReportRunStuck
+	Status      string        // Meta's async_status at the last poll
+	Percent     int           // Meta's async_percent_completion at the last poll
+	Graph       *GraphError   // set when the run carries error_code (v25+)
+	Err         error         // ErrReportRunFailed, ErrReportRunStalled or ErrReportRunStuck
+	Stalled     time.Duration // how long the run had made no progress (ErrReportRunStalled)
+	Waited      time.Duration // since the submit or the resume (ErrReportRunStalled, ErrReportRunStuck)
 }
 
 func (e *ReportRunError) Error() string {
-	s := fmt.Sprintf("report run %s: %v (status %q)", e.ReportRunID, e.Err, e.Status)
+	var s string
+	switch {
+	case errors.Is(e.Err, ErrReportRunStalled):
+		s = fmt.Sprintf("report run %s stalled: no progress for %s (%q at %d%%, waited %s)",
+			e.ReportRunID, roundDuration(e.Stalled), e.Status, e.Percent, roundDuration(e.Waited))
+	case errors.Is(e.Err, ErrReportRunStuck):
+		s = fmt.Sprintf("report run %s stuck: not completed after %s (%q at %d%%)",
+			e.ReportRunID, roundDuration(e.Waited), e.Status, e.Percent)
+	default:
+		s = fmt.Sprintf("report run %s: %v (status %q)", e.ReportRunID, e.Err, e.Status)
+	}
 	if e.Graph != nil {
 		s += ": " + e.Graph.Error()
 	}
@@ -160,6 +179,23 @@ func (e *ReportRunError) Unwrap() []error {
 		return []error{e.Err, e.Graph}
 	}
 	return []error{e.Err}
+}
+
+// stuck reports whether the run stalled or outlived its time, rather than failed: such a range
+// is resubmitted once but never split.
+func (e *ReportRunError) stuck() bool {
+	return errors.Is(e.Err, ErrReportRunStalled) || errors.Is(e.Err, ErrReportRunStuck)
+}
+
+// verb says what happened to the run, for the message of the range that gave up after it.
+func (e *ReportRunError) verb() string {
+	switch {
+	case errors.Is(e.Err, ErrReportRunStalled):
+		return "stalled"
+	case errors.Is(e.Err, ErrReportRunStuck):
+		return "got stuck"
+	}
+	return "failed"
 }
 
 // RowError names the client, the report kind, the row and the field of a malformed value.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -410,4 +411,26 @@ func TestRunLagFaults(t *testing.T) {
 			t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most)", n)
 		}
 	})
+}
+
+// A run that keeps progressing but outlives PollConfig.MaxRunTime (--job-max) is stuck: it is
+// resubmitted once, then the client fails saying for how long it ran.
+func TestJobMax(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	a := sim.Accounts()[0]
+	sim.SetFaults(a.ID, fixtures.Faults{JobDuration: 2 * time.Second})
+	x := newExtractor(url)
+	x.Poll = extract.PollConfig{First: 20 * time.Millisecond, Max: 50 * time.Millisecond, StallTimeout: time.Second, MaxRunTime: 300 * time.Millisecond}
+	rng := extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 13)}
+	res := x.Extract(context.Background(), job(t, a, a.Token, rng), nil)
+	if !errors.Is(res.Err, extract.ErrReportRunStuck) || errors.Is(res.Err, extract.ErrReportRunStalled) {
+		t.Fatalf("err = %v, want stuck (not stalled: the run progresses)", res.Err)
+	}
+	if !regexp.MustCompile(`stuck: not completed after \S+ \("Job (Started|Running)" at \d+%\); resubmitted once after report run \d+ got stuck`).MatchString(res.Err.Error()) {
+		t.Errorf("message %q", res.Err)
+	}
+	// Stuck ranges are resubmitted once, never split.
+	if n := sim.Counters().ByAccount[a.ID].ReportRuns; n < 6 || n > 10 {
+		t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most, no split)", n)
+	}
 }

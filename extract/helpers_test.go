@@ -32,7 +32,7 @@ func newExtractor(url string) *extract.Extractor {
 	c.Retry = extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond, Timeout: 10 * time.Second, RunLag: 300 * time.Millisecond}
 	return &extract.Extractor{
 		Client:   c,
-		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 400 * time.Millisecond, StartTimeout: 5 * time.Second, Timeout: 2 * time.Second},
+		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 400 * time.Millisecond, StallTimeout: time.Second, MaxRunTime: 5 * time.Second},
 		Throttle: extract.ThrottleConfig{Cooldown: 30 * time.Millisecond, RegainUnit: 20 * time.Millisecond},
 		PageSize: 500,
 	}

@@ -17,12 +17,18 @@ import (
 	"github.com/metapipe/metapipe/internal/records"
 )
 
-// PollConfig paces the polling of a report run.
+// PollConfig paces the polling of a report run and says when a run is stuck. A run is judged
+// by its progress, not by a stopwatch: Meta documents runs of up to an hour.
 type PollConfig struct {
-	First        time.Duration // first wait after the submit (2s)
-	Max          time.Duration // longest wait between polls (30s)
-	StartTimeout time.Duration // a job still at 0 % after this is stuck (5m)
-	Timeout      time.Duration // a job not done after this is stuck (30m)
+	First time.Duration // first wait after the submit (2s; --poll-first)
+	Max   time.Duration // longest wait between polls (30s; --poll-max)
+	// StallTimeout is the longest a run may go without progress: neither its async_status nor
+	// its async_percent_completion changed from one poll to the next (10m; --job-timeout).
+	// Progress is seen at the polls, which are at most Max apart.
+	StallTimeout time.Duration
+	// MaxRunTime caps a run's whole life, from the submit (or the resume) to "Job Completed",
+	// progress or not (60m; --job-max).
+	MaxRunTime   time.Duration
 	NotReadyWait time.Duration // wait after a 2601 on the results (First)
 }
 
@@ -33,11 +39,11 @@ func (c PollConfig) withDefaults() PollConfig {
 	if c.Max == 0 {
 		c.Max = 30 * time.Second
 	}
-	if c.StartTimeout == 0 {
-		c.StartTimeout = 5 * time.Minute
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 10 * time.Minute
 	}
-	if c.Timeout == 0 {
-		c.Timeout = 30 * time.Minute
+	if c.MaxRunTime == 0 {
+		c.MaxRunTime = 60 * time.Minute
 	}
 	if c.NotReadyWait == 0 {
 		c.NotReadyWait = c.First
@@ -66,6 +72,7 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 		return r.fetchSplit(ctx, rng)
 	}
 	failures, lost := 0, 0
+	var first *ReportRunError // the range's first failed or stuck run, once resubmitted
 	for {
 		rows, id, resumed, err := r.attempt(ctx, rng)
 		if err != nil && id == "" {
@@ -105,7 +112,7 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 		case errors.As(err, &je):
 			tooLarge := je.Graph != nil && je.Graph.Class() == ClassTooLarge
 			status := runFailed
-			if errors.Is(err, ErrReportRunStuck) {
+			if je.stuck() {
 				status = runStuck
 			}
 			if serr := r.runs.set(rng, id, status); serr != nil {
@@ -113,13 +120,17 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 			}
 			failures++
 			if !tooLarge && failures == 1 {
+				first = je
 				continue // resubmit once
 			}
-			if rng.Weeks() > 1 && !errors.Is(err, ErrReportRunStuck) { // a failing or too-large range: split it
+			if rng.Weeks() > 1 && !je.stuck() { // a failing or too-large range: split it
 				if err := r.runs.set(rng, "", runSplit); err != nil {
 					return nil, err
 				}
 				return r.fetchSplit(ctx, rng)
+			}
+			if first != nil {
+				return nil, fmt.Errorf("range %s: %w; resubmitted once after report run %s %s", rng, err, first.ReportRunID, first.verb())
 			}
 			return nil, fmt.Errorf("range %s: %w", rng, err)
 		default:
@@ -206,6 +217,8 @@ type adReportRun struct {
 // wait polls the report run until it is completed, judging by async_status (not percent). The
 // polls follow an exponential schedule from Poll.First doubling up to Poll.Max (no jitter:
 // the first poll lands just after a job of the usual length); a resumed run is polled at once.
+// A run whose status and percent have not changed for Poll.StallTimeout has stalled, and one
+// not completed Poll.MaxRunTime after the wait began is stuck: both are a [*ReportRunError].
 func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error {
 	cfg := r.poll.withDefaults()
 	start := time.Now()
@@ -215,6 +228,8 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 	if !resumed {
 		delay, _ = schedule.Next()
 	}
+	var lastStatus string
+	lastPct, lastChange := -1.0, start
 	for {
 		if err := backoff.Sleep(ctx, delay); err != nil {
 			return err
@@ -224,6 +239,10 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 			return fmt.Errorf("poll report run %s: %w", id, err)
 		}
 		pct, _ := run.Percent.Float64()
+		now := time.Now()
+		if run.Status != lastStatus || pct != lastPct {
+			lastStatus, lastPct, lastChange = run.Status, pct, now
+		}
 		if r.progress != nil {
 			r.progress(r.spec.Kind, run.Status, int(pct))
 		}
@@ -231,16 +250,19 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 		case "Job Completed":
 			return nil
 		case "Job Failed", "Job Skipped":
-			re := &ReportRunError{ReportRunID: id, Status: run.Status, Err: ErrReportRunFailed}
+			re := &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunFailed}
 			if code, err := run.ErrorCode.Int64(); err == nil && code != 0 {
 				sub, _ := run.ErrorSubcode.Int64()
 				re.Graph = &GraphError{Code: int(code), Subcode: int(sub), Message: Scrub(run.ErrorMessage, r.s.token)}
 			}
 			return re
 		}
-		elapsed := time.Since(start)
-		if elapsed > cfg.Timeout || (pct == 0 && elapsed > cfg.StartTimeout) {
-			return &ReportRunError{ReportRunID: id, Status: fmt.Sprintf("%s at %d%% after %s", run.Status, int(pct), elapsed.Round(time.Second)), Err: ErrReportRunStuck}
+		waited, still := now.Sub(start), now.Sub(lastChange)
+		switch {
+		case still > cfg.StallTimeout:
+			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStalled, Stalled: still, Waited: waited}
+		case waited > cfg.MaxRunTime:
+			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStuck, Waited: waited}
 		}
 		delay, _ = schedule.Next()
 	}

@@ -13,6 +13,7 @@ import (
 	stdlog "log"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -305,7 +306,7 @@ func TestFaultReportRuns(t *testing.T) {
 			accts := e.sim.Accounts()
 			e.sim.SetFaults(accts[1].ID, tc.faults)
 			cfg := e.config(3)
-			cfg.Poll.Timeout, cfg.Poll.StartTimeout = 1500*time.Millisecond, 1500*time.Millisecond
+			cfg.Poll.StallTimeout, cfg.Poll.MaxRunTime = time.Second, 3*time.Second
 			rep, err := e.runWith(t, cfg, faultOpts())
 			for i, a := range accts {
 				xs, ls := clientStatus(rep, e.clients[i])
@@ -336,6 +337,79 @@ func TestFaultReportRuns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Report runs are judged by progress, not by a stopwatch. Times scaled down by 100: a 45-second
+// run whose percent keeps rising loads under a 20-second job timeout (polls 0.2 s doubling to
+// 3 s; it used to end "report run stuck (Job Running at 66% after 30s)"); a run that stalls is
+// resubmitted once, then its client fails with a message saying it stalled and for how long.
+func TestFaultProgress(t *testing.T) {
+	poll := extract.PollConfig{First: 20 * time.Millisecond, Max: 300 * time.Millisecond,
+		StallTimeout: 200 * time.Millisecond, MaxRunTime: 36 * time.Second}
+	t.Run("a 45 s run that keeps progressing under a 20 s job timeout loads", func(t *testing.T) {
+		t.Parallel()
+		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		accts := e.sim.Accounts()
+		e.sim.SetFaults(accts[1].ID, fixtures.Faults{JobDuration: 450 * time.Millisecond})
+		cfg := e.config(3)
+		cfg.Poll = poll
+		rep, err := e.runWith(t, cfg, faultOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range accts {
+			xs, ls := clientStatus(rep, e.clients[i])
+			if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+				t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
+			}
+			e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+		}
+		c := e.sim.Counters().ByAccount[accts[1].ID]
+		if c.ReportRuns != 5 {
+			t.Errorf("%d report runs, want 5: none resubmitted", c.ReportRuns)
+		}
+		// The runs outlived the job timeout: the test shows what it means to show.
+		if w := rep.Ledger.Clients[e.clients[1]].Extract.Stats.JobWait; w < 5*poll.StallTimeout {
+			t.Errorf("the five runs waited %s in all, want more than 5 × the job timeout", w)
+		}
+	})
+	t.Run("a run that stalls is resubmitted once, then the client fails", func(t *testing.T) {
+		t.Parallel()
+		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		accts := e.sim.Accounts()
+		e.sim.SetFaults(accts[1].ID, fixtures.Faults{JobDuration: 450 * time.Millisecond, StuckJobs: -1})
+		cfg := e.config(3)
+		cfg.Poll = poll
+		rep, err := e.runWith(t, cfg, faultOpts())
+		if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(err.Error(), accts[1].Name) {
+			t.Errorf("err = %v, want ErrSomeFailed naming %s", err, accts[1].Name)
+		}
+		for i, a := range accts {
+			xs, _ := clientStatus(rep, e.clients[i])
+			if i == 1 {
+				if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
+					t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+				}
+				continue
+			}
+			e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+		}
+		msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+		m := regexp.MustCompile(`report run (\d+) stalled: no progress for (\S+) \("Job Running" at \d+%, waited [^)]+\); resubmitted once after report run (\d+) stalled`).FindStringSubmatch(msg)
+		if m == nil {
+			t.Fatalf("ledger error %q does not say the run stalled, for how long, and that it was resubmitted once", msg)
+		}
+		if d, err := time.ParseDuration(m[2]); err != nil || d <= poll.StallTimeout {
+			t.Errorf("stalled for %s, want more than the job timeout %s", d, poll.StallTimeout)
+		}
+		if m[1] == m[3] {
+			t.Errorf("the same report run %s twice: not resubmitted", m[1])
+		}
+		// Only the resubmit: per kind at most two runs.
+		if n := e.sim.Counters().ByAccount[accts[1].ID].ReportRuns; n < 6 || n > 10 {
+			t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most)", n)
+		}
+	})
 }
 
 // Meta's lag on a report run's own endpoints (docs/META_API.md, "Errors", rules R1 and R2): an

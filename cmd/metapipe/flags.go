@@ -30,7 +30,8 @@ var (
 	flagJSON        = &cli.BoolFlag{Name: "json", Usage: "print JSON"}
 	flagPollFirst   = &cli.DurationFlag{Name: "poll-first", Value: 2 * time.Second, Usage: "first wait before polling a report run"}
 	flagPollMax     = &cli.DurationFlag{Name: "poll-max", Value: 30 * time.Second, Usage: "longest wait between polls"}
-	flagJobTimeout  = &cli.DurationFlag{Name: "job-timeout", Value: 30 * time.Minute, Usage: "a report run not done after this is resubmitted once, then fails"}
+	flagJobTimeout  = &cli.DurationFlag{Name: "job-timeout", Value: 10 * time.Minute, Usage: "a report run without progress (status and percent unchanged) this long has stalled: resubmitted once, then the client fails"}
+	flagJobMax      = &cli.DurationFlag{Name: "job-max", Value: 60 * time.Minute, Usage: "a report run not completed this long after the submit is stuck, progress or not: resubmitted once, then the client fails"}
 	flagPageSize    = &cli.IntFlag{Name: "page-size", Value: 500, Usage: "result rows per page"}
 	flagJobs        = &cli.IntFlag{Name: "jobs-per-account", Value: 10, Usage: "report runs in flight per ad account"}
 )
@@ -42,7 +43,7 @@ func planFlags() []cli.Flag {
 
 // extractFlags are the flags of run and extract that pace the Graph API.
 func extractFlags() []cli.Flag {
-	return []cli.Flag{flagConcurrency, flagPollFirst, flagPollMax, flagJobTimeout, flagPageSize, flagJobs}
+	return []cli.Flag{flagConcurrency, flagPollFirst, flagPollMax, flagJobTimeout, flagJobMax, flagPageSize, flagJobs}
 }
 
 func required(f *cli.StringFlag) *cli.StringFlag { g := *f; g.Required = true; return &g }
@@ -111,7 +112,7 @@ func config(c *cli.Context) pipeline.Config {
 		StageDir:    c.String("stage-dir"),
 		Concurrency: c.Int("concurrency"),
 		Poll: extract.PollConfig{First: c.Duration("poll-first"), Max: c.Duration("poll-max"),
-			Timeout: c.Duration("job-timeout")},
+			StallTimeout: c.Duration("job-timeout"), MaxRunTime: c.Duration("job-max")},
 		PageSize:       c.Int("page-size"),
 		JobsPerAccount: c.Int("jobs-per-account"),
 		Logger:         logger(c),
