@@ -261,9 +261,12 @@ func TestResumePollsSavedJobs(t *testing.T) {
 	var once sync.Once
 	var mu sync.Mutex
 	polled := map[records.Kind]bool{}
-	res := newExtractor(url).Extract(ctx, j, func(k records.Kind, status string, pct int) {
+	res := newExtractor(url).Extract(ctx, j, func(p extract.Progress) {
+		if !strings.HasPrefix(p.State, "Job ") {
+			return // not a poll
+		}
 		mu.Lock()
-		polled[k] = true
+		polled[p.Kind] = true
 		n := len(polled)
 		mu.Unlock()
 		if n == len(records.Kinds) {

@@ -51,8 +51,29 @@ func (c PollConfig) withDefaults() PollConfig {
 	return c
 }
 
-// ProgressFunc is told a report run's status and percent whenever a poll answers.
-type ProgressFunc func(kind records.Kind, status string, percent int)
+// Progress is what one report kind of a client tells as it goes, for a progress display: its
+// state, Meta's percent, the pages read and the client's requests so far.
+type Progress struct {
+	Kind records.Kind
+	// State is StateSubmitting, StateSubmitted, StateReading or StateDone, or between the
+	// submit and the results Meta's async_status at the last poll ("Job Running", …).
+	State    string
+	Percent  int   // Meta's async_percent_completion at the last poll (0-100)
+	Pages    int   // result pages read so far (StateReading)
+	Requests int64 // the client's Graph API requests so far, every kind included
+}
+
+// The states of a report kind besides Meta's async_status.
+const (
+	StateSubmitting = "submitting" // waiting for a slot or the throttle, or the submit in flight
+	StateSubmitted  = "submitted"  // submitted (or resumed), not polled yet
+	StateReading    = "reading"    // completed; reading the result pages
+	StateDone       = "done"       // the rows are staged
+)
+
+// ProgressFunc is told a kind's [Progress] at every step: the submit, each poll, each page.
+// It is called from the kinds' goroutines at once.
+type ProgressFunc func(Progress)
 
 // reportRunner fetches one report kind for one client: submit, save the id, poll, page, split.
 type reportRunner struct {
@@ -64,6 +85,13 @@ type reportRunner struct {
 	runs     *reportRunLog
 	slots    chan struct{} // bounds the account's report runs in flight
 	progress ProgressFunc
+}
+
+// report tells the progress function, if any, the kind's state.
+func (r *reportRunner) report(state string, percent, pages int) {
+	if r.progress != nil {
+		r.progress(Progress{Kind: r.spec.Kind, State: state, Percent: percent, Pages: pages, Requests: r.s.Stats.Requests.Load()})
+	}
 }
 
 // fetch returns the rows of rng, splitting it when Meta says it is too large.
@@ -193,10 +221,12 @@ func (r *reportRunner) attempt(ctx context.Context, rng Range) (rows []records.I
 		return nil, "", false, ctx.Err()
 	}
 	defer func() { <-r.slots }()
+	r.report(StateSubmitting, 0, 0)
 	id, resumed, err = r.submitOrResume(ctx, rng)
 	if err != nil {
 		return nil, "", false, err
 	}
+	r.report(StateSubmitted, 0, 0)
 	if err := r.wait(ctx, id, resumed); err != nil {
 		return nil, id, resumed, err
 	}
@@ -243,9 +273,7 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 		if run.Status != lastStatus || pct != lastPct {
 			lastStatus, lastPct, lastChange = run.Status, pct, now
 		}
-		if r.progress != nil {
-			r.progress(r.spec.Kind, run.Status, int(pct))
-		}
+		r.report(run.Status, int(pct), 0)
 		switch run.Status {
 		case "Job Completed":
 			return nil
@@ -285,6 +313,7 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 	params.Set("limit", strconv.Itoa(r.pageSize))
 	path := id + "/insights"
 	p := newRowParser(r.client, r.spec, rng)
+	r.report(StateReading, 100, 0)
 	notReady := 0
 	for page := 0; ; page++ {
 		var pg insightsPage
@@ -305,6 +334,7 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 				return nil, err
 			}
 		}
+		r.report(StateReading, 100, page+1)
 		if pg.Paging.Next == "" {
 			break
 		}
