@@ -336,6 +336,9 @@ func TestReportRunsInFlightBound(t *testing.T) {
 // fault-free run's. A run Meta never finds is resubmitted once; lost again, the client fails.
 func TestRunLagFaults(t *testing.T) {
 	const pageSize = 100 // several pages per report, so that the page faults fire
+	// How long a lost run is retried: short, so that the test is quick. The lag that clears is
+	// retried for newExtractor's 10 s, a bound it never reaches, however slow the machine.
+	const lostAfter = 300 * time.Millisecond
 	sim0, url0 := newSim(t, fixtures.Config{Accounts: 1})
 	a0 := sim0.Accounts()[0]
 	ref := job(t, a0, a0.Token, yearRange())
@@ -365,6 +368,9 @@ func TestRunLagFaults(t *testing.T) {
 			j := job(t, a, a.Token, yearRange())
 			x := newExtractor(url)
 			x.PageSize = pageSize
+			if tc.faults.LostRuns != 0 {
+				x.Client.Retry.RunLag = lostAfter
+			}
 			res := x.Extract(context.Background(), j, nil)
 			if res.Err != nil {
 				t.Fatalf("err %v, want the client extracted", res.Err)
@@ -405,7 +411,9 @@ func TestRunLagFaults(t *testing.T) {
 		sim, url := newSim(t, fixtures.Config{Accounts: 1})
 		a := sim.Accounts()[0]
 		sim.SetFaults(a.ID, fixtures.Faults{LostRuns: -1})
-		res := newExtractor(url).Extract(context.Background(), job(t, a, a.Token, yearRange()), nil)
+		x := newExtractor(url)
+		x.Client.Retry.RunLag = lostAfter
+		res := x.Extract(context.Background(), job(t, a, a.Token, yearRange()), nil)
 		if !errors.Is(res.Err, extract.ErrRunUnknown) || !strings.Contains(res.Err.Error(), "resubmitted") || !strings.Contains(res.Err.Error(), a.Name) {
 			t.Fatalf("err %v, want ErrRunUnknown naming the client and the resubmit", res.Err)
 		}
