@@ -27,8 +27,7 @@ func newApp() *cli.Command {
 			"Global options go before or after the command. Exit codes: 0 every client done, 1 some client failed\n" +
 			"(the others are loaded), 2 usage or configuration error, 3 could not start (database unreachable,\n" +
 			"another run holds a client).",
-		Flags:           globalFlags(),
-		HideHelpCommand: true,
+		Flags: globalFlags(),
 		Commands: []*cli.Command{
 			newMigrateCommand(), newPlanCommand(), newRunCommand(),
 			newStageCommand(pipeline.StageExtract), newStageCommand(pipeline.StageTransform), newStageCommand(pipeline.StageLoad),
@@ -50,8 +49,20 @@ func newApp() *cli.Command {
 	app.OnUsageError = onUsage
 	for _, c := range app.Commands {
 		c.OnUsageError = onUsage
+		c.Action = noArgs(c.Action)
 	}
 	return app
+}
+
+// noArgs refuses words after a command that takes none (`metapipe run stage/x` for
+// `--run stage/x`): a usage error, rather than a run that ignores them.
+func noArgs(action cli.ActionFunc) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		if cmd.Args().Present() {
+			return fmt.Errorf("%w: %s takes no arguments, only flags: %q (metapipe %s --help)", pipeline.ErrUsage, cmd.Name, cmd.Args().Slice(), cmd.Name)
+		}
+		return action(ctx, cmd)
+	}
 }
 
 // commandNames lists the visible commands, in the order of the help.

@@ -124,6 +124,14 @@ func TestUnknownCommand(t *testing.T) {
 			t.Errorf("the error does not list %s: %s", c, res.stderr)
 		}
 	}
+	// A command does not ignore words it does not take.
+	if res := bare(t, nil, "run", "stage/x"); res.code != 2 || !strings.Contains(res.stderr, `run takes no arguments`) {
+		t.Errorf("run stage/x: exit %d, want 2:\n%s", res.code, res.stderr)
+	}
+	// help <command> is the command's help.
+	if res := bare(t, nil, "help", "run"); res.code != 0 || !strings.Contains(res.stdout, "--job-timeout") {
+		t.Errorf("help run: exit %d:\n%s", res.code, res.stdout)
+	}
 }
 
 // --version prints the version and the commit stamped at build time, and the Go version.
