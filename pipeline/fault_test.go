@@ -369,9 +369,11 @@ func TestFaultProgress(t *testing.T) {
 			t.Errorf("%d report runs, want 5: none resubmitted", c.ReportRuns)
 		}
 		// The runs outlived the job timeout: the test shows what it means to show.
-		if w := rep.Ledger.Clients[e.clients[1]].Extract.Stats.JobWait; w < 5*poll.StallTimeout {
-			t.Errorf("the five runs waited %s in all, want more than 5 × the job timeout", w)
+		st := rep.Ledger.Clients[e.clients[1]].Extract.Stats
+		if st.JobWait < 5*poll.StallTimeout {
+			t.Errorf("the five runs waited %s in all, want more than 5 × the job timeout", st.JobWait)
 		}
+		t.Logf("the slow client's five runs waited %s in all (job timeout %s), %d polls", st.JobWait.Round(time.Millisecond), poll.StallTimeout, st.Polls)
 	})
 	t.Run("a run that stalls is resubmitted once, then the client fails", func(t *testing.T) {
 		t.Parallel()
@@ -405,6 +407,7 @@ func TestFaultProgress(t *testing.T) {
 		if m[1] == m[3] {
 			t.Errorf("the same report run %s twice: not resubmitted", m[1])
 		}
+		t.Logf("ledger: %s", msg)
 		// Only the resubmit: per kind at most two runs.
 		if n := e.sim.Counters().ByAccount[accts[1].ID].ReportRuns; n < 6 || n > 10 {
 			t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most)", n)
@@ -462,6 +465,8 @@ func TestFaultRunLag(t *testing.T) {
 			if c.Lagged == 0 {
 				t.Error("the fault never fired")
 			}
+			t.Logf("%d denials answered, %d report runs, %d requests for the lagging client", c.Lagged, c.ReportRuns,
+				rep.Ledger.Clients[e.clients[1]].Extract.Stats.Requests)
 			if tc.runs != 0 && c.ReportRuns != tc.runs {
 				t.Errorf("%d report runs, want %d", c.ReportRuns, tc.runs)
 			}
