@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/metapipe
+# --version prints these (cmd/metapipe/version.go); outside a git checkout they stay empty.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PGDIR := .pgdata
 STAGE ?= stage
 FUZZTIME ?= 30s
@@ -12,12 +16,12 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 build: ## build bin/metapipe
-	$(GO) build -o $(BIN) ./cmd/metapipe
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/metapipe
 
 run: build ## the whole pipeline on the simulator and a local PostgreSQL (DATABASE_URL if set)
 	@url="$${DATABASE_URL:-}"; \
 	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start $(PGDIR)) || exit 1; echo "local PostgreSQL: $$url (stop it with make pg-stop)"; fi; \
-	time $(BIN) --database-url "$$url" --stage-dir $(STAGE) demo $(DEMO_FLAGS)
+	$(BIN) --database-url "$$url" --stage-dir $(STAGE) demo $(DEMO_FLAGS)
 
 test: ## every test, on a throwaway PostgreSQL unless TEST_DATABASE_URL is set
 	scripts/with-test-db.sh $(GO) test -race -count=1 -timeout 20m ./...

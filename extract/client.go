@@ -28,6 +28,10 @@ type RetryConfig struct {
 	MaxAttempts int           // attempts for transient errors (6)
 	MaxThrottle int           // throttled answers tolerated for one call (20)
 	Timeout     time.Duration // each attempt's own timeout (60s)
+	// RunLag bounds, per request, how long a report run's own endpoints may deny the run
+	// (Meta's lag after creating it: docs/META_API.md, "Errors") before it counts as unknown
+	// (2m). The same request is retried meanwhile, with the backoff above.
+	RunLag time.Duration
 }
 
 func (c RetryConfig) withDefaults() RetryConfig {
@@ -45,6 +49,9 @@ func (c RetryConfig) withDefaults() RetryConfig {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
+	}
+	if c.RunLag == 0 {
+		c.RunLag = 2 * time.Minute
 	}
 	return c
 }
@@ -145,6 +152,38 @@ func (s *Session) call(ctx context.Context, kind CallKind, method, path string, 
 	return err
 }
 
+// callRun is call for a GET on a report run's own endpoints (its poll, its result pages):
+// besides call's retries, an answer that denies the run ([ClassRunLag]) is retried on the same
+// request with backoff (not counted as an attempt) for up to RetryConfig.RunLag; past that it
+// returns [ErrRunUnknown] wrapping Meta's last answer.
+func (s *Session) callRun(ctx context.Context, kind CallKind, runID, path string, params url.Values, out any) error {
+	cfg := s.c.Retry.withDefaults()
+	lag := backoff.Policy{Base: cfg.Base, Cap: cfg.Cap, JitterPercent: 20, MaxElapsed: cfg.RunLag}.Backoff()
+	start := time.Now()
+	for {
+		err := s.call(ctx, kind, http.MethodGet, path, params, out)
+		if err == nil || classOnRun(err, runID) != ClassRunLag {
+			return err
+		}
+		d, stop := lag.Next()
+		if stop {
+			return fmt.Errorf("%w: denied for %s: %w", ErrRunUnknown, roundDuration(time.Since(start)), err)
+		}
+		s.Stats.Lagged.Add(1)
+		if err := backoff.Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// roundDuration rounds d for a message: to the millisecond under a second, else to the second.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
 // once makes a single attempt with its own timeout.
 func (s *Session) once(ctx context.Context, kind CallKind, method, path string, params url.Values, out any) (http.Header, error) {
 	cfg := s.c.Retry.withDefaults()
@@ -199,6 +238,9 @@ func (s *Session) once(ctx context.Context, kind CallKind, method, path string, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if actx.Err() != nil {
+			return nil, fmt.Errorf("%w after %s", ErrAttemptTimeout, cfg.Timeout)
+		}
 		return nil, &netError{err: scrubError(stripURL(err), s.token)}
 	}
 	defer resp.Body.Close()
@@ -207,6 +249,9 @@ func (s *Session) once(ctx context.Context, kind CallKind, method, path string, 
 	if err != nil {
 		if ctx.Err() != nil {
 			return resp.Header, ctx.Err()
+		}
+		if actx.Err() != nil {
+			return resp.Header, fmt.Errorf("%w after %s reading the body (HTTP %d)", ErrAttemptTimeout, cfg.Timeout, resp.StatusCode)
 		}
 		return resp.Header, &netError{err: fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, scrubError(err, s.token))}
 	}

@@ -282,3 +282,136 @@ func TestClientErrorNamesOnce(t *testing.T) {
 		t.Errorf("error %q", got)
 	}
 }
+
+// An attempt that outlives its own timeout (RetryConfig.Timeout) is transient: the same call is
+// tried again and succeeds. The caller's own deadline is not retried.
+func TestAttemptTimeout(t *testing.T) {
+	hang := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	t.Run("its own timeout: retried", func(t *testing.T) {
+		s, n := scripted(t, hang, body(200, "application/json", `{"id":"42","async_status":"Job Running","async_percent_completion":10}`))
+		s.c.Retry.Timeout = 50 * time.Millisecond
+		var run adReportRun
+		if err := s.call(context.Background(), CallPoll, http.MethodGet, "42", nil, &run); err != nil {
+			t.Fatalf("err %v (class %s), want the second attempt's answer", err, ClassOf(err))
+		}
+		if n.Load() != 2 || s.Stats.Retries.Load() != 1 || run.Status != "Job Running" {
+			t.Errorf("%d requests, %d retries, status %q; want 2, 1, Job Running", n.Load(), s.Stats.Retries.Load(), run.Status)
+		}
+	})
+	t.Run("every attempt times out: gives up as transient", func(t *testing.T) {
+		s, n := scripted(t, hang)
+		s.c.Retry.Timeout = 20 * time.Millisecond
+		var run adReportRun
+		err := s.call(context.Background(), CallPoll, http.MethodGet, "42", nil, &run)
+		if !errors.Is(err, ErrAttemptTimeout) || ClassOf(err) != ClassTransient || n.Load() != 3 {
+			t.Errorf("err %v (class %s) after %d requests; want ErrAttemptTimeout, transient, 3 attempts", err, ClassOf(err), n.Load())
+		}
+	})
+	t.Run("the caller's deadline: not retried", func(t *testing.T) {
+		s, n := scripted(t, hang)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		var run adReportRun
+		err := s.call(ctx, CallPoll, http.MethodGet, "42", nil, &run)
+		if !errors.Is(err, context.DeadlineExceeded) || ClassOf(err) != ClassFatal || n.Load() != 1 {
+			t.Errorf("err %v (class %s) after %d requests; want the deadline, fatal, 1 attempt", err, ClassOf(err), n.Load())
+		}
+	})
+	// A transport error that wraps the attempt's own deadline is a network error, not the caller's.
+	if c := ClassOf(&netError{err: fmt.Errorf("read: %w", context.DeadlineExceeded)}); c != ClassTransient {
+		t.Errorf("a network error wrapping a deadline: %s, want transient", c)
+	}
+}
+
+// The classification table of docs/META_API.md, "Errors", for a report run's own endpoints
+// (rules R1 and R2): what denies the run is "run lag" there and keeps its class elsewhere.
+func TestClassifyOnRun(t *testing.T) {
+	const unknown42 = `{"error":{"message":"Unsupported get request. Object with ID '42' does not exist, cannot be loaded due to missing permissions, or does not support this operation.","type":"GraphMethodException","code":100,"error_subcode":33,"is_transient":false}}`
+	const missingField = `{"error":{"message":"(#100) Cannot include spend, impressions in summary param because they weren't there while creating the report run. All available values are: ","type":"OAuthException","code":100}}`
+	cases := []struct {
+		name      string
+		body      string
+		onRun     Class // on GET /42 or /42/insights
+		elsewhere Class // on the submit (ClassOf)
+	}{
+		{"R1: 100/33 naming the run", unknown42, ClassRunLag, ClassFatal},
+		{"R1: 100/33 naming another object", strings.ReplaceAll(unknown42, "'42'", "'act_7'"), ClassFatal, ClassFatal},
+		{"R1: 100/33 naming no object", `{"error":{"message":"Unsupported get request.","code":100,"error_subcode":33}}`, ClassFatal, ClassFatal},
+		{"R2: a field that wasn't there while creating the report run", missingField, ClassRunLag, ClassFatal},
+		{"R2: the same in other words and case", `{"error":{"message":"(#100) Cannot include reach in summary param because it Wasn't There While Creating The Report Run.","code":100}}`, ClassRunLag, ClassFatal},
+		{"100 with another message stays fatal", `{"error":{"message":"(#100) Invalid parameter","code":100}}`, ClassFatal, ClassFatal},
+		{"2601 stays not ready", `{"error":{"code":2601,"error_subcode":1815107,"is_transient":true}}`, ClassNotReady, ClassNotReady},
+		{"a throttle stays throttled", `{"error":{"code":80004,"error_subcode":2446079}}`, ClassThrottled, ClassThrottled},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ge := parseGraphError(400, []byte(tc.body))
+			if got := classOnRun(ge, "42"); got != tc.onRun {
+				t.Errorf("on the run's endpoints: %s, want %s", got, tc.onRun)
+			}
+			if got := classOnRun(fmt.Errorf("poll report run 42: %w", ge), "42"); got != tc.onRun {
+				t.Errorf("wrapped: %s, want %s", got, tc.onRun)
+			}
+			if got := ClassOf(ge); got != tc.elsewhere {
+				t.Errorf("elsewhere: %s, want %s", got, tc.elsewhere)
+			}
+		})
+	}
+}
+
+// An answer that denies the run is retried on the same request, not counted as an attempt, until
+// the run is found; past RetryConfig.RunLag it is ErrRunUnknown.
+func TestRunLag(t *testing.T) {
+	const unknown = `{"error":{"message":"Unsupported get request. Object with ID '42' does not exist, cannot be loaded due to missing permissions, or does not support this operation.","type":"GraphMethodException","code":100,"error_subcode":33,"is_transient":false}}`
+	running := body(200, "application/json", `{"id":"42","async_status":"Job Running","async_percent_completion":40}`)
+	t.Run("cleared: retried on the same request", func(t *testing.T) {
+		var n atomic.Int64
+		lagging := func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			if r.URL.Path != "/v25.0/42" {
+				t.Errorf("request for %s, want the same poll", r.URL.Path)
+			}
+			body(400, "application/json", unknown)(w, r)
+		}
+		// Four denials: more than the three attempts a transient error gets.
+		s, total := scripted(t, lagging, lagging, lagging, lagging, running)
+		var run adReportRun
+		if err := s.callRun(context.Background(), CallPoll, "42", "42", nil, &run); err != nil {
+			t.Fatalf("err %v, want the run once Meta finds it", err)
+		}
+		if total.Load() != 5 || n.Load() != 4 || s.Stats.Lagged.Load() != 4 || s.Stats.Retries.Load() != 0 || run.Status != "Job Running" {
+			t.Errorf("%d requests, %d lagged, %d retries, status %q; want 5, 4, 0, Job Running", total.Load(), s.Stats.Lagged.Load(), s.Stats.Retries.Load(), run.Status)
+		}
+	})
+	t.Run("past the bound: unknown", func(t *testing.T) {
+		s, n := scripted(t, body(400, "application/json", unknown))
+		s.c.Retry.RunLag = 40 * time.Millisecond
+		var run adReportRun
+		err := s.callRun(context.Background(), CallPoll, "42", "42", nil, &run)
+		var ge *GraphError
+		if !errors.Is(err, ErrRunUnknown) || !errors.As(err, &ge) || ge.Subcode != 33 || n.Load() < 3 {
+			t.Errorf("err %v after %d requests; want ErrRunUnknown wrapping 100/33 after several", err, n.Load())
+		}
+	})
+	t.Run("another object: fatal at once", func(t *testing.T) {
+		s, n := scripted(t, body(400, "application/json", strings.ReplaceAll(unknown, "'42'", "'43'")))
+		var run adReportRun
+		err := s.callRun(context.Background(), CallPoll, "42", "42", nil, &run)
+		if err == nil || errors.Is(err, ErrRunUnknown) || ClassOf(err) != ClassFatal || n.Load() != 1 {
+			t.Errorf("err %v after %d requests; want fatal at once", err, n.Load())
+		}
+	})
+	t.Run("the submit: fatal at once", func(t *testing.T) {
+		s, n := scripted(t, body(400, "application/json", unknown))
+		var out struct{}
+		err := s.call(context.Background(), CallSubmit, http.MethodPost, "act_1/insights", nil, &out)
+		if err == nil || ClassOf(err) != ClassFatal || n.Load() != 1 || s.Stats.Lagged.Load() != 0 {
+			t.Errorf("err %v after %d requests; want fatal at once", err, n.Load())
+		}
+	})
+}

@@ -8,11 +8,13 @@
 // <run>/extract/<client>/<kind>.parquet. A kind whose file exists is complete and skipped; a
 // saved report run is polled again after a crash, not resubmitted. A range Meta calls too large
 // is split in halves on week boundaries, recursively; a failed run is retried once, then split;
-// a stuck one is resubmitted once. One client's failure never stops the others.
+// one that makes no progress for PollConfig.StallTimeout or outlives PollConfig.MaxRunTime is
+// resubmitted once. One client's failure never stops the others.
 //
 // The [Client] classifies every Graph API error ([ClassOf]: fatal, transient, throttled, too
-// large, not ready, auth; the table is in docs/META_API.md), retries transient ones with the
-// backoff of internal/backoff, and paces each ad account from Meta's usage headers ([Throttle]):
+// large, not ready, auth; on a report run's own endpoints also run lag; the table is in
+// docs/META_API.md), retries transient ones with the backoff of internal/backoff, retries the
+// answers that deny a report run Meta has just created for up to two minutes, and paces each ad account from Meta's usage headers ([Throttle]):
 // no new report run at or above 75 % of a quota, no call at all at or above 95 % or while Meta
 // has said to wait. The access token ([Token]) travels in the form body or an Authorization
 // header, never in a URL, and is scrubbed from every error.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
 )
@@ -21,6 +22,7 @@ const (
 	ClassTooLarge               // split the range and retry the halves
 	ClassNotReady               // results read before the job finished (2601): poll again
 	ClassAuth                   // token or permission refused: fatal for the client
+	ClassRunLag                 // a report run's own endpoint denies the run for a while: retry the same request
 )
 
 func (c Class) String() string {
@@ -35,6 +37,8 @@ func (c Class) String() string {
 		return "not ready"
 	case ClassAuth:
 		return "auth"
+	case ClassRunLag:
+		return "run lag"
 	default:
 		return "fatal"
 	}
@@ -89,26 +93,81 @@ func (e *GraphError) Class() Class {
 	}
 }
 
+// deniesRun reports whether the error is one that Meta answers on a report run's own endpoints
+// while it does not find a run it has created (docs/META_API.md, "Errors", rules R1 and R2): an
+// error naming the run object (100/33 "Unsupported get request. Object with ID '<id>' does not
+// exist, …", seen right after the submit and between pages), or the paging error saying fields
+// "weren't there while creating the report run" (code 100, seen between pages). On any other
+// endpoint the same codes mean a permanent error.
+func (e *GraphError) deniesRun(runID string) bool {
+	switch {
+	case e.Code == 100 && e.Subcode == 33:
+		return runID != "" && strings.Contains(e.Message, "'"+runID+"'")
+	case e.Code == 100:
+		return strings.Contains(strings.ToLower(e.Message), "there while creating the report run")
+	}
+	return false
+}
+
+// classOnRun classifies an answer of a report run's own endpoints (its poll GET /{id} and its
+// result pages GET /{id}/insights): an error that denies the run is [ClassRunLag], anything else
+// as [ClassOf]. The submit is classified by ClassOf alone.
+func classOnRun(err error, runID string) Class {
+	var ge *GraphError
+	if errors.As(err, &ge) && ge.deniesRun(runID) {
+		return ClassRunLag
+	}
+	return ClassOf(err)
+}
+
+// ErrRunUnknown is returned when a report run's own endpoints kept denying the run
+// ([ClassRunLag]) for longer than [RetryConfig].RunLag (2 minutes): the run counts as lost, is
+// marked expired and resubmitted once.
+var ErrRunUnknown = errors.New("report run unknown to Meta")
+
 // ErrReportRunFailed is returned when a report run ends "Job Failed" or "Job Skipped".
 var ErrReportRunFailed = errors.New("report run failed")
 
-// ErrReportRunStuck is returned when a report run does not finish within the poll timeout.
+// ErrReportRunStalled is returned when a report run makes no progress (neither async_status nor
+// async_percent_completion changes) for [PollConfig].StallTimeout.
+var ErrReportRunStalled = errors.New("report run stalled")
+
+// ErrReportRunStuck is returned when a report run is not completed [PollConfig].MaxRunTime after
+// the wait for it began, progress or not.
 var ErrReportRunStuck = errors.New("report run stuck")
+
+// ErrAttemptTimeout marks one attempt that outlived its own timeout ([RetryConfig].Timeout, 60 s
+// by default) while the caller's context was still live: transient, retried like a network
+// error. The caller's own deadline or cancellation is never retried.
+var ErrAttemptTimeout = errors.New("attempt timed out")
 
 // ErrBadResponse marks a response that is not the JSON Meta promises (an HTML page from a
 // proxy, a truncated body): retried like a transient error.
 var ErrBadResponse = errors.New("malformed response")
 
-// ReportRunError describes a report run that failed or got stuck.
+// ReportRunError describes a report run that failed, stalled or got stuck.
 type ReportRunError struct {
 	ReportRunID string
-	Status      string
-	Graph       *GraphError // set when the run carries error_code (v25+)
-	Err         error       // ErrReportRunFailed or ErrReportRunStuck
+	Status      string        // Meta's async_status at the last poll
+	Percent     int           // Meta's async_percent_completion at the last poll
+	Graph       *GraphError   // set when the run carries error_code (v25+)
+	Err         error         // ErrReportRunFailed, ErrReportRunStalled or ErrReportRunStuck
+	Stalled     time.Duration // how long the run had made no progress (ErrReportRunStalled)
+	Waited      time.Duration // since the submit or the resume (ErrReportRunStalled, ErrReportRunStuck)
 }
 
 func (e *ReportRunError) Error() string {
-	s := fmt.Sprintf("report run %s: %v (status %q)", e.ReportRunID, e.Err, e.Status)
+	var s string
+	switch {
+	case errors.Is(e.Err, ErrReportRunStalled):
+		s = fmt.Sprintf("report run %s stalled: no progress for %s (%q at %d%%, waited %s)",
+			e.ReportRunID, roundDuration(e.Stalled), e.Status, e.Percent, roundDuration(e.Waited))
+	case errors.Is(e.Err, ErrReportRunStuck):
+		s = fmt.Sprintf("report run %s stuck: not completed after %s (%q at %d%%)",
+			e.ReportRunID, roundDuration(e.Waited), e.Status, e.Percent)
+	default:
+		s = fmt.Sprintf("report run %s: %v (status %q)", e.ReportRunID, e.Err, e.Status)
+	}
 	if e.Graph != nil {
 		s += ": " + e.Graph.Error()
 	}
@@ -120,6 +179,23 @@ func (e *ReportRunError) Unwrap() []error {
 		return []error{e.Err, e.Graph}
 	}
 	return []error{e.Err}
+}
+
+// stuck reports whether the run stalled or outlived its time, rather than failed: such a range
+// is resubmitted once but never split.
+func (e *ReportRunError) stuck() bool {
+	return errors.Is(e.Err, ErrReportRunStalled) || errors.Is(e.Err, ErrReportRunStuck)
+}
+
+// verb says what happened to the run, for the message of the range that gave up after it.
+func (e *ReportRunError) verb() string {
+	switch {
+	case errors.Is(e.Err, ErrReportRunStalled):
+		return "stalled"
+	case errors.Is(e.Err, ErrReportRunStuck):
+		return "got stuck"
+	}
+	return "failed"
 }
 
 // RowError names the client, the report kind, the row and the field of a malformed value.
@@ -160,14 +236,15 @@ func (e *ClientError) Error() string {
 
 func (e *ClientError) Unwrap() error { return e.Err }
 
-// ClassOf classifies any error from the client: Graph errors by code, malformed responses and
-// network errors as transient, cancellation as fatal (never retried).
+// ClassOf classifies any error from the client: Graph errors by code; malformed responses,
+// network errors and an attempt that outlived its own timeout as transient; the caller's
+// cancellation or deadline as fatal (never retried).
 func ClassOf(err error) Class {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return ClassFatal
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return ClassFatal
+	if errors.Is(err, ErrAttemptTimeout) {
+		return ClassTransient
 	}
 	var ge *GraphError
 	if errors.As(err, &ge) {
@@ -182,9 +259,11 @@ func ClassOf(err error) Class {
 	}
 	var ne *netError
 	if errors.As(err, &ne) || errors.Is(err, ErrBadResponse) {
+		// Before the deadline: a transport error may wrap a deadline of its own (a dial or
+		// header timeout), which is not the caller's.
 		return ClassTransient
 	}
-	return ClassFatal
+	return ClassFatal // the caller's deadline included: never retried
 }
 
 // netError marks a transport failure (connection refused or reset, truncated body).

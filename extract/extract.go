@@ -102,7 +102,7 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 	out := req.Dir.Report(kind)
 	if _, err := os.Stat(out); err == nil {
 		if progress != nil {
-			progress(kind, "Job Completed", 100)
+			progress(Progress{Kind: kind, State: StateDone, Percent: 100, Requests: s.Stats.Requests.Load()})
 		}
 		return KindResult{Skipped: true}, nil
 	}
@@ -119,5 +119,6 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 	if err := records.WriteParquet(out, rows, records.RowGroupRows); err != nil {
 		return KindResult{}, fmt.Errorf("stage rows: %w", err)
 	}
+	r.report(StateDone, 100, 0)
 	return KindResult{Rows: len(rows)}, nil
 }

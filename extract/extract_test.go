@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -260,9 +261,12 @@ func TestResumePollsSavedJobs(t *testing.T) {
 	var once sync.Once
 	var mu sync.Mutex
 	polled := map[records.Kind]bool{}
-	res := newExtractor(url).Extract(ctx, j, func(k records.Kind, status string, pct int) {
+	res := newExtractor(url).Extract(ctx, j, func(p extract.Progress) {
+		if !strings.HasPrefix(p.State, "Job ") {
+			return // not a poll
+		}
 		mu.Lock()
-		polled[k] = true
+		polled[p.Kind] = true
 		n := len(polled)
 		mu.Unlock()
 		if n == len(records.Kinds) {
@@ -323,5 +327,121 @@ func TestReportRunsInFlightBound(t *testing.T) {
 	}
 	if c.ReportRuns < 5*4 {
 		t.Errorf("%d report runs: the ranges were not split to 4 weeks", c.ReportRuns)
+	}
+}
+
+// Meta's lag on a report run's own endpoints, against the simulator: an error naming the run on
+// its first polls or between its pages, or a field that "wasn't there while creating the report
+// run", is waited out on the same request; nothing is resubmitted or split, and the rows are the
+// fault-free run's. A run Meta never finds is resubmitted once; lost again, the client fails.
+func TestRunLagFaults(t *testing.T) {
+	const pageSize = 100 // several pages per report, so that the page faults fire
+	// How long a lost run is retried: short, so that the test is quick. The lag that clears is
+	// retried for newExtractor's 10 s, a bound it never reaches, however slow the machine.
+	const lostAfter = 300 * time.Millisecond
+	sim0, url0 := newSim(t, fixtures.Config{Accounts: 1})
+	a0 := sim0.Accounts()[0]
+	ref := job(t, a0, a0.Token, yearRange())
+	x0 := newExtractor(url0)
+	x0.PageSize = pageSize
+	if res := x0.Extract(context.Background(), ref, nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	cases := []struct {
+		name     string
+		faults   fixtures.Faults
+		runs     int64 // report runs submitted
+		lagged   int64 // denials answered, at least
+		statuses []string
+	}{
+		{"first two polls of every run name it unknown", fixtures.Faults{LagPolls: 2}, 5, 10, nil},
+		{"pages after the first name the run unknown", fixtures.Faults{LagPages: 2}, 5, 2, nil},
+		{"a field that wasn't there while creating the report run", fixtures.Faults{MissingFieldPages: 2}, 5, 2, nil},
+		{"the first run is never found: resubmitted once", fixtures.Faults{LostRuns: 1}, 6, 1, []string{"expired", "completed"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sim, url := newSim(t, fixtures.Config{Accounts: 1})
+			a := sim.Accounts()[0]
+			sim.SetFaults(a.ID, tc.faults)
+			j := job(t, a, a.Token, yearRange())
+			x := newExtractor(url)
+			x.PageSize = pageSize
+			if tc.faults.LostRuns != 0 {
+				x.Client.Retry.RunLag = lostAfter
+			}
+			res := x.Extract(context.Background(), j, nil)
+			if res.Err != nil {
+				t.Fatalf("err %v, want the client extracted", res.Err)
+			}
+			c := sim.Counters().ByAccount[a.ID]
+			if c.ReportRuns != tc.runs || c.Lagged < tc.lagged || res.Stats.Lagged < tc.lagged {
+				t.Errorf("%d report runs, %d denials (%d retried); want %d runs, at least %d", c.ReportRuns, c.Lagged, res.Stats.Lagged, tc.runs, tc.lagged)
+			}
+			for _, k := range records.Kinds {
+				gj, _ := json.Marshal(readRows(t, j.Dir, k))
+				wj, _ := json.Marshal(readRows(t, ref.Dir, k))
+				if string(gj) != string(wj) {
+					t.Errorf("%s: the rows differ from the fault-free run's", k)
+				}
+			}
+			if tc.statuses != nil {
+				var f extract.ReportRunFile
+				found := false
+				for _, k := range records.Kinds {
+					b, _ := os.ReadFile(j.Dir.ReportRuns(k))
+					_ = json.Unmarshal(b, &f)
+					if len(f.Runs) == 1 && len(f.Runs[0].History) == 1 {
+						found = true
+						got := []string{strings.SplitN(f.Runs[0].History[0], ":", 2)[1], f.Runs[0].Status}
+						if strings.Join(got, ",") != strings.Join(tc.statuses, ",") {
+							t.Errorf("%s.job.json: %v, want %v", k, got, tc.statuses)
+						}
+					}
+				}
+				if !found {
+					t.Error("no kind records the resubmitted run")
+				}
+			}
+		})
+	}
+	t.Run("every run is lost: the client fails saying so", func(t *testing.T) {
+		t.Parallel()
+		sim, url := newSim(t, fixtures.Config{Accounts: 1})
+		a := sim.Accounts()[0]
+		sim.SetFaults(a.ID, fixtures.Faults{LostRuns: -1})
+		x := newExtractor(url)
+		x.Client.Retry.RunLag = lostAfter
+		res := x.Extract(context.Background(), job(t, a, a.Token, yearRange()), nil)
+		if !errors.Is(res.Err, extract.ErrRunUnknown) || !strings.Contains(res.Err.Error(), "resubmitted") || !strings.Contains(res.Err.Error(), a.Name) {
+			t.Fatalf("err %v, want ErrRunUnknown naming the client and the resubmit", res.Err)
+		}
+		// Each kind resubmits once at most; the first kind to fail cancels the others.
+		if n := sim.Counters().ByAccount[a.ID].ReportRuns; n < 6 || n > 10 {
+			t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most)", n)
+		}
+	})
+}
+
+// A run that keeps progressing but outlives PollConfig.MaxRunTime (--job-max) is stuck: it is
+// resubmitted once, then the client fails saying for how long it ran.
+func TestJobMax(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	a := sim.Accounts()[0]
+	sim.SetFaults(a.ID, fixtures.Faults{JobDuration: 2 * time.Second})
+	x := newExtractor(url)
+	x.Poll = extract.PollConfig{First: 20 * time.Millisecond, Max: 50 * time.Millisecond, StallTimeout: time.Second, MaxRunTime: 300 * time.Millisecond}
+	rng := extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 13)}
+	res := x.Extract(context.Background(), job(t, a, a.Token, rng), nil)
+	if !errors.Is(res.Err, extract.ErrReportRunStuck) || errors.Is(res.Err, extract.ErrReportRunStalled) {
+		t.Fatalf("err = %v, want stuck (not stalled: the run progresses)", res.Err)
+	}
+	if !regexp.MustCompile(`stuck: not completed after \S+ \("Job (Started|Running)" at \d+%\); resubmitted once after report run \d+ got stuck`).MatchString(res.Err.Error()) {
+		t.Errorf("message %q", res.Err)
+	}
+	// Stuck ranges are resubmitted once, never split.
+	if n := sim.Counters().ByAccount[a.ID].ReportRuns; n < 6 || n > 10 {
+		t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most, no split)", n)
 	}
 }

@@ -29,10 +29,10 @@ func newSim(t *testing.T, cfg fixtures.Config) (*fixtures.Simulator, string) {
 // newExtractor has test-sized waits: the simulator's jobs take 150 ms.
 func newExtractor(url string) *extract.Extractor {
 	c := extract.NewClient(url, "v25.0", "")
-	c.Retry = extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond, Timeout: 10 * time.Second}
+	c.Retry = extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond, Timeout: 10 * time.Second, RunLag: 10 * time.Second}
 	return &extract.Extractor{
 		Client:   c,
-		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 400 * time.Millisecond, StartTimeout: 5 * time.Second, Timeout: 2 * time.Second},
+		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 400 * time.Millisecond, StallTimeout: time.Second, MaxRunTime: 5 * time.Second},
 		Throttle: extract.ThrottleConfig{Cooldown: 30 * time.Millisecond, RegainUnit: 20 * time.Millisecond},
 		PageSize: 500,
 	}

@@ -17,12 +17,18 @@ import (
 	"github.com/metapipe/metapipe/internal/records"
 )
 
-// PollConfig paces the polling of a report run.
+// PollConfig paces the polling of a report run and says when a run is stuck. A run is judged
+// by its progress, not by a stopwatch: Meta documents runs of up to an hour.
 type PollConfig struct {
-	First        time.Duration // first wait after the submit (2s)
-	Max          time.Duration // longest wait between polls (30s)
-	StartTimeout time.Duration // a job still at 0 % after this is stuck (5m)
-	Timeout      time.Duration // a job not done after this is stuck (30m)
+	First time.Duration // first wait after the submit (2s; --poll-first)
+	Max   time.Duration // longest wait between polls (30s; --poll-max)
+	// StallTimeout is the longest a run may go without progress: neither its async_status nor
+	// its async_percent_completion changed from one poll to the next (10m; --job-timeout).
+	// Progress is seen at the polls, which are at most Max apart.
+	StallTimeout time.Duration
+	// MaxRunTime caps a run's whole life, from the submit (or the resume) to "Job Completed",
+	// progress or not (60m; --job-max).
+	MaxRunTime   time.Duration
 	NotReadyWait time.Duration // wait after a 2601 on the results (First)
 }
 
@@ -33,11 +39,11 @@ func (c PollConfig) withDefaults() PollConfig {
 	if c.Max == 0 {
 		c.Max = 30 * time.Second
 	}
-	if c.StartTimeout == 0 {
-		c.StartTimeout = 5 * time.Minute
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 10 * time.Minute
 	}
-	if c.Timeout == 0 {
-		c.Timeout = 30 * time.Minute
+	if c.MaxRunTime == 0 {
+		c.MaxRunTime = 60 * time.Minute
 	}
 	if c.NotReadyWait == 0 {
 		c.NotReadyWait = c.First
@@ -45,8 +51,29 @@ func (c PollConfig) withDefaults() PollConfig {
 	return c
 }
 
-// ProgressFunc is told a report run's status and percent whenever a poll answers.
-type ProgressFunc func(kind records.Kind, status string, percent int)
+// Progress is what one report kind of a client tells as it goes, for a progress display: its
+// state, Meta's percent, the pages read and the client's requests so far.
+type Progress struct {
+	Kind records.Kind
+	// State is StateSubmitting, StateSubmitted, StateReading or StateDone, or between the
+	// submit and the results Meta's async_status at the last poll ("Job Running", …).
+	State    string
+	Percent  int   // Meta's async_percent_completion at the last poll (0-100)
+	Pages    int   // result pages read so far (StateReading)
+	Requests int64 // the client's Graph API requests so far, every kind included
+}
+
+// The states of a report kind besides Meta's async_status.
+const (
+	StateSubmitting = "submitting" // waiting for a slot or the throttle, or the submit in flight
+	StateSubmitted  = "submitted"  // submitted (or resumed), not polled yet
+	StateReading    = "reading"    // completed; reading the result pages
+	StateDone       = "done"       // the rows are staged
+)
+
+// ProgressFunc is told a kind's [Progress] at every step: the submit, each poll, each page.
+// It is called from the kinds' goroutines at once.
+type ProgressFunc func(Progress)
 
 // reportRunner fetches one report kind for one client: submit, save the id, poll, page, split.
 type reportRunner struct {
@@ -60,12 +87,20 @@ type reportRunner struct {
 	progress ProgressFunc
 }
 
+// report tells the progress function, if any, the kind's state.
+func (r *reportRunner) report(state string, percent, pages int) {
+	if r.progress != nil {
+		r.progress(Progress{Kind: r.spec.Kind, State: state, Percent: percent, Pages: pages, Requests: r.s.Stats.Requests.Load()})
+	}
+}
+
 // fetch returns the rows of rng, splitting it when Meta says it is too large.
 func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightRow, error) {
 	if e, ok := r.runs.find(rng); ok && e.Status == runSplit {
 		return r.fetchSplit(ctx, rng)
 	}
-	failures := 0
+	failures, lost := 0, 0
+	var first *ReportRunError // the range's first failed or stuck run, once resubmitted
 	for {
 		rows, id, resumed, err := r.attempt(ctx, rng)
 		if err != nil && id == "" {
@@ -85,6 +120,17 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.Is(err, ErrRunUnknown):
+			// Meta kept denying the run past RetryConfig.RunLag (a saved run being resumed
+			// included): it is lost. Resubmit once; lost again, the client fails.
+			if serr := r.runs.set(rng, id, runExpired); serr != nil {
+				return nil, serr
+			}
+			lost++
+			if lost == 1 {
+				continue
+			}
+			return nil, fmt.Errorf("range %s: %w (its first report run was lost too and resubmitted)", rng, err)
 		case resumed && errors.As(err, &ge) && ge.Class() == ClassFatal:
 			// The saved run is gone (expired or unknown): submit a new one.
 			if err := r.runs.set(rng, id, runExpired); err != nil {
@@ -94,7 +140,7 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 		case errors.As(err, &je):
 			tooLarge := je.Graph != nil && je.Graph.Class() == ClassTooLarge
 			status := runFailed
-			if errors.Is(err, ErrReportRunStuck) {
+			if je.stuck() {
 				status = runStuck
 			}
 			if serr := r.runs.set(rng, id, status); serr != nil {
@@ -102,13 +148,17 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 			}
 			failures++
 			if !tooLarge && failures == 1 {
+				first = je
 				continue // resubmit once
 			}
-			if rng.Weeks() > 1 && !errors.Is(err, ErrReportRunStuck) { // a failing or too-large range: split it
+			if rng.Weeks() > 1 && !je.stuck() { // a failing or too-large range: split it
 				if err := r.runs.set(rng, "", runSplit); err != nil {
 					return nil, err
 				}
 				return r.fetchSplit(ctx, rng)
+			}
+			if first != nil {
+				return nil, fmt.Errorf("range %s: %w; resubmitted once after report run %s %s", rng, err, first.ReportRunID, first.verb())
 			}
 			return nil, fmt.Errorf("range %s: %w", rng, err)
 		default:
@@ -171,10 +221,12 @@ func (r *reportRunner) attempt(ctx context.Context, rng Range) (rows []records.I
 		return nil, "", false, ctx.Err()
 	}
 	defer func() { <-r.slots }()
+	r.report(StateSubmitting, 0, 0)
 	id, resumed, err = r.submitOrResume(ctx, rng)
 	if err != nil {
 		return nil, "", false, err
 	}
+	r.report(StateSubmitted, 0, 0)
 	if err := r.wait(ctx, id, resumed); err != nil {
 		return nil, id, resumed, err
 	}
@@ -195,6 +247,8 @@ type adReportRun struct {
 // wait polls the report run until it is completed, judging by async_status (not percent). The
 // polls follow an exponential schedule from Poll.First doubling up to Poll.Max (no jitter:
 // the first poll lands just after a job of the usual length); a resumed run is polled at once.
+// A run whose status and percent have not changed for Poll.StallTimeout has stalled, and one
+// not completed Poll.MaxRunTime after the wait began is stuck: both are a [*ReportRunError].
 func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error {
 	cfg := r.poll.withDefaults()
 	start := time.Now()
@@ -204,32 +258,39 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 	if !resumed {
 		delay, _ = schedule.Next()
 	}
+	var lastStatus string
+	lastPct, lastChange := -1.0, start
 	for {
 		if err := backoff.Sleep(ctx, delay); err != nil {
 			return err
 		}
 		var run adReportRun
-		if err := r.s.call(ctx, CallPoll, http.MethodGet, id, nil, &run); err != nil {
+		if err := r.s.callRun(ctx, CallPoll, id, id, nil, &run); err != nil {
 			return fmt.Errorf("poll report run %s: %w", id, err)
 		}
 		pct, _ := run.Percent.Float64()
-		if r.progress != nil {
-			r.progress(r.spec.Kind, run.Status, int(pct))
+		now := time.Now()
+		if run.Status != lastStatus || pct != lastPct {
+			lastStatus, lastPct, lastChange = run.Status, pct, now
 		}
+		r.report(run.Status, int(pct), 0)
 		switch run.Status {
 		case "Job Completed":
 			return nil
 		case "Job Failed", "Job Skipped":
-			re := &ReportRunError{ReportRunID: id, Status: run.Status, Err: ErrReportRunFailed}
+			re := &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunFailed}
 			if code, err := run.ErrorCode.Int64(); err == nil && code != 0 {
 				sub, _ := run.ErrorSubcode.Int64()
 				re.Graph = &GraphError{Code: int(code), Subcode: int(sub), Message: Scrub(run.ErrorMessage, r.s.token)}
 			}
 			return re
 		}
-		elapsed := time.Since(start)
-		if elapsed > cfg.Timeout || (pct == 0 && elapsed > cfg.StartTimeout) {
-			return &ReportRunError{ReportRunID: id, Status: fmt.Sprintf("%s at %d%% after %s", run.Status, int(pct), elapsed.Round(time.Second)), Err: ErrReportRunStuck}
+		waited, still := now.Sub(start), now.Sub(lastChange)
+		switch {
+		case still > cfg.StallTimeout:
+			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStalled, Stalled: still, Waited: waited}
+		case waited > cfg.MaxRunTime:
+			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStuck, Waited: waited}
 		}
 		delay, _ = schedule.Next()
 	}
@@ -252,10 +313,11 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 	params.Set("limit", strconv.Itoa(r.pageSize))
 	path := id + "/insights"
 	p := newRowParser(r.client, r.spec, rng)
+	r.report(StateReading, 100, 0)
 	notReady := 0
 	for page := 0; ; page++ {
 		var pg insightsPage
-		err := r.s.call(ctx, CallResults, http.MethodGet, path, params, &pg)
+		err := r.s.callRun(ctx, CallResults, id, path, params, &pg)
 		if ClassOf(err) == ClassNotReady && notReady < 10 {
 			notReady++
 			page--
@@ -272,6 +334,7 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 				return nil, err
 			}
 		}
+		r.report(StateReading, 100, page+1)
 		if pg.Paging.Next == "" {
 			break
 		}

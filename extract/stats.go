@@ -18,7 +18,7 @@ const (
 // Stats counts one client's requests and waits. Safe for concurrent use.
 type Stats struct {
 	Submits, Polls, Pages, Requests atomic.Int64
-	Retries, Throttled              atomic.Int64
+	Retries, Throttled, Lagged      atomic.Int64
 	ThrottleWait, JobWait, Paging   atomic.Int64 // nanoseconds
 	Rows                            atomic.Int64
 }
@@ -31,6 +31,7 @@ type StatsSnapshot struct {
 	Pages        int64         `json:"pages"`
 	Retries      int64         `json:"retries"`
 	Throttled    int64         `json:"throttled"`
+	Lagged       int64         `json:"lagged"` // answers that denied a report run while Meta caught up, retried
 	ThrottleWait time.Duration `json:"throttle_wait_ns"`
 	JobWait      time.Duration `json:"job_wait_ns"`
 	Paging       time.Duration `json:"paging_ns"`
@@ -41,7 +42,7 @@ type StatsSnapshot struct {
 func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{
 		Requests: s.Requests.Load(), Submits: s.Submits.Load(), Polls: s.Polls.Load(), Pages: s.Pages.Load(),
-		Retries: s.Retries.Load(), Throttled: s.Throttled.Load(),
+		Retries: s.Retries.Load(), Throttled: s.Throttled.Load(), Lagged: s.Lagged.Load(),
 		ThrottleWait: time.Duration(s.ThrottleWait.Load()), JobWait: time.Duration(s.JobWait.Load()),
 		Paging: time.Duration(s.Paging.Load()), Rows: s.Rows.Load(),
 	}

@@ -13,6 +13,7 @@ import (
 	stdlog "log"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -305,7 +306,7 @@ func TestFaultReportRuns(t *testing.T) {
 			accts := e.sim.Accounts()
 			e.sim.SetFaults(accts[1].ID, tc.faults)
 			cfg := e.config(3)
-			cfg.Poll.Timeout, cfg.Poll.StartTimeout = 1500*time.Millisecond, 1500*time.Millisecond
+			cfg.Poll.StallTimeout, cfg.Poll.MaxRunTime = time.Second, 3*time.Second
 			rep, err := e.runWith(t, cfg, faultOpts())
 			for i, a := range accts {
 				xs, ls := clientStatus(rep, e.clients[i])
@@ -333,6 +334,157 @@ func TestFaultReportRuns(t *testing.T) {
 			}
 			if tc.check != nil {
 				tc.check(t, e.sim.Counters().ByAccount[accts[1].ID])
+			}
+		})
+	}
+}
+
+// Report runs are judged by progress, not by a stopwatch. Times scaled down by 100: a 45-second
+// run whose percent keeps rising loads under a 20-second job timeout (polls 0.2 s doubling to
+// 3 s; it used to end "report run stuck (Job Running at 66% after 30s)"); a run that stalls is
+// resubmitted once, then its client fails with a message saying it stalled and for how long.
+func TestFaultProgress(t *testing.T) {
+	poll := extract.PollConfig{First: 20 * time.Millisecond, Max: 300 * time.Millisecond,
+		StallTimeout: 200 * time.Millisecond, MaxRunTime: 36 * time.Second}
+	t.Run("a 45 s run that keeps progressing under a 20 s job timeout loads", func(t *testing.T) {
+		t.Parallel()
+		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		accts := e.sim.Accounts()
+		e.sim.SetFaults(accts[1].ID, fixtures.Faults{JobDuration: 450 * time.Millisecond})
+		cfg := e.config(3)
+		cfg.Poll = poll
+		rep, err := e.runWith(t, cfg, faultOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range accts {
+			xs, ls := clientStatus(rep, e.clients[i])
+			if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+				t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
+			}
+			e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+		}
+		c := e.sim.Counters().ByAccount[accts[1].ID]
+		if c.ReportRuns != 5 {
+			t.Errorf("%d report runs, want 5: none resubmitted", c.ReportRuns)
+		}
+		// The runs outlived the job timeout: the test shows what it means to show.
+		st := rep.Ledger.Clients[e.clients[1]].Extract.Stats
+		if st.JobWait < 5*poll.StallTimeout {
+			t.Errorf("the five runs waited %s in all, want more than 5 × the job timeout", st.JobWait)
+		}
+		t.Logf("the slow client's five runs waited %s in all (job timeout %s), %d polls", st.JobWait.Round(time.Millisecond), poll.StallTimeout, st.Polls)
+	})
+	t.Run("a run that stalls is resubmitted once, then the client fails", func(t *testing.T) {
+		t.Parallel()
+		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		accts := e.sim.Accounts()
+		e.sim.SetFaults(accts[1].ID, fixtures.Faults{JobDuration: 450 * time.Millisecond, StuckJobs: -1})
+		cfg := e.config(3)
+		cfg.Poll = poll
+		rep, err := e.runWith(t, cfg, faultOpts())
+		if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(err.Error(), accts[1].Name) {
+			t.Errorf("err = %v, want ErrSomeFailed naming %s", err, accts[1].Name)
+		}
+		for i, a := range accts {
+			xs, _ := clientStatus(rep, e.clients[i])
+			if i == 1 {
+				if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
+					t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+				}
+				continue
+			}
+			e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+		}
+		msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+		m := regexp.MustCompile(`report run (\d+) stalled: no progress for (\S+) \("Job Running" at \d+%, waited [^)]+\); resubmitted once after report run (\d+) stalled`).FindStringSubmatch(msg)
+		if m == nil {
+			t.Fatalf("ledger error %q does not say the run stalled, for how long, and that it was resubmitted once", msg)
+		}
+		if d, err := time.ParseDuration(m[2]); err != nil || d <= poll.StallTimeout {
+			t.Errorf("stalled for %s, want more than the job timeout %s", d, poll.StallTimeout)
+		}
+		if m[1] == m[3] {
+			t.Errorf("the same report run %s twice: not resubmitted", m[1])
+		}
+		t.Logf("ledger: %s", msg)
+		// Only the resubmit: per kind at most two runs.
+		if n := e.sim.Counters().ByAccount[accts[1].ID].ReportRuns; n < 6 || n > 10 {
+			t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most)", n)
+		}
+	})
+}
+
+// Meta's lag on a report run's own endpoints (docs/META_API.md, "Errors", rules R1 and R2): an
+// error naming the run on the first poll of every new run, or between its pages, or a field that
+// "wasn't there while creating the report run", is retried on the same request: nothing is
+// resubmitted or split, the client is loaded, and the table is the simulator's truth. A run
+// that Meta never finds is resubmitted once; lost every time, that client alone fails.
+func TestFaultRunLag(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults fixtures.Faults
+		runs   int64 // report runs of the lagging account; 0: do not check
+		fails  bool
+	}{
+		{"an error naming the run on the first poll of every new run", fixtures.Faults{LagPolls: 1}, 5, false},
+		{"errors naming the run between pages", fixtures.Faults{LagPages: 3}, 5, false},
+		{"a field that wasn't there while creating the report run", fixtures.Faults{MissingFieldPages: 3}, 5, false},
+		{"the first run is never found: resubmitted once", fixtures.Faults{LostRuns: 1}, 6, false},
+		{"no run is ever found: the client fails", fixtures.Faults{LostRuns: -1}, 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+			accts := e.sim.Accounts()
+			e.sim.SetFaults(accts[1].ID, tc.faults)
+			cfg := e.config(3)
+			// A bound the lag that clears never reaches, however slow the machine; a short one
+			// for the lost runs, so that the test is quick.
+			cfg.Retry.RunLag = 10 * time.Second
+			if tc.faults.LostRuns != 0 {
+				cfg.Retry.RunLag = 300 * time.Millisecond
+			}
+			cfg.PageSize = 50 // several pages per report run, for the page faults
+			rep, err := e.runWith(t, cfg, faultOpts())
+			for i, a := range accts {
+				xs, ls := clientStatus(rep, e.clients[i])
+				if i == 1 && tc.fails {
+					if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
+						t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+					}
+					continue
+				}
+				if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
+				}
+				e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+			}
+			c := e.sim.Counters().ByAccount[accts[1].ID]
+			if c.Lagged == 0 {
+				t.Error("the fault never fired")
+			}
+			t.Logf("%d denials answered, %d report runs, %d requests for the lagging client", c.Lagged, c.ReportRuns,
+				rep.Ledger.Clients[e.clients[1]].Extract.Stats.Requests)
+			if tc.runs != 0 && c.ReportRuns != tc.runs {
+				t.Errorf("%d report runs, want %d", c.ReportRuns, tc.runs)
+			}
+			if !tc.fails {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := rep.Ledger.Clients[e.clients[1]].Extract.Stats.Lagged; n == 0 {
+					t.Error("the ledger counts no lagged answer")
+				}
+				return
+			}
+			if !errors.Is(err, pipeline.ErrSomeFailed) {
+				t.Errorf("err = %v, want ErrSomeFailed", err)
+			}
+			msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+			if !strings.Contains(msg, "report run unknown to Meta") || !strings.Contains(msg, "resubmitted") {
+				t.Errorf("ledger error %q does not say the run stayed unknown after a resubmit", msg)
 			}
 		})
 	}

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"log/slog"
 	"sync"
+
+	"github.com/metapipe/metapipe/extract"
 )
 
 // Reporter is told how the extraction goes, per client and report kind. The pipeline calls it
@@ -11,17 +13,17 @@ import (
 type Reporter interface {
 	// ClientStarted: the client's extraction begins.
 	ClientStarted(clientID, name string)
-	// KindProgress: a poll answered for one of the client's report runs, with Meta's
-	// async_status and async_percent_completion (0-100).
-	KindProgress(clientID, kind, status string, percent int)
+	// KindProgress: one of the client's report kinds moved on: submitted, polled (Meta's
+	// async_status and async_percent_completion), a page read, staged.
+	KindProgress(clientID string, p extract.Progress)
 	// ClientDone: the client's extraction ended; err is nil when it succeeded.
 	ClientDone(clientID string, err error)
 	// Close: the run's stages are over; nothing is reported afterwards.
 	Close()
 }
 
-// logReporter writes a debug line when a report run changes status (not at every poll), for
-// cron and Airflow.
+// logReporter writes a debug line when a report kind changes state (not at every poll or
+// page), for cron and Airflow.
 type logReporter struct {
 	log  *slog.Logger
 	mu   sync.Mutex
@@ -35,14 +37,14 @@ func NewLogReporter(log *slog.Logger) Reporter {
 
 func (r *logReporter) ClientStarted(id, name string) { r.log.Info("extract started", "client", name) }
 
-func (r *logReporter) KindProgress(id, kind, status string, pct int) {
+func (r *logReporter) KindProgress(id string, p extract.Progress) {
 	r.mu.Lock()
-	key := id + "/" + kind
-	changed := r.last[key] != status
-	r.last[key] = status
+	key := id + "/" + string(p.Kind)
+	changed := r.last[key] != p.State
+	r.last[key] = p.State
 	r.mu.Unlock()
 	if changed {
-		r.log.Debug("report run", "client_id", id, "kind", kind, "status", status, "percent", pct)
+		r.log.Debug("report run", "client_id", id, "kind", p.Kind, "state", p.State, "percent", p.Percent, "requests", p.Requests)
 	}
 }
 

@@ -77,9 +77,7 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 	} else {
 		req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c),
 			Range: cp.Range(), Dir: dir.Client(cp.ID)}
-		res = x.Extract(ctx, req, func(kind records.Kind, status string, pct int) {
-			r.rep.KindProgress(cp.ID, string(kind), status, pct)
-		})
+		res = x.Extract(ctx, req, func(p extract.Progress) { r.rep.KindProgress(cp.ID, p) })
 	}
 	r.rep.ClientDone(cp.ID, res.Err)
 	lf.update(func(l *Ledger) {

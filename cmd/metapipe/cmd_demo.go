@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
@@ -14,33 +16,43 @@ import (
 
 func newDemoCommand() *cli.Command {
 	return &cli.Command{Name: "demo", Usage: "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)",
-		Flags: append([]cli.Flag{flagAsOf, flagWeeks, flagLookback, flagFull, flagConcurrency, flagPageSize}, simFlags()...), Action: runDemo}
+		Flags: append([]cli.Flag{flagAsOf(), flagWeeks(), flagLookback(), flagFull(), flagConcurrency(), flagPageSize()}, simFlags()...), Action: runDemo}
 }
 
 // runDemo serves the simulator, seeds its accounts as clients with a year of KPI rows, runs the
 // whole pipeline for them and prints what landed, the API cost and the timings.
-func runDemo(c *cli.Context) error {
-	o, err := options(c)
+func runDemo(ctx context.Context, cmd *cli.Command) error {
+	o, err := options(cmd)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	sim := newSim(c, c.Int("accounts"))
-	url, stop, err := serveSim(c.Context, "127.0.0.1:0", sim)
+	sim, err := newSim(cmd)
+	if err != nil {
+		return err
+	}
+	cfg, err := config(cmd)
+	if err != nil {
+		return err
+	}
+	url, stop, err := serveSim(ctx, "127.0.0.1:0", sim, cfg.Logger)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	cfg := config(c)
 	cfg.GraphURL, cfg.Token = url, extract.NewToken(fixtures.DemoToken)
-	r, err := pipeline.Open(c.Context, cfg)
+	r, err := pipeline.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	w := c.App.Writer
-	fmt.Fprintf(w, "simulator on %s; migrating and seeding %d demo clients\n", url, c.Int("accounts"))
-	if err := r.Migrate(c.Context); err != nil {
+	w := cmd.Root().Writer
+	if jsonMode(cmd) {
+		event(cmd, "demo_started", false, "simulator", url, "accounts", len(sim.Accounts()))
+	} else {
+		fmt.Fprintf(w, "simulator on %s; migrating and seeding %d demo clients\n", url, len(sim.Accounts()))
+	}
+	if err := r.Migrate(ctx); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
 	// KPI rows from the horizon's first Monday to the latest today (the simulator has none later).
@@ -49,28 +61,40 @@ func runDemo(c *cli.Context) error {
 		last = time.Now().In(time.FixedZone("UTC+14", 14*3600))
 	}
 	horizon := pipeline.Monday(last).AddDate(0, 0, -7*o.Weeks)
-	ids, err := fixtures.SeedDemo(c.Context, r.Pool(), sim, horizon, last)
+	ids, err := fixtures.SeedDemo(ctx, r.Pool(), sim, horizon, last)
 	if err != nil {
 		return fmt.Errorf("%w: seed demo: %w", pipeline.ErrCannotStart, err)
 	}
 	for _, a := range sim.Accounts() {
 		o.Clients = append(o.Clients, "Demo "+a.Name)
 	}
-	rep, runErr := r.Run(c.Context, o, "")
+	rep, runErr := r.Run(ctx, o, "")
+	landed, err := queryLanded(ctx, r.Pool(), ids)
+	if err != nil {
+		return err
+	}
+	cnt := sim.Counters()
+	var status pipeline.Status
+	if rep != nil {
+		status = rep.Ledger.Status
+	}
+	if jsonMode(cmd) {
+		event(cmd, "demo_landed", false, "clients", landed, "graph_api_requests", cnt.Requests,
+			"wall_seconds", time.Since(start).Seconds())
+		return finish(cmd, "run_finished", "run", rep, status, runErr)
+	}
 	if rep != nil {
 		fmt.Fprintf(w, "\nrun %s: %s\n", rep.Dir, rep.Ledger.Status)
 	}
 	fmt.Fprintln(w, "\nwhat landed in campaign_summaries:")
-	if err := printLanded(c.Context, w, r.Pool(), ids); err != nil {
-		return err
-	}
-	cnt := sim.Counters()
+	printLanded(w, landed)
 	fmt.Fprintf(w, "\nGraph API requests: %d (%s)\n", sumCounts(cnt.Requests), fmtCounts(cnt.Requests))
 	if rep != nil {
-		printCost(w, rep.Plan, &rep.Ledger, c.Int("page-size"))
+		printCost(w, rep.Plan, &rep.Ledger, cmd.Int("page-size"))
 		printTimings(w, &rep.Ledger)
 	}
-	fmt.Fprintf(w, "demo wall time %.2fs; `metapipe --stage-dir %s status` shows the ledger\n", time.Since(start).Seconds(), c.String("stage-dir"))
+	// The hint names the binary as it was called (bin/metapipe under make run).
+	fmt.Fprintf(w, "demo wall time %.2fs; `%s --stage-dir %s status` shows the ledger\n", time.Since(start).Seconds(), os.Args[0], cmd.String("stage-dir"))
 	return runErr
 }
 

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -12,15 +13,23 @@ func newMigrateCommand() *cli.Command {
 	return &cli.Command{Name: "migrate", Usage: "create or update the tables", Action: runMigrate}
 }
 
-func runMigrate(c *cli.Context) error {
-	r, err := pipeline.Open(c.Context, config(c))
+func runMigrate(ctx context.Context, cmd *cli.Command) error {
+	cfg, err := config(cmd)
+	if err != nil {
+		return err
+	}
+	r, err := pipeline.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if err := r.Migrate(c.Context); err != nil {
+	if err := r.Migrate(ctx); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	fmt.Fprintln(c.App.Writer, "schema up to date")
+	if jsonMode(cmd) {
+		event(cmd, "migrated", false)
+		return nil
+	}
+	fmt.Fprintln(cmd.Root().Writer, "schema up to date")
 	return nil
 }

@@ -1,27 +1,33 @@
 package main
 
 import (
-	"github.com/urfave/cli/v2"
+	"context"
+
+	"github.com/urfave/cli/v3"
 )
 
 func newPlanCommand() *cli.Command {
 	return &cli.Command{Name: "plan", Usage: "print what a run would fetch (changes nothing)",
-		Flags: append(planFlags(), flagJSON), Action: runPlan}
+		Flags: append(planFlags(), flagJSON()), Action: runPlan}
 }
 
-func runPlan(c *cli.Context) error {
-	r, o, err := openWithOptions(c)
+func runPlan(ctx context.Context, cmd *cli.Command) error {
+	r, o, err := openWithOptions(ctx, cmd)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	p, err := r.Plan(c.Context, o)
+	p, err := r.Plan(ctx, o)
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, p)
+	switch {
+	case jsonMode(cmd):
+		event(cmd, "plan", false, "plan", p)
+		return nil
+	case cmd.Bool("json"):
+		return writeJSON(cmd.Root().Writer, p)
 	}
-	printPlan(c.App.Writer, p)
+	printPlan(cmd.Root().Writer, p)
 	return nil
 }

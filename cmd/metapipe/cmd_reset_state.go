@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
@@ -20,29 +21,38 @@ func newResetStateCommand() *cli.Command {
 			"forget their as-of date, so the next run replaces them even if its as-of date is earlier.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "client", Required: true, Usage: "client name or id (repeatable)"},
-			&cli.StringFlag{Name: "from", Usage: "first day to make non-final, YYYY-MM-DD (its week's Monday on); default every week"},
+			&cli.StringFlag{Name: "from", Usage: "first day to make non-final, `YYYY-MM-DD` (its week's Monday on); default every week"},
 		},
 		Action: runResetState,
 	}
 }
 
-func runResetState(c *cli.Context) error {
+func runResetState(ctx context.Context, cmd *cli.Command) error {
 	var from time.Time
-	if s := c.String("from"); s != "" {
+	if s := cmd.String("from"); s != "" {
 		t, err := time.Parse(time.DateOnly, s)
 		if err != nil {
 			return fmt.Errorf("%w: --from %q: want YYYY-MM-DD", pipeline.ErrUsage, s)
 		}
 		from = t
 	}
-	r, err := pipeline.Open(c.Context, config(c))
+	cfg, err := config(cmd)
+	if err != nil {
+		return err
+	}
+	r, err := pipeline.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	resets, err := r.ResetState(c.Context, c.StringSlice("client"), from)
+	resets, err := r.ResetState(ctx, cmd.StringSlice("client"), from)
 	for _, rs := range resets {
-		printReset(c.App.Writer, rs)
+		if jsonMode(cmd) {
+			event(cmd, "state_reset", false, "client", rs.Client.Name, "client_id", rs.Client.ID, "from", rs.From,
+				"before", rs.Before, "after", rs.After, "rows_reset", rs.RowsReset)
+			continue
+		}
+		printReset(cmd.Root().Writer, rs)
 	}
 	return err
 }
@@ -52,13 +62,13 @@ func printReset(w io.Writer, rs pipeline.Reset) {
 	if rs.From != nil {
 		weeks = "the weeks from " + rs.From.Format(time.DateOnly)
 	}
-	fmt.Fprintf(w, "%s: %s non-final; sync state %s -> %s; %d stored rows will be replaced by the next run\n",
-		rs.Client.Name, weeks, describeState(rs.Before), describeState(rs.After), rs.RowsReset)
+	fmt.Fprintf(w, "%s: %s non-final; %d stored rows will be replaced by the next run\n", rs.Client.Name, weeks, rs.RowsReset)
+	fmt.Fprintf(w, "  before: %s\n  after:  %s\n", describeState(rs.Before), describeState(rs.After))
 }
 
 func describeState(s *load.SyncState) string {
 	if s == nil {
-		return "none (the next run backfills the horizon)"
+		return "no sync state (the next run backfills the horizon)"
 	}
 	final := "none"
 	if s.FinalThrough != nil {

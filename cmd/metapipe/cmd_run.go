@@ -1,28 +1,29 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/pipeline"
 )
 
 func newRunCommand() *cli.Command {
 	return &cli.Command{Name: "run", Usage: "plan, extract, transform and load; resumes an unfinished run",
-		Flags: append(append(planFlags(), extractFlags()...), flagRun), Action: runRun}
+		Flags: append(append(planFlags(), extractFlags()...), flagRun(false)), Action: runRun}
 }
 
-func runRun(c *cli.Context) error {
-	r, o, err := openWithOptions(c)
+func runRun(ctx context.Context, cmd *cli.Command) error {
+	r, o, err := openWithOptions(ctx, cmd)
 	if err != nil {
-		return err
+		return finish(cmd, "run_finished", "run", nil, "", err)
 	}
 	defer r.Close()
-	rep, err := r.Run(c.Context, o, records.RunDir(c.String("run")))
+	rep, err := r.Run(ctx, o, records.RunDir(cmd.String("run")))
+	var status pipeline.Status
 	if rep != nil {
-		fmt.Fprintf(c.App.Writer, "run %s: %s\n", rep.Dir, rep.Ledger.Status)
-		printTimings(c.App.Writer, &rep.Ledger)
+		status = rep.Ledger.Status
 	}
-	return err
+	return finish(cmd, "run_finished", "run", rep, status, err)
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/pipeline"
@@ -15,16 +16,22 @@ import (
 
 func newSimCommand() *cli.Command {
 	return &cli.Command{Name: "sim", Usage: "serve the Graph API simulator on loopback", Action: runSim,
-		Flags: append([]cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (loopback only)"}}, simFlags()...)}
+		Flags: append([]cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0",
+			Usage: "listen address, loopback only (port 0: a free port, printed; make sim uses 8787)"}}, simFlags()...)}
 }
 
-func newSim(c *cli.Context, accounts int) *fixtures.Simulator {
-	return fixtures.New(fixtures.Config{Seed: c.Int64("seed"), Accounts: accounts, JobDuration: c.Duration("job-duration"),
-		Latency: c.Duration("latency"), Jitter: c.Duration("jitter")})
+// newSim builds the simulator from the sim and demo flags.
+func newSim(cmd *cli.Command) (*fixtures.Simulator, error) {
+	if err := checkJitter(cmd); err != nil {
+		return nil, err
+	}
+	return fixtures.New(fixtures.Config{Seed: cmd.Int64("seed"), Accounts: cmd.Int("accounts"), JobDuration: cmd.Duration("job-duration"),
+		Latency: cmd.Duration("latency"), Jitter: cmd.Duration("jitter")}), nil
 }
 
-// serveSim serves the simulator on a loopback address and returns its URL.
-func serveSim(ctx context.Context, addr string, sim *fixtures.Simulator) (string, func(), error) {
+// serveSim serves the simulator on a loopback address and returns its URL; the server's own
+// error lines go to log.
+func serveSim(ctx context.Context, addr string, sim *fixtures.Simulator, log *slog.Logger) (string, func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: --addr %q: %w", pipeline.ErrUsage, addr, err)
@@ -36,7 +43,7 @@ func serveSim(ctx context.Context, addr string, sim *fixtures.Simulator) (string
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: listen %s: %w", pipeline.ErrCannotStart, addr, err)
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() { _ = srv.Serve(ln) }()
 	stop := func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -46,19 +53,31 @@ func serveSim(ctx context.Context, addr string, sim *fixtures.Simulator) (string
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-func runSim(c *cli.Context) error {
-	sim := newSim(c, c.Int("accounts"))
-	url, stop, err := serveSim(c.Context, c.String("addr"), sim)
+func runSim(ctx context.Context, cmd *cli.Command) error {
+	sim, err := newSim(cmd)
+	if err != nil {
+		return err
+	}
+	url, stop, err := serveSim(ctx, cmd.String("addr"), sim, logger(cmd))
 	if err != nil {
 		return err
 	}
 	defer stop()
-	w := c.App.Writer
-	fmt.Fprintf(w, "Graph API simulator on %s (job duration %s, latency %s ± %s)\n", url, c.Duration("job-duration"), c.Duration("latency"), c.Duration("jitter"))
-	fmt.Fprintf(w, "  export META_GRAPH_URL=%s META_ACCESS_TOKEN=%s\n", url, fixtures.DemoToken)
-	for _, a := range sim.Accounts() {
-		fmt.Fprintf(w, "  account act_%s  %s\n", a.ID, a.Name)
+	if jsonMode(cmd) {
+		accounts := make([]string, 0, len(sim.Accounts()))
+		for _, a := range sim.Accounts() {
+			accounts = append(accounts, "act_"+a.ID)
+		}
+		event(cmd, "sim_listening", false, "url", url, "token", fixtures.DemoToken, "accounts", accounts,
+			"job_duration", cmd.Duration("job-duration").String(), "latency", cmd.Duration("latency").String(), "jitter", cmd.Duration("jitter").String())
+	} else {
+		w := cmd.Root().Writer
+		fmt.Fprintf(w, "Graph API simulator on %s (job duration %s, latency %s ± %s)\n", url, cmd.Duration("job-duration"), cmd.Duration("latency"), cmd.Duration("jitter"))
+		fmt.Fprintf(w, "  export META_GRAPH_URL=%s META_ACCESS_TOKEN=%s\n", url, fixtures.DemoToken)
+		for _, a := range sim.Accounts() {
+			fmt.Fprintf(w, "  account act_%s  %s\n", a.ID, a.Name)
+		}
 	}
-	<-c.Context.Done()
+	<-ctx.Done()
 	return nil
 }

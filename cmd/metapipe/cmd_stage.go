@@ -1,9 +1,9 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
@@ -11,11 +11,11 @@ import (
 
 // newStageCommand is `metapipe extract|transform|load --run DIR`: one stage of a run directory.
 func newStageCommand(stage pipeline.Stage) *cli.Command {
-	cmd := &cli.Command{Name: string(stage), Flags: []cli.Flag{required(flagRun)}, Action: runStage(stage)}
+	cmd := &cli.Command{Name: string(stage), Flags: []cli.Flag{flagRun(true)}, Action: runStage(stage)}
 	switch stage {
 	case pipeline.StageExtract:
 		cmd.Usage = "run the extract stage of a run directory"
-		cmd.Flags = append(extractFlags(), required(flagRun))
+		cmd.Flags = append(extractFlags(), flagRun(true))
 	case pipeline.StageTransform:
 		cmd.Usage = "run the transform stage of a run directory (no database, no API)"
 	case pipeline.StageLoad:
@@ -25,28 +25,31 @@ func newStageCommand(stage pipeline.Stage) *cli.Command {
 }
 
 func runStage(stage pipeline.Stage) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		dir := records.RunDir(c.String("run"))
-		var rep *pipeline.Report
-		var err error
-		if stage == pipeline.StageTransform {
-			rep, err = pipeline.TransformDir(c.Context, dir, logger(c))
-		} else {
-			r, oerr := pipeline.Open(c.Context, config(c))
-			if oerr != nil {
-				return oerr
-			}
-			defer r.Close()
-			rep, err = r.Stage(c.Context, dir, stage)
-		}
+	return func(ctx context.Context, cmd *cli.Command) error {
+		rep, err := stageReport(ctx, cmd, stage)
+		status := pipeline.StatusPending
 		if rep != nil {
-			status := pipeline.StatusPending
 			if s := rep.Ledger.Stages[stage]; s != nil {
 				status = s.Status
 			}
-			fmt.Fprintf(c.App.Writer, "%s %s: %s\n", stage, rep.Dir, status)
-			printTimings(c.App.Writer, &rep.Ledger)
 		}
-		return err
+		return finish(cmd, "stage_finished", string(stage), rep, status, err, "stage", stage)
 	}
+}
+
+func stageReport(ctx context.Context, cmd *cli.Command, stage pipeline.Stage) (*pipeline.Report, error) {
+	dir := records.RunDir(cmd.String("run"))
+	if stage == pipeline.StageTransform {
+		return pipeline.TransformDir(ctx, dir, logger(cmd))
+	}
+	cfg, err := config(cmd)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pipeline.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Stage(ctx, dir, stage)
 }

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
@@ -11,24 +12,28 @@ import (
 
 func newStatusCommand() *cli.Command {
 	return &cli.Command{Name: "status", Usage: "print a run's ledger (default the latest run)",
-		Flags: []cli.Flag{flagRun, flagJSON}, Action: runStatus}
+		Flags: []cli.Flag{flagRun(false), flagJSON()}, Action: runStatus}
 }
 
-func runStatus(c *cli.Context) error {
-	dir := records.RunDir(c.String("run"))
+func runStatus(_ context.Context, cmd *cli.Command) error {
+	dir := records.RunDir(cmd.String("run"))
 	if dir == "" {
-		dir = pipeline.LatestRun(c.String("stage-dir"))
+		dir = pipeline.LatestRun(cmd.String("stage-dir"))
 		if dir == "" {
-			return fmt.Errorf("%w: no run directory in %s", pipeline.ErrUsage, c.String("stage-dir"))
+			return fmt.Errorf("%w: no run directory in %s", pipeline.ErrUsage, cmd.String("stage-dir"))
 		}
 	}
 	l, err := pipeline.ReadLedger(dir)
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrUsage, err)
 	}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, l)
+	switch {
+	case jsonMode(cmd):
+		event(cmd, "status", false, "dir", string(dir), "ledger", l)
+		return nil
+	case cmd.Bool("json"):
+		return writeJSON(cmd.Root().Writer, l)
 	}
-	printLedger(c.App.Writer, dir, l)
+	printLedger(cmd.Root().Writer, dir, l)
 	return nil
 }

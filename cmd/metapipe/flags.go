@@ -1,87 +1,173 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
-var (
-	flagDatabaseURL = &cli.StringFlag{Name: "database-url", EnvVars: []string{"DATABASE_URL"}, Usage: "PostgreSQL URL (env DATABASE_URL)"}
-	flagStageDir    = &cli.StringFlag{Name: "stage-dir", Value: pipeline.DefaultStageDir, EnvVars: []string{"METAPIPE_STAGE_DIR"}, Usage: "folder of run directories"}
-	flagLogFormat   = &cli.StringFlag{Name: "log-format", Value: "text", Usage: "log lines as `text` or json (json: no progress bars)"}
-	flagVerbose     = &cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug log lines (every report run status change)"}
-	flagClient      = &cli.StringSliceFlag{Name: "client", Usage: "client name or id (repeatable); default every active client"}
-	flagAsOf        = &cli.StringFlag{Name: "as-of", Usage: "last day included, YYYY-MM-DD, not after today in any client's ad account time zone (default: each ad account's today)"}
-	flagWeeks       = &cli.IntFlag{Name: "weeks", Value: 54, Usage: "horizon in ISO weeks, the current week included"}
-	flagLookback    = &cli.IntFlag{Name: "lookback", Value: 28, Usage: "days after a week's Sunday before its numbers are final"}
-	flagFull        = &cli.BoolFlag{Name: "full", Usage: "refetch the whole horizon, final weeks included"}
-	flagConcurrency = &cli.IntFlag{Name: "concurrency", Value: pipeline.DefaultConcurrency, Usage: "clients extracted at once (each with its five report runs)"}
-	flagShard       = &cli.StringFlag{Name: "shard", Usage: "take the i-th of n stable shares of the clients, `i/n` (0-based)"}
-	flagRun         = &cli.StringFlag{Name: "run", Usage: "run directory (stage/<run-id>)"}
-	flagJSON        = &cli.BoolFlag{Name: "json", Usage: "print JSON"}
-	flagPollFirst   = &cli.DurationFlag{Name: "poll-first", Value: 2 * time.Second, Usage: "first wait before polling a report run"}
-	flagPollMax     = &cli.DurationFlag{Name: "poll-max", Value: 30 * time.Second, Usage: "longest wait between polls"}
-	flagJobTimeout  = &cli.DurationFlag{Name: "job-timeout", Value: 30 * time.Minute, Usage: "a report run not done after this is resubmitted once, then fails"}
-	flagPageSize    = &cli.IntFlag{Name: "page-size", Value: 500, Usage: "result rows per page"}
-	flagJobs        = &cli.IntFlag{Name: "jobs-per-account", Value: 10, Usage: "report runs in flight per ad account"}
+// The allowed ranges of the numeric flags. A value outside is a usage error (exit 2) that names
+// the flag and the range; none of them has a "0 means the default" reading.
+const (
+	maxConcurrency    = 1000 // clients at once; each has up to --jobs-per-account report runs in flight
+	maxJobsPerAccount = 100  // known extractors keep 10 to 100 in flight (docs/META_API.md, section 6)
+	maxPageSize       = 500  // the `limit` Meta pages by; the simulator caps it there (MaxPageSize)
+	maxWeeks          = 160  // Meta serves 37 months back (error 3018 beyond): about 160 weeks
+	maxLookback       = 365  // days
+	maxAccounts       = 1000 // simulated ad accounts
 )
+
+// Duration ranges: polls no closer than 100 ms, nothing longer than a day (Meta documents report
+// runs of up to an hour and keeps results 30 days).
+const (
+	minPoll = 100 * time.Millisecond
+	maxPoll = 10 * time.Minute
+	minJob  = time.Second
+	maxJob  = 24 * time.Hour
+)
+
+// between is a flag validator: the value must lie in [lo, hi]. urfave/cli names the flag:
+// `invalid value "0" for flag -concurrency: allowed range 1 to 1000`.
+func between[T int | int64 | time.Duration](lo, hi T) func(T) error {
+	return func(v T) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("allowed range %v to %v", lo, hi)
+		}
+		return nil
+	}
+}
+
+// atLeast is a flag validator: the value must be lo or more.
+func atLeast[T int64](lo T) func(T) error {
+	return func(v T) error {
+		if v < lo {
+			return fmt.Errorf("allowed range %v or more", lo)
+		}
+		return nil
+	}
+}
+
+// oneOf is a flag validator: the value must be one of the words.
+func oneOf(words ...string) func(string) error {
+	return func(v string) error {
+		for _, w := range words {
+			if v == w {
+				return nil
+			}
+		}
+		return fmt.Errorf("allowed values %q", words)
+	}
+}
+
+// globalFlags are accepted before or after any command.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "database-url", Sources: cli.EnvVars("DATABASE_URL"), Usage: "PostgreSQL `URL`"},
+		&cli.StringFlag{Name: "stage-dir", Value: pipeline.DefaultStageDir, Sources: cli.EnvVars("METAPIPE_STAGE_DIR"),
+			Usage: "folder of run directories", TakesFile: true},
+		&cli.StringFlag{Name: "log-format", Value: "text", Validator: oneOf("text", "json"),
+			Usage: "`text`, or json: one JSON object per line on stdout and stderr, no progress bars"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug log lines (every report run state change)"},
+	}
+}
 
 // planFlags are the flags of plan and run that choose the clients and weeks.
 func planFlags() []cli.Flag {
-	return []cli.Flag{flagClient, flagAsOf, flagWeeks, flagLookback, flagFull, flagShard}
+	return []cli.Flag{flagClient(), flagAsOf(), flagWeeks(), flagLookback(), flagFull(),
+		&cli.StringFlag{Name: "shard", Usage: "`i/n`: the i-th of n stable shares of the clients (0-based)"}}
 }
+
+func flagClient() cli.Flag {
+	return &cli.StringSliceFlag{Name: "client", Usage: "client name or id (repeatable); default every active client"}
+}
+func flagAsOf() cli.Flag {
+	return &cli.StringFlag{Name: "as-of", Usage: "the last day included, `YYYY-MM-DD`, in the ad account's calendar; not after today in any client's account time zone (default: each ad account's today)"}
+}
+func flagWeeks() cli.Flag {
+	return &cli.IntFlag{Name: "weeks", Value: 54, Validator: between(1, maxWeeks), Usage: "horizon in ISO weeks, the current week included"}
+}
+func flagLookback() cli.Flag {
+	return &cli.IntFlag{Name: "lookback", Value: 28, Validator: between(0, maxLookback), Usage: "days after a week's Sunday before its numbers are final"}
+}
+func flagFull() cli.Flag {
+	return &cli.BoolFlag{Name: "full", Usage: "refetch the whole horizon, final weeks included"}
+}
+func flagConcurrency() cli.Flag {
+	return &cli.IntFlag{Name: "concurrency", Value: pipeline.DefaultConcurrency, Validator: between(1, maxConcurrency),
+		Usage: "clients extracted at once (each with its five report runs)"}
+}
+func flagPageSize() cli.Flag {
+	return &cli.IntFlag{Name: "page-size", Value: maxPageSize, Validator: between(1, maxPageSize), Usage: "result rows per page"}
+}
+func flagRun(required bool) cli.Flag {
+	return &cli.StringFlag{Name: "run", Required: required, TakesFile: true, Usage: "run directory (stage/<run-id>)"}
+}
+func flagJSON() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print JSON"} }
 
 // extractFlags are the flags of run and extract that pace the Graph API.
 func extractFlags() []cli.Flag {
-	return []cli.Flag{flagConcurrency, flagPollFirst, flagPollMax, flagJobTimeout, flagPageSize, flagJobs}
+	return []cli.Flag{
+		flagConcurrency(),
+		&cli.DurationFlag{Name: "poll-first", Value: 2 * time.Second, Validator: between(minPoll, maxPoll),
+			Usage: "first wait before polling a report run"},
+		&cli.DurationFlag{Name: "poll-max", Value: 30 * time.Second, Validator: between(minPoll, maxPoll),
+			Usage: "longest wait between polls (at least --poll-first)"},
+		&cli.DurationFlag{Name: "job-timeout", Value: 10 * time.Minute, Validator: between(minJob, maxJob),
+			Usage: "a report run whose status and percent have not changed this long has stalled: resubmitted once, then the client fails"},
+		&cli.DurationFlag{Name: "job-max", Value: 60 * time.Minute, Validator: between(minJob, maxJob),
+			Usage: "a report run not completed this long after the submit is stuck, progress or not: resubmitted once, then the client fails"},
+		flagPageSize(),
+		&cli.IntFlag{Name: "jobs-per-account", Value: 10, Validator: between(1, maxJobsPerAccount), Usage: "report runs in flight per ad account"},
+	}
 }
-
-func required(f *cli.StringFlag) *cli.StringFlag { g := *f; g.Required = true; return &g }
 
 func simFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "data seed"},
-		&cli.IntFlag{Name: "accounts", Value: 3, Usage: "simulated ad accounts"},
-		&cli.DurationFlag{Name: "job-duration", Value: 2 * time.Second, Usage: "time a report run takes"},
-		&cli.DurationFlag{Name: "latency", Value: 20 * time.Millisecond, Usage: "added to every request"},
-		&cli.DurationFlag{Name: "jitter", Value: 5 * time.Millisecond, Usage: "± jitter on the latency"},
+		&cli.Int64Flag{Name: "seed", Value: 1, Validator: atLeast[int64](1), Usage: "data seed"},
+		&cli.IntFlag{Name: "accounts", Value: 3, Validator: between(1, maxAccounts), Usage: "simulated ad accounts"},
+		&cli.DurationFlag{Name: "job-duration", Value: 2 * time.Second, Validator: between(time.Millisecond, time.Hour), Usage: "time a report run takes"},
+		&cli.DurationFlag{Name: "latency", Value: 20 * time.Millisecond, Validator: between(0, time.Minute), Usage: "added to every request"},
+		&cli.DurationFlag{Name: "jitter", Value: 5 * time.Millisecond, Validator: between(0, time.Minute), Usage: "± jitter on the latency (at most --latency)"},
 	}
 }
 
-func logger(c *cli.Context) *slog.Logger { return loggerTo(c, os.Stderr) }
+func jsonMode(cmd *cli.Command) bool { return cmd.String("log-format") == "json" }
 
-func loggerTo(c *cli.Context, w io.Writer) *slog.Logger {
+func logger(cmd *cli.Command) *slog.Logger { return loggerTo(cmd, os.Stderr) }
+
+func loggerTo(cmd *cli.Command, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
-	if c.Bool("verbose") {
+	if cmd.Bool("verbose") {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if c.String("log-format") == "json" {
+	if jsonMode(cmd) {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // options reads the planning flags.
-func options(c *cli.Context) (pipeline.Options, error) {
-	o := pipeline.Options{Weeks: c.Int("weeks"), Lookback: c.Int("lookback"), Full: c.Bool("full"), Clients: c.StringSlice("client")}
-	if s := c.String("as-of"); s != "" {
+func options(cmd *cli.Command) (pipeline.Options, error) {
+	o := pipeline.Options{Weeks: cmd.Int("weeks"), Lookback: cmd.Int("lookback"), Full: cmd.Bool("full"),
+		Clients: cmd.StringSlice("client")}
+	if s := cmd.String("as-of"); s != "" {
 		t, err := time.Parse(time.DateOnly, s)
 		if err != nil {
 			return o, fmt.Errorf("%w: --as-of %q: want YYYY-MM-DD", pipeline.ErrUsage, s)
 		}
 		o.AsOf = t
 	}
-	sh, err := pipeline.ParseShard(c.String("shard"))
+	sh, err := pipeline.ParseShard(cmd.String("shard"))
 	if err != nil {
 		return o, err
 	}
@@ -89,36 +175,52 @@ func options(c *cli.Context) (pipeline.Options, error) {
 	return o, nil
 }
 
-// openWithOptions reads the planning flags, then connects: a bad flag is reported before the
-// database is tried.
-func openWithOptions(c *cli.Context) (*pipeline.Runner, pipeline.Options, error) {
-	o, err := options(c)
+// openWithOptions reads the planning flags and the config, then connects: a bad flag is
+// reported before the database is tried.
+func openWithOptions(ctx context.Context, cmd *cli.Command) (*pipeline.Runner, pipeline.Options, error) {
+	o, err := options(cmd)
 	if err != nil {
 		return nil, o, err
 	}
-	r, err := pipeline.Open(c.Context, config(c))
+	cfg, err := config(cmd)
+	if err != nil {
+		return nil, o, err
+	}
+	r, err := pipeline.Open(ctx, cfg)
 	return r, o, err
 }
 
-// config reads the environment and the flags; secrets come only from the environment.
-func config(c *cli.Context) pipeline.Config {
+// config reads the environment and the flags; secrets come only from the environment. The
+// extract flags are read where the command has them (run, extract, demo).
+func config(cmd *cli.Command) (pipeline.Config, error) {
 	cfg := pipeline.Config{
-		DatabaseURL: c.String("database-url"),
+		DatabaseURL: cmd.String("database-url"),
 		Token:       extract.NewToken(os.Getenv("META_ACCESS_TOKEN")),
 		AppSecret:   os.Getenv("META_APP_SECRET"),
 		GraphURL:    os.Getenv("META_GRAPH_URL"),
 		APIVersion:  os.Getenv("META_API_VERSION"),
-		StageDir:    c.String("stage-dir"),
-		Concurrency: c.Int("concurrency"),
-		Poll: extract.PollConfig{First: c.Duration("poll-first"), Max: c.Duration("poll-max"),
-			Timeout: c.Duration("job-timeout")},
-		PageSize:       c.Int("page-size"),
-		JobsPerAccount: c.Int("jobs-per-account"),
-		Logger:         logger(c),
+		StageDir:    cmd.String("stage-dir"),
+		Concurrency: cmd.Int("concurrency"),
+		Poll: extract.PollConfig{First: cmd.Duration("poll-first"), Max: cmd.Duration("poll-max"),
+			StallTimeout: cmd.Duration("job-timeout"), MaxRunTime: cmd.Duration("job-max")},
+		PageSize:       cmd.Int("page-size"),
+		JobsPerAccount: cmd.Int("jobs-per-account"),
+		Logger:         logger(cmd),
 	}
-	if c.String("log-format") == "text" && term.IsTerminal(int(os.Stderr.Fd())) {
+	if first, most := cfg.Poll.First, cfg.Poll.Max; first != 0 && most != 0 && most < first {
+		return cfg, fmt.Errorf("%w: --poll-max %s is shorter than --poll-first %s: allowed range --poll-first to %s", pipeline.ErrUsage, most, first, maxPoll)
+	}
+	if !jsonMode(cmd) && term.IsTerminal(int(os.Stderr.Fd())) {
 		bars := newBarReporter(os.Stderr)
-		cfg.Reporter, cfg.Logger = bars, loggerTo(c, bars)
+		cfg.Reporter, cfg.Logger = bars, loggerTo(cmd, bars)
 	}
-	return cfg
+	return cfg, nil
+}
+
+// checkJitter is the cross-flag check of the simulator's flags.
+func checkJitter(cmd *cli.Command) error {
+	if j, l := cmd.Duration("jitter"), cmd.Duration("latency"); j > l {
+		return fmt.Errorf("%w: --jitter %s is more than --latency %s: allowed range 0 to --latency", pipeline.ErrUsage, j, l)
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,26 +24,26 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newApp().RunContext(ctx, os.Args)
+	app := newApp()
+	err := app.Run(ctx, os.Args)
 	stop()
-	os.Exit(exitCode(err))
+	code := exitCode(err)
+	reportError(app, os.Stderr, err, code)
+	os.Exit(code)
 }
 
+// exitCode maps the error a command returned to the process's exit code.
 func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "metapipe:", err)
 		return exitInterrupted
 	case errors.Is(err, pipeline.ErrUsage):
-		fmt.Fprintln(os.Stderr, "metapipe:", err)
 		return exitUsage
 	case errors.Is(err, pipeline.ErrCannotStart):
-		fmt.Fprintln(os.Stderr, "metapipe:", err)
 		return exitCannotStart
 	default:
-		fmt.Fprintln(os.Stderr, "metapipe:", err)
 		return exitSomeFailed
 	}
 }

@@ -27,7 +27,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "metapipe")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	// Stamped as the Makefile stamps it, so that TestVersion sees what --version prints.
+	ldflags := "-X main.version=" + testVersion + " -X main.commit=" + testCommit
+	out, err := exec.Command("go", "build", "-ldflags", ldflags, "-o", binary, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
 		panic(err)
@@ -163,7 +165,7 @@ func TestKillAfterSubmitsThenResume(t *testing.T) {
 	if before != after || got < 3*50 {
 		t.Errorf("the resumed table (%d rows) differs from an uninterrupted run's", got)
 	}
-	if !strings.Contains(res.stdout, "0 inserted, 0 updated") {
+	if !strings.Contains(res.stdout, `"rows":{"inserted":0,"updated":0,`) {
 		t.Errorf("a fresh full run over the resumed table changed rows:\n%s", res.stdout)
 	}
 }
@@ -177,7 +179,7 @@ func TestExitCodes(t *testing.T) {
 		code int
 		say  string
 	}{
-		{"unknown client", nil, runArgs("--client", "Nobody"), 2, `unknown client "Nobody"`},
+		{"unknown client", nil, runArgs("--client", "Nobody"), 2, `unknown client \"Nobody\"`}, // JSON mode: quotes escaped
 		{"bad as-of", nil, []string{"run", "--as-of", "yesterday"}, 2, "--as-of"},
 		{"future as-of", nil, []string{"run", "--as-of", "2027-06-01"}, 2, "--as-of 2027-06-01 is in the future"},
 		{"bad flag", nil, []string{"run", "--frobnicate"}, 2, "frobnicate"},
@@ -220,7 +222,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestPlanCommand(t *testing.T) {
 	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3})
-	res := w.run(t, nil, "plan", "--as-of", lastSunday.Format(time.DateOnly))
+	res := w.run(t, nil, "plan", "--as-of", lastSunday.Format(time.DateOnly), "--log-format", "text") // after the command, it wins
 	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 10 report runs") || !strings.Contains(res.stdout, "never covered") {
 		t.Errorf("plan: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}

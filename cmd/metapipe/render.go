@@ -43,14 +43,20 @@ func orDash(s string) string {
 	return s
 }
 
-// printTimings writes the timing breakdown that ends a run.
+// printTimings writes the timing breakdown and the row counts that end a run, in lines that
+// fit 80 columns.
 func printTimings(w io.Writer, l *pipeline.Ledger) {
 	t := l.Timings
-	fmt.Fprintf(w, "timings: total %.2fs | extract %.2fs (summed over report runs: waiting on Meta jobs %.2fs, paging %.2fs) | KPI query %.3fs | transform %.3fs | load %.3fs (COPY %.3fs, merge %.3fs)\n",
-		t.Total, t.Extract, t.JobWait, t.Paging, t.KPIQuery, t.Transform, t.Load, t.Copy, t.Merge)
+	fmt.Fprintf(w, "timings: total %.2fs\n", t.Total)
+	fmt.Fprintf(w, "  %-11s%.2fs\n", "extract", t.Extract)
+	fmt.Fprintf(w, "  %-11s(report runs, summed: Meta jobs %.2fs, paging %.2fs)\n", "", t.JobWait, t.Paging)
+	fmt.Fprintf(w, "  %-11s%.3fs\n", "KPI query", t.KPIQuery)
+	fmt.Fprintf(w, "  %-11s%.3fs\n", "transform", t.Transform)
+	fmt.Fprintf(w, "  %-11s%.3fs (COPY %.3fs, merge %.3fs)\n", "load", t.Load, t.Copy, t.Merge)
 	rc := l.Rows
-	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted, %d kept (fresher in the table)\n",
-		rc.Inserted, rc.Updated, rc.Unchanged, rc.Deleted, rc.Kept)
+	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted\n", rc.Inserted, rc.Updated, rc.Unchanged, rc.Deleted)
+	// Rows whose stored figures are as of a later date than the run's: fresher data wins.
+	fmt.Fprintf(w, "      %d kept (the table's are as of a later date)\n", rc.Kept)
 }
 
 // printLedger writes run.json readably.
@@ -134,9 +140,23 @@ func printCost(w io.Writer, p *pipeline.Plan, l *pipeline.Ledger, pageSize int) 
 	tw.Flush()
 }
 
-// printLanded writes what campaign_summaries holds for the given clients: weeks, spend, reach
+// landedClient is what campaign_summaries holds for one client.
+type landedClient struct {
+	Name             string `json:"name"`
+	Currency         string `json:"currency"`
+	Weeks            int64  `json:"weeks"`
+	From             string `json:"from"`
+	To               string `json:"to"`
+	Spend            string `json:"spend"`
+	Impressions      int64  `json:"impressions"`
+	BestWeeklyReach  int64  `json:"best_weekly_reach"`
+	Reservations     int64  `json:"reservations"`
+	ReservationValue string `json:"reservation_value"`
+}
+
+// queryLanded reads what campaign_summaries holds for the given clients: weeks, spend, reach
 // and reservations per client.
-func printLanded(ctx context.Context, w io.Writer, pool *pgxpool.Pool, clientIDs []string) error {
+func queryLanded(ctx context.Context, pool *pgxpool.Pool, clientIDs []string) ([]landedClient, error) {
 	rows, err := pool.Query(ctx, `
 SELECT c.name, coalesce(min(s.currency), ''), count(*), min(s.summary_date)::text, max(s.summary_date)::text,
        coalesce(sum(s.total_spend), 0)::text, coalesce(sum(s.total_impressions), 0), coalesce(max(s.reach), 0),
@@ -145,23 +165,28 @@ FROM campaign_summaries s JOIN clients c ON c.id = s.client_id
 WHERE s.client_id = ANY($1::uuid[]) AND s.platform = 'meta' AND s.summary_type = 'weekly'
 GROUP BY c.name ORDER BY c.name`, clientIDs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	var out []landedClient
+	for rows.Next() {
+		var c landedClient
+		if err := rows.Scan(&c.Name, &c.Currency, &c.Weeks, &c.From, &c.To, &c.Spend, &c.Impressions, &c.BestWeeklyReach, &c.Reservations, &c.ReservationValue); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// printLanded writes what landed as a table.
+func printLanded(w io.Writer, landed []landedClient) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "CLIENT\tCURRENCY\tWEEKS\tFROM\tTO\tSPEND\tIMPRESSIONS\tBEST WEEKLY REACH\tRESERVATIONS\tRESERVATION VALUE\t")
-	for rows.Next() {
-		var name, cur, from, to, spend, value string
-		var n, imp, reach, res int64
-		if err := rows.Scan(&name, &cur, &n, &from, &to, &spend, &imp, &reach, &res, &value); err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n", name, cur, n, from, to, spend, imp, reach, res, value)
+	for _, c := range landed {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n", c.Name, c.Currency, c.Weeks, c.From, c.To, c.Spend, c.Impressions, c.BestWeeklyReach, c.Reservations, c.ReservationValue)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return tw.Flush()
+	tw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {

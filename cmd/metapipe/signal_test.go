@@ -54,12 +54,9 @@ func TestSIGTERMCancelsCleanly(t *testing.T) {
 		}
 	}
 	st := w.run(t, nil, "status", "--json")
-	var status struct {
-		Status  string
-		Clients map[string]struct{ Extract struct{ Status string } }
-	}
-	if err := json.Unmarshal([]byte(st.stdout), &status); err != nil || st.code != 0 || status.Status != "interrupted" {
-		t.Errorf("status --json: exit %d, status %q (%v)\n%s", st.code, status.Status, err, st.stdout)
+	var status struct{ Ledger struct{ Status string } } // one JSON event holding the ledger
+	if err := json.Unmarshal([]byte(st.stdout), &status); err != nil || st.code != 0 || status.Ledger.Status != "interrupted" {
+		t.Errorf("status --json: exit %d, status %q (%v)\n%s", st.code, status.Ledger.Status, err, st.stdout)
 	}
 
 	submitted := w.sim.Counters().Requests[fixtures.KindSubmit]

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+// How a command reports: text lines and tables, or with --log-format json one JSON object per
+// line: results on stdout (events such as run_finished), log lines and the error that ends the
+// command on stderr.
+
+// event writes one JSON result line on stdout, {"time":…,"level":…,"msg":name,…}: at level
+// ERROR when failed.
+func event(cmd *cli.Command, name string, failed bool, attrs ...any) {
+	level := slog.LevelInfo
+	if failed {
+		level = slog.LevelError
+	}
+	slog.New(slog.NewJSONHandler(cmd.Root().Writer, nil)).Log(context.Background(), level, name, attrs...)
+}
+
+// reportedError is an error the command has written out already (in run_finished): main maps
+// it to the exit code without printing it again.
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
+
+// reportError writes the error that ended the command on w: `metapipe: <error>`, or in JSON
+// mode one JSON object with the error and the exit code; nothing when the command reported it.
+func reportError(app *cli.Command, w io.Writer, err error, code int) {
+	var done reportedError
+	if err == nil || errors.As(err, &done) {
+		return
+	}
+	if jsonMode(app) {
+		slog.New(slog.NewJSONHandler(w, nil)).Error("metapipe failed", "error", err.Error(), "exit_code", code)
+		return
+	}
+	fmt.Fprintln(w, "metapipe:", err)
+}
+
+// finish reports how a run or a stage ended and returns its error for main. In text: the run
+// directory and status, the timings and the row counts. In JSON mode one event on stdout
+// (run_finished, stage_finished) with the status, the run directory, the clients, the row
+// counts, the timings, and the error and exit code: the command's last line (a failure is also
+// logged on stderr just before it), and main prints nothing after it.
+func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status pipeline.Status, err error, attrs ...any) error {
+	w := cmd.Root().Writer
+	if !jsonMode(cmd) {
+		if rep != nil {
+			fmt.Fprintf(w, "%s %s: %s\n", label, rep.Dir, status)
+			printTimings(w, &rep.Ledger)
+		}
+		return err
+	}
+	if rep == nil {
+		status = "not started"
+	}
+	attrs = append(attrs, "status", status)
+	if rep != nil {
+		total, failed := 0, 0
+		for _, c := range rep.Ledger.Clients {
+			total++
+			if c.Failed() {
+				failed++
+			}
+		}
+		attrs = append(attrs, "dir", string(rep.Dir), "run_id", rep.Ledger.RunID,
+			slog.Group("clients", "total", total, "failed", failed),
+			"rows", rep.Ledger.Rows, "timings", rep.Ledger.Timings)
+	}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+		// The error on stderr too, for whoever reads only that; before the event, so that
+		// in a log of both streams the event stays the last line.
+		logger(cmd).Error(label+" failed", "error", err.Error(), "exit_code", exitCode(err))
+	}
+	attrs = append(attrs, "exit_code", exitCode(err))
+	event(cmd, name, err != nil, attrs...)
+	if err != nil {
+		return reportedError{err}
+	}
+	return nil
+}
