@@ -101,7 +101,11 @@ func (c *Client) Session(account string, token Token, th *Throttle) *Session {
 	if th == nil {
 		th = NewThrottle(ThrottleConfig{})
 	}
-	return &Session{c: c, Account: strings.TrimPrefix(account, "act_"), token: token, Throttle: th, Stats: &Stats{}}
+	account = strings.TrimPrefix(account, "act_")
+	if th.account == "" {
+		th.account = account
+	}
+	return &Session{c: c, Account: account, token: token, Throttle: th, Stats: &Stats{}}
 }
 
 // call makes one Graph API request with retries: transient errors back off exponentially with

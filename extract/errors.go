@@ -198,6 +198,30 @@ func (e *ReportRunError) verb() string {
 	return "failed"
 }
 
+// WaitError says that a report run is not done, or the ad account is held by throttling, and
+// that the client should be looked at again at Until. It is returned instead of waiting when the
+// wait is longer than [Extractor.InlineWait] (or ThrottleConfig.MaxInline): the runs are saved,
+// so whoever extracts the client next (the same worker after a snooze, or another one) polls
+// them then. It is not a failure.
+type WaitError struct {
+	ReportRunID string
+	Until       time.Time
+}
+
+func (e *WaitError) Error() string {
+	if e.ReportRunID == "" {
+		return "the ad account is held (throttled): call again at " + e.Until.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("report run %s not done: look again at %s", e.ReportRunID, e.Until.UTC().Format(time.RFC3339))
+}
+
+// asWait returns err's *WaitError, if it is one.
+func asWait(err error) (*WaitError, bool) {
+	var we *WaitError
+	ok := errors.As(err, &we)
+	return we, ok
+}
+
 // RowError names the client, the report kind, the row and the field of a malformed value.
 type RowError struct {
 	Client string

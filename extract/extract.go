@@ -20,6 +20,10 @@ type Extractor struct {
 	Throttle       ThrottleConfig
 	PageSize       int // result rows per page (default 500)
 	JobsPerAccount int // report runs in flight per ad account (default 10)
+	// InlineWait, when not 0, is the longest Extract waits for a report run between two
+	// polls: a longer wait ends the kind with the run saved, and the client's result says when
+	// to look again (ClientResult.Wait), so a job queue's worker is not held while Meta works.
+	InlineWait time.Duration
 }
 
 // Request is one client's extraction: the ad account, its token, the dates and where to stage.
@@ -29,13 +33,16 @@ type Request struct {
 	Account    string // ad account id, with or without act_
 	Token      Token
 	Range      Range
-	Dir        records.ClientDir // <run>/extract/<client id>
+	Dir        records.ClientDir // <run>/extract/<client id>: the staged rows
+	// Runs keeps the report runs; nil keeps them in <kind>.job.json in Dir (FileReportRuns).
+	Runs ReportRunStore
 }
 
 // KindResult is one report kind's outcome.
 type KindResult struct {
 	Rows    int    `json:"rows"`
 	Skipped bool   `json:"skipped,omitempty"` // the file was already complete
+	Waiting bool   `json:"waiting,omitempty"` // a report run is not done: look again later
 	Error   string `json:"error,omitempty"`
 }
 
@@ -46,8 +53,11 @@ type ClientResult struct {
 	Kinds    map[records.Kind]KindResult
 	Stats    StatsSnapshot
 	Err      error
-	Started  time.Time
-	Ended    time.Time
+	// Wait, when not zero and Err is nil, is when the earliest of the kinds still waiting on
+	// Meta should be looked at again (Extractor.InlineWait); the other kinds are staged.
+	Wait    time.Time
+	Started time.Time
+	Ended   time.Time
 }
 
 // Extract runs the five report kinds of one client together and stages each kind's rows. A
@@ -77,10 +87,15 @@ func (x *Extractor) Extract(ctx context.Context, req Request, progress ProgressF
 	sem := make(chan struct{}, slots)
 
 	kinds := make([]KindResult, len(records.Kinds))
+	waits := make([]*WaitError, len(records.Kinds))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, kind := range records.Kinds {
 		g.Go(func() error {
 			kr, err := x.extractKind(gctx, sess, req, kind, pageSize, sem, progress)
+			if we, ok := asWait(err); ok {
+				kinds[i], waits[i] = KindResult{Waiting: true}, we
+				return nil // not a failure: the other kinds go on
+			}
 			if err != nil {
 				kr.Error = err.Error()
 				kinds[i] = kr
@@ -91,8 +106,13 @@ func (x *Extractor) Extract(ctx context.Context, req Request, progress ProgressF
 		})
 	}
 	res.Err = g.Wait() // the first error is the cause; the others were cancelled by it
+	var wait *WaitError
 	for i, kind := range records.Kinds {
 		res.Kinds[kind] = kinds[i]
+		wait = earlier(wait, waits[i])
+	}
+	if res.Err == nil && wait != nil {
+		res.Wait = wait.Until
 	}
 	res.Stats = sess.Stats.Snapshot()
 	return res
@@ -106,12 +126,16 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 		}
 		return KindResult{Skipped: true}, nil
 	}
-	runs, err := openReportRunLog(req.Dir.ReportRuns(kind), kind)
+	store := req.Runs
+	if store == nil {
+		store = &FileReportRuns{Dir: req.Dir}
+	}
+	runs, err := openReportRunLog(ctx, store, kind)
 	if err != nil {
 		return KindResult{}, err
 	}
 	r := &reportRunner{s: s, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
-		runs: runs, slots: sem, progress: progress}
+		runs: runs, slots: sem, progress: progress, inlineWait: x.InlineWait}
 	rows, err := r.fetch(ctx, req.Range)
 	if err != nil {
 		return KindResult{}, err

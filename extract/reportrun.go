@@ -77,14 +77,15 @@ type ProgressFunc func(Progress)
 
 // reportRunner fetches one report kind for one client: submit, save the id, poll, page, split.
 type reportRunner struct {
-	s        *Session
-	spec     ReportSpec
-	client   string // the client's name, for errors
-	poll     PollConfig
-	pageSize int
-	runs     *reportRunLog
-	slots    chan struct{} // bounds the account's report runs in flight
-	progress ProgressFunc
+	s          *Session
+	inlineWait time.Duration // Extractor.InlineWait
+	spec       ReportSpec
+	client     string // the client's name, for errors
+	poll       PollConfig
+	pageSize   int
+	runs       *reportRunLog
+	slots      chan struct{} // bounds the account's report runs in flight
+	progress   ProgressFunc
 }
 
 // report tells the progress function, if any, the kind's state.
@@ -103,6 +104,9 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 	var first *ReportRunError // the range's first failed or stuck run, once resubmitted
 	for {
 		rows, id, resumed, err := r.attempt(ctx, rng)
+		if _, waiting := asWait(err); waiting {
+			return nil, err // saved: the next extraction of the client polls it
+		}
 		if err != nil && id == "" {
 			if ClassOf(err) == ClassTooLarge && rng.Weeks() > 1 {
 				if err := r.runs.set(rng, "", runSplit); err != nil {
@@ -167,17 +171,44 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 	}
 }
 
-// fetchSplit fetches the two halves of rng concurrently and joins their rows in date order.
+// fetchSplit fetches the two halves of rng concurrently and joins their rows in date order. A
+// half that has to wait (a *WaitError) does not stop the other; the earlier wait is returned.
 func (r *reportRunner) fetchSplit(ctx context.Context, rng Range) ([]records.InsightRow, error) {
 	a, b := rng.split()
 	var ra, rb []records.InsightRow
+	var wa, wb *WaitError
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { ra, err = r.fetch(gctx, a); return })
-	g.Go(func() (err error) { rb, err = r.fetch(gctx, b); return })
+	half := func(h Range, rows *[]records.InsightRow, wait **WaitError) func() error {
+		return func() error {
+			var err error
+			*rows, err = r.fetch(gctx, h)
+			if we, ok := asWait(err); ok {
+				*wait = we
+				return nil
+			}
+			return err
+		}
+	}
+	g.Go(half(a, &ra, &wa))
+	g.Go(half(b, &rb, &wb))
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if we := earlier(wa, wb); we != nil {
+		return nil, we
+	}
 	return append(ra, rb...), nil
+}
+
+// earlier is the wait due first, or nil.
+func earlier(a, b *WaitError) *WaitError {
+	switch {
+	case a == nil:
+		return b
+	case b == nil || a.Until.Before(b.Until):
+		return a
+	}
+	return b
 }
 
 // submitOrResume returns the saved report run of rng if one is pending, else submits a new one
@@ -227,7 +258,7 @@ func (r *reportRunner) attempt(ctx context.Context, rng Range) (rows []records.I
 		return nil, "", false, err
 	}
 	r.report(StateSubmitted, 0, 0)
-	if err := r.wait(ctx, id, resumed); err != nil {
+	if err := r.wait(ctx, id, rng, resumed); err != nil {
 		return nil, id, resumed, err
 	}
 	rows, err = r.read(ctx, id, rng)
@@ -248,8 +279,11 @@ type adReportRun struct {
 // polls follow an exponential schedule from Poll.First doubling up to Poll.Max (no jitter:
 // the first poll lands just after a job of the usual length); a resumed run is polled at once.
 // A run whose status and percent have not changed for Poll.StallTimeout has stalled, and one
-// not completed Poll.MaxRunTime after the wait began is stuck: both are a [*ReportRunError].
-func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error {
+// not completed Poll.MaxRunTime after its submit is stuck: both are a [*ReportRunError]. The
+// progress each poll sees is saved with the run, so a run polled again after a snooze or a
+// crash is judged from its submit and its last progress. With an inline wait bound, a wait
+// longer than it returns a [*WaitError] instead of sleeping.
+func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed bool) error {
 	cfg := r.poll.withDefaults()
 	start := time.Now()
 	defer func() { r.s.Stats.JobWait.Add(int64(time.Since(start))) }()
@@ -259,8 +293,25 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 		delay, _ = schedule.Next()
 	}
 	var lastStatus string
-	lastPct, lastChange := -1.0, start
+	lastPct, lastChange, submitted := -1.0, start, start
+	if e, ok := r.runs.find(rng); ok && e.ReportRunID == id && !e.Submitted.IsZero() {
+		submitted = e.Submitted
+		if !e.ProgressAt.IsZero() {
+			lastStatus, lastPct, lastChange = e.AsyncStatus, float64(e.Percent), e.ProgressAt
+		}
+		// Pick the schedule up where the time since the submit has brought it.
+		for sum := time.Duration(0); resumed && sum < start.Sub(submitted); {
+			d, stop := schedule.Next()
+			if stop {
+				break
+			}
+			sum += d
+		}
+	}
 	for {
+		if r.inlineWait > 0 && delay > r.inlineWait {
+			return &WaitError{ReportRunID: id, Until: time.Now().Add(delay)}
+		}
 		if err := backoff.Sleep(ctx, delay); err != nil {
 			return err
 		}
@@ -272,6 +323,9 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 		now := time.Now()
 		if run.Status != lastStatus || pct != lastPct {
 			lastStatus, lastPct, lastChange = run.Status, pct, now
+			if err := r.runs.progress(rng, run.Status, int(pct), now); err != nil {
+				return err
+			}
 		}
 		r.report(run.Status, int(pct), 0)
 		switch run.Status {
@@ -285,7 +339,7 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 			}
 			return re
 		}
-		waited, still := now.Sub(start), now.Sub(lastChange)
+		waited, still := now.Sub(submitted), now.Sub(lastChange)
 		switch {
 		case still > cfg.StallTimeout:
 			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStalled, Stalled: still, Waited: waited}

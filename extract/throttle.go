@@ -94,7 +94,26 @@ type ThrottleConfig struct {
 	Cooldown    time.Duration // how long to hold back when above a threshold and Meta gives no time (30s)
 	RegainUnit  time.Duration // one minute of estimated_time_to_regain_access (time.Minute)
 	MaxWait     time.Duration // the longest single wait (10m)
+	// MaxInline, when not 0, is the longest Wait sleeps: a longer hold ends the call with a
+	// *WaitError saying when the account may be called again (see Extractor.InlineWait).
+	MaxInline time.Duration
+	// Fleet, when set, shares the holds with every process working the same ad accounts (the
+	// service's workers): a hold one learns from Meta is published, and every call waits for
+	// the fleet's holds too.
+	Fleet FleetThrottle
 }
+
+// FleetThrottle shares the holds of ad accounts among processes. Durations are relative to
+// the store's own clock, so the machines' clocks need not agree.
+type FleetThrottle interface {
+	// Hold says the account may not be called for d from now, because of reason.
+	Hold(ctx context.Context, account string, d time.Duration, reason string) error
+	// HeldFor says how long the account is still held (0 when it is not).
+	HeldFor(ctx context.Context, account string) (time.Duration, error)
+}
+
+// fleetCheckEvery bounds how often a throttle asks the fleet about its account.
+const fleetCheckEvery = time.Second
 
 func (c ThrottleConfig) withDefaults() ThrottleConfig {
 	if c.SubmitAbove == 0 {
@@ -119,12 +138,15 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 // holds back new report runs before a quota is full and every call while Meta has said to
 // wait. Shared by all of the account's report runs.
 type Throttle struct {
-	cfg ThrottleConfig
+	cfg     ThrottleConfig
+	account string // digits, for the fleet (set by Client.Session)
 
-	mu      sync.Mutex
-	usage   Usage
-	updated time.Time
-	until   time.Time // no call before this
+	mu         sync.Mutex
+	usage      Usage
+	updated    time.Time
+	until      time.Time // no call before this
+	fleetUntil time.Time // the fleet's hold, as last asked
+	fleetAsked time.Time
 }
 
 // NewThrottle returns a throttle with the config's defaults filled in.
@@ -137,11 +159,15 @@ func (t *Throttle) Observe(h http.Header) {
 		return
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := time.Now()
 	t.usage, t.updated = u, now
+	var d time.Duration
 	if u.Regain > 0 {
-		t.holdLocked(now, u.Regain)
+		d = t.holdLocked(now, u.Regain)
+	}
+	t.mu.Unlock()
+	if d > 0 {
+		t.publish(context.Background(), d, "estimated_time_to_regain_access")
 	}
 }
 
@@ -153,8 +179,50 @@ func (t *Throttle) Throttled(h http.Header) time.Duration {
 		wait = t.cfg.Cooldown
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.holdLocked(time.Now(), wait)
+	d := t.holdLocked(time.Now(), wait)
+	t.mu.Unlock()
+	t.publish(context.Background(), d, "throttled")
+	return d
+}
+
+// publish tells the fleet, if any, that the account is held for d. A store that does not
+// answer is not a reason to stop: this process holds the account anyway.
+func (t *Throttle) publish(ctx context.Context, d time.Duration, reason string) {
+	if t.cfg.Fleet == nil || t.account == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = t.cfg.Fleet.Hold(ctx, t.account, d, reason)
+}
+
+// fleetHold asks the fleet how long the account is held, at most once every fleetCheckEvery;
+// it returns the hold as last known, zero without a fleet.
+func (t *Throttle) fleetHold(ctx context.Context, now time.Time) time.Time {
+	if t.cfg.Fleet == nil || t.account == "" {
+		return time.Time{}
+	}
+	t.mu.Lock()
+	due := now.Sub(t.fleetAsked) >= fleetCheckEvery
+	if due {
+		t.fleetAsked = now
+	}
+	until := t.fleetUntil
+	t.mu.Unlock()
+	if !due {
+		return until
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	held, err := t.cfg.Fleet.HeldFor(qctx, t.account)
+	if err != nil {
+		return until
+	}
+	until = now.Add(held)
+	t.mu.Lock()
+	t.fleetUntil = until
+	t.mu.Unlock()
+	return until
 }
 
 func (t *Throttle) holdLocked(now time.Time, d time.Duration) time.Duration {
@@ -172,9 +240,10 @@ func (t *Throttle) holdLocked(now time.Time, d time.Duration) time.Duration {
 func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error) {
 	var waited time.Duration
 	for {
+		fleet := t.fleetHold(ctx, time.Now())
 		t.mu.Lock()
 		now := time.Now()
-		d := t.until.Sub(now)
+		d := max(t.until.Sub(now), fleet.Sub(now))
 		if d <= 0 {
 			limit := t.cfg.PauseAbove
 			if submit {
@@ -182,7 +251,7 @@ func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error)
 			}
 			if t.usage.Percent >= limit {
 				// Hold back for the cooldown, then forget the reading: the next response
-				// tells the new usage.
+				// tells the new usage. (Not published: the fleet's own calls tell it.)
 				d = t.holdLocked(now, t.cfg.Cooldown)
 				t.usage = Usage{}
 			}
@@ -190,6 +259,9 @@ func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error)
 		t.mu.Unlock()
 		if d <= 0 {
 			return waited, nil
+		}
+		if t.cfg.MaxInline > 0 && d > t.cfg.MaxInline {
+			return waited, &WaitError{Until: now.Add(d)}
 		}
 		if err := backoff.Sleep(ctx, d); err != nil {
 			return waited, err

@@ -131,14 +131,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
-	if req.LockTimeout <= 0 {
-		req.LockTimeout = defaultLockTimeout
-	}
-	for i := range req.Sync {
-		if req.Sync[i].Platform == "" {
-			req.Sync[i].Platform = "meta"
-		}
-	}
+	req = withDefaults(req)
 	var res Result
 	attempts := 0
 	err = backoff.Do(ctx, retryPolicy, func(ctx context.Context) error {
@@ -176,6 +169,20 @@ func Load(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) 
 // retryPolicy spaces the retries of a transaction that met a deadlock or a lock timeout:
 // 100 ms doubling up to 2 s, ±50 %, four attempts in all.
 var retryPolicy = backoff.Policy{Base: 100 * time.Millisecond, Cap: 2 * time.Second, JitterPercent: 50, MaxAttempts: 4}
+
+// withDefaults fills the lock timeout and the sync states' platform.
+func withDefaults(req Request) Request {
+	if req.LockTimeout <= 0 {
+		req.LockTimeout = defaultLockTimeout
+	}
+	req.Sync = slices.Clone(req.Sync)
+	for i := range req.Sync {
+		if req.Sync[i].Platform == "" {
+			req.Sync[i].Platform = "meta"
+		}
+	}
+	return req
+}
 
 // loadedClients validates the request and returns its clients by uuid.
 func loadedClients(req Request) (map[[16]byte]string, error) {
@@ -222,6 +229,36 @@ func loadedClients(req Request) (map[[16]byte]string, error) {
 }
 
 func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[[16]byte]string) (res Result, err error) {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		res, err = loadTx(ctx, tx, req, clients)
+		return err
+	})
+	return res, err
+}
+
+// LoadTx is Load within the caller's transaction, which commits or rolls back the load with
+// whatever else the caller does in it (the service completes its job in the same transaction).
+// It makes one attempt: a deadlock or a lock timeout is returned for the caller to retry with
+// a new transaction, and a first load goes through the staging table like any other (a direct
+// COPY that met an existing row would abort the caller's transaction). On error the caller
+// must roll back.
+func LoadTx(ctx context.Context, tx pgx.Tx, req Request) (Result, error) {
+	clients, err := loadedClients(req)
+	if err != nil {
+		return Result{}, err
+	}
+	req = withDefaults(req)
+	req.forceStaging = true
+	res, err := loadTx(ctx, tx, req, clients)
+	res.Attempts = 1
+	if err != nil {
+		return Result{}, fmt.Errorf("load: %w", err)
+	}
+	return res, nil
+}
+
+// loadTx is one attempt of a load in tx.
+func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]string) (res Result, err error) {
 	file, err := openSummaries(req.SummariesPath)
 	if err != nil {
 		return res, fmt.Errorf("open summaries: %w", err)
@@ -237,7 +274,7 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = func() error {
 		stored, now, err := setup(ctx, tx, req.LockTimeout, keys, ids)
 		if err != nil {
 			return err
@@ -321,7 +358,7 @@ func loadOnce(ctx context.Context, pool *pgxpool.Pool, req Request, clients map[
 			}
 		}
 		return nil
-	})
+	}()
 	return res, err
 }
 
