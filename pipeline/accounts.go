@@ -16,8 +16,9 @@ import (
 // accountLookup is a client's ad account as the plan knows it: info when known (from Meta, or
 // from the cache when Meta did not answer), err when not.
 type accountLookup struct {
-	info records.AdAccount
-	err  error
+	info      records.AdAccount
+	err       error
+	permanent bool // err will not go away by asking again
 }
 
 // adAccounts reads the ad account of every client from the Graph API, one request each
@@ -69,7 +70,7 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 // lookupAccount asks Meta for one client's ad account, falling back on the cache.
 func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c records.Client, cached map[string]records.AdAccount) accountLookup {
 	if err := ValidateAccount(c); err != nil {
-		return accountLookup{err: err}
+		return accountLookup{err: err, permanent: true}
 	}
 	id := accountDigits(c)
 	tok := r.tokenFor(c)
@@ -87,5 +88,7 @@ func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c record
 			"ad_account", "act_"+id, "time_zone", info.TimeZone, "currency", info.Currency, "err", err)
 		return accountLookup{info: info}
 	}
-	return accountLookup{info: records.AdAccount{ID: id}, err: fmt.Errorf("client %s: %w", c.Name, err)}
+	class := extract.ClassOf(err)
+	return accountLookup{info: records.AdAccount{ID: id}, err: fmt.Errorf("client %s: %w", c.Name, err),
+		permanent: tok.IsZero() || class == extract.ClassAuth || class == extract.ClassFatal && !errors.Is(err, context.Canceled)}
 }

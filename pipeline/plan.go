@@ -27,8 +27,10 @@ type ClientPlan struct {
 	Weeks    int    `json:"weeks"`
 	Reason   string `json:"reason"`
 	// Error, when set, is why the client cannot run (its ad account could not be read and is
-	// not cached): it is not extracted and fails with this error.
-	Error string `json:"error,omitempty"`
+	// not cached): it is not extracted and fails with this error. Permanent says retrying will
+	// not help (a refused token, an ad account id that is not one, no token at all).
+	Error     string `json:"error,omitempty"`
+	Permanent bool   `json:"error_permanent,omitempty"`
 
 	// The client_sync_state written with the load.
 	CoveredFrom  string `json:"covered_from"`
@@ -210,7 +212,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		nominal = day(o.AsOf)
 	}
 	p := &Plan{
-		RunID: newRunID(), Created: now.UTC(), AsOf: nominal.Format(time.DateOnly), AsOfGiven: !o.AsOf.IsZero(),
+		RunID: NewRunID(), Created: now.UTC(), AsOf: nominal.Format(time.DateOnly), AsOfGiven: !o.AsOf.IsZero(),
 		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
 		HorizonStart: Monday(nominal).AddDate(0, 0, -7*(o.Weeks-1)).Format(time.DateOnly),
 	}
@@ -233,7 +235,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		cp := planClient(c, st, o, asOf)
 		cp.TimeZone, cp.Currency = acct.info.TimeZone, acct.info.Currency
 		if acct.err != nil {
-			cp.Error = acct.err.Error()
+			cp.Error, cp.Permanent = acct.err.Error(), acct.permanent
 		}
 		p.Clients = append(p.Clients, cp)
 	}
@@ -258,8 +260,8 @@ func checkNotFuture(o Options, now time.Time) error {
 	return nil
 }
 
-// newRunID is a run id: the UTC time and 6 random hex digits, so ids sort by creation.
-func newRunID() string {
+// NewRunID is a run id: the UTC time and 6 random hex digits, so ids sort by creation.
+func NewRunID() string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])

@@ -37,6 +37,7 @@ type Config struct {
 	PageSize       int           // result rows per page (500)
 	JobsPerAccount int           // report runs in flight per ad account (10)
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
+	MaxConns       int32         // the database pool's size (0: pgx's default, max(4, CPUs))
 	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
 
 	Logger   *slog.Logger     // nil: discard
@@ -62,6 +63,9 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 	if err != nil {
 		// pgx's message may quote the URL, password included: say only what is wrong.
 		return nil, fmt.Errorf("%w: DATABASE_URL is not a valid PostgreSQL URL", ErrUsage)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -20,16 +20,10 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 			continue
 		}
 		req.ClientIDs = append(req.ClientIDs, cp.ID)
-		st := load.SyncState{ClientID: cp.ID, Platform: "meta", CoveredFrom: mustDate(cp.CoveredFrom),
-			LastAsOf: mustDate(cp.Until), LastRunID: plan.RunID}
-		if cp.FinalThrough != "" {
-			t := mustDate(cp.FinalThrough)
-			st.FinalThrough = &t
-		}
-		req.Sync = append(req.Sync, st)
+		req.Sync = append(req.Sync, cp.SyncState(plan.RunID))
 		// The whole fetched range is in the file: a stored week in it that is not (it lost
 		// all delivery) goes.
-		req.Ranges = append(req.Ranges, load.ClientRange{ClientID: cp.ID, From: mustDate(cp.Since), To: mustDate(cp.Until)})
+		req.Ranges = append(req.Ranges, cp.LoadRange())
 	}
 	end, skipped := lf.begin(StageLoad)
 	if len(req.ClientIDs) == 0 {

@@ -1,0 +1,44 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/load"
+)
+
+// The pieces another driver of the stages uses (the service: one job per client): planning a
+// client as a run would, the run's extractor and tokens, and what a client's load writes.
+
+// Clients reads every client, active or not; a failure is ErrCannotStart.
+func (r *Runner) Clients(ctx context.Context) ([]records.Client, error) { return r.clients(ctx) }
+
+// PlanClients plans the clients as a run with these options would (the ad accounts read, the
+// week rules applied, an as-of after today refused with ErrUsage), without a run directory.
+func (r *Runner) PlanClients(ctx context.Context, clients []records.Client, o Options) (*Plan, error) {
+	return r.plan(ctx, clients, o)
+}
+
+// Extractor is the extractor a run uses: the Graph API client and the pacing of the config.
+func (r *Runner) Extractor() *extract.Extractor { return r.extractor() }
+
+// TokenFor is the client's own access token, or the default one.
+func (r *Runner) TokenFor(c records.Client) extract.Token { return r.tokenFor(c) }
+
+// SyncState is the client_sync_state the client's load writes, for the run runID.
+func (c ClientPlan) SyncState(runID string) load.SyncState {
+	st := load.SyncState{ClientID: c.ID, Platform: "meta", CoveredFrom: mustDate(c.CoveredFrom),
+		LastAsOf: mustDate(c.Until), LastRunID: runID}
+	if c.FinalThrough != "" {
+		t := mustDate(c.FinalThrough)
+		st.FinalThrough = &t
+	}
+	return st
+}
+
+// LoadRange is the range the client's load covers completely: a stored week in it that the
+// summaries lack lost all its delivery.
+func (c ClientPlan) LoadRange() load.ClientRange {
+	return load.ClientRange{ClientID: c.ID, From: mustDate(c.Since), To: mustDate(c.Until)}
+}

@@ -1,0 +1,383 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/transform"
+)
+
+// ClientRunArgs is the job of one client of one run. It carries ids only: no token, no data
+// (River keeps jobs' arguments and shows them in its UI).
+type ClientRunArgs struct {
+	RunID    string `json:"run_id"`
+	ClientID string `json:"client_id"`
+}
+
+// Kind is River's name of the job.
+func (ClientRunArgs) Kind() string { return "metapipe_client_run" }
+
+// InsertOpts puts the job in metapipe's queue.
+func (ClientRunArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueName} }
+
+type clientWorker struct {
+	river.WorkerDefaults[ClientRunArgs]
+	s *Service
+}
+
+// How long a job whose client another run holds waits before it looks again.
+const busyWait = 15 * time.Second
+
+// errTakenOver: the job was rescued and taken by another worker while this one worked it.
+var errTakenOver = errors.New("the job was taken over by another worker")
+
+// Work is one attempt at a client: plan it if it is not yet, extract it until Meta makes it
+// wait (then snooze), then read its KPI days, transform it and load it in the transaction that
+// completes the job.
+func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) error {
+	err := w.s.work(ctx, job)
+	return w.s.settle(ctx, job, err)
+}
+
+// clientRun is what the job reads of its run.
+type clientRun struct {
+	run    RunView
+	client records.Client
+	state  string
+	plan   *pipeline.ClientPlan
+}
+
+const (
+	selectClientRun = `
+SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan
+FROM service_runs r JOIN service_run_clients c ON c.run_id = r.id
+WHERE r.id = $1 AND c.client_id = $2`
+	updateClientState = `
+UPDATE service_run_clients SET state = $3, attempt = $4, worker = $5, updated_at = now()
+WHERE run_id = $1 AND client_id = $2`
+	updateClientPlan     = `UPDATE service_run_clients SET plan = $3, reports_total = $4, updated_at = now() WHERE run_id = $1 AND client_id = $2`
+	updateClientProgress = `
+UPDATE service_run_clients SET reports_done = $3, percent = $4, updated_at = now()
+WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
+	updateClientError = `
+UPDATE service_run_clients SET state = $3, error = $4, updated_at = now()
+WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
+	updateClientDone = `
+UPDATE service_run_clients SET state = 'done', rows_loaded = $3, reports_done = reports_total, percent = 100, error = '', updated_at = now()
+WHERE run_id = $1 AND client_id = $2`
+	finishRun = `
+UPDATE service_runs SET finished_at = now()
+WHERE id = $1 AND finished_at IS NULL AND NOT EXISTS (
+    SELECT 1 FROM service_run_clients WHERE run_id = $1 AND state NOT IN ('done', 'failed', 'interrupted'))`
+	// fenceJob locks the job's row and says whether this worker's attempt still holds it: a
+	// job rescued meanwhile, or taken by another worker, must not complete here.
+	fenceJob = `
+SELECT attempt, coalesce(attempted_by[array_upper(attempted_by, 1)], '')
+FROM river_job WHERE id = $1 AND state = 'running' FOR UPDATE`
+)
+
+func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRun, error) {
+	var cr clientRun
+	var asOf *time.Time
+	var plan []byte
+	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan)
+	if err != nil {
+		return nil, fmt.Errorf("read run %s client %s: %w", a.RunID, a.ClientID, err)
+	}
+	if asOf != nil {
+		cr.run.AsOf, cr.run.AsOfGiven = asOf.Format(time.DateOnly), true
+	}
+	if plan != nil {
+		cr.plan = new(pipeline.ClientPlan)
+		if err := json.Unmarshal(plan, cr.plan); err != nil {
+			return nil, fmt.Errorf("run %s client %s: plan: %w", a.RunID, a.ClientID, err)
+		}
+	}
+	all, err := s.runner.Clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
+		if c.ID == a.ClientID {
+			cr.client = c
+			return &cr, nil
+		}
+	}
+	return nil, river.JobCancel(fmt.Errorf("client %s is no longer in the clients table", a.ClientID))
+}
+
+// attemptOf is the attempt as the API shows it: River's attempts spent, a rescue included,
+// plus this one.
+func attemptOf(job *river.Job[ClientRunArgs]) int { return len(job.Errors) + 1 }
+
+func (s *Service) setState(ctx context.Context, job *river.Job[ClientRunArgs], state string) error {
+	_, err := s.pool.Exec(ctx, updateClientState, job.Args.RunID, job.Args.ClientID, state, attemptOf(job), s.cfg.ID)
+	return err
+}
+
+func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error {
+	a := job.Args
+	cr, err := s.readClientRun(ctx, a)
+	if err != nil {
+		return err
+	}
+	switch cr.state {
+	case StateDone, StateFailed, StateInterrupted:
+		return nil // over: a duplicate delivery has nothing to do
+	}
+	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
+
+	// One run at a time per client, across metapipe run and the jobs.
+	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client})
+	var busy *load.BusyError
+	if errors.As(err, &busy) {
+		log.Info("client held by another run: snoozing", "for", busyWait)
+		return errors.Join(s.note(ctx, job, StateWaiting, "another run holds the client"), river.JobSnooze(busyWait))
+	}
+	if err != nil {
+		return err
+	}
+	defer locks.Release()
+
+	if cr.plan == nil {
+		if err := s.setState(ctx, job, StatePlanning); err != nil {
+			return err
+		}
+		if cr.plan, err = s.planClient(ctx, a, cr); err != nil {
+			return err
+		}
+	}
+	cp := cr.plan
+	if cp.Error != "" {
+		err := errors.New(cp.Error)
+		if cp.Permanent {
+			return river.JobCancel(err)
+		}
+		_, _ = s.pool.Exec(ctx, `UPDATE service_run_clients SET plan = NULL WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID)
+		return err // planned again at the next attempt
+	}
+	if held, err := s.fleet.HeldFor(ctx, cp.Account); err == nil && held > s.cfg.InlineWait {
+		log.Info("ad account held by Meta's throttling: snoozing", "for", held)
+		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(held))
+	}
+
+	// Extract until Meta makes it wait.
+	if err := s.setState(ctx, job, StateExtracting); err != nil {
+		return err
+	}
+	dir := records.RunDir(filepath.Join(s.stage, a.RunID, a.ClientID))
+	x := s.runner.Extractor()
+	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, s.fleet
+	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
+		Token: s.runner.TokenFor(cr.client), Range: cp.Range(), Dir: dir.Client(a.ClientID),
+		Runs: &dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}}
+	prog := newProgressWriter(s, a)
+	res := x.Extract(ctx, req, prog.report)
+	prog.flush(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	case res.Err != nil:
+		if permanent(res.Err) {
+			return river.JobCancel(res.Err)
+		}
+		return res.Err
+	case !res.Wait.IsZero():
+		d := max(time.Until(res.Wait), time.Second)
+		log.Info("waiting on Meta: snoozing", "for", d.Round(time.Second))
+		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(d))
+	}
+
+	// Every kind is staged: KPI days, transform, load with the job's completion.
+	if err := s.setState(ctx, job, StateLoading); err != nil {
+		return err
+	}
+	since, until := cp.Range().Since, cp.Range().Until
+	if _, err := extract.ReadKPI(ctx, s.pool, []string{a.ClientID}, since, until, dir.KPI()); err != nil {
+		return err
+	}
+	tres, err := transform.Run(ctx, transform.Input{
+		Clients: []transform.ClientInput{{ClientID: a.ClientID, Dir: dir.Client(a.ClientID), AsOf: until, Currency: cp.Currency}},
+		KPIPath: dir.KPI(), OutPath: dir.Summaries()})
+	if err != nil {
+		return err
+	}
+	if cerr := tres.PerClient[a.ClientID].Err; cerr != nil {
+		return river.JobCancel(cerr) // the same report runs give the same rows
+	}
+	lreq := load.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
+		Sync: []load.SyncState{cp.SyncState(a.RunID)}, Ranges: []load.ClientRange{cp.LoadRange()},
+		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, LockTimeout: s.cfg.Pipeline.LockTimeout}
+	var lres load.Result
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var attempt int
+		var lastBy string
+		if err := tx.QueryRow(ctx, fenceJob, job.ID).Scan(&attempt, &lastBy); err != nil || attempt != job.Attempt || lastBy != s.cfg.ID {
+			return errTakenOver
+		}
+		if lres, err = load.LoadTx(ctx, tx, lreq); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID, lres.Inserted+lres.Updated+lres.Unchanged); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, finishRun, a.RunID); err != nil {
+			return err
+		}
+		done, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		if err != nil {
+			return err
+		}
+		if done.State != rivertype.JobStateCompleted {
+			return fmt.Errorf("%w (its state is %s)", errTakenOver, done.State)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
+	return nil
+}
+
+// planClient plans the client as metapipe run would, and keeps the plan with the run.
+func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun) (*pipeline.ClientPlan, error) {
+	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: DefaultLookback, Full: cr.run.Full}
+	if cr.run.AsOfGiven {
+		o.AsOf, _ = time.Parse(time.DateOnly, cr.run.AsOf)
+	}
+	p, err := s.runner.PlanClients(ctx, []records.Client{cr.client}, o)
+	if errors.Is(err, pipeline.ErrUsage) {
+		return nil, river.JobCancel(err) // an as-of after the account's today: asking again will not help
+	}
+	if err != nil {
+		return nil, err
+	}
+	cp := p.Clients[0]
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.pool.Exec(ctx, updateClientPlan, a.RunID, a.ClientID, b, len(records.Kinds)); err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
+
+// note records a client's state and error, for the API, without failing the attempt.
+func (s *Service) note(ctx context.Context, job *river.Job[ClientRunArgs], state, msg string) error {
+	_, err := s.pool.Exec(context.WithoutCancel(ctx), updateClientError, job.Args.RunID, job.Args.ClientID, state, msg)
+	return err
+}
+
+// settle records the outcome of an attempt that did not load the client: a snooze waits, a
+// stop puts the job back in the queue, a permanent error fails the client, another error is
+// retried by River (and fails the client once its attempts are spent).
+func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err error) error {
+	var snooze *river.JobSnoozeError
+	var cancel *river.JobCancelError
+	switch {
+	case err == nil, errors.As(err, &snooze):
+		return err
+	case errors.Is(ctx.Err(), context.Canceled):
+		// Stopped (SIGTERM): the job goes back to the queue at once; River counts no attempt.
+		_ = s.note(ctx, job, StateQueued, "")
+		return err
+	case errors.As(err, &cancel), job.Attempt >= job.MaxAttempts:
+		msg := err.Error()
+		if cancel != nil && cancel.Unwrap() != nil {
+			msg = cancel.Unwrap().Error()
+		}
+		_ = s.note(ctx, job, StateFailed, msg)
+		s.markRunFinished(ctx, job.Args.RunID)
+		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err)
+		return err
+	default:
+		_, _ = s.pool.Exec(context.WithoutCancel(ctx), `UPDATE service_run_clients SET error = $3, updated_at = now()
+			WHERE run_id = $1 AND client_id = $2`, job.Args.RunID, job.Args.ClientID, err.Error())
+		s.log.Warn("client attempt failed: River retries it", "run", job.Args.RunID, "client_id", job.Args.ClientID,
+			"attempt", attemptOf(job), "of", job.MaxAttempts, "err", err)
+		return err
+	}
+}
+
+func (s *Service) markRunFinished(ctx context.Context, runID string) {
+	_, _ = s.pool.Exec(context.WithoutCancel(ctx), finishRun, runID)
+}
+
+// permanent reports whether asking Meta again cannot help: a refused token or permission, a
+// request Meta calls invalid, malformed data.
+func permanent(err error) bool {
+	var re *extract.RowError
+	if errors.As(err, &re) {
+		return true
+	}
+	switch extract.ClassOf(err) {
+	case extract.ClassAuth:
+		return true
+	case extract.ClassFatal:
+		var ge *extract.GraphError
+		return errors.As(err, &ge)
+	}
+	return false
+}
+
+// progressWriter keeps a client's progress in service_run_clients: its report kinds done and
+// Meta's percent over the kinds, at most once a second.
+type progressWriter struct {
+	s       *Service
+	a       ClientRunArgs
+	mu      sync.Mutex
+	kinds   map[records.Kind]extract.Progress
+	written time.Time
+}
+
+func newProgressWriter(s *Service, a ClientRunArgs) *progressWriter {
+	return &progressWriter{s: s, a: a, kinds: map[records.Kind]extract.Progress{}}
+}
+
+func (p *progressWriter) report(pr extract.Progress) {
+	p.mu.Lock()
+	p.kinds[pr.Kind] = pr
+	due := time.Since(p.written) >= time.Second
+	if due {
+		p.written = time.Now()
+	}
+	p.mu.Unlock()
+	if due {
+		p.flush(context.Background())
+	}
+}
+
+func (p *progressWriter) flush(ctx context.Context) {
+	p.mu.Lock()
+	done, sum := 0, 0
+	for _, k := range records.Kinds {
+		pr := p.kinds[k]
+		switch pr.State {
+		case extract.StateDone:
+			done++
+			sum += 100
+		case extract.StateReading:
+			sum += 100
+		default:
+			sum += pr.Percent
+		}
+	}
+	p.mu.Unlock()
+	_, _ = p.s.pool.Exec(context.WithoutCancel(ctx), updateClientProgress, p.a.RunID, p.a.ClientID, done, sum/len(records.Kinds))
+}

@@ -1,0 +1,62 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// riverMigrateLockID serializes River's migrations (rivermigrate takes no lock of its own);
+// distinct from goose's lock, which load.Migrate takes.
+const riverMigrateLockID = 0x6d70726976657221 // "mpriver!"
+
+// MigrateRiver applies River's schema (its river_migration table, line "main"), idempotently.
+// Two processes migrating at once are serialized by a session advisory lock held on a
+// connection of its own, outside the pool (the migrator needs the pool's connections). log may
+// be nil.
+func MigrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("river migrate: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx)) // releases the lock
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrateLockID)); err != nil {
+		return fmt.Errorf("river migrate: lock: %w", err)
+	}
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("river migrate: %w", err)
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("river migrate: %w", err)
+	}
+	for _, v := range res.Versions {
+		log.Info("river migration applied", "version", v.Version, "name", v.Name)
+	}
+	return nil
+}
+
+// checkRiverSchema says, clearly, when River's schema was never applied.
+func checkRiverSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return err
+	}
+	res, err := m.Validate(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("river schema: %w", err)
+	}
+	if !res.OK {
+		return fmt.Errorf("river schema not up to date (run metapipe migrate): %v", res.Messages)
+	}
+	return nil
+}

@@ -1,0 +1,321 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+// RunRequest is what a run is asked for: by POST /v1/runs, by metapipe enqueue, by the daily
+// schedule. The zero values take the defaults of metapipe run.
+type RunRequest struct {
+	Clients []string  // names or ids; empty: every active client
+	AsOf    time.Time // zero: each ad account's today; never after today
+	Weeks   int       // horizon in weeks, the current week included (0: 54)
+	Full    bool      // refetch the whole horizon
+	Source  string    // api, enqueue or schedule (the run's history says who asked)
+}
+
+// Defaults of a run (as `metapipe run`'s flags).
+const (
+	DefaultWeeks    = 54
+	DefaultLookback = 28
+	maxWeeks        = 160
+)
+
+// FieldError is a request that cannot be run, naming the field at fault (HTTP 400).
+type FieldError struct {
+	Field  string // clients, as_of, weeks
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// ConflictError says that the same clients and as-of date are already queued or running, in
+// the run RunID (HTTP 409).
+type ConflictError struct{ RunID string }
+
+func (e *ConflictError) Error() string {
+	return "the same clients and as-of date are already queued or running in run " + e.RunID
+}
+
+// A client's state in a run.
+const (
+	StateQueued      = "queued"      // its job waits for a worker
+	StatePlanning    = "planning"    // reading its ad account and sync state
+	StateExtracting  = "extracting"  // submitting, polling, reading its report runs
+	StateWaiting     = "waiting"     // snoozed: Meta works, or another run holds the client
+	StateLoading     = "loading"     // KPI read, transform and load
+	StateDone        = "done"        // loaded
+	StateFailed      = "failed"      // gave up: a permanent error, or River's attempts spent
+	StateInterrupted = "interrupted" // its job was cancelled (River's UI)
+)
+
+const (
+	insertRun       = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	insertRunClient = `INSERT INTO service_run_clients (run_id, client_id, job_id) VALUES ($1, $2, $3)`
+	lockRequestKey  = `SELECT pg_advisory_xact_lock($1)`
+	// activeRun is the newest run of a request key with a client whose job is not over.
+	activeRun = `
+SELECT r.id FROM service_runs r
+WHERE r.request_key = $1 AND EXISTS (
+    SELECT 1 FROM service_run_clients c JOIN river_job j ON j.id = c.job_id
+    WHERE c.run_id = r.id AND c.state NOT IN ('done', 'failed', 'interrupted')
+      AND j.state NOT IN ('completed', 'cancelled', 'discarded'))
+ORDER BY r.created_at DESC LIMIT 1`
+)
+
+// Enqueue queues a run: one River job per client, in one transaction, and returns the run's
+// id at once, whatever the size of the run. A request that cannot run is a *FieldError; the
+// same clients and as-of date already queued or running are a *ConflictError with that run's
+// id. The as-of date is checked against today in every time zone here, and against each ad
+// account's today by its job.
+func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
+	if req.Weeks == 0 {
+		req.Weeks = DefaultWeeks
+	}
+	if req.Weeks < 1 || req.Weeks > maxWeeks {
+		return "", &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", req.Weeks, maxWeeks)}
+	}
+	now := time.Now()
+	if latest := records.Day(now.In(time.FixedZone("UTC+14", 14*3600))); !req.AsOf.IsZero() && records.Day(req.AsOf).After(latest) {
+		return "", &FieldError{"as_of", fmt.Sprintf("%s is in the future (today is %s at the latest)", req.AsOf.Format(time.DateOnly), latest.Format(time.DateOnly))}
+	}
+	all, err := s.runner.Clients(ctx)
+	if err != nil {
+		return "", err
+	}
+	clients, err := pipeline.SelectClients(all, req.Clients, pipeline.Shard{})
+	if err != nil {
+		return "", &FieldError{"clients", strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": ")}
+	}
+	if len(clients) == 0 {
+		return "", &FieldError{"clients", "no active client to run"}
+	}
+	nominal := records.Day(now.UTC())
+	var asOf *time.Time
+	if !req.AsOf.IsZero() {
+		nominal = records.Day(req.AsOf)
+		asOf = &nominal
+	}
+	ids := make([]string, len(clients))
+	for i, c := range clients {
+		ids[i] = c.ID
+	}
+	slices.Sort(ids)
+	key := nominal.Format(time.DateOnly) + "|" + strings.Join(ids, ",")
+	runID := pipeline.NewRunID()
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		h := fnv.New64a()
+		h.Write([]byte("metapipe:enqueue:" + key))
+		if _, err := tx.Exec(ctx, lockRequestKey, int64(h.Sum64())); err != nil {
+			return err
+		}
+		var existing string
+		switch err := tx.QueryRow(ctx, activeRun, key).Scan(&existing); {
+		case err == nil:
+			return &ConflictError{RunID: existing}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, DefaultLookback, req.Full, req.Source); err != nil {
+			return err
+		}
+		params := make([]river.InsertManyParams, len(ids))
+		for i, id := range ids {
+			params[i] = river.InsertManyParams{Args: ClientRunArgs{RunID: runID, ClientID: id},
+				InsertOpts: &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}}
+		}
+		res, err := s.river.InsertManyTx(ctx, tx, params)
+		if err != nil {
+			return fmt.Errorf("queue the jobs: %w", err)
+		}
+		for i, id := range ids {
+			if _, err := tx.Exec(ctx, insertRunClient, runID, id, res[i].Job.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var ce *ConflictError
+		if errors.As(err, &ce) {
+			return "", ce
+		}
+		return "", fmt.Errorf("%w: queue run: %w", pipeline.ErrCannotStart, err)
+	}
+	s.log.Info("run queued", "run", runID, "clients", len(ids), "as_of", nominal.Format(time.DateOnly), "source", req.Source)
+	return runID, nil
+}
+
+// RunView is a run as the API shows it (GET /v1/runs/{id}).
+type RunView struct {
+	RunID      string       `json:"run_id"`
+	State      string       `json:"state"` // queued, running, done, partial, failed, interrupted
+	AsOf       string       `json:"as_of"` // the as-of date asked for, or the UTC date queued (each account then runs as of its own today)
+	AsOfGiven  bool         `json:"as_of_given"`
+	Weeks      int          `json:"weeks"`
+	Full       bool         `json:"full"`
+	Source     string       `json:"source"`
+	CreatedAt  time.Time    `json:"created_at"`
+	FinishedAt *time.Time   `json:"finished_at"`
+	Clients    []ClientView `json:"clients"`
+}
+
+// ClientView is one client of a run: its state, its attempt (River's attempts, a rescue
+// included), its report runs done of those planned, Meta's percent, the rows it loaded and the
+// last error.
+type ClientView struct {
+	ClientID     string    `json:"client_id"`
+	Name         string    `json:"name"`
+	State        string    `json:"state"`
+	Attempt      int       `json:"attempt"`
+	Worker       string    `json:"worker,omitempty"`
+	ReportsDone  int       `json:"reports_done"`
+	ReportsTotal int       `json:"reports_total"`
+	Percent      int       `json:"percent"`
+	Rows         int       `json:"rows"`
+	Error        string    `json:"error"`
+	Updated      time.Time `json:"updated_at"`
+}
+
+// ErrNoRun is a run id the service does not know.
+var ErrNoRun = errors.New("no such run")
+
+const (
+	selectRun = `
+SELECT id, coalesce(as_of, nominal_as_of)::text, as_of IS NOT NULL, weeks, full_refetch, source, created_at, finished_at
+FROM service_runs WHERE id = $1`
+	selectRuns = `
+SELECT id, coalesce(as_of, nominal_as_of)::text, as_of IS NOT NULL, weeks, full_refetch, source, created_at, finished_at
+FROM service_runs ORDER BY created_at DESC, id DESC LIMIT $1`
+	// selectRunClients reads each client with its job. A job cancelled or discarded by River
+	// while the client is not over makes it interrupted or failed; the attempt is River's
+	// attempts spent (its errors, a rescue included) plus the one under way.
+	selectRunClients = `
+SELECT c.run_id, c.client_id::text, cl.name,
+       CASE WHEN c.state IN ('done', 'failed', 'interrupted') THEN c.state
+            WHEN j.state = 'cancelled' THEN 'interrupted'
+            WHEN j.state = 'discarded' THEN 'failed'
+            ELSE c.state END,
+       CASE WHEN j.id IS NULL THEN c.attempt
+            WHEN j.attempted_at IS NULL THEN 0
+            ELSE coalesce(array_length(j.errors, 1), 0) + CASE WHEN j.state IN ('cancelled', 'discarded') THEN 0 ELSE 1 END END,
+       c.worker, c.reports_done, c.reports_total, c.percent, c.rows_loaded,
+       CASE WHEN c.error <> '' THEN c.error
+            WHEN j.state IN ('cancelled', 'discarded') THEN coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '')
+            ELSE '' END,
+       c.updated_at
+FROM service_run_clients c JOIN clients cl ON cl.id = c.client_id LEFT JOIN river_job j ON j.id = c.job_id
+WHERE c.run_id = ANY ($1::text[])
+ORDER BY cl.name, c.client_id`
+)
+
+// Run reads one run; an unknown id is ErrNoRun.
+func (s *Service) Run(ctx context.Context, id string) (*RunView, error) {
+	runs, err := s.queryRuns(ctx, selectRun, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) == 0 {
+		return nil, ErrNoRun
+	}
+	return &runs[0], nil
+}
+
+// Runs reads the newest runs, at most limit.
+func (s *Service) Runs(ctx context.Context, limit int) ([]RunView, error) {
+	return s.queryRuns(ctx, selectRuns, limit)
+}
+
+func (s *Service) queryRuns(ctx context.Context, query string, arg any) ([]RunView, error) {
+	rows, err := s.pool.Query(ctx, query, arg)
+	if err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	runs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (RunView, error) {
+		var r RunView
+		err := row.Scan(&r.RunID, &r.AsOf, &r.AsOfGiven, &r.Weeks, &r.Full, &r.Source, &r.CreatedAt, &r.FinishedAt)
+		return r, err
+	})
+	if err != nil || len(runs) == 0 {
+		return runs, err
+	}
+	ids := make([]string, len(runs))
+	index := map[string]int{}
+	for i, r := range runs {
+		ids[i], index[r.RunID] = r.RunID, i
+	}
+	crows, err := s.pool.Query(ctx, selectRunClients, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read run clients: %w", err)
+	}
+	var runID string
+	var c ClientView
+	_, err = pgx.ForEachRow(crows, []any{&runID, &c.ClientID, &c.Name, &c.State, &c.Attempt, &c.Worker, &c.ReportsDone,
+		&c.ReportsTotal, &c.Percent, &c.Rows, &c.Error, &c.Updated}, func() error {
+		r := &runs[index[runID]]
+		r.Clients = append(r.Clients, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read run clients: %w", err)
+	}
+	for i := range runs {
+		runs[i].State, runs[i].FinishedAt = runState(runs[i].Clients, runs[i].FinishedAt)
+	}
+	return runs, nil
+}
+
+// runState derives a run's state from its clients': queued until one starts, running until
+// all are over, then done (all loaded), interrupted (one was cancelled), partial (some loaded)
+// or failed (none).
+func runState(clients []ClientView, finished *time.Time) (string, *time.Time) {
+	var queued, over, done, interrupted int
+	var last time.Time
+	for _, c := range clients {
+		switch c.State {
+		case StateQueued:
+			queued++
+		case StateDone:
+			done++
+			over++
+		case StateInterrupted:
+			interrupted++
+			over++
+		case StateFailed:
+			over++
+		}
+		if c.Updated.After(last) {
+			last = c.Updated
+		}
+	}
+	switch {
+	case queued == len(clients):
+		return "queued", nil
+	case over < len(clients):
+		return "running", nil
+	}
+	if finished == nil {
+		finished = &last
+	}
+	switch {
+	case interrupted > 0:
+		return "interrupted", finished
+	case done == len(clients):
+		return "done", finished
+	case done > 0:
+		return "partial", finished
+	}
+	return "failed", finished
+}

@@ -1,0 +1,202 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/robfig/cron/v3"
+
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+// queueName is the River queue of metapipe's jobs.
+const queueName = "metapipe"
+
+// Config is a service process: the pipeline's configuration (database, Graph API, pacing,
+// stage folder) and how it works River's jobs.
+type Config struct {
+	Pipeline pipeline.Config
+	// ID is the River client id, what river_job.attempted_by records (default host name and
+	// process id). It must be unique among the live processes.
+	ID string
+	// Concurrency is how many jobs the process works at once; 0 makes a process that queues
+	// runs and reads them but works no job (serve without --worker).
+	Concurrency int
+	// RescueAfter is how long a job of a dead worker waits before another takes it (default
+	// 5m). It must exceed the longest attempt: a client's pages read, transformed and loaded.
+	RescueAfter time.Duration
+	// Schedule, a cron spec ("15 6 * * *", "CRON_TZ=Europe/Warsaw 15 6 * * *"), queues the
+	// daily run of every active client, once a day whichever worker is River's leader.
+	Schedule string
+	// InlineWait is the longest a job waits for Meta (a poll, a throttle) before it snoozes
+	// (default 5s), so a worker is not held while Meta works.
+	InlineWait time.Duration
+	// MaxAttempts bounds River's attempts of a failing client (default 6; snoozes do not
+	// count).
+	MaxAttempts int
+	Logger      *slog.Logger
+}
+
+// Service is one process of the service: it queues runs, reads them, and works jobs when its
+// Concurrency is not 0.
+type Service struct {
+	cfg    Config
+	runner *pipeline.Runner
+	pool   *pgxpool.Pool
+	river  *river.Client[pgx.Tx]
+	fleet  fleetThrottle
+	log    *slog.Logger
+	stage  string // <stage-dir>/service
+}
+
+// Open connects to the database and builds the River client. The schema (metapipe's and
+// River's) must be migrated: otherwise ErrCannotStart says so. Errors map to exit codes as
+// pipeline's do.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.RescueAfter == 0 {
+		cfg.RescueAfter = 5 * time.Minute
+	}
+	if cfg.InlineWait == 0 {
+		cfg.InlineWait = 5 * time.Second
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Pipeline.MaxConns == 0 {
+		// River's listener and maintenance, each job's run lock and its queries.
+		cfg.Pipeline.MaxConns = int32(2*cfg.Concurrency + 10)
+	}
+	cfg.Pipeline.Logger = cfg.Logger
+	runner, err := pipeline.Open(ctx, cfg.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, runner: runner, pool: runner.Pool(), log: cfg.Logger,
+		fleet: fleetThrottle{pool: runner.Pool()}, stage: filepath.Join(stageDir(cfg.Pipeline), "service")}
+	if err := checkRiverSchema(ctx, s.pool); err != nil {
+		runner.Close()
+		return nil, fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
+	rc := &river.Config{
+		ID:                   cfg.ID,
+		Logger:               cfg.Logger,
+		MaxAttempts:          cfg.MaxAttempts,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		// An attempt's own bound: River rescues only jobs past it, and needs it under
+		// RescueAfter.
+		JobTimeout: cfg.RescueAfter * 3 / 4,
+	}
+	if cfg.Concurrency > 0 {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &clientWorker{s: s})
+		river.AddWorker(workers, &dailyWorker{s: s})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}}
+		if cfg.Schedule != "" {
+			sched, err := cron.ParseStandard(cfg.Schedule)
+			if err != nil {
+				runner.Close()
+				return nil, fmt.Errorf("%w: --schedule %q: %w", pipeline.ErrUsage, cfg.Schedule, err)
+			}
+			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+				return DailyRunArgs{Date: time.Now().UTC().Format(time.DateOnly)}, nil
+			}, &river.PeriodicJobOpts{ID: "metapipe_daily_run"})}
+		}
+	}
+	s.river, err = river.NewClient(riverpgxv5.New(s.pool), rc)
+	if err != nil {
+		runner.Close()
+		return nil, fmt.Errorf("%w: river: %w", pipeline.ErrUsage, err)
+	}
+	return s, nil
+}
+
+func stageDir(c pipeline.Config) string {
+	if c.StageDir == "" {
+		return pipeline.DefaultStageDir
+	}
+	return c.StageDir
+}
+
+// Start works jobs until Stop; ctx's end does not stop it (Stop does, handing running jobs
+// back at once). A process without Concurrency has nothing to start.
+func (s *Service) Start(ctx context.Context) error {
+	if s.cfg.Concurrency == 0 {
+		return nil
+	}
+	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("%w: start the workers: %w", pipeline.ErrCannotStart, err)
+	}
+	s.log.Info("working jobs", "id", s.cfg.ID, "concurrency", s.cfg.Concurrency, "rescue_after", s.cfg.RescueAfter)
+	return nil
+}
+
+// Stop cancels the running jobs, which go back to the queue at once for another worker (no
+// attempt spent), and waits for them at most until ctx ends.
+func (s *Service) Stop(ctx context.Context) error {
+	if s.cfg.Concurrency == 0 {
+		return nil
+	}
+	if err := s.river.StopAndCancel(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stop the workers: %w", err)
+	}
+	return nil
+}
+
+// Close releases the database.
+func (s *Service) Close() { s.runner.Close() }
+
+// River is the process's River client (for River's UI).
+func (s *Service) River() *river.Client[pgx.Tx] { return s.river }
+
+// Ping checks that the database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// DailyRunArgs is the job the schedule queues once a day: it queues the run of every active
+// client, as of each ad account's today. Unique by its date.
+type DailyRunArgs struct {
+	Date string `json:"date"` // the UTC date it was queued for
+}
+
+// Kind is River's name of the job.
+func (DailyRunArgs) Kind() string { return "metapipe_daily_run" }
+
+// InsertOpts makes the daily run unique per date, whoever queues it.
+func (DailyRunArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueName, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type dailyWorker struct {
+	river.WorkerDefaults[DailyRunArgs]
+	s *Service
+}
+
+func (w *dailyWorker) Work(ctx context.Context, job *river.Job[DailyRunArgs]) error {
+	id, err := w.s.Enqueue(ctx, RunRequest{Source: "schedule"})
+	var ce *ConflictError
+	switch {
+	case errors.As(err, &ce):
+		w.s.log.Info("daily run already running", "run", ce.RunID)
+		return nil
+	case err != nil:
+		return err
+	}
+	w.s.log.Info("daily run queued", "run", id, "date", job.Args.Date)
+	return nil
+}

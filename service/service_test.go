@@ -1,0 +1,212 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
+)
+
+var lastSunday = e2etest.LastSunday
+
+type env struct {
+	sim     *fixtures.Simulator
+	url     string
+	dbURL   string
+	pool    *pgxpool.Pool
+	stage   string
+	clients []string
+}
+
+func newEnv(t *testing.T, cfg fixtures.Config) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 5
+	}
+	if cfg.JobDuration == 0 {
+		cfg.JobDuration = 600 * time.Millisecond
+	}
+	sim := fixtures.New(cfg)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
+	pool, err := pgxpool.New(context.Background(), e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e.pool = pool
+	ctx := context.Background()
+	if err := load.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := service.MigrateRiver(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.clients, err = fixtures.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) config(id string, concurrency int) service.Config {
+	return service.Config{
+		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(fixtures.DemoToken), StageDir: e.stage,
+			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
+			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
+			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},
+		ID: id, Concurrency: concurrency, RescueAfter: 20 * time.Second, InlineWait: 100 * time.Millisecond, MaxAttempts: 3,
+	}
+}
+
+func (e *env) open(t *testing.T, id string, concurrency int) *service.Service {
+	t.Helper()
+	s, err := service.Open(context.Background(), e.config(id, concurrency))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// waitRun waits until the run is over and returns it.
+func waitRun(t *testing.T, s *service.Service, id string, within time.Duration) *service.RunView {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r, err := s.Run(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.FinishedAt != nil {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s not over after %s: %+v", id, within, r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A run queued as one job per client is worked by two processes: every client loaded, equal to
+// the simulator's truth, five report runs each and no more although the jobs snoozed while
+// Meta worked; the run says done and its clients' progress is whole.
+func TestServiceRunsClientsAsJobs(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 4})
+	ctx := context.Background()
+	a, b := e.open(t, "worker-a", 2), e.open(t, "worker-b", 2)
+	for _, s := range []*service.Service{a, b} {
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	}
+	id, err := a.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 8, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 8, Source: "test"}); !isConflict(err, id) {
+		t.Errorf("the same run again: %v, want a conflict naming %s", err, id)
+	}
+	r := waitRun(t, a, id, 2*time.Minute)
+	if r.State != "done" || len(r.Clients) != 4 {
+		t.Fatalf("run: %+v", r)
+	}
+	for _, c := range r.Clients {
+		if c.State != "done" || c.ReportsDone != 5 || c.ReportsTotal != 5 || c.Percent != 100 || c.Rows == 0 || c.Attempt != 1 || c.Error != "" {
+			t.Errorf("client %s: %+v", c.Name, c)
+		}
+	}
+	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 8)
+	for _, acct := range e.sim.Accounts() {
+		if n := e.sim.Counters().ByAccount[acct.ID].ReportRuns; n != 5 {
+			t.Errorf("%s: %d report runs submitted, want 5", acct.Name, n)
+		}
+	}
+	var snoozed, workers int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE (metadata->>'snoozes')::int > 0), count(DISTINCT attempted_by[array_upper(attempted_by, 1)])
+		FROM river_job WHERE kind = 'metapipe_client_run'`).Scan(&snoozed, &workers)
+	if snoozed == 0 {
+		t.Error("no job snoozed while Meta worked: the workers were held")
+	}
+	t.Logf("%d of 4 jobs snoozed; finished by %d workers", snoozed, workers)
+	// The same run again once the first is over: queued anew.
+	if _, err := a.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 8, Source: "test"}); err != nil {
+		t.Errorf("the same run after the first ended: %v", err)
+	}
+}
+
+func isConflict(err error, id string) bool {
+	var ce *service.ConflictError
+	return errors.As(err, &ce) && ce.RunID == id
+}
+
+// A refused token fails that client at once (not retried), the others are loaded, and the run
+// is partial; bad requests are field errors.
+func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 2})
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[0]); err != nil {
+		t.Fatal(err)
+	}
+	s := e.open(t, "worker", 2)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	for _, tc := range []struct {
+		req   service.RunRequest
+		field string
+	}{
+		{service.RunRequest{Clients: []string{"Nobody"}}, "clients"},
+		{service.RunRequest{Weeks: 500}, "weeks"},
+		{service.RunRequest{AsOf: time.Now().AddDate(1, 0, 0)}, "as_of"},
+	} {
+		var fe *service.FieldError
+		if _, err := s.Enqueue(ctx, tc.req); !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%+v: %v, want a field error on %s", tc.req, err, tc.field)
+		}
+	}
+	id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, s, id, time.Minute)
+	if r.State != "partial" {
+		t.Fatalf("run state %s, want partial: %+v", r.State, r)
+	}
+	for _, c := range r.Clients {
+		refused := c.ClientID == e.clients[0]
+		switch {
+		case refused && (c.State != "failed" || c.Attempt != 1 || !contains(c.Error, "190")):
+			t.Errorf("refused client: %+v, want failed on attempt 1 with the 190 error", c)
+		case !refused && c.State != "done":
+			t.Errorf("other client: %+v", c)
+		}
+	}
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
