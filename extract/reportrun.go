@@ -287,11 +287,6 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 	cfg := r.poll.withDefaults()
 	start := time.Now()
 	defer func() { r.s.Stats.JobWait.Add(int64(time.Since(start))) }()
-	schedule := backoff.Policy{Base: cfg.First, Cap: cfg.Max}.Backoff()
-	var delay time.Duration
-	if !resumed {
-		delay, _ = schedule.Next()
-	}
 	var lastStatus string
 	lastPct, lastChange, submitted := -1.0, start, start
 	if e, ok := r.runs.find(rng); ok && e.ReportRunID == id && !e.Submitted.IsZero() {
@@ -299,14 +294,24 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 		if !e.ProgressAt.IsZero() {
 			lastStatus, lastPct, lastChange = e.AsyncStatus, float64(e.Percent), e.ProgressAt
 		}
-		// Pick the schedule up where the time since the submit has brought it.
-		for sum := time.Duration(0); resumed && sum < start.Sub(submitted); {
+	}
+	// The polls are due at points of the schedule counted from the submit, so a run polled
+	// again after a snooze or a crash keeps its pace.
+	schedule := backoff.Policy{Base: cfg.First, Cap: cfg.Max}.Backoff()
+	point := submitted
+	untilNext := func(now time.Time) time.Duration {
+		for !point.After(now) {
 			d, stop := schedule.Next()
 			if stop {
-				break
+				return cfg.Max
 			}
-			sum += d
+			point = point.Add(d)
 		}
+		return point.Sub(now)
+	}
+	var delay time.Duration // a resumed run is polled at once
+	if !resumed {
+		delay = untilNext(start)
 	}
 	for {
 		if r.inlineWait > 0 && delay > r.inlineWait {
@@ -346,7 +351,7 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 		case waited > cfg.MaxRunTime:
 			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStuck, Waited: waited}
 		}
-		delay, _ = schedule.Next()
+		delay = untilNext(time.Now())
 	}
 }
 

@@ -31,7 +31,7 @@ func MigrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) err
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrateLockID)); err != nil {
 		return fmt.Errorf("river migrate: lock: %w", err)
 	}
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: log})
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)}) // ours say what it applied
 	if err != nil {
 		return fmt.Errorf("river migrate: %w", err)
 	}

@@ -31,7 +31,8 @@ func newApp() *cli.Command {
 		Commands: []*cli.Command{
 			newMigrateCommand(), newPlanCommand(), newRunCommand(),
 			newStageCommand(pipeline.StageExtract), newStageCommand(pipeline.StageTransform), newStageCommand(pipeline.StageLoad),
-			newStatusCommand(), newResetStateCommand(), newSimCommand(), newDemoCommand(),
+			newStatusCommand(), newResetStateCommand(), newWorkerCommand(), newServeCommand(), newEnqueueCommand(),
+			newSimCommand(), newDemoCommand(),
 		},
 		// Reached only without a command, or with one that does not exist.
 		Action: func(ctx context.Context, cmd *cli.Command) error {

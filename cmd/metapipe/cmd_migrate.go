@@ -7,10 +7,11 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
 )
 
 func newMigrateCommand() *cli.Command {
-	return &cli.Command{Name: "migrate", Usage: "create or update the tables", Action: runMigrate}
+	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent)", Action: runMigrate}
 }
 
 func runMigrate(ctx context.Context, cmd *cli.Command) error {
@@ -24,6 +25,9 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer r.Close()
 	if err := r.Migrate(ctx); err != nil {
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
+	if err := service.MigrateRiver(ctx, r.Pool(), cfg.Logger); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
 	if jsonMode(cmd) {

@@ -1,0 +1,75 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/metapipe/metapipe/service"
+)
+
+// runPageData is what the run's page shows.
+type runPageData struct {
+	Run     *service.RunView
+	Refresh int // seconds; 0 once the run is over
+	Now     time.Time
+}
+
+func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
+	run, err := s.svc.Run(r.Context(), r.PathValue("id"))
+	if errors.Is(err, service.ErrNoRun) {
+		http.Error(w, "no run "+r.PathValue("id"), http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	d := runPageData{Run: run, Now: time.Now()}
+	if run.FinishedAt == nil {
+		d.Refresh = max(1, int(s.opts.Refresh.Seconds()))
+	}
+	s.render(w, "run.html", d)
+}
+
+func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
+	runs, err := s.svc.Runs(r.Context(), 50)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	s.render(w, "runs.html", map[string]any{"Runs": runs, "Refresh": max(1, int(s.opts.Refresh.Seconds()))})
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "login.html", map[string]any{"Next": r.URL.Query().Get("next"), "Failed": false})
+}
+
+// login checks the token of the form and, when right, sets it as an HttpOnly, SameSite=Strict
+// cookie for the pages and River's UI.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	_ = r.ParseForm()
+	next := r.PostFormValue("next")
+	if next == "" || next[0] != '/' || len(next) > 1 && next[1] == '/' {
+		next = "/runs"
+	}
+	probe := r.Clone(r.Context())
+	probe.Header.Set("Authorization", "Bearer "+r.PostFormValue("token"))
+	if s.opts.Token != "" && !s.authorized(probe) {
+		w.WriteHeader(http.StatusUnauthorized)
+		s.render(w, "login.html", map[string]any{"Next": next, "Failed": true})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: r.PostFormValue("token"), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.pages.ExecuteTemplate(w, name, data); err != nil {
+		s.log.Error("render page", "page", name, "err", err)
+	}
+}

@@ -1,0 +1,263 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"riverqueue.com/riverui"
+
+	"github.com/metapipe/metapipe/service"
+)
+
+// Options configure the server.
+type Options struct {
+	// Token is the API token (METAPIPE_API_TOKEN); "" lets every request in, which the
+	// command allows on a loopback address only.
+	Token  string
+	Logger *slog.Logger
+	// Refresh is how often a run's page reloads itself while the run goes on (default 2s).
+	Refresh time.Duration
+}
+
+// Server is the HTTP handler of metapipe serve.
+type Server struct {
+	svc     *service.Service
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	riverui *riverui.Handler
+	pages   *template.Template
+}
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// cookieName holds the token for a browser.
+const cookieName = "metapipe_token"
+
+// New builds the server over a service (whose River client River's UI reads).
+func New(svc *service.Service, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Refresh == 0 {
+		opts.Refresh = 2 * time.Second
+	}
+	pages, err := template.New("").Funcs(template.FuncMap{
+		"since": func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+		"at":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"seconds": func(d time.Duration) int {
+			return int(d.Seconds())
+		},
+	}).ParseFS(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("api: templates: %w", err)
+	}
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(svc.River(), nil),
+		Logger:    opts.Logger,
+		Prefix:    "/riverui",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: river UI: %w", err)
+	}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux(), riverui: ui, pages: pages}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("POST /v1/runs", s.auth(http.HandlerFunc(s.postRun)))
+	s.mux.Handle("GET /v1/runs/{id}", s.auth(http.HandlerFunc(s.getRun)))
+	s.mux.Handle("GET /v1/runs", s.auth(http.HandlerFunc(s.listRuns)))
+	s.mux.Handle("GET /runs/{id}", s.auth(http.HandlerFunc(s.runPage)))
+	s.mux.Handle("GET /runs", s.auth(http.HandlerFunc(s.runsPage)))
+	s.mux.Handle("GET /{$}", http.RedirectHandler("/runs", http.StatusSeeOther))
+	s.mux.HandleFunc("GET /login", s.loginPage)
+	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.Handle("/riverui/", s.auth(ui))
+	return s, nil
+}
+
+// Start starts River's UI's background work; it stops with ctx.
+func (s *Server) Start(ctx context.Context) error { return s.riverui.Start(ctx) }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// auth lets a request in with the token: a bearer header, or the cookie set by /login. Pages
+// without it go to the login form; the API answers 401.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Token == "" || s.authorized(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/riverui/api/") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metapipe"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong API token (Authorization: Bearer <METAPIPE_API_TOKEN>)"})
+			return
+		}
+		http.Redirect(w, r, "/login?next="+urlPath(r), http.StatusSeeOther)
+	})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	given := ""
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		given = strings.TrimSpace(h[7:])
+	} else if c, err := r.Cookie(cookieName); err == nil {
+		given = c.Value
+	}
+	return given != "" && subtle.ConstantTimeCompare([]byte(given), []byte(s.opts.Token)) == 1
+}
+
+// urlPath is where to come back after the login: a path of this server only.
+func urlPath(r *http.Request) string {
+	p := r.URL.Path
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return "/runs"
+	}
+	return p
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.svc.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// runRequest is POST /v1/runs's body; every field is optional.
+type runRequest struct {
+	Clients []string `json:"clients"`
+	AsOf    string   `json:"as_of"`
+	Weeks   *int     `json:"weeks"`
+	Full    bool     `json:"full"`
+}
+
+// apiError is the body of every error answer: what is wrong, the field at fault, the run in
+// the way (409).
+type apiError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+	RunID string `json:"run_id,omitempty"`
+}
+
+func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
+	var body runRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		writeJSON(w, http.StatusBadRequest, decodeError(err))
+		return
+	}
+	if dec.More() {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "one JSON object expected"})
+		return
+	}
+	req := service.RunRequest{Clients: body.Clients, Full: body.Full, Source: "api"}
+	if body.AsOf != "" {
+		t, err := time.Parse(time.DateOnly, body.AsOf)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("as_of %q: want YYYY-MM-DD", body.AsOf), Field: "as_of"})
+			return
+		}
+		req.AsOf = t
+	}
+	if body.Weeks != nil {
+		if *body.Weeks == 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "weeks: 0 is outside 1..160", Field: "weeks"})
+			return
+		}
+		req.Weeks = *body.Weeks
+	}
+	id, err := s.svc.Enqueue(r.Context(), req)
+	var fe *service.FieldError
+	var ce *service.ConflictError
+	switch {
+	case errors.As(err, &fe):
+		writeJSON(w, http.StatusBadRequest, apiError{Error: fe.Error(), Field: fe.Field})
+	case errors.As(err, &ce):
+		writeJSON(w, http.StatusConflict, apiError{Error: ce.Error(), RunID: ce.RunID})
+	case err != nil:
+		s.log.Error("queue run", "err", err)
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: "the run could not be queued: " + err.Error()})
+	default:
+		w.Header().Set("Location", "/v1/runs/"+id)
+		writeJSON(w, http.StatusAccepted, map[string]string{"run_id": id, "status_url": "/v1/runs/" + id})
+	}
+}
+
+// decodeError names the field of a body that does not decode.
+func decodeError(err error) apiError {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return apiError{Error: fmt.Sprintf("%s: want %s", te.Field, te.Type), Field: te.Field}
+	case errors.As(err, &se):
+		return apiError{Error: "not JSON: " + err.Error()}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apiError{Error: "unknown field " + f + " (clients, as_of, weeks, full)", Field: f}
+	}
+	return apiError{Error: "bad body: " + err.Error()}
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+	run, err := s.svc.Run(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, service.ErrNoRun):
+		writeJSON(w, http.StatusNotFound, apiError{Error: "no run " + r.PathValue("id")})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, run)
+	}
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitOf(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: "limit"})
+		return
+	}
+	runs, err := s.svc.Runs(r.Context(), limit)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+// limitOf reads ?limit=N (1-500, default 20).
+func limitOf(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 20, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 500 {
+		return 0, fmt.Errorf("limit %q: want 1..500", s)
+	}
+	return n, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

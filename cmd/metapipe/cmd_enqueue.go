@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
+)
+
+func newEnqueueCommand() *cli.Command {
+	return &cli.Command{Name: "enqueue", Usage: "queue a run for the service's workers and print its id (--wait: follow it, exit like run)",
+		Flags: []cli.Flag{flagClient(), flagAsOf(), flagWeeks(), flagFull(),
+			&cli.BoolFlag{Name: "wait", Usage: "follow the run to its end and exit like run: 0 done, 1 partial or failed, 130 interrupted"}},
+		Action: runEnqueue}
+}
+
+func runEnqueue(ctx context.Context, cmd *cli.Command) error {
+	o, err := options(cmd)
+	if err != nil {
+		return err
+	}
+	cfg, err := serviceConfig(cmd, 0)
+	if err != nil {
+		return err
+	}
+	svc, err := service.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	id, err := svc.Enqueue(ctx, service.RunRequest{Clients: o.Clients, AsOf: o.AsOf, Weeks: o.Weeks, Full: o.Full, Source: "enqueue"})
+	var fe *service.FieldError
+	var ce *service.ConflictError
+	switch {
+	case errors.As(err, &fe):
+		return fmt.Errorf("%w: --%s: %s", pipeline.ErrUsage, flagOf(fe.Field), fe.Reason)
+	case errors.As(err, &ce):
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, ce)
+	case err != nil:
+		return err
+	}
+	if jsonMode(cmd) {
+		event(cmd, "run_queued", false, "run_id", id)
+	} else {
+		fmt.Fprintln(cmd.Root().Writer, id)
+	}
+	if !cmd.Bool("wait") {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: stopped following run %s (it goes on: metapipe serve shows it): %w", pipeline.ErrInterrupted, id, ctx.Err())
+		case <-time.After(time.Second):
+		}
+		run, err := svc.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		if run.FinishedAt == nil {
+			continue
+		}
+		if jsonMode(cmd) {
+			event(cmd, "run_finished", run.State != "done", "run", run)
+		} else {
+			fmt.Fprintf(cmd.Root().Writer, "run %s: %s\n", id, run.State)
+			for _, c := range run.Clients {
+				fmt.Fprintf(cmd.Root().Writer, "  %-28s %-11s attempt %d, %d rows %s\n", c.Name, c.State, c.Attempt, c.Rows, c.Error)
+			}
+		}
+		switch run.State {
+		case "done":
+			return nil
+		case "interrupted":
+			return fmt.Errorf("%w: run %s", pipeline.ErrInterrupted, id)
+		}
+		return fmt.Errorf("%w: run %s is %s", pipeline.ErrSomeFailed, id, run.State)
+	}
+}
+
+// flagOf is the command-line flag of an API field.
+func flagOf(field string) string {
+	switch field {
+	case "as_of":
+		return "as-of"
+	case "clients":
+		return "client"
+	}
+	return field
+}

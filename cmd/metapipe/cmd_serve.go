@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/metapipe/metapipe/api"
+	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
+)
+
+func newServeCommand() *cli.Command {
+	return &cli.Command{Name: "serve",
+		Usage: "serve the HTTP API, the runs' pages and River's UI (METAPIPE_API_TOKEN; loopback only without it)",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address `HOST:PORT`"},
+			&cli.BoolFlag{Name: "worker", Usage: "also work jobs in this process (one process is enough for a small agency)"},
+		}, serviceFlags()...),
+		Action: runServe}
+}
+
+func runServe(ctx context.Context, cmd *cli.Command) error {
+	addr, token := cmd.String("addr"), os.Getenv("METAPIPE_API_TOKEN")
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: --addr %q: %w", pipeline.ErrUsage, addr, err)
+	}
+	if ip := net.ParseIP(host); token == "" && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%w: --addr %s is not a loopback address: set METAPIPE_API_TOKEN to serve it", pipeline.ErrUsage, addr)
+	}
+	concurrency := 0
+	if cmd.Bool("worker") {
+		concurrency = cmd.Int("concurrency")
+	}
+	cfg, err := serviceConfig(cmd, concurrency)
+	if err != nil {
+		return err
+	}
+	svc, err := service.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	srv, err := api.New(svc, api.Options{Token: token, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: listen %s: %w", pipeline.ErrCannotStart, addr, err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	if jsonMode(cmd) {
+		event(cmd, "serving", false, "url", "http://"+ln.Addr().String(), "worker", concurrency > 0)
+	} else {
+		fmt.Fprintf(cmd.Root().Writer, "serving http://%s (API /v1/runs, pages /runs, River's UI /riverui/)\n", ln.Addr())
+	}
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	if concurrency > 0 {
+		if err := stopWorker(svc, cfg.Logger.Info); err != nil {
+			return err
+		}
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
