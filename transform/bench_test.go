@@ -10,9 +10,42 @@ import (
 )
 
 // BenchmarkTransform transforms 200 synthetic client-years (53 weeks each, 8 campaigns,
-// 8 placements, 16 demographic cells and 20 ads a week, 365 KPI days) and reports rows/s.
+// 8 placements, 16 demographic cells and 20 ads a week, 365 KPI days), staged the way extract
+// stages them (records.WriteParquet: zstd, row groups of at most 10,000 rows), and reports
+// rows/s. Two paths side by side on the same files, so that their ratio comes from one run on
+// this shared machine:
+//
+//   - rows: the transform before the columnar path (rowpath_test.go): parquet-go row
+//     reconstruction into records.InsightRow, shopspring decimals;
+//   - columns: Run, Arrow columns and udecimal figures.
 func BenchmarkTransform(b *testing.B) {
 	const clients, weeks = 200, 53
+	in := benchInput(b, clients, weeks)
+	for _, path := range []struct {
+		name string
+		run  func(context.Context, Input) (Result, error)
+	}{{"rows", oldRun}, {"columns", Run}} {
+		b.Run(path.name, func(b *testing.B) {
+			rows := 0
+			for b.Loop() {
+				res, err := path.run(context.Background(), in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Rows != clients*weeks || len(res.Warnings) != 0 {
+					b.Fatalf("rows = %d, warnings = %d", res.Rows, len(res.Warnings))
+				}
+				rows += res.Rows
+			}
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+			// Raw input rows read per second: each summary row stands for 1+8+8+16+20 report rows.
+			b.ReportMetric(float64(rows*(1+8+8+16+20))/b.Elapsed().Seconds(), "raw_rows/s")
+		})
+	}
+}
+
+// benchInput stages the benchmark's client-years in a temporary run directory.
+func benchInput(b *testing.B, clients, weeks int) Input {
 	dir := b.TempDir()
 	first := day("2024-01-01")
 	var in Input
@@ -43,7 +76,13 @@ func BenchmarkTransform(b *testing.B) {
 					Spend: "40.00", Impressions: 4000, Clicks: 80})
 			}
 		}
-		in.Clients = append(in.Clients, writeClient(b, dir, id, files))
+		cdir := records.RunDir(dir).Client(id)
+		for _, k := range records.Kinds {
+			if err := records.WriteParquet(cdir.Report(k), files[k], records.RowGroupRows); err != nil {
+				b.Fatal(err)
+			}
+		}
+		in.Clients = append(in.Clients, ClientInput{ClientID: id, Dir: cdir})
 		for d := range int32(365) {
 			kpi = append(kpi, records.KPIRow{ClientID: id, Date: first + d, TotalConversions: ip(3), ClickToCall: ip(1),
 				EmailContacts: ip(1), BookingStep1: ip(5), BookingStep2: ip(3), BookingStep3: ip(2), Reservations: ip(1),
@@ -51,22 +90,9 @@ func BenchmarkTransform(b *testing.B) {
 		}
 	}
 	in.KPIPath = filepath.Join(dir, "extract", "kpi.parquet")
-	writeRows(b, in.KPIPath, kpi)
-	in.OutPath = filepath.Join(dir, "transform", "summaries.parquet")
-
-	rows := 0
-	b.ResetTimer()
-	for b.Loop() {
-		res, err := Run(context.Background(), in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.Rows != clients*weeks || len(res.Warnings) != 0 {
-			b.Fatalf("rows = %d, warnings = %d", res.Rows, len(res.Warnings))
-		}
-		rows += res.Rows
+	if err := records.WriteParquet(in.KPIPath, kpi, records.RowGroupRows); err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
-	// Raw input rows read per second: each summary row stands for 1+8+8+16+20 report rows.
-	b.ReportMetric(float64(rows*(1+8+8+16+20))/b.Elapsed().Seconds(), "raw_rows/s")
+	in.OutPath = filepath.Join(dir, "transform", "summaries.parquet")
+	return in
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/shopspring/decimal"
+	"github.com/quagmt/udecimal"
 )
 
 // buildClient turns one client's rows and KPI days into its summaries, sorted by week, and the
@@ -34,7 +34,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 
 	tot := a.figures
 	if len(w.campaigns) > 0 {
-		tot = figures{spend: decimal.Zero}
+		tot = figures{}
 		for i := range w.campaigns {
 			tot = tot.add(w.campaigns[i].figures)
 		}
@@ -44,7 +44,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 	s.TotalImpressions = tot.impressions
 	s.TotalClicks = tot.clicks
 	if a.frequency != nil {
-		f := a.frequency.StringFixed(ratioScale)
+		f := fixed(*a.frequency, ratioScale)
 		s.Frequency = &f
 	}
 	s.AverageCTR = ctrOf(tot.clicks, tot.impressions)
@@ -103,7 +103,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 		s.ROAS = ratio(v, spend)
 	}
 	if s.Reservations != nil {
-		s.CostPerReservation = ratio(spend, decimal.NewFromInt(*s.Reservations))
+		s.CostPerReservation = ratio(spend, fromInt(*s.Reservations))
 	}
 
 	var warns []Warning
@@ -121,7 +121,7 @@ func (f figures) add(g figures) figures {
 }
 
 func sumOf[T any](rows []T, fig func(T) figures) figures {
-	sum := figures{spend: decimal.Zero}
+	var sum figures
 	for _, r := range rows {
 		sum = sum.add(fig(r))
 	}
@@ -130,7 +130,7 @@ func sumOf[T any](rows []T, fig func(T) figures) figures {
 
 // spendTolerancePerRow is how far a sum of n rows' spend may drift from the account's
 // (Meta rounds every row to the cent).
-var spendTolerancePerRow = decimal.New(1, -2)
+var spendTolerancePerRow = udecimal.MustFromInt64(1, 2)
 
 // compare checks a kind's sums against the account row: spend within 0.01 per row summed,
 // impressions and clicks exactly.
@@ -143,7 +143,7 @@ func compare(clientID string, monday int32, kind string, n int, sum, acct figure
 			Detail: fmt.Sprintf("%s %s summed over %d rows, account %s", kind, got, n, want),
 		})
 	}
-	tol := spendTolerancePerRow.Mul(decimal.NewFromInt(int64(n)))
+	tol := spendTolerancePerRow.Mul(fromInt(int64(n)))
 	if sum.spend.Sub(acct.spend).Abs().GreaterThan(tol) {
 		warn("spend", sum.spend.String(), acct.spend.String())
 	}

@@ -160,6 +160,7 @@ func transformClient(c ClientInput, kpi []kpiDay) ([]records.Summary, []Warning,
 		return nil, nil, err
 	}
 	rows, warns := buildClient(c.ClientID, data, kpi)
+	data.release() // the summaries hold copies of every string they use
 	for i := range rows {
 		rows[i].ContentHash = rows[i].Hash()
 	}
