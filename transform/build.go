@@ -15,20 +15,21 @@ import (
 func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]records.Summary, []Warning) {
 	var rows []records.Summary
 	var warns []Warning
+	var j jsonBuf
 	for _, monday := range slices.Sorted(maps.Keys(c.weeks)) {
 		w := c.weeks[monday]
 		if w.account == nil {
 			warns = append(warns, orphanWarnings(clientID, w)...)
 			continue
 		}
-		s, ws := buildWeek(clientID, w, kpi)
+		s, ws := buildWeek(&j, clientID, w, kpi)
 		rows = append(rows, s)
 		warns = append(warns, ws...)
 	}
 	return rows, warns
 }
 
-func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warning) {
+func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay) (records.Summary, []Warning) {
 	a := w.account
 	s := records.Summary{ClientID: clientID, SummaryDate: w.monday, Reach: a.reach}
 
@@ -65,7 +66,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 		return strings.Compare(x.id, y.id)
 	})
 	s.ActiveCampaigns = int32(len(delivered))
-	s.CampaignData = campaignJSON(delivered)
+	s.CampaignData = campaignJSON(j, delivered)
 
 	slices.SortFunc(w.placements, func(x, y placementRow) int {
 		if c := y.spend.Cmp(x.spend); c != 0 {
@@ -88,7 +89,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 		}
 		return strings.Compare(x.id, y.id)
 	})
-	s.MetaTables = metaTablesJSON(w.placements, w.demographics, w.ads)
+	s.MetaTables = metaTablesJSON(j, w.placements, w.demographics, w.ads)
 
 	// KPI over the days the ad figures cover: Monday to the account row's date_stop.
 	k := sumKPI(kpi, w.monday, a.stop)

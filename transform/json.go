@@ -8,7 +8,7 @@ import (
 )
 
 // jsonBuf builds JSON by hand so the bytes are deterministic and numbers are written from exact
-// decimals. No HTML escaping; non-ASCII stays UTF-8; invalid UTF-8 becomes U+FFFD.
+// decimals. One buffer serves every document of a client: each is copied out as a string. No HTML escaping; non-ASCII stays UTF-8; invalid UTF-8 becomes U+FFFD.
 type jsonBuf struct{ b []byte }
 
 const hexDigits = "0123456789abcdef"
@@ -102,8 +102,8 @@ func (j *jsonBuf) metrics(f figures) {
 }
 
 // campaignJSON is campaign_data: the campaigns given (already filtered and sorted).
-func campaignJSON(cs []campaignRow) string {
-	j := jsonBuf{b: make([]byte, 0, 64+256*len(cs))}
+func campaignJSON(j *jsonBuf, cs []campaignRow) string {
+	j.b = j.b[:0]
 	j.raw("[")
 	for i := range cs {
 		c := &cs[i]
@@ -142,8 +142,8 @@ func campaignJSON(cs []campaignRow) string {
 }
 
 // metaTablesJSON is meta_tables; the slices are already sorted.
-func metaTablesJSON(ps []placementRow, ds []demographicRow, as []adRow) string {
-	j := jsonBuf{b: make([]byte, 0, 128+160*(len(ps)+len(ds)+len(as)))}
+func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adRow) string {
+	j.b = j.b[:0]
 	j.raw(`{"placementPerformance":[`)
 	for i := range ps {
 		if i > 0 {

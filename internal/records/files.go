@@ -142,7 +142,7 @@ func CreateParquet[T any](path string, rowGroupRows int) (*ParquetWriter[T], err
 	if err != nil {
 		return nil, err
 	}
-	w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd),
+	w := parquet.NewGenericWriter[T](f, parquet.Compression(stagedCodec),
 		parquet.MaxRowsPerRowGroup(int64(rowGroupRows)), parquet.CreatedBy("metapipe", "", ""))
 	return &ParquetWriter[T]{f: f, w: w}, nil
 }
