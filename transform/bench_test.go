@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -11,8 +12,8 @@ import (
 
 // BenchmarkTransform transforms 200 synthetic client-years (53 weeks each, 8 campaigns,
 // 8 placements, 16 demographic cells and 20 ads a week, 365 KPI days), staged the way extract
-// stages them (records.WriteParquet: zstd, row groups of at most 10,000 rows), and reports
-// rows/s. Two paths side by side on the same files, so that their ratio comes from one run on
+// stages them (records.WriteParquet: zstd, bounded row groups), in a shuffled order as the plan's
+// order by name is, and reports rows/s. Two paths side by side on the same files, so that their ratio comes from one run on
 // this shared machine:
 //
 //   - rows: the transform before the columnar path (rowpath_test.go): parquet-go row
@@ -90,9 +91,12 @@ func benchInput(b *testing.B, clients, weeks int) Input {
 		}
 	}
 	in.KPIPath = filepath.Join(dir, "extract", "kpi.parquet")
-	if err := records.WriteParquet(in.KPIPath, kpi, records.RowGroupRows); err != nil {
+	if err := records.WriteParquet(in.KPIPath, kpi, records.KPIRowGroupRows); err != nil {
 		b.Fatal(err)
 	}
 	in.OutPath = filepath.Join(dir, "transform", "summaries.parquet")
+	// The plan orders clients by name, unrelated to kpi.parquet's order (by client id): shuffle.
+	r := rand.New(rand.NewPCG(uint64(clients), uint64(weeks)))
+	r.Shuffle(len(in.Clients), func(i, j int) { in.Clients[i], in.Clients[j] = in.Clients[j], in.Clients[i] })
 	return in
 }

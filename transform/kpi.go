@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/quagmt/udecimal"
 )
 
@@ -33,20 +34,19 @@ type kpiDay struct {
 }
 
 // kpiFile reads the days of one client at a time from kpi.parquet, so that memory holds one
-// client's KPI rows and one decoded row group, not the run's. Opening it reads the client_id
-// column once and keeps, per wanted client, the runs of consecutive rows that are theirs (one run
-// per client in the sorted file the extract writes; any order works, at the cost of more runs).
-// days then decodes the row groups those runs lie in, as Arrow arrays, keeping the last one: a
-// row group holds the days of many clients, and clients visited in file order decode each row
-// group once.
+// client's KPI rows, not the run's. Opening it reads the client_id column once and keeps, per
+// wanted client, the runs of consecutive rows that are theirs (one run per client in the sorted
+// file the extract writes; any order works, at the cost of more runs). days then seeks one Arrow
+// column reader per column to each run and reads exactly its rows. Clients come in the plan's
+// order (by name), not the file's, so a read decodes from the start of the page holding the run:
+// the extract writes row groups of records.KPIRowGroupRows rows to keep that small.
 type kpiFile struct {
 	cf     *columnFile
 	leaves []int   // of kpiColumns
 	starts []int64 // first row of each row group, and the row count at the end
 	runs   map[string][]rowRun
 
-	rg   int           // the decoded row group, -1 for none
-	cols []arrow.Array // its kpiColumns
+	readers []*pqarrow.ColumnReader // of kpiColumns, created at the first read
 }
 
 type rowRun struct{ start, n int64 }
@@ -56,7 +56,7 @@ func openKPI(path string, want map[string]bool) (_ *kpiFile, err error) {
 	if err != nil {
 		return nil, &InputError{File: fileName(path), Row: -1, Err: err}
 	}
-	k := &kpiFile{cf: cf, runs: make(map[string][]rowRun), rg: -1}
+	k := &kpiFile{cf: cf, runs: make(map[string][]rowRun)}
 	defer func() {
 		if p := recover(); p != nil {
 			err = &InputError{File: cf.name, Row: -1, Err: fmt.Errorf("read: %v", p)}
@@ -110,36 +110,40 @@ func openKPI(path string, want map[string]bool) (_ *kpiFile, err error) {
 }
 
 func (k *kpiFile) Close() error {
-	k.drop()
+	for _, r := range k.readers {
+		r.Release()
+	}
+	k.readers = nil
 	return k.cf.Close()
 }
 
-func (k *kpiFile) drop() {
-	for _, c := range k.cols {
-		if c != nil {
-			c.Release()
+// read reads rows [start, start+n) of every column: each column reader seeks to the page that
+// holds start (the file's offset index says where) and decodes from there.
+func (k *kpiFile) read(start, n int64) ([]arrow.Array, error) {
+	if k.readers == nil {
+		for _, leaf := range k.leaves {
+			r, err := k.cf.fr.GetColumn(context.Background(), leaf)
+			if err != nil {
+				return nil, err
+			}
+			k.readers = append(k.readers, r)
 		}
 	}
-	k.cols, k.rg = nil, -1
-}
-
-// load decodes row group rg's columns, unless it is the one held.
-func (k *kpiFile) load(rg int) error {
-	if rg == k.rg {
-		return nil
-	}
-	k.drop()
-	cols := make([]arrow.Array, len(k.leaves))
-	for c, leaf := range k.leaves {
-		ch, err := k.cf.fr.RowGroup(rg).Column(leaf).Read(context.Background())
+	cols := make([]arrow.Array, len(k.readers))
+	for c, r := range k.readers {
+		if err := r.SeekToRow(start); err != nil {
+			releaseAll(cols)
+			return nil, err
+		}
+		ch, err := r.NextBatch(n)
 		if err != nil {
 			releaseAll(cols)
-			return err
+			return nil, err
 		}
-		if want := int(k.starts[rg+1] - k.starts[rg]); ch.Len() != want {
+		if ch.Len() != int(n) {
 			ch.Release()
 			releaseAll(cols)
-			return fmt.Errorf("column %s: read %d of %d rows", kpiColumns[c], ch.Len(), want)
+			return nil, fmt.Errorf("column %s: read %d of %d rows", kpiColumns[c], ch.Len(), n)
 		}
 		if len(ch.Chunks()) == 1 {
 			cols[c] = ch.Chunk(0)
@@ -150,11 +154,10 @@ func (k *kpiFile) load(rg int) error {
 		ch.Release()
 		if err != nil {
 			releaseAll(cols)
-			return err
+			return nil, err
 		}
 	}
-	k.cols, k.rg = cols, rg
-	return nil
+	return cols, nil
 }
 
 func releaseAll(as []arrow.Array) {
@@ -176,15 +179,17 @@ func (k *kpiFile) days(clientID string) (out []kpiDay, err error) {
 	}()
 	for _, run := range k.runs[clientID] {
 		for row := run.start; row < run.start+run.n; {
-			rg := sort.Search(len(k.starts)-1, func(i int) bool { return k.starts[i+1] > row })
-			if err := k.load(rg); err != nil {
+			n := min(run.start+run.n-row, recordsPerRead)
+			cols, err := k.read(row, n)
+			if err != nil {
 				return nil, &InputError{ClientID: clientID, File: file, Row: int(row), Err: err}
 			}
-			end := min(run.start+run.n, k.starts[rg+1])
-			if err := k.readDays(clientID, int(row-k.starts[rg]), int(end-row), int(k.starts[rg]), &out); err != nil {
+			err = k.readDays(clientID, cols, int(n), int(row), &out)
+			releaseAll(cols)
+			if err != nil {
 				return nil, err
 			}
-			row = end
+			row += n
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].date < out[j].date })
@@ -197,24 +202,27 @@ func (k *kpiFile) days(clientID string) (out []kpiDay, err error) {
 	return out, nil
 }
 
-// readDays appends the n rows from index from of the held row group (whose first row is
-// rgStart), which the first scan found to be clientID's.
-func (k *kpiFile) readDays(clientID string, from, n, rgStart int, out *[]kpiDay) error {
+// recordsPerRead bounds the rows one read decodes.
+const recordsPerRead = 10_000
+
+// readDays appends the n rows of cols, read from row start, which the first scan found to be
+// clientID's.
+func (k *kpiFile) readDays(clientID string, cols []arrow.Array, n, start int, out *[]kpiDay) error {
 	file := k.cf.name
-	ids, ok1 := k.cols[0].(*array.String)
-	dates, ok2 := k.cols[1].(*array.Date32)
-	value, ok3 := k.cols[len(k.cols)-1].(*array.String)
+	ids, ok1 := cols[0].(*array.String)
+	dates, ok2 := cols[1].(*array.Date32)
+	value, ok3 := cols[len(cols)-1].(*array.String)
 	var counts [kpiCounts]*array.Int64
 	ok := ok1 && ok2 && ok3
 	for c := range counts {
-		counts[c], ok2 = k.cols[2+c].(*array.Int64)
+		counts[c], ok2 = cols[2+c].(*array.Int64)
 		ok = ok && ok2
 	}
 	if !ok {
 		return &InputError{ClientID: clientID, File: file, Row: -1, Err: fmt.Errorf("%s: not a file of this schema", file)}
 	}
-	for i := from; i < from+n; i++ {
-		p := rowParser{client: clientID, file: file, row: rgStart + i}
+	for i := range n {
+		p := rowParser{client: clientID, file: file, row: start + i}
 		if id := ids.Value(i); id != clientID {
 			return p.fail("client_id", id, fmt.Errorf("the file changed while it was read"))
 		}
