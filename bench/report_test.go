@@ -206,11 +206,12 @@ func TestReport(t *testing.T) {
 		"simulator (latency %s, report runs %s), `--concurrency %d`, 54 weeks per client. The transform figures are the same runs' transform stage "+
 		"(from run.json) over n client-years of staged files.", memLatency, memJobDuration, memConcurrency)
 	p("")
-	p("| clients (client-years) | peak RSS MB | run wall s | transform s | summary rows | transform rows/s |")
-	p("|---|---|---|---|---|---|")
+	p("| clients (client-years) | peak RSS MB | run wall s | metapipe CPU s | CPU ms per client-year | transform s | summary rows | transform rows/s |")
+	p("|---|---|---|---|---|---|---|---|")
 	for _, n := range []int{100, 1000} {
 		m := fmt.Sprintf("Memory/clients=%d", n)
-		p("| %d | %s | %s | %s | %s | %s |", n, fs(r.get(m, "peak_rss_MB"), 1), fs(r.get(m, "wall_s"), 1), fs(r.get(m, "transform_s"), 2),
+		p("| %d | %s | %s | %s | %s | %s | %s | %s |", n, fs(r.get(m, "peak_rss_MB"), 1), fs(r.get(m, "wall_s"), 1),
+			fs(r.get(m, "cpu_s"), 1), fs(r.get(m, "cpu_ms/client_year"), 0), fs(r.get(m, "transform_s"), 2),
 			fs(r.get(m, "transform_rows"), 0), fs(r.get(m, "transform_rows/s"), 0))
 	}
 	rss100, rss1000 := r.get("Memory/clients=100", "peak_rss_MB"), r.get("Memory/clients=1000", "peak_rss_MB")
