@@ -219,18 +219,22 @@ func TestReport(t *testing.T) {
 	p("BenchmarkTransform (transform/bench_test.go, 200 synthetic client-years, 53 weeks, 52 raw rows per summary row, " +
 		"both paths on the same staged files in one run):")
 	p("")
-	p("| path | summary rows/s | raw rows/s |")
-	p("|---|---|---|")
-	for _, path := range []struct{ name, label string }{
-		{"rows", "rows: parquet-go row reconstruction, shopspring decimals (before issue 13)"},
-		{"columns", "columns: Arrow record batches, udecimal figures"},
-	} {
-		p("| %s | %s | %s |", path.label, fs(r.get("Transform/"+path.name, "rows/s"), 0), fs(r.get("Transform/"+path.name, "raw_rows/s"), 0))
+	p("| data | path | summary rows/s | raw rows/s |")
+	p("|---|---|---|---|")
+	for _, bench := range []struct{ name, label string }{{"Transform", "synthetic"}, {"TransformSimulated", "simulator, 200 accounts"}} {
+		for _, path := range []struct{ name, label string }{
+			{"rows", "rows: parquet-go row reconstruction, shopspring decimals (before issue 13)"},
+			{"columns", "columns: Arrow record batches, udecimal figures"},
+		} {
+			m := bench.name + "/" + path.name
+			p("| %s | %s | %s | %s |", bench.label, path.label, fs(r.get(m, "rows/s"), 0), fs(r.get(m, "raw_rows/s"), 0))
+		}
 	}
 	p("")
-	p("Columns ÷ rows: %s. BenchmarkDecodePage (extract/decode_test.go, a page of 500 campaign rows decoded and parsed): "+
+	p("Columns ÷ rows: %s synthetic, %s on the simulator's data (BenchmarkTransformSimulated). BenchmarkDecodePage (extract/decode_test.go, a page of 500 campaign rows decoded and parsed): "+
 		"maps %s rows/s, typed rows %s rows/s (%s).",
 		ratio(r.get("Transform/columns", "raw_rows/s"), r.get("Transform/rows", "raw_rows/s")),
+		ratio(r.get("TransformSimulated/columns", "raw_rows/s"), r.get("TransformSimulated/rows", "raw_rows/s")),
 		fs(r.get("DecodePage/maps", "rows/s"), 0), fs(r.get("DecodePage/typed", "rows/s"), 0),
 		ratio(r.get("DecodePage/typed", "rows/s"), r.get("DecodePage/maps", "rows/s")))
 	p("")
