@@ -18,6 +18,9 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
+// keptMarker starts the part of BENCHMARKS.md that TestReport keeps as it is.
+const keptMarker = "<!-- kept by make bench: hand-written sections below -->"
+
 var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 // parseBench reads `go test -bench` output: benchmark name (without Benchmark and the
@@ -308,6 +311,13 @@ func TestReport(t *testing.T) {
 	out := os.Getenv("BENCH_OUT")
 	if out == "" {
 		out = "../BENCHMARKS.md"
+	}
+	// Hand-written sections (measurements with their own commands) follow keptMarker in the file
+	// and survive a new rendering.
+	if old, err := os.ReadFile(out); err == nil {
+		if _, kept, ok := strings.Cut(string(old), keptMarker); ok {
+			p("%s%s", keptMarker, strings.TrimRight(kept, "\n"))
+		}
 	}
 	if err := os.WriteFile(out, []byte(md.String()), 0o644); err != nil {
 		t.Fatal(err)
