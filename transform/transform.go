@@ -104,8 +104,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	defer out.Abort()
 
 	// Clients are built a few at a time, one per processor, and written in input order while the
-	// next ones are built: at most width clients are being built and at most width+1 built ones
-	// wait for the writer, so memory holds a bounded number of clients' data.
+	// next ones are built: at most width clients are being built at once, and at most 2×width+2
+	// are queued, being built or being written, so memory holds a bounded number of clients'
+	// data however many clients the run has.
 	type built struct {
 		rows  []records.Summary
 		warns []Warning
