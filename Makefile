@@ -32,6 +32,7 @@ test-short: ## the tests without PostgreSQL-heavy end-to-end cases
 fuzz: ## run each fuzz target for FUZZTIME (30s); their seeds run in make test
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRow$$' -fuzztime $(FUZZTIME) ./extract
 	$(GO) test -run '^$$' -fuzz '^FuzzGraphError$$' -fuzztime $(FUZZTIME) ./extract
+	$(GO) test -run '^$$' -fuzz '^FuzzTypedRowsMatchMapRows$$' -fuzztime $(FUZZTIME) ./extract
 
 bench: build ## benchmarks side by side; writes BENCHMARKS.md
 	scripts/with-test-db.sh scripts/bench.sh

@@ -51,7 +51,7 @@ func BenchmarkMemory(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			var rss int64
-			var wall time.Duration
+			var wall, cpu time.Duration
 			var l *pipeline.Ledger
 			var cmdline string
 			for b.Loop() {
@@ -78,7 +78,8 @@ func BenchmarkMemory(b *testing.B) {
 					}
 					b.Fatalf("metapipe run: %v\n%s", err, tail)
 				}
-				rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+				rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss        // KiB on Linux
+				cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // metapipe's own, the simulator excluded
 				if l, err = pipeline.ReadLedger(pipeline.LatestRun(stage)); err != nil {
 					b.Fatal(err)
 				}
@@ -93,6 +94,8 @@ func BenchmarkMemory(b *testing.B) {
 			b.Logf("command: %s", cmdline)
 			b.ReportMetric(float64(rss)/1024, "peak_rss_MB")
 			b.ReportMetric(wall.Seconds(), "wall_s")
+			b.ReportMetric(cpu.Seconds(), "cpu_s")
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(n), "cpu_ms/client_year")
 			b.ReportMetric(l.Timings.Transform, "transform_s")
 			b.ReportMetric(float64(rows), "transform_rows")
 			b.ReportMetric(float64(rows)/l.Timings.Transform, "transform_rows/s")

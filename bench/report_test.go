@@ -18,6 +18,9 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
+// keptMarker starts the part of BENCHMARKS.md that TestReport keeps as it is.
+const keptMarker = "<!-- kept by make bench: hand-written sections below -->"
+
 var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 // parseBench reads `go test -bench` output: benchmark name (without Benchmark and the
@@ -206,17 +209,37 @@ func TestReport(t *testing.T) {
 		"simulator (latency %s, report runs %s), `--concurrency %d`, 54 weeks per client. The transform figures are the same runs' transform stage "+
 		"(from run.json) over n client-years of staged files.", memLatency, memJobDuration, memConcurrency)
 	p("")
-	p("| clients (client-years) | peak RSS MB | run wall s | transform s | summary rows | transform rows/s |")
-	p("|---|---|---|---|---|---|")
+	p("| clients (client-years) | peak RSS MB | run wall s | metapipe CPU s | CPU ms per client-year | transform s | summary rows | transform rows/s |")
+	p("|---|---|---|---|---|---|---|---|")
 	for _, n := range []int{100, 1000} {
 		m := fmt.Sprintf("Memory/clients=%d", n)
-		p("| %d | %s | %s | %s | %s | %s |", n, fs(r.get(m, "peak_rss_MB"), 1), fs(r.get(m, "wall_s"), 1), fs(r.get(m, "transform_s"), 2),
+		p("| %d | %s | %s | %s | %s | %s | %s | %s |", n, fs(r.get(m, "peak_rss_MB"), 1), fs(r.get(m, "wall_s"), 1),
+			fs(r.get(m, "cpu_s"), 1), fs(r.get(m, "cpu_ms/client_year"), 0), fs(r.get(m, "transform_s"), 2),
 			fs(r.get(m, "transform_rows"), 0), fs(r.get(m, "transform_rows/s"), 0))
 	}
 	rss100, rss1000 := r.get("Memory/clients=100", "peak_rss_MB"), r.get("Memory/clients=1000", "peak_rss_MB")
 	p("")
-	p("BenchmarkTransform (transform/bench_test.go, 200 synthetic client-years, 53 weeks, 52 raw rows per summary row): %s rows/s, %s raw rows/s.",
-		fs(r.get("Transform", "rows/s"), 0), fs(r.get("Transform", "raw_rows/s"), 0))
+	p("BenchmarkTransform (transform/bench_test.go, 200 synthetic client-years, 53 weeks, 52 raw rows per summary row, " +
+		"both paths on the same staged files in one run):")
+	p("")
+	p("| data | path | summary rows/s | raw rows/s |")
+	p("|---|---|---|---|")
+	for _, bench := range []struct{ name, label string }{{"Transform", "synthetic"}, {"TransformSimulated", "simulator, 200 accounts"}} {
+		for _, path := range []struct{ name, label string }{
+			{"rows", "rows: parquet-go row reconstruction, shopspring decimals (before issue 13)"},
+			{"columns", "columns: Arrow record batches, udecimal figures"},
+		} {
+			m := bench.name + "/" + path.name
+			p("| %s | %s | %s | %s |", bench.label, path.label, fs(r.get(m, "rows/s"), 0), fs(r.get(m, "raw_rows/s"), 0))
+		}
+	}
+	p("")
+	p("Columns ÷ rows: %s synthetic, %s on the simulator's data (BenchmarkTransformSimulated). BenchmarkDecodePage (extract/decode_test.go, a page of 500 campaign rows decoded and parsed): "+
+		"maps %s rows/s, typed rows %s rows/s (%s).",
+		ratio(r.get("Transform/columns", "raw_rows/s"), r.get("Transform/rows", "raw_rows/s")),
+		ratio(r.get("TransformSimulated/columns", "raw_rows/s"), r.get("TransformSimulated/rows", "raw_rows/s")),
+		fs(r.get("DecodePage/maps", "rows/s"), 0), fs(r.get("DecodePage/typed", "rows/s"), 0),
+		ratio(r.get("DecodePage/typed", "rows/s"), r.get("DecodePage/maps", "rows/s")))
 	p("")
 
 	// Targets.
@@ -288,6 +311,13 @@ func TestReport(t *testing.T) {
 	out := os.Getenv("BENCH_OUT")
 	if out == "" {
 		out = "../BENCHMARKS.md"
+	}
+	// Hand-written sections (measurements with their own commands) follow keptMarker in the file
+	// and survive a new rendering.
+	if old, err := os.ReadFile(out); err == nil {
+		if _, kept, ok := strings.Cut(string(old), keptMarker); ok {
+			p("%s%s", keptMarker, strings.TrimRight(kept, "\n"))
+		}
 	}
 	if err := os.WriteFile(out, []byte(md.String()), 0o644); err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func ReadKPI(ctx context.Context, q Querier, clientIDs []string, from, to time.T
 		return 0, fmt.Errorf("kpi query: %w", err)
 	}
 	defer rows.Close()
-	w, err := records.CreateParquet[records.KPIRow](path, records.RowGroupRows)
+	w, err := records.CreateParquet[records.KPIRow](path, records.KPIRowGroupRows)
 	if err != nil {
 		return 0, err
 	}

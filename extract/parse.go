@@ -3,7 +3,6 @@ package extract
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,12 +28,12 @@ type rowParser struct {
 	spec   ReportSpec
 	rng    Range
 	rows   []records.InsightRow
-	seen   map[string]int // row key -> index in rows
+	seen   map[rowKey]int // row key -> index in rows
 	n      int            // rows seen, for error messages
 }
 
 func newRowParser(client string, spec ReportSpec, rng Range) *rowParser {
-	return &rowParser{client: client, spec: spec, rng: rng, seen: map[string]int{}}
+	return &rowParser{client: client, spec: spec, rng: rng, seen: map[rowKey]int{}}
 }
 
 func (p *rowParser) fail(field, value, reason string) error {
@@ -42,7 +41,7 @@ func (p *rowParser) fail(field, value, reason string) error {
 }
 
 // add parses one row.
-func (p *rowParser) add(raw map[string]json.RawMessage) error {
+func (p *rowParser) add(raw *resultRow) error {
 	defer func() { p.n++ }()
 	row, err := p.parse(raw)
 	if err != nil {
@@ -60,9 +59,14 @@ func (p *rowParser) add(raw map[string]json.RawMessage) error {
 	return nil
 }
 
-func (p *rowParser) key(r records.InsightRow) string {
-	return strings.Join([]string{strconv.Itoa(int(r.DateStart)), r.CampaignID, r.AdID, r.PublisherPlatform,
-		r.PlatformPosition, r.Age, r.Gender}, "\x00")
+// rowKey is a row's identity: its week, its level's ids and its breakdown values.
+type rowKey struct {
+	start                                         int32
+	campaign, ad, platform, position, age, gender string
+}
+
+func (p *rowParser) key(r records.InsightRow) rowKey {
+	return rowKey{r.DateStart, r.CampaignID, r.AdID, r.PublisherPlatform, r.PlatformPosition, r.Age, r.Gender}
 }
 
 // describeKey names a row by its week and its level's ids and breakdown values.
@@ -83,14 +87,14 @@ func sameRow(a, b records.InsightRow) bool {
 	return bytes.Equal(ja, jb)
 }
 
-func (p *rowParser) parse(raw map[string]json.RawMessage) (records.InsightRow, error) {
+func (p *rowParser) parse(raw *resultRow) (records.InsightRow, error) {
 	var r records.InsightRow
 	var err error
-	start, err := p.date(raw, "date_start")
+	start, err := p.date(&raw.DateStart, "date_start")
 	if err != nil {
 		return r, err
 	}
-	stop, err := p.date(raw, "date_stop")
+	stop, err := p.date(&raw.DateStop, "date_stop")
 	if err != nil {
 		return r, err
 	}
@@ -109,63 +113,67 @@ func (p *rowParser) parse(raw map[string]json.RawMessage) (records.InsightRow, e
 
 	switch p.spec.Level {
 	case "campaign":
-		if r.CampaignID, err = p.id(raw, "campaign_id", true); err != nil {
+		if r.CampaignID, err = p.id(&raw.CampaignID, "campaign_id", true); err != nil {
 			return r, err
 		}
-		if r.CampaignName, err = p.text(raw, "campaign_name", false); err != nil {
+		if r.CampaignName, err = p.text(&raw.CampaignName, "campaign_name", false); err != nil {
 			return r, err
 		}
 	case "ad":
-		if r.AdID, err = p.id(raw, "ad_id", true); err != nil {
+		if r.AdID, err = p.id(&raw.AdID, "ad_id", true); err != nil {
 			return r, err
 		}
-		if r.AdName, err = p.text(raw, "ad_name", false); err != nil {
+		if r.AdName, err = p.text(&raw.AdName, "ad_name", false); err != nil {
 			return r, err
 		}
-		if r.CampaignID, err = p.id(raw, "campaign_id", false); err != nil {
+		if r.CampaignID, err = p.id(&raw.CampaignID, "campaign_id", false); err != nil {
 			return r, err
 		}
-		for _, f := range []struct {
-			name string
-			dst  *string
-		}{{"quality_ranking", &r.QualityRanking}, {"engagement_rate_ranking", &r.EngagementRateRanking}, {"conversion_rate_ranking", &r.ConversionRateRanking}} {
-			if *f.dst, err = p.text(raw, f.name, false); err != nil {
-				return r, err
-			}
+		if r.QualityRanking, err = p.text(&raw.QualityRanking, "quality_ranking", false); err != nil {
+			return r, err
+		}
+		if r.EngagementRateRanking, err = p.text(&raw.EngagementRateRanking, "engagement_rate_ranking", false); err != nil {
+			return r, err
+		}
+		if r.ConversionRateRanking, err = p.text(&raw.ConversionRateRanking, "conversion_rate_ranking", false); err != nil {
+			return r, err
 		}
 	}
 	for _, b := range p.spec.Breakdowns {
-		v, err := p.text(raw, b, true)
-		if err != nil {
-			return r, err
-		}
+		var f *jsonField
+		var dst *string
 		switch b {
 		case "publisher_platform":
-			r.PublisherPlatform = v
+			f, dst = &raw.PublisherPlatform, &r.PublisherPlatform
 		case "platform_position":
-			r.PlatformPosition = v
+			f, dst = &raw.PlatformPosition, &r.PlatformPosition
 		case "age":
-			r.Age = v
+			f, dst = &raw.Age, &r.Age
 		case "gender":
-			r.Gender = v
+			f, dst = &raw.Gender, &r.Gender
+		default:
+			return r, p.fail(b, "", "a breakdown this parser does not know")
+		}
+		if *dst, err = p.text(f, b, true); err != nil {
+			return r, err
 		}
 	}
-	if r.Spend, err = p.decimal(raw, "spend", true, maxMoney); err != nil {
+	if r.Spend, err = p.decimal(&raw.Spend, "spend", true, maxMoney); err != nil {
 		return r, err
 	}
-	if r.Impressions, err = p.count(raw, "impressions"); err != nil {
+	if r.Impressions, err = p.count(&raw.Impressions, "impressions"); err != nil {
 		return r, err
 	}
-	if r.Clicks, err = p.count(raw, "clicks"); err != nil {
+	if r.Clicks, err = p.count(&raw.Clicks, "clicks"); err != nil {
 		return r, err
 	}
-	if r.Reach, err = p.count(raw, "reach"); err != nil {
+	if r.Reach, err = p.count(&raw.Reach, "reach"); err != nil {
 		return r, err
 	}
-	if r.Frequency, err = p.decimal(raw, "frequency", false, maxCount); err != nil {
+	if r.Frequency, err = p.decimal(&raw.Frequency, "frequency", false, maxCount); err != nil {
 		return r, err
 	}
-	if r.Actions, err = p.actions(raw, "actions"); err != nil {
+	if r.Actions, err = p.actions(&raw.Actions, "actions"); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -173,26 +181,18 @@ func (p *rowParser) parse(raw map[string]json.RawMessage) (records.InsightRow, e
 
 // str reads a field that Meta sends as a JSON string; a bare JSON number is tolerated (some
 // official examples show ids as numbers). ok is false when the field is absent or null.
-func (p *rowParser) str(raw map[string]json.RawMessage, field string) (string, bool, error) {
-	v, ok := raw[field]
-	if !ok || string(v) == "null" {
+func (p *rowParser) str(f *jsonField, field string) (string, bool, error) {
+	switch f.kind {
+	case fieldAbsent, fieldNull:
 		return "", false, nil
+	case fieldString, fieldNumber:
+		return f.text, true, nil
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err == nil {
-		return s, true, nil
-	}
-	var n json.Number
-	dec := json.NewDecoder(bytes.NewReader(v))
-	dec.UseNumber()
-	if err := dec.Decode(&n); err == nil {
-		return n.String(), true, nil
-	}
-	return "", false, p.fail(field, string(v), "not a string or number")
+	return "", false, p.fail(field, f.text, "not a string or number")
 }
 
-func (p *rowParser) text(raw map[string]json.RawMessage, field string, required bool) (string, error) {
-	s, ok, err := p.str(raw, field)
+func (p *rowParser) text(f *jsonField, field string, required bool) (string, error) {
+	s, ok, err := p.str(f, field)
 	if err != nil {
 		return "", err
 	}
@@ -202,8 +202,8 @@ func (p *rowParser) text(raw map[string]json.RawMessage, field string, required 
 	return s, nil
 }
 
-func (p *rowParser) id(raw map[string]json.RawMessage, field string, required bool) (string, error) {
-	s, err := p.text(raw, field, required)
+func (p *rowParser) id(f *jsonField, field string, required bool) (string, error) {
+	s, err := p.text(f, field, required)
 	if err != nil || s == "" {
 		if err == nil && required {
 			err = p.fail(field, s, "empty")
@@ -216,8 +216,8 @@ func (p *rowParser) id(raw map[string]json.RawMessage, field string, required bo
 	return s, nil
 }
 
-func (p *rowParser) date(raw map[string]json.RawMessage, field string) (time.Time, error) {
-	s, err := p.text(raw, field, true)
+func (p *rowParser) date(f *jsonField, field string) (time.Time, error) {
+	s, err := p.text(f, field, true)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -229,8 +229,8 @@ func (p *rowParser) date(raw map[string]json.RawMessage, field string) (time.Tim
 }
 
 // count reads a non-negative integer sent as a string; absent means 0 (Meta omits zeros).
-func (p *rowParser) count(raw map[string]json.RawMessage, field string) (int64, error) {
-	s, ok, err := p.str(raw, field)
+func (p *rowParser) count(f *jsonField, field string) (int64, error) {
+	s, ok, err := p.str(f, field)
 	if err != nil || !ok {
 		return 0, err
 	}
@@ -247,8 +247,8 @@ func (p *rowParser) count(raw map[string]json.RawMessage, field string) (int64, 
 }
 
 // decimal reads a non-negative decimal sent as a string and keeps its exact text.
-func (p *rowParser) decimal(raw map[string]json.RawMessage, field string, zeroIfAbsent bool, limit float64) (string, error) {
-	s, ok, err := p.str(raw, field)
+func (p *rowParser) decimal(f *jsonField, field string, zeroIfAbsent bool, limit float64) (string, error) {
+	s, ok, err := p.str(f, field)
 	if err != nil {
 		return "", err
 	}
@@ -270,25 +270,24 @@ func (p *rowParser) decimal(raw map[string]json.RawMessage, field string, zeroIf
 	return s, nil
 }
 
-func (p *rowParser) actions(raw map[string]json.RawMessage, field string) ([]records.Action, error) {
-	v, ok := raw[field]
-	if !ok || string(v) == "null" {
+func (p *rowParser) actions(f *jsonActions, field string) ([]records.Action, error) {
+	switch {
+	case !f.present:
 		return nil, nil
+	case !f.ok:
+		return nil, p.fail(field, f.raw, "not a list of {action_type, value}")
 	}
-	var list []map[string]json.RawMessage
-	if err := json.Unmarshal(v, &list); err != nil {
-		return nil, p.fail(field, string(v), "not a list of {action_type, value}")
-	}
-	out := make([]records.Action, 0, len(list))
-	for i, a := range list {
-		name := fmt.Sprintf("%s[%d]", field, i)
-		t, ok, err := p.str(a, "action_type")
+	out := make([]records.Action, 0, len(f.list))
+	for i := range f.list {
+		a := &f.list[i]
+		name := field + "[" + strconv.Itoa(i) + "]"
+		t, ok, err := p.str(&a.ActionType, "action_type")
 		if err != nil || !ok || t == "" {
-			return nil, p.fail(name+".action_type", string(a["action_type"]), "missing or not a string")
+			return nil, p.fail(name+".action_type", a.ActionType.raw(), "missing or not a string")
 		}
-		val, ok, err := p.str(a, "value")
+		val, ok, err := p.str(&a.Value, "value")
 		if err != nil || !ok {
-			return nil, p.fail(name+".value", string(a["value"]), "missing or not a string")
+			return nil, p.fail(name+".value", a.Value.raw(), "missing or not a string")
 		}
 		if !decimalText.MatchString(val) || strings.HasPrefix(val, "-") {
 			return nil, p.fail(name+".value", val, "not a non-negative decimal")

@@ -16,12 +16,12 @@ func testRange() Range {
 
 func parseOne(t *testing.T, kind records.Kind, js string) (records.InsightRow, error) {
 	t.Helper()
-	var raw map[string]json.RawMessage
+	var raw resultRow
 	if err := json.Unmarshal([]byte(js), &raw); err != nil {
 		t.Fatalf("bad test JSON: %v", err)
 	}
 	p := newRowParser("Acme", Specs[kind], testRange())
-	err := p.add(raw)
+	err := p.add(&raw)
 	if err != nil {
 		return records.InsightRow{}, err
 	}
@@ -99,10 +99,10 @@ func TestParseRowErrors(t *testing.T) {
 
 func TestParseDuplicates(t *testing.T) {
 	p := newRowParser("Acme", Specs[records.KindAccount], testRange())
-	row := func(spend string) map[string]json.RawMessage {
-		var raw map[string]json.RawMessage
+	row := func(spend string) *resultRow {
+		var raw resultRow
 		_ = json.Unmarshal([]byte(`{"spend":"`+spend+`","impressions":"10","date_start":"2026-01-05","date_stop":"2026-01-11"}`), &raw)
-		return raw
+		return &raw
 	}
 	if err := p.add(row("1.00")); err != nil {
 		t.Fatal(err)

@@ -355,14 +355,6 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 	}
 }
 
-// insightsPage is one page of results.
-type insightsPage struct {
-	Data   []map[string]json.RawMessage `json:"data"`
-	Paging struct {
-		Next string `json:"next"`
-	} `json:"paging"`
-}
-
 // read pages through the results with the cursor links; 2601 (read too early) waits and retries.
 func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]records.InsightRow, error) {
 	cfg := r.poll.withDefaults()
@@ -388,8 +380,8 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 		if err != nil {
 			return nil, fmt.Errorf("read report run %s page %d: %w", id, page+1, err)
 		}
-		for _, raw := range pg.Data {
-			if err := p.add(raw); err != nil {
+		for i := range pg.Data {
+			if err := p.add(&pg.Data[i]); err != nil {
 				return nil, err
 			}
 		}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: every benchmark side by side in one run, then one table, written to BENCHMARKS.md.
 # Run under scripts/with-test-db.sh (make bench does), which sets TEST_DATABASE_URL.
-# The benchmarks live in bench/ (old loop vs metapipe, memory), load/ and transform/.
+# The benchmarks live in bench/ (old loop vs metapipe, memory), load/, transform/ and extract/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TEST_DATABASE_URL:?run under scripts/with-test-db.sh (make bench)}"
@@ -18,7 +18,8 @@ run() {
 start=$(date +%s)
 run go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -timeout 1h ./bench/
 run go test -run '^$' -bench '^BenchmarkMemory$' -benchtime 1x -timeout 1h ./bench/
-run go test -run '^$' -bench '^BenchmarkTransform$' -benchtime 1x -timeout 1h ./transform/
+run go test -run '^$' -bench '^BenchmarkTransform(Simulated)?$' -benchtime 1x -timeout 1h ./transform/
+run go test -run '^$' -bench '^BenchmarkDecodePage$' -benchtime 2s -timeout 1h ./extract/
 run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./load/
 echo "(all benchmarks: $(( $(date +%s) - start )) s)" >&2
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/shopspring/decimal"
+	"github.com/quagmt/udecimal"
 )
 
 // buildClient turns one client's rows and KPI days into its summaries, sorted by week, and the
@@ -15,26 +15,27 @@ import (
 func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]records.Summary, []Warning) {
 	var rows []records.Summary
 	var warns []Warning
+	var j jsonBuf
 	for _, monday := range slices.Sorted(maps.Keys(c.weeks)) {
 		w := c.weeks[monday]
 		if w.account == nil {
 			warns = append(warns, orphanWarnings(clientID, w)...)
 			continue
 		}
-		s, ws := buildWeek(clientID, w, kpi)
+		s, ws := buildWeek(&j, clientID, w, kpi)
 		rows = append(rows, s)
 		warns = append(warns, ws...)
 	}
 	return rows, warns
 }
 
-func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warning) {
+func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay) (records.Summary, []Warning) {
 	a := w.account
 	s := records.Summary{ClientID: clientID, SummaryDate: w.monday, Reach: a.reach}
 
 	tot := a.figures
 	if len(w.campaigns) > 0 {
-		tot = figures{spend: decimal.Zero}
+		tot = figures{}
 		for i := range w.campaigns {
 			tot = tot.add(w.campaigns[i].figures)
 		}
@@ -44,7 +45,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 	s.TotalImpressions = tot.impressions
 	s.TotalClicks = tot.clicks
 	if a.frequency != nil {
-		f := a.frequency.StringFixed(ratioScale)
+		f := fixed(*a.frequency, ratioScale)
 		s.Frequency = &f
 	}
 	s.AverageCTR = ctrOf(tot.clicks, tot.impressions)
@@ -65,7 +66,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 		return strings.Compare(x.id, y.id)
 	})
 	s.ActiveCampaigns = int32(len(delivered))
-	s.CampaignData = campaignJSON(delivered)
+	s.CampaignData = campaignJSON(j, delivered)
 
 	slices.SortFunc(w.placements, func(x, y placementRow) int {
 		if c := y.spend.Cmp(x.spend); c != 0 {
@@ -88,7 +89,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 		}
 		return strings.Compare(x.id, y.id)
 	})
-	s.MetaTables = metaTablesJSON(w.placements, w.demographics, w.ads)
+	s.MetaTables = metaTablesJSON(j, w.placements, w.demographics, w.ads)
 
 	// KPI over the days the ad figures cover: Monday to the account row's date_stop.
 	k := sumKPI(kpi, w.monday, a.stop)
@@ -103,7 +104,7 @@ func buildWeek(clientID string, w *week, kpi []kpiDay) (records.Summary, []Warni
 		s.ROAS = ratio(v, spend)
 	}
 	if s.Reservations != nil {
-		s.CostPerReservation = ratio(spend, decimal.NewFromInt(*s.Reservations))
+		s.CostPerReservation = ratio(spend, fromInt(*s.Reservations))
 	}
 
 	var warns []Warning
@@ -121,7 +122,7 @@ func (f figures) add(g figures) figures {
 }
 
 func sumOf[T any](rows []T, fig func(T) figures) figures {
-	sum := figures{spend: decimal.Zero}
+	var sum figures
 	for _, r := range rows {
 		sum = sum.add(fig(r))
 	}
@@ -130,7 +131,7 @@ func sumOf[T any](rows []T, fig func(T) figures) figures {
 
 // spendTolerancePerRow is how far a sum of n rows' spend may drift from the account's
 // (Meta rounds every row to the cent).
-var spendTolerancePerRow = decimal.New(1, -2)
+var spendTolerancePerRow = udecimal.MustFromInt64(1, 2)
 
 // compare checks a kind's sums against the account row: spend within 0.01 per row summed,
 // impressions and clicks exactly.
@@ -143,7 +144,7 @@ func compare(clientID string, monday int32, kind string, n int, sum, acct figure
 			Detail: fmt.Sprintf("%s %s summed over %d rows, account %s", kind, got, n, want),
 		})
 	}
-	tol := spendTolerancePerRow.Mul(decimal.NewFromInt(int64(n)))
+	tol := spendTolerancePerRow.Mul(fromInt(int64(n)))
 	if sum.spend.Sub(acct.spend).Abs().GreaterThan(tol) {
 		warn("spend", sum.spend.String(), acct.spend.String())
 	}

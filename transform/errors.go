@@ -8,6 +8,7 @@ import (
 // Reasons carried by an [*InputError]; test with errors.Is.
 var (
 	ErrNotDecimal   = errors.New("not a decimal")
+	ErrPrecision    = errors.New("more than 19 decimal places")
 	ErrNegative     = errors.New("negative")
 	ErrEmpty        = errors.New("empty")
 	ErrNotMonday    = errors.New("not a Monday")

@@ -4,15 +4,15 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/shopspring/decimal"
+	"github.com/quagmt/udecimal"
 )
 
-// decimal.Round is documented as half away from zero; pin it, negatives included, because money
-// and frequency rely on it.
+// fixed rounds half away from zero (udecimal's RoundHAZ); pin it, negatives included, because
+// money and frequency rely on it.
 func TestDecimalRoundHalfAwayFromZero(t *testing.T) {
 	tests := []struct {
 		in     string
-		places int32
+		places uint8
 		want   string
 	}{
 		{"0.00005", 4, "0.0001"},
@@ -30,7 +30,7 @@ func TestDecimalRoundHalfAwayFromZero(t *testing.T) {
 		{"-0.004", 2, "0.00"},
 	}
 	for _, tt := range tests {
-		got := decimal.RequireFromString(tt.in).StringFixed(tt.places)
+		got := fixed(udecimal.MustParse(tt.in), tt.places)
 		if got != tt.want {
 			t.Errorf("%s to %d places = %s, want %s", tt.in, tt.places, got, tt.want)
 		}
@@ -57,7 +57,7 @@ func TestRatio(t *testing.T) {
 		{"49999999999999995", "1000000000000000000000", sp("0.0000")},
 	}
 	for _, tt := range tests {
-		got := ratio(decimal.RequireFromString(tt.num), decimal.RequireFromString(tt.den))
+		got := ratio(udecimal.MustParse(tt.num), udecimal.MustParse(tt.den))
 		if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
 			t.Errorf("ratio(%s, %s) = %v, want %v", tt.num, tt.den, deref(got), deref(tt.want))
 		}
@@ -65,7 +65,7 @@ func TestRatio(t *testing.T) {
 	if got := deref(ctrOf(1, 2000000)); got != "0.0001" { // 100/2000000 = 0.00005
 		t.Errorf("ctr = %s", got)
 	}
-	if got := deref(cpmOf(decimal.RequireFromString("0.70"), 2000000)); got != "0.0004" { // 0.00035
+	if got := deref(cpmOf(udecimal.MustParse("0.70"), 2000000)); got != "0.0004" { // 0.00035
 		t.Errorf("cpm = %s", got)
 	}
 }

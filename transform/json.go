@@ -4,11 +4,11 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/shopspring/decimal"
+	"github.com/quagmt/udecimal"
 )
 
 // jsonBuf builds JSON by hand so the bytes are deterministic and numbers are written from exact
-// decimals. No HTML escaping; non-ASCII stays UTF-8; invalid UTF-8 becomes U+FFFD.
+// decimals. One buffer serves every document of a client: each is copied out as a string. No HTML escaping; non-ASCII stays UTF-8; invalid UTF-8 becomes U+FFFD.
 type jsonBuf struct{ b []byte }
 
 const hexDigits = "0123456789abcdef"
@@ -18,6 +18,15 @@ func (j *jsonBuf) raw(s string) { j.b = append(j.b, s...) }
 func (j *jsonBuf) str(s string) {
 	b := append(j.b, '"')
 	for i := 0; i < len(s); {
+		// Copy the run of bytes that need no escaping in one append.
+		run := i
+		for run < len(s) && s[run] >= 0x20 && s[run] < utf8.RuneSelf && s[run] != '"' && s[run] != '\\' {
+			run++
+		}
+		b = append(b, s[i:run]...)
+		if i = run; i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -29,10 +38,8 @@ func (j *jsonBuf) str(s string) {
 				b = append(b, '\\', 'r')
 			case c == '\t':
 				b = append(b, '\\', 't')
-			case c < 0x20:
+			default: // c < 0x20
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				b = append(b, c)
 			}
 			i++
 			continue
@@ -61,39 +68,42 @@ func (j *jsonBuf) key(k string, first bool) {
 	j.b = append(j.b, ':')
 }
 
+// member writes a constant member name, already quoted with its separators: `,"spend":`.
+func (j *jsonBuf) member(m string) { j.b = append(j.b, m...) }
+
 func (j *jsonBuf) int(v int64) { j.b = strconv.AppendInt(j.b, v, 10) }
 
-func (j *jsonBuf) money(d decimal.Decimal) { j.raw(d.StringFixed(moneyScale)) }
+func (j *jsonBuf) money(d udecimal.Decimal) { j.b = appendFixed(j.b, d, moneyScale) }
 
-// optNum writes a number already in JSON number form, or null.
-func (j *jsonBuf) optNum(s *string) {
-	if s == nil {
+// ratio writes num/den as ratio does, or null.
+func (j *jsonBuf) ratio(num, den udecimal.Decimal) {
+	if den.IsZero() {
 		j.raw("null")
 		return
 	}
-	j.raw(*s)
+	j.b = appendFixed(j.b, div(num, den), ratioScale)
 }
 
 // metrics writes the spend, impressions, clicks, ctr, cpc, cpm members shared by campaigns,
 // placements and demographics.
 func (j *jsonBuf) metrics(f figures) {
-	j.key("spend", false)
+	j.member(`,"spend":`)
 	j.money(f.spend)
-	j.key("impressions", false)
+	j.member(`,"impressions":`)
 	j.int(f.impressions)
-	j.key("clicks", false)
+	j.member(`,"clicks":`)
 	j.int(f.clicks)
-	j.key("ctr", false)
-	j.optNum(ctrOf(f.clicks, f.impressions))
-	j.key("cpc", false)
-	j.optNum(cpcOf(f.spend, f.clicks))
-	j.key("cpm", false)
-	j.optNum(cpmOf(f.spend, f.impressions))
+	j.member(`,"ctr":`)
+	j.ratio(fromInt(f.clicks).Mul(hundred), fromInt(f.impressions))
+	j.member(`,"cpc":`)
+	j.ratio(f.spend, fromInt(f.clicks))
+	j.member(`,"cpm":`)
+	j.ratio(f.spend.Mul(thousand), fromInt(f.impressions))
 }
 
 // campaignJSON is campaign_data: the campaigns given (already filtered and sorted).
-func campaignJSON(cs []campaignRow) string {
-	j := jsonBuf{b: make([]byte, 0, 64+256*len(cs))}
+func campaignJSON(j *jsonBuf, cs []campaignRow) string {
+	j.b = j.b[:0]
 	j.raw("[")
 	for i := range cs {
 		c := &cs[i]
@@ -101,29 +111,29 @@ func campaignJSON(cs []campaignRow) string {
 			j.raw(",")
 		}
 		j.raw("{")
-		j.key("campaign_id", true)
+		j.member(`"campaign_id":`)
 		j.str(c.id)
-		j.key("campaign_name", false)
+		j.member(`,"campaign_name":`)
 		j.str(c.name)
-		j.key("spend", false)
+		j.member(`,"spend":`)
 		j.money(c.spend)
-		j.key("impressions", false)
+		j.member(`,"impressions":`)
 		j.int(c.impressions)
-		j.key("clicks", false)
+		j.member(`,"clicks":`)
 		j.int(c.clicks)
-		j.key("reach", false)
+		j.member(`,"reach":`)
 		j.int(c.reach)
-		j.key("ctr", false)
-		j.optNum(ctrOf(c.clicks, c.impressions))
-		j.key("cpc", false)
-		j.optNum(cpcOf(c.spend, c.clicks))
-		j.key("cpm", false)
-		j.optNum(cpmOf(c.spend, c.impressions))
-		j.key("actions", false)
+		j.member(`,"ctr":`)
+		j.ratio(fromInt(c.clicks).Mul(hundred), fromInt(c.impressions))
+		j.member(`,"cpc":`)
+		j.ratio(c.spend, fromInt(c.clicks))
+		j.member(`,"cpm":`)
+		j.ratio(c.spend.Mul(thousand), fromInt(c.impressions))
+		j.member(`,"actions":`)
 		j.raw("{")
 		for k, a := range c.actions {
 			j.key(a.typ, k == 0)
-			j.raw(a.value.String())
+			j.b, _ = a.value.AppendText(j.b) // the shortest exact decimal
 		}
 		j.raw("}}")
 	}
@@ -132,17 +142,17 @@ func campaignJSON(cs []campaignRow) string {
 }
 
 // metaTablesJSON is meta_tables; the slices are already sorted.
-func metaTablesJSON(ps []placementRow, ds []demographicRow, as []adRow) string {
-	j := jsonBuf{b: make([]byte, 0, 128+160*(len(ps)+len(ds)+len(as)))}
+func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adRow) string {
+	j.b = j.b[:0]
 	j.raw(`{"placementPerformance":[`)
 	for i := range ps {
 		if i > 0 {
 			j.raw(",")
 		}
 		j.raw("{")
-		j.key("publisher_platform", true)
+		j.member(`"publisher_platform":`)
 		j.str(ps[i].platform)
-		j.key("platform_position", false)
+		j.member(`,"platform_position":`)
 		j.str(ps[i].position)
 		j.metrics(ps[i].figures)
 		j.raw("}")
@@ -153,9 +163,9 @@ func metaTablesJSON(ps []placementRow, ds []demographicRow, as []adRow) string {
 			j.raw(",")
 		}
 		j.raw("{")
-		j.key("age", true)
+		j.member(`"age":`)
 		j.str(ds[i].age)
-		j.key("gender", false)
+		j.member(`,"gender":`)
 		j.str(ds[i].gender)
 		j.metrics(ds[i].figures)
 		j.raw("}")
@@ -167,21 +177,21 @@ func metaTablesJSON(ps []placementRow, ds []demographicRow, as []adRow) string {
 			j.raw(",")
 		}
 		j.raw("{")
-		j.key("ad_id", true)
+		j.member(`"ad_id":`)
 		j.str(a.id)
-		j.key("ad_name", false)
+		j.member(`,"ad_name":`)
 		j.str(a.name)
-		j.key("campaign_id", false)
+		j.member(`,"campaign_id":`)
 		j.str(a.campaignID)
-		j.key("quality_ranking", false)
+		j.member(`,"quality_ranking":`)
 		j.str(a.quality)
-		j.key("engagement_rate_ranking", false)
+		j.member(`,"engagement_rate_ranking":`)
 		j.str(a.engagement)
-		j.key("conversion_rate_ranking", false)
+		j.member(`,"conversion_rate_ranking":`)
 		j.str(a.conversion)
-		j.key("spend", false)
+		j.member(`,"spend":`)
 		j.money(a.spend)
-		j.key("impressions", false)
+		j.member(`,"impressions":`)
 		j.int(a.impressions)
 		j.raw("}")
 	}

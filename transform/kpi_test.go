@@ -32,7 +32,7 @@ func TestKPIFileRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a) != 3 || a[0].date != 10 || a[1].date != 11 || a[2].date != 13 || *a[0].counts[6] != 4 || a[1].value.String() != "1.5" {
+	if len(a) != 3 || a[0].date != 10 || a[1].date != 11 || a[2].date != 13 || !a[0].has[6] || a[0].counts[6] != 4 || a[1].value.String() != "1.5" {
 		t.Errorf("client a: %+v", a)
 	}
 	b, err := k.days("b")

@@ -105,49 +105,85 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	}
 	defer out.Abort()
 
-	// Clients are built a few at a time, one per processor, and written in input order: memory
-	// holds at most that many clients' data.
+	// Clients are built a few at a time, one per processor, and written in input order while the
+	// next ones are built: at most width clients are being built at once, and at most 2×width+2
+	// are queued, being built or being written, so memory holds a bounded number of clients'
+	// data however many clients the run has.
 	type built struct {
 		rows  []records.Summary
 		warns []Warning
 		err   error
 	}
+	type job struct {
+		c    ClientInput
+		done chan built
+	}
 	width := max(1, runtime.GOMAXPROCS(0))
-	for start := 0; start < len(in.Clients); start += width {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		chunk := in.Clients[start:min(start+width, len(in.Clients))]
-		results := make([]built, len(chunk))
-		var wg sync.WaitGroup
-		for i, c := range chunk {
-			days, err := kpi.days(c.ClientID) // one reader: read in turn
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	jobs := make(chan *job, width)
+	building := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	var kpiErr error
+	go func() {
+		defer close(jobs)
+		for _, c := range in.Clients {
+			if wctx.Err() != nil {
+				return
+			}
+			days, err := kpi.days(c.ClientID) // one reader: read in turn, here
 			if err != nil {
-				wg.Wait()
-				return res, fmt.Errorf("read kpi: %w", err)
+				kpiErr = fmt.Errorf("read kpi: %w", err)
+				return
+			}
+			j := &job{c: c, done: make(chan built, 1)}
+			select {
+			case building <- struct{}{}:
+			case <-wctx.Done():
+				return
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := &results[i]
+				var r built
 				r.rows, r.warns, r.err = transformClient(c, days)
+				<-building
+				j.done <- r
 			}()
+			select {
+			case jobs <- j:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	finish := func() {
+		stop()
+		for range jobs { // let the dispatcher see the cancellation and close jobs
 		}
 		wg.Wait()
-		for i, c := range chunk {
-			r := results[i]
-			if r.err != nil {
-				res.PerClient[c.ClientID] = ClientResult{Err: r.err}
-				continue
-			}
-			if err := out.Write(r.rows); err != nil {
-				return res, fmt.Errorf("write summaries of client %s: %w", c.ClientID, err)
-			}
-			res.Clients++
-			res.Rows += len(r.rows)
-			res.Warnings = append(res.Warnings, r.warns...)
-			res.PerClient[c.ClientID] = ClientResult{Rows: len(r.rows), Warnings: len(r.warns)}
+	}
+	for j := range jobs {
+		r := <-j.done
+		if r.err != nil {
+			res.PerClient[j.c.ClientID] = ClientResult{Err: r.err}
+			continue
 		}
+		if err := out.Write(r.rows); err != nil {
+			finish()
+			return res, fmt.Errorf("write summaries of client %s: %w", j.c.ClientID, err)
+		}
+		res.Clients++
+		res.Rows += len(r.rows)
+		res.Warnings = append(res.Warnings, r.warns...)
+		res.PerClient[j.c.ClientID] = ClientResult{Rows: len(r.rows), Warnings: len(r.warns)}
+	}
+	finish()
+	if kpiErr != nil { // written before jobs was closed
+		return res, kpiErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
 	}
 	if err := out.Commit(); err != nil {
 		return res, fmt.Errorf("commit output: %w", err)
@@ -162,6 +198,7 @@ func transformClient(c ClientInput, kpi []kpiDay) ([]records.Summary, []Warning,
 		return nil, nil, err
 	}
 	rows, warns := buildClient(c.ClientID, data, kpi)
+	data.release() // the summaries hold copies of every string they use
 	asOf := records.DayNumber(c.AsOf)
 	for i := range rows {
 		rows[i].Currency, rows[i].AsOf = c.Currency, asOf

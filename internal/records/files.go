@@ -20,8 +20,12 @@ const (
 
 // Row-group bounds of the staged Parquet files: a reader holds at most one row group.
 const (
-	// RowGroupRows bounds raw Insights rows and KPI rows (a few hundred bytes each).
+	// RowGroupRows bounds raw Insights rows (a few hundred bytes each).
 	RowGroupRows = 10_000
+	// KPIRowGroupRows bounds kpi.parquet's rows (about 100 bytes each). The transform reads one
+	// client's days at a time, in the plan's order (by name), not the file's (by client id): a
+	// small row group is what such a read decodes, about three client-years of days.
+	KPIRowGroupRows = 1_000
 	// SummaryRowGroupRows bounds summaries, whose JSON columns carry 5-50 KB per row, so a row
 	// group stays in the tens of megabytes.
 	SummaryRowGroupRows = 1_000
@@ -142,7 +146,7 @@ func CreateParquet[T any](path string, rowGroupRows int) (*ParquetWriter[T], err
 	if err != nil {
 		return nil, err
 	}
-	w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd),
+	w := parquet.NewGenericWriter[T](f, parquet.Compression(stagedCodec),
 		parquet.MaxRowsPerRowGroup(int64(rowGroupRows)), parquet.CreatedBy("metapipe", "", ""))
 	return &ParquetWriter[T]{f: f, w: w}, nil
 }

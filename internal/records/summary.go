@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"unsafe"
 )
 
 // Summary is one row of <run>/transform/summaries.parquet: one client and ISO week, built by
@@ -60,7 +61,23 @@ const hashVersion = "metapipe.summary.v2\x00"
 // bytes. NULL, "" and "0" therefore all encode differently, and no two value sequences share an
 // encoding.
 func (s *Summary) Hash() string {
-	b := append(make([]byte, 0, 256+len(s.CampaignData)+len(s.MetaTables)), hashVersion...)
+	// Short values are gathered in b; long text (the JSON columns) goes straight to the hash
+	// instead of being copied into b first.
+	h := sha256.New()
+	b := append(make([]byte, 0, 512), hashVersion...)
+	text := func(v string) {
+		if len(v) < 256 {
+			b = appendText(b, v)
+			return
+		}
+		b = append(b, 'S')
+		b = binary.BigEndian.AppendUint64(b, uint64(len(v)))
+		h.Write(b)
+		// Without copying v: the hash has no WriteString, and io.WriteString would copy v into
+		// a new slice. Write only reads its argument and keeps nothing of it.
+		h.Write(unsafe.Slice(unsafe.StringData(v), len(v)))
+		b = b[:0]
+	}
 	for i := range SummaryColumns {
 		c := &SummaryColumns[i]
 		if !c.Hashed {
@@ -68,12 +85,12 @@ func (s *Summary) Hash() string {
 		}
 		switch v := c.Value(s).(type) {
 		case string:
-			b = appendText(b, v)
+			text(v)
 		case *string:
 			if v == nil {
 				b = append(b, 'N')
 			} else {
-				b = appendText(b, *v)
+				text(*v)
 			}
 		case int64:
 			b = appendInt(b, v)
@@ -87,8 +104,8 @@ func (s *Summary) Hash() string {
 			panic("records: column " + c.Name + " has a value type Hash cannot encode")
 		}
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func appendText(b []byte, v string) []byte {
