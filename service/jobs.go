@@ -190,7 +190,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	prog.flush(ctx)
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("interrupted: %w", ctx.Err())
+		return fmt.Errorf("extract: %w", ctx.Err())
 	case res.Err != nil:
 		if permanent(res.Err) {
 			return river.JobCancel(res.Err)
@@ -290,8 +290,21 @@ func (s *Service) note(ctx context.Context, job *river.Job[ClientRunArgs], state
 func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err error) error {
 	var snooze *river.JobSnoozeError
 	var cancel *river.JobCancelError
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && err != nil && !errors.As(err, &snooze) {
+		// River ended the attempt: it lasted as long as River lets one last before it would
+		// rescue the job.
+		err = fmt.Errorf("the attempt outlasted its bound of %s (--rescue-after: raise it above the longest attempt, "+
+			"a client's result pages read, transformed and loaded): %w", s.cfg.RescueAfter, err)
+	}
 	switch {
 	case err == nil, errors.As(err, &snooze):
+		return err
+	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
+		// Cancelled in River's UI (or by JobCancel): River ends the job; the client is
+		// interrupted, and so is the run once its other clients are over.
+		_ = s.note(ctx, job, StateInterrupted, msgCancelled)
+		s.markRunFinished(ctx, job.Args.RunID)
+		s.log.Warn("client interrupted: its job was cancelled", "run", job.Args.RunID, "client_id", job.Args.ClientID)
 		return err
 	case errors.Is(ctx.Err(), context.Canceled):
 		// Stopped (SIGTERM): the job goes back to the queue at once; River counts no attempt.

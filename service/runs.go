@@ -221,6 +221,50 @@ WHERE c.run_id = ANY ($1::text[])
 ORDER BY cl.name, c.client_id`
 )
 
+// msgCancelled is the error of a client whose job was cancelled from outside the service.
+const msgCancelled = "its job was cancelled (River's UI or JobCancel)"
+
+const (
+	// endClientsOfEndedJobs records the end of the clients whose job River ended without the
+	// service's worker settling it: cancelled while it waited (River's UI, JobCancel), or
+	// discarded by River's rescuer after the last attempt of a dead worker. River deletes such
+	// jobs after a day or a week; the run's history must not change then.
+	endClientsOfEndedJobs = `
+UPDATE service_run_clients c
+SET state = CASE WHEN j.state = 'cancelled' THEN 'interrupted' ELSE 'failed' END,
+    error = CASE WHEN j.state = 'cancelled' THEN $2
+                 ELSE coalesce(j.errors[array_upper(j.errors, 1)]->>'error', 'its job was discarded') END,
+    updated_at = now()
+FROM river_job j
+WHERE j.id = c.job_id AND j.state IN ('cancelled', 'discarded') AND c.state NOT IN ('done', 'failed', 'interrupted')
+  AND ($1::text[] IS NULL OR c.run_id = ANY ($1))
+RETURNING c.run_id`
+	// finishRuns is finishRun for several runs.
+	finishRuns = `
+UPDATE service_runs r SET finished_at = now()
+WHERE r.id = ANY ($1) AND r.finished_at IS NULL AND NOT EXISTS (
+    SELECT 1 FROM service_run_clients WHERE run_id = r.id AND state NOT IN ('done', 'failed', 'interrupted'))`
+)
+
+// reconcile records the clients whose jobs River ended on its own (cancelled, discarded) and
+// finishes their runs, for the runs given (nil: every run). Reads call it, so that a run is
+// shown as it is, and workers call it now and then, so that it is kept once River deletes the
+// jobs. It says whether it ended a client.
+func (s *Service) reconcile(ctx context.Context, runIDs []string) (bool, error) {
+	rows, err := s.pool.Query(ctx, endClientsOfEndedJobs, runIDs, msgCancelled)
+	if err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	ended, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ended) == 0 {
+		return false, err
+	}
+	if _, err := s.pool.Exec(ctx, finishRuns, ended); err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	return true, nil
+}
+
 // Run reads one run; an unknown id is ErrNoRun.
 func (s *Service) Run(ctx context.Context, id string) (*RunView, error) {
 	runs, err := s.queryRuns(ctx, selectRun, id)
@@ -253,8 +297,20 @@ func (s *Service) queryRuns(ctx context.Context, query string, arg any) ([]RunVi
 	}
 	ids := make([]string, len(runs))
 	index := map[string]int{}
+	var open []string
 	for i, r := range runs {
 		ids[i], index[r.RunID] = r.RunID, i
+		if r.FinishedAt == nil {
+			open = append(open, r.RunID)
+		}
+	}
+	if len(open) > 0 {
+		switch ended, err := s.reconcile(ctx, open); {
+		case err != nil:
+			return nil, err
+		case ended:
+			return s.queryRuns(ctx, query, arg) // read again what it recorded
+		}
 	}
 	crows, err := s.pool.Query(ctx, selectRunClients, ids)
 	if err != nil {

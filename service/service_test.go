@@ -3,7 +3,9 @@ package service_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +33,12 @@ type env struct {
 
 func newEnv(t *testing.T, cfg fixtures.Config) *env {
 	t.Helper()
+	return newWrappedEnv(t, cfg, nil)
+}
+
+// newWrappedEnv is newEnv with a middleware in front of the simulator.
+func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -41,7 +49,11 @@ func newEnv(t *testing.T, cfg fixtures.Config) *env {
 		cfg.JobDuration = 600 * time.Millisecond
 	}
 	sim := fixtures.New(cfg)
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
 	pool, err := pgxpool.New(context.Background(), e.dbURL)
@@ -209,4 +221,51 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// slowPages delays every results page of a report run (GET <run id>/insights) by d.
+func slowPages(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+			if len(segs) == 3 && segs[2] == "insights" && !strings.HasPrefix(segs[1], "act_") {
+				time.Sleep(d)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// An attempt is bounded by --rescue-after (River rescues nothing younger, and ends an attempt
+// older): a client whose result pages take longer to read than that fails after its attempts,
+// with an error that says so and what to raise, not a bare "context deadline exceeded"; given
+// a bound longer than its reading, the same client is loaded in one attempt.
+func TestAttemptOutlastingItsBound(t *testing.T) {
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 1, JobDuration: 200 * time.Millisecond}, slowPages(300*time.Millisecond))
+	ctx := context.Background()
+	run := func(rescueAfter time.Duration) *service.RunView {
+		cfg := e.config("worker-"+rescueAfter.String(), 1)
+		cfg.RescueAfter, cfg.MaxAttempts, cfg.Pipeline.PageSize = rescueAfter, 2, 20
+		s, err := service.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Stop(ctx) }()
+		id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13, Full: true, Source: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waitRun(t, s, id, time.Minute)
+	}
+	r := run(2 * time.Second)
+	if c := r.Clients[0]; r.State != "failed" || c.Attempt != 2 || !contains(c.Error, "--rescue-after") || !contains(c.Error, "2s") {
+		t.Errorf("with a 2 s bound: %+v, want failed after 2 attempts, the error naming --rescue-after", r)
+	}
+	if r := run(time.Minute); r.State != "done" || r.Clients[0].Attempt != 1 {
+		t.Errorf("with a 1 min bound: %+v, want done in one attempt", r)
+	}
 }
