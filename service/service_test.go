@@ -269,3 +269,32 @@ func TestAttemptOutlastingItsBound(t *testing.T) {
 		t.Errorf("with a 1 min bound: %+v, want done in one attempt", r)
 	}
 }
+
+// A run of a whole fleet (every active client, 1,000 of them) is queued as one run of 1,000
+// jobs, and the same request again is a conflict naming it: what a run was asked for is kept
+// short whatever its size.
+func TestEnqueueAWholeFleet(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 1})
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id, active)
+		SELECT 'Fleet ' || i, 'act_' || (2000000000 + i), true FROM generate_series(1, 999) i`); err != nil {
+		t.Fatal(err)
+	}
+	s := e.open(t, "api", 0)
+	id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Source: "test"})
+	if err != nil {
+		t.Fatalf("queue a run of every client: %v", err)
+	}
+	r, err := s.Run(ctx, id)
+	if err != nil || len(r.Clients) != 1000 || r.State != "queued" {
+		t.Fatalf("the run: %v, %d clients, %s", err, len(r.Clients), r.State)
+	}
+	var jobs int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'run_id' = $1`, id).Scan(&jobs)
+	if jobs != 1000 {
+		t.Errorf("%d jobs, want 1000", jobs)
+	}
+	if _, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Source: "test"}); !isConflict(err, id) {
+		t.Errorf("the same run again: %v, want a conflict naming %s", err, id)
+	}
+}
