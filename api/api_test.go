@@ -206,7 +206,7 @@ func TestConflictWhileQueuedOrRunning(t *testing.T) {
 	id := a.json(t)["run_id"].(string)
 	same := []string{
 		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 6}`, e.names[1], e.names[0], asOf),
-		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q}`, e.clients[0], e.names[1], asOf),
+		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q}`, strings.ToUpper(e.clients[0]), e.names[1], asOf),
 		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "full": true}`, e.clients[1], e.clients[0], asOf),
 	}
 	conflict := func(when string) {

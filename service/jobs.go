@@ -107,7 +107,7 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 			return nil, fmt.Errorf("run %s client %s: plan: %w", a.RunID, a.ClientID, err)
 		}
 	}
-	all, err := s.runner.Clients(ctx)
+	all, err := s.runner.NamedClients(ctx, []string{a.ClientID})
 	if err != nil {
 		return nil, err
 	}

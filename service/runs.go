@@ -65,7 +65,7 @@ const (
 
 const (
 	insertRun       = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	insertRunClient = `INSERT INTO service_run_clients (run_id, client_id, job_id) VALUES ($1, $2, $3)`
+	insertRunClients = `INSERT INTO service_run_clients (run_id, client_id, job_id) SELECT $1, c, j FROM unnest($2::uuid[], $3::bigint[]) AS t (c, j)`
 	lockRequestKey  = `SELECT pg_advisory_xact_lock($1)`
 	// activeRun is the newest run of a request key with a client whose job is not over.
 	activeRun = `
@@ -93,7 +93,13 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	if latest := records.Day(now.In(time.FixedZone("UTC+14", 14*3600))); !req.AsOf.IsZero() && records.Day(req.AsOf).After(latest) {
 		return "", &FieldError{"as_of", fmt.Sprintf("%s is in the future (today is %s at the latest)", req.AsOf.Format(time.DateOnly), latest.Format(time.DateOnly))}
 	}
-	all, err := s.runner.Clients(ctx)
+	var all []records.Client
+	var err error
+	if len(req.Clients) > 0 {
+		all, err = s.runner.NamedClients(ctx, req.Clients) // not the whole fleet for a few clients
+	} else {
+		all, err = s.runner.Clients(ctx)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -142,12 +148,12 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		if err != nil {
 			return fmt.Errorf("queue the jobs: %w", err)
 		}
-		for i, id := range ids {
-			if _, err := tx.Exec(ctx, insertRunClient, runID, id, res[i].Job.ID); err != nil {
-				return err
-			}
+		jobs := make([]int64, len(res))
+		for i, r := range res {
+			jobs[i] = r.Job.ID
 		}
-		return nil
+		_, err = tx.Exec(ctx, insertRunClients, runID, ids, jobs) // one statement, whatever the run's size
+		return err
 	})
 	if err != nil {
 		var ce *ConflictError
