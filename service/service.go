@@ -85,8 +85,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Pipeline.MaxConns == 0 {
-		// River's listener and maintenance, each job's run lock and its queries.
-		cfg.Pipeline.MaxConns = int32(2*cfg.Concurrency + 10)
+		// Each job holds one connection for its run lock and borrows another for a query or
+		// its load; River holds a few (its listener, fetches, completions). Jobs wait for the
+		// connections they borrow rather than open as many: the server's max_connections has
+		// to cover every worker's pool.
+		cfg.Pipeline.MaxConns = int32(cfg.Concurrency + 10)
 	}
 	cfg.Pipeline.Logger = cfg.Logger
 	runner, err := pipeline.Open(ctx, cfg.Pipeline)
