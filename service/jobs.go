@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -250,8 +251,18 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	if err != nil {
 		return err
 	}
+	s.removeStaged(a)
 	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
 	return nil
+}
+
+// removeStaged removes the staged files of a client that is over (loaded, failed or
+// interrupted): of no more use. The run's folder goes with its last client.
+func (s *Service) removeStaged(a ClientRunArgs) {
+	if err := os.RemoveAll(filepath.Join(s.stage, a.RunID, a.ClientID)); err != nil {
+		s.log.Warn("remove the staged files", "run", a.RunID, "client_id", a.ClientID, "err", err)
+	}
+	_ = os.Remove(filepath.Join(s.stage, a.RunID)) // fails while other clients' are there
 }
 
 // planClient plans the client as metapipe run would, and keeps the plan with the run.
@@ -304,6 +315,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		// interrupted, and so is the run once its other clients are over.
 		_ = s.note(ctx, job, StateInterrupted, msgCancelled)
 		s.markRunFinished(ctx, job.Args.RunID)
+		s.removeStaged(job.Args)
 		s.log.Warn("client interrupted: its job was cancelled", "run", job.Args.RunID, "client_id", job.Args.ClientID)
 		return err
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -317,6 +329,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		}
 		_ = s.note(ctx, job, StateFailed, msg)
 		s.markRunFinished(ctx, job.Args.RunID)
+		s.removeStaged(job.Args)
 		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err)
 		return err
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,10 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 		}
 	}
 	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 8)
+	// A loaded client's staged files are of no more use: nothing of the run is left behind.
+	if left, _ := filepath.Glob(filepath.Join(e.stage, "service", id, "*")); len(left) != 0 {
+		t.Errorf("staged files left after the run: %v", left)
+	}
 	for _, acct := range e.sim.Accounts() {
 		if n := e.sim.Counters().ByAccount[acct.ID].ReportRuns; n != 5 {
 			t.Errorf("%s: %d report runs submitted, want 5", acct.Name, n)
