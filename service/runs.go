@@ -64,9 +64,9 @@ const (
 )
 
 const (
-	insertRun       = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	insertRun        = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	insertRunClients = `INSERT INTO service_run_clients (run_id, client_id, job_id) SELECT $1, c, j FROM unnest($2::uuid[], $3::bigint[]) AS t (c, j)`
-	lockRequestKey  = `SELECT pg_advisory_xact_lock($1)`
+	lockRequestKey   = `SELECT pg_advisory_xact_lock($1)`
 	// activeRun is the newest run of a request key with a client whose job is not over.
 	activeRun = `
 SELECT r.id FROM service_runs r
