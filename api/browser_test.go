@@ -127,8 +127,8 @@ const readPage = `(() => {
 // and at the end it shows what the API says. River's UI loads behind the same sign-in.
 // Screenshots of both go to docs/images/ with -update.
 func TestRunPageInABrowser(t *testing.T) {
-	ctx := newBrowser(t)
 	e := newEnv(t, fixtures.Config{Accounts: 6, JobDuration: 5 * time.Second})
+	ctx := newBrowser(t)
 	for i, a := range e.sim.Accounts() { // report runs of 3 to 8 s: the clients move at their own pace
 		e.sim.SetFaults(a.ID, fixtures.Faults{JobDuration: time.Duration(3+i) * time.Second})
 	}
