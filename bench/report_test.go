@@ -126,7 +126,7 @@ func TestReport(t *testing.T) {
 		"Machines are shared and noisy: compare the ratios, which come from one run; absolute times wander.",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	p("")
-	p("Reproduce with `make bench` (about 15 minutes), or one part at a time:")
+	p("Reproduce with `make bench` (about 25 minutes; `make bench-service` for the service's section alone), or one part at a time:")
 	p("")
 	p("```")
 	p("%s```", cmds)
