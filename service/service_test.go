@@ -303,3 +303,45 @@ func TestEnqueueAWholeFleet(t *testing.T) {
 		t.Errorf("the same run again: %v, want a conflict naming %s", err, id)
 	}
 }
+
+// --schedule makes the worker that is River's leader queue the daily run of every active
+// client, once a day: the schedule fires every second here, and one run is queued, worked and
+// done, and no second one.
+func TestScheduleQueuesOneRunADay(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 2})
+	ctx := context.Background()
+	cfg := e.config("scheduler", 2)
+	cfg.Schedule = "@every 1s"
+	s, err := service.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	var runs []service.RunView
+	deadline := time.Now().Add(time.Minute)
+	for len(runs) == 0 || runs[0].FinishedAt == nil {
+		if runs, err = s.Runs(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled run over after a minute: %+v", runs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // three more ticks of the schedule
+	if runs, err = s.Runs(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Source != "schedule" || runs[0].State != "done" || len(runs[0].Clients) != 2 || runs[0].AsOfGiven {
+		t.Fatalf("runs: %+v, want one run of both clients queued by the schedule, done", runs)
+	}
+	var daily int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'metapipe_daily_run'`).Scan(&daily)
+	if daily != 1 {
+		t.Errorf("%d daily jobs, want 1", daily)
+	}
+}
