@@ -495,3 +495,76 @@ func TestServiceSecretsNeverLeak(t *testing.T) {
 		}
 	}
 }
+
+// metapipe run (cron, Airflow) and the service's jobs share the per-client run locks: a run
+// that finds a client's job working it stops at once with exit 3 naming the client, and a job
+// whose client a run holds waits (snoozes) until the run is over, then finishes; both end
+// with the simulator's truth.
+func TestRunAndJobsKeepApart(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 6, JobDuration: 5 * time.Second})
+	name := "Demo " + w.sim.Accounts()[0].Name
+	// A worker that waits for Meta inside its attempts holds the client's lock for seconds.
+	worker := w.start(t, "worker", nil, "worker", "--concurrency", "1", "--inline-wait", "30s", "--poll-first", "200ms", "--poll-max", "400ms")
+	worker.event(t, "working jobs", 30*time.Second)
+	enq := w.run(t, nil, "enqueue", "--client", name, "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(enq.stdout)), &ev); err != nil || enq.code != 0 {
+		t.Fatalf("enqueue: exit %d %s%s", enq.code, enq.stdout, enq.stderr)
+	}
+	id := ev["run_id"].(string)
+	deadline := time.Now().Add(30 * time.Second)
+	for w.count(t, `SELECT count(*) FROM river_job WHERE state = 'running'`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the job never ran")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res := w.run(t, nil, runArgs("--weeks", "13")...)
+	if res.code != 3 || !strings.Contains(res.stderr, "another run holds") || !strings.Contains(res.stderr, name) {
+		t.Errorf("run while a job holds the client: exit %d, want 3 naming %s:\n%s", res.code, name, res.stderr)
+	}
+	for r := w.count(t, `SELECT count(*) FROM service_runs WHERE id = $1 AND finished_at IS NULL`, id); r == 1; r = w.count(t, `SELECT count(*) FROM service_runs WHERE id = $1 AND finished_at IS NULL`, id) {
+		if time.Now().After(deadline.Add(time.Minute)) {
+			t.Fatal("the job's run not over")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Now the other way round: a run holds the client, the job waits for it.
+	run := w.cmd(nil, runArgs("--weeks", "13", "--full")...)
+	var runErr lockedBuffer
+	run.Stderr = &runErr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for w.count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`) == 0 { // the run's lock
+		if run.ProcessState != nil || time.Now().After(deadline.Add(2*time.Minute)) {
+			t.Fatalf("the run never held the client:\n%s", runErr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p := w.start(t, "enqueue --wait", nil, "enqueue", "--wait", "--client", name, "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13", "--full")
+	id = p.event(t, "run_queued", 30*time.Second)["run_id"].(string)
+	waited := false
+	for !waited {
+		waited = w.count(t, `SELECT count(*) FROM service_run_clients WHERE run_id = $1 AND state = 'waiting' AND error = 'another run holds the client'`, id) == 1
+		select {
+		case <-p.done:
+			t.Fatalf("the job ended without waiting for the run: %s", p.out.String())
+		default:
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := run.Wait(); err != nil {
+		t.Fatalf("run: %v\n%s", err, runErr.String())
+	}
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the job's run not over 2 minutes after the run released the client")
+	}
+	if p.exit != nil {
+		t.Errorf("enqueue --wait: %v\n%s", p.exit, p.err.String())
+	}
+	w.checkTruth(t)
+}
