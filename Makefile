@@ -10,10 +10,10 @@ PGDIR := .pgdata
 STAGE ?= stage
 FUZZTIME ?= 30s
 
-.PHONY: help build run test test-short bench lint fuzz sim pg-start pg-stop clean
+.PHONY: help build run test test-short bench bench-service lint fuzz sim pg-start pg-stop clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/metapipe
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/metapipe
@@ -36,6 +36,9 @@ fuzz: ## run each fuzz target for FUZZTIME (30s); their seeds run in make test
 
 bench: build ## benchmarks side by side; writes BENCHMARKS.md
 	scripts/with-test-db.sh scripts/bench.sh
+
+bench-service: build ## only the service's benchmarks (POST /v1/runs, 1 vs 3 workers); updates their section of BENCHMARKS.md
+	scripts/with-test-db.sh env BENCH=service scripts/bench.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -1,6 +1,7 @@
 // Package api is metapipe's HTTP face (metapipe serve): a JSON API that queues a run and
 // answers at once with its id, the run's progress for the caller to poll, HTML pages of the
-// runs that refresh by themselves, and River's own UI for the jobs.
+// runs that update themselves in place while a run goes on (a meta refresh without
+// JavaScript), and River's own UI for the jobs.
 //
 //	POST /v1/runs         {"clients": [...], "as_of": "YYYY-MM-DD", "weeks": 54, "full": false}
 //	                      → 202 {"run_id", "status_url"}; 400 naming the field; 409 with the

@@ -11,8 +11,47 @@ import (
 // runPageData is what the run's page shows.
 type runPageData struct {
 	Run     *service.RunView
+	Sum     summary
 	Refresh int // seconds; 0 once the run is over
 	Now     time.Time
+}
+
+// summary is a run's figures at a glance: its clients by outcome, report runs, rows, and the
+// share of its work done (each client's report runs weighed by Meta's percent, a client over
+// counting whole).
+type summary struct {
+	Clients, Done, Failed, Interrupted, Active int
+	Reports, ReportsTotal, Rows, Percent       int
+}
+
+func summarize(r service.RunView) summary {
+	var s summary
+	s.Clients = len(r.Clients)
+	sum := 0
+	for _, c := range r.Clients {
+		s.Reports += c.ReportsDone
+		s.ReportsTotal += c.ReportsTotal
+		s.Rows += c.Rows
+		switch c.State {
+		case service.StateDone:
+			s.Done++
+			sum += 100
+		case service.StateFailed:
+			s.Failed++
+			sum += 100
+		case service.StateInterrupted:
+			s.Interrupted++
+			sum += 100
+		case service.StateQueued:
+		default:
+			s.Active++
+			sum += c.Percent
+		}
+	}
+	if s.Clients > 0 {
+		s.Percent = sum / s.Clients
+	}
+	return s
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +64,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	d := runPageData{Run: run, Now: time.Now()}
+	d := runPageData{Run: run, Sum: summarize(*run), Now: time.Now()}
 	if run.FinishedAt == nil {
 		d.Refresh = max(1, int(s.opts.Refresh.Seconds()))
 	}
@@ -38,7 +77,7 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	s.render(w, "runs.html", map[string]any{"Runs": runs, "Refresh": max(1, int(s.opts.Refresh.Seconds()))})
+	s.render(w, "runs.html", map[string]any{"Runs": runs, "Refresh": max(1, int(s.opts.Refresh.Seconds())), "Now": time.Now()})
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {

@@ -55,11 +55,11 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 		opts.Refresh = 2 * time.Second
 	}
 	pages, err := template.New("").Funcs(template.FuncMap{
-		"since": func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
-		"at":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"seconds": func(d time.Duration) int {
-			return int(d.Seconds())
-		},
+		"since":   func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+		"between": func(a time.Time, b *time.Time) string { return b.Sub(a).Round(time.Second).String() },
+		"at":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"summary": summarize,
 	}).ParseFS(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("api: templates: %w", err)

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
@@ -13,6 +14,16 @@ import (
 
 // Clients reads every client, active or not; a failure is ErrCannotStart.
 func (r *Runner) Clients(ctx context.Context) ([]records.Client, error) { return r.clients(ctx) }
+
+// NamedClients reads the clients that names (names or ids) name, as Clients would give them,
+// without reading the others; a failure is ErrCannotStart.
+func (r *Runner) NamedClients(ctx context.Context, names []string) ([]records.Client, error) {
+	named, err := load.ReadNamedClients(ctx, r.pool, names)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
+	}
+	return named, nil
+}
 
 // PlanClients plans the clients as a run with these options would (the ad accounts read, the
 // week rules applied, an as-of after today refused with ErrUsage), without a run directory.

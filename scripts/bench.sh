@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: every benchmark side by side in one run, then one table, written to BENCHMARKS.md.
+# BENCH=service (make bench-service) runs only the service's benchmarks (POST /v1/runs; one
+# worker vs three) and replaces only their section of BENCHMARKS.md.
 # Run under scripts/with-test-db.sh (make bench does), which sets TEST_DATABASE_URL.
-# The benchmarks live in bench/ (old loop vs metapipe, memory), load/, transform/ and extract/.
+# The benchmarks live in bench/ (old loop vs metapipe, memory, the service), load/, transform/ and extract/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TEST_DATABASE_URL:?run under scripts/with-test-db.sh (make bench)}"
@@ -16,14 +18,18 @@ run() {
 	"$@" 2>&1 | tee -a "$out/bench.txt" >&2
 }
 start=$(date +%s)
-run go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -timeout 1h ./bench/
-run go test -run '^$' -bench '^BenchmarkMemory$' -benchtime 1x -timeout 1h ./bench/
-run go test -run '^$' -bench '^BenchmarkTransform(Simulated)?$' -benchtime 1x -timeout 1h ./transform/
-run go test -run '^$' -bench '^BenchmarkDecodePage$' -benchtime 2s -timeout 1h ./extract/
-run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./load/
-echo "(all benchmarks: $(( $(date +%s) - start )) s)" >&2
+if [ "${BENCH:-}" != service ]; then
+	run go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -timeout 1h ./bench/
+	run go test -run '^$' -bench '^BenchmarkMemory$' -benchtime 1x -timeout 1h ./bench/
+	run go test -run '^$' -bench '^BenchmarkTransform(Simulated)?$' -benchtime 1x -timeout 1h ./transform/
+	run go test -run '^$' -bench '^BenchmarkDecodePage$' -benchtime 2s -timeout 1h ./extract/
+	run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./load/
+fi
+run go test -run '^$' -bench '^BenchmarkPostRuns$' -benchtime 1x -timeout 1h ./bench/
+run go test -run '^$' -bench '^BenchmarkWorkers$' -benchtime 1x -timeout 2h ./bench/
+echo "(benchmarks: $(( $(date +%s) - start )) s)" >&2
 
-BENCH_LOG="$out/bench.txt" BENCH_COMMANDS="$out/commands" BENCH_OUT="$PWD/BENCHMARKS.md" \
+BENCH_ONLY="${BENCH:-}" BENCH_LOG="$out/bench.txt" BENCH_COMMANDS="$out/commands" BENCH_OUT="$PWD/BENCHMARKS.md" \
 	go test -run '^TestReport$' -count=1 ./bench/ >/dev/null
 cat BENCHMARKS.md
 echo

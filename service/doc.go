@@ -8,10 +8,11 @@
 // works: it submits the client's report runs, saves them in PostgreSQL (service_report_runs)
 // and snoozes until they are due, so each attempt is short and a job taken over by another
 // worker (after SIGTERM at once, after a crash once River rescues it) polls the saved runs
-// instead of submitting again. Its staged files stay local to the worker; a worker that takes a
-// job over reads the results again. The client's load commits in the same transaction as the
-// job's completion (river.JobCompleteTx, fenced against a job taken over meanwhile): a job is
-// never done without its rows, nor its rows in without the job done.
+// instead of submitting again. Its staged files stay local to the worker (and go once the
+// client is over); a worker that takes a job over reads the results again. The client's load
+// commits in the same transaction as the job's completion (river.JobCompleteTx, fenced against
+// a job taken over meanwhile): a job is never done without its rows, nor its rows in without
+// the job done.
 //
 // The per-client run lock (load.ScopeRun) keeps a client in one run at a time, across
 // `metapipe run` and jobs: a job whose client is held snoozes. Holds Meta puts on an ad account

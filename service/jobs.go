@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -107,7 +108,7 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 			return nil, fmt.Errorf("run %s client %s: plan: %w", a.RunID, a.ClientID, err)
 		}
 	}
-	all, err := s.runner.Clients(ctx)
+	all, err := s.runner.NamedClients(ctx, []string{a.ClientID})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	prog.flush(ctx)
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("interrupted: %w", ctx.Err())
+		return fmt.Errorf("extract: %w", ctx.Err())
 	case res.Err != nil:
 		if permanent(res.Err) {
 			return river.JobCancel(res.Err)
@@ -250,8 +251,18 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	if err != nil {
 		return err
 	}
+	s.removeStaged(a)
 	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
 	return nil
+}
+
+// removeStaged removes the staged files of a client that is over (loaded, failed or
+// interrupted): of no more use. The run's folder goes with its last client.
+func (s *Service) removeStaged(a ClientRunArgs) {
+	if err := os.RemoveAll(filepath.Join(s.stage, a.RunID, a.ClientID)); err != nil {
+		s.log.Warn("remove the staged files", "run", a.RunID, "client_id", a.ClientID, "err", err)
+	}
+	_ = os.Remove(filepath.Join(s.stage, a.RunID)) // fails while other clients' are there
 }
 
 // planClient plans the client as metapipe run would, and keeps the plan with the run.
@@ -290,8 +301,22 @@ func (s *Service) note(ctx context.Context, job *river.Job[ClientRunArgs], state
 func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err error) error {
 	var snooze *river.JobSnoozeError
 	var cancel *river.JobCancelError
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && err != nil && !errors.As(err, &snooze) {
+		// River ended the attempt: it lasted as long as River lets one last before it would
+		// rescue the job.
+		err = fmt.Errorf("the attempt outlasted its bound of %s (--rescue-after: raise it above the longest attempt, "+
+			"a client's result pages read, transformed and loaded): %w", s.cfg.RescueAfter, err)
+	}
 	switch {
 	case err == nil, errors.As(err, &snooze):
+		return err
+	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
+		// Cancelled in River's UI (or by JobCancel): River ends the job; the client is
+		// interrupted, and so is the run once its other clients are over.
+		_ = s.note(ctx, job, StateInterrupted, msgCancelled)
+		s.markRunFinished(ctx, job.Args.RunID)
+		s.removeStaged(job.Args)
+		s.log.Warn("client interrupted: its job was cancelled", "run", job.Args.RunID, "client_id", job.Args.ClientID)
 		return err
 	case errors.Is(ctx.Err(), context.Canceled):
 		// Stopped (SIGTERM): the job goes back to the queue at once; River counts no attempt.
@@ -304,6 +329,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		}
 		_ = s.note(ctx, job, StateFailed, msg)
 		s.markRunFinished(ctx, job.Args.RunID)
+		s.removeStaged(job.Args)
 		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err)
 		return err
 	default:

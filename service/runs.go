@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -62,9 +64,9 @@ const (
 )
 
 const (
-	insertRun       = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	insertRunClient = `INSERT INTO service_run_clients (run_id, client_id, job_id) VALUES ($1, $2, $3)`
-	lockRequestKey  = `SELECT pg_advisory_xact_lock($1)`
+	insertRun        = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	insertRunClients = `INSERT INTO service_run_clients (run_id, client_id, job_id) SELECT $1, c, j FROM unnest($2::uuid[], $3::bigint[]) AS t (c, j)`
+	lockRequestKey   = `SELECT pg_advisory_xact_lock($1)`
 	// activeRun is the newest run of a request key with a client whose job is not over.
 	activeRun = `
 SELECT r.id FROM service_runs r
@@ -91,7 +93,13 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	if latest := records.Day(now.In(time.FixedZone("UTC+14", 14*3600))); !req.AsOf.IsZero() && records.Day(req.AsOf).After(latest) {
 		return "", &FieldError{"as_of", fmt.Sprintf("%s is in the future (today is %s at the latest)", req.AsOf.Format(time.DateOnly), latest.Format(time.DateOnly))}
 	}
-	all, err := s.runner.Clients(ctx)
+	var all []records.Client
+	var err error
+	if len(req.Clients) > 0 {
+		all, err = s.runner.NamedClients(ctx, req.Clients) // not the whole fleet for a few clients
+	} else {
+		all, err = s.runner.Clients(ctx)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -113,7 +121,7 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		ids[i] = c.ID
 	}
 	slices.Sort(ids)
-	key := nominal.Format(time.DateOnly) + "|" + strings.Join(ids, ",")
+	key := requestKey(nominal, ids)
 	runID := pipeline.NewRunID()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		h := fnv.New64a()
@@ -140,12 +148,12 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		if err != nil {
 			return fmt.Errorf("queue the jobs: %w", err)
 		}
-		for i, id := range ids {
-			if _, err := tx.Exec(ctx, insertRunClient, runID, id, res[i].Job.ID); err != nil {
-				return err
-			}
+		jobs := make([]int64, len(res))
+		for i, r := range res {
+			jobs[i] = r.Job.ID
 		}
-		return nil
+		_, err = tx.Exec(ctx, insertRunClients, runID, ids, jobs) // one statement, whatever the run's size
+		return err
 	})
 	if err != nil {
 		var ce *ConflictError
@@ -156,6 +164,14 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	}
 	s.log.Info("run queued", "run", runID, "clients", len(ids), "as_of", nominal.Format(time.DateOnly), "source", req.Source)
 	return runID, nil
+}
+
+// requestKey names what a run was asked for, the same for the same as-of date and clients: the
+// date and a SHA-256 of the sorted client ids, short whatever the number of clients (the ids
+// themselves, 37 bytes each, outgrow a btree index entry past about 200 clients).
+func requestKey(nominal time.Time, sortedIDs []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(sortedIDs, ",")))
+	return nominal.Format(time.DateOnly) + "|" + hex.EncodeToString(sum[:])
 }
 
 // RunView is a run as the API shows it (GET /v1/runs/{id}).
@@ -221,6 +237,50 @@ WHERE c.run_id = ANY ($1::text[])
 ORDER BY cl.name, c.client_id`
 )
 
+// msgCancelled is the error of a client whose job was cancelled from outside the service.
+const msgCancelled = "its job was cancelled (River's UI or JobCancel)"
+
+const (
+	// endClientsOfEndedJobs records the end of the clients whose job River ended without the
+	// service's worker settling it: cancelled while it waited (River's UI, JobCancel), or
+	// discarded by River's rescuer after the last attempt of a dead worker. River deletes such
+	// jobs after a day or a week; the run's history must not change then.
+	endClientsOfEndedJobs = `
+UPDATE service_run_clients c
+SET state = CASE WHEN j.state = 'cancelled' THEN 'interrupted' ELSE 'failed' END,
+    error = CASE WHEN j.state = 'cancelled' THEN $2
+                 ELSE coalesce(j.errors[array_upper(j.errors, 1)]->>'error', 'its job was discarded') END,
+    updated_at = now()
+FROM river_job j
+WHERE j.id = c.job_id AND j.state IN ('cancelled', 'discarded') AND c.state NOT IN ('done', 'failed', 'interrupted')
+  AND ($1::text[] IS NULL OR c.run_id = ANY ($1))
+RETURNING c.run_id`
+	// finishRuns is finishRun for several runs.
+	finishRuns = `
+UPDATE service_runs r SET finished_at = now()
+WHERE r.id = ANY ($1) AND r.finished_at IS NULL AND NOT EXISTS (
+    SELECT 1 FROM service_run_clients WHERE run_id = r.id AND state NOT IN ('done', 'failed', 'interrupted'))`
+)
+
+// reconcile records the clients whose jobs River ended on its own (cancelled, discarded) and
+// finishes their runs, for the runs given (nil: every run). Reads call it, so that a run is
+// shown as it is, and workers call it now and then, so that it is kept once River deletes the
+// jobs. It says whether it ended a client.
+func (s *Service) reconcile(ctx context.Context, runIDs []string) (bool, error) {
+	rows, err := s.pool.Query(ctx, endClientsOfEndedJobs, runIDs, msgCancelled)
+	if err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	ended, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ended) == 0 {
+		return false, err
+	}
+	if _, err := s.pool.Exec(ctx, finishRuns, ended); err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	return true, nil
+}
+
 // Run reads one run; an unknown id is ErrNoRun.
 func (s *Service) Run(ctx context.Context, id string) (*RunView, error) {
 	runs, err := s.queryRuns(ctx, selectRun, id)
@@ -253,8 +313,20 @@ func (s *Service) queryRuns(ctx context.Context, query string, arg any) ([]RunVi
 	}
 	ids := make([]string, len(runs))
 	index := map[string]int{}
+	var open []string
 	for i, r := range runs {
 		ids[i], index[r.RunID] = r.RunID, i
+		if r.FinishedAt == nil {
+			open = append(open, r.RunID)
+		}
+	}
+	if len(open) > 0 {
+		switch ended, err := s.reconcile(ctx, open); {
+		case err != nil:
+			return nil, err
+		case ended:
+			return s.queryRuns(ctx, query, arg) // read again what it recorded
+		}
 	}
 	crows, err := s.pool.Query(ctx, selectRunClients, ids)
 	if err != nil {

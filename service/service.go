@@ -56,7 +56,13 @@ type Service struct {
 	fleet  fleetThrottle
 	log    *slog.Logger
 	stage  string // <stage-dir>/service
+	// stopReconcile ends the worker's reconcile loop; reconciled is closed when it has.
+	stopReconcile context.CancelFunc
+	reconciled    chan struct{}
 }
+
+// reconcileEvery is how often a worker records the clients whose jobs River ended on its own.
+const reconcileEvery = 30 * time.Second
 
 // Open connects to the database and builds the River client. The schema (metapipe's and
 // River's) must be migrated: otherwise ErrCannotStart says so. Errors map to exit codes as
@@ -79,8 +85,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Pipeline.MaxConns == 0 {
-		// River's listener and maintenance, each job's run lock and its queries.
-		cfg.Pipeline.MaxConns = int32(2*cfg.Concurrency + 10)
+		// Each job holds one connection for its run lock and borrows another for a query or
+		// its load; River holds a few (its listener, fetches, completions). Jobs wait for the
+		// connections they borrow rather than open as many: the server's max_connections has
+		// to cover every worker's pool.
+		cfg.Pipeline.MaxConns = int32(cfg.Concurrency + 10)
 	}
 	cfg.Pipeline.Logger = cfg.Logger
 	runner, err := pipeline.Open(ctx, cfg.Pipeline)
@@ -98,9 +107,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		Logger:               cfg.Logger,
 		MaxAttempts:          cfg.MaxAttempts,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		// An attempt's own bound: River rescues only jobs past it, and needs it under
-		// RescueAfter.
-		JobTimeout: cfg.RescueAfter * 3 / 4,
+		// An attempt's own bound: River rescues only jobs past it, and needs it no longer than
+		// RescueAfter. As long as it may be: an attempt that reads many result pages needs it.
+		JobTimeout: cfg.RescueAfter,
 	}
 	if cfg.Concurrency > 0 {
 		workers := river.NewWorkers()
@@ -143,8 +152,29 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("%w: start the workers: %w", pipeline.ErrCannotStart, err)
 	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopReconcile, s.reconciled = cancel, make(chan struct{})
+	go s.reconcileLoop(rctx)
 	s.log.Info("working jobs", "id", s.cfg.ID, "concurrency", s.cfg.Concurrency, "rescue_after", s.cfg.RescueAfter)
 	return nil
+}
+
+// reconcileLoop records, now and then, the clients whose jobs River cancelled or discarded
+// without a worker settling them (see reconcile), until ctx ends.
+func (s *Service) reconcileLoop(ctx context.Context) {
+	defer close(s.reconciled)
+	t := time.NewTicker(reconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.reconcile(ctx, nil); err != nil && ctx.Err() == nil {
+				s.log.Warn("reconcile runs", "err", err)
+			}
+		}
+	}
 }
 
 // Stop cancels the running jobs, which go back to the queue at once for another worker (no
@@ -152,6 +182,10 @@ func (s *Service) Start(ctx context.Context) error {
 func (s *Service) Stop(ctx context.Context) error {
 	if s.cfg.Concurrency == 0 {
 		return nil
+	}
+	if s.stopReconcile != nil {
+		s.stopReconcile()
+		<-s.reconciled
 	}
 	if err := s.river.StopAndCancel(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("stop the workers: %w", err)

@@ -3,7 +3,10 @@ package service_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +34,12 @@ type env struct {
 
 func newEnv(t *testing.T, cfg fixtures.Config) *env {
 	t.Helper()
+	return newWrappedEnv(t, cfg, nil)
+}
+
+// newWrappedEnv is newEnv with a middleware in front of the simulator.
+func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -41,7 +50,11 @@ func newEnv(t *testing.T, cfg fixtures.Config) *env {
 		cfg.JobDuration = 600 * time.Millisecond
 	}
 	sim := fixtures.New(cfg)
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
 	pool, err := pgxpool.New(context.Background(), e.dbURL)
@@ -132,6 +145,10 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 		}
 	}
 	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 8)
+	// A loaded client's staged files are of no more use: nothing of the run is left behind.
+	if left, _ := filepath.Glob(filepath.Join(e.stage, "service", id, "*")); len(left) != 0 {
+		t.Errorf("staged files left after the run: %v", left)
+	}
 	for _, acct := range e.sim.Accounts() {
 		if n := e.sim.Counters().ByAccount[acct.ID].ReportRuns; n != 5 {
 			t.Errorf("%s: %d report runs submitted, want 5", acct.Name, n)
@@ -209,4 +226,122 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// slowPages delays every results page of a report run (GET <run id>/insights) by d.
+func slowPages(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+			if len(segs) == 3 && segs[2] == "insights" && !strings.HasPrefix(segs[1], "act_") {
+				time.Sleep(d)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// An attempt is bounded by --rescue-after (River rescues nothing younger, and ends an attempt
+// older): a client whose result pages take longer to read than that fails after its attempts,
+// with an error that says so and what to raise, not a bare "context deadline exceeded"; given
+// a bound longer than its reading, the same client is loaded in one attempt.
+func TestAttemptOutlastingItsBound(t *testing.T) {
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 1, JobDuration: 200 * time.Millisecond}, slowPages(300*time.Millisecond))
+	ctx := context.Background()
+	run := func(rescueAfter time.Duration) *service.RunView {
+		cfg := e.config("worker-"+rescueAfter.String(), 1)
+		cfg.RescueAfter, cfg.MaxAttempts, cfg.Pipeline.PageSize = rescueAfter, 2, 20
+		s, err := service.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Stop(ctx) }()
+		id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13, Full: true, Source: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waitRun(t, s, id, time.Minute)
+	}
+	r := run(2 * time.Second)
+	if c := r.Clients[0]; r.State != "failed" || c.Attempt != 2 || !contains(c.Error, "--rescue-after") || !contains(c.Error, "2s") {
+		t.Errorf("with a 2 s bound: %+v, want failed after 2 attempts, the error naming --rescue-after", r)
+	}
+	if r := run(time.Minute); r.State != "done" || r.Clients[0].Attempt != 1 {
+		t.Errorf("with a 1 min bound: %+v, want done in one attempt", r)
+	}
+}
+
+// A run of a whole fleet (every active client, 1,000 of them) is queued as one run of 1,000
+// jobs, and the same request again is a conflict naming it: what a run was asked for is kept
+// short whatever its size.
+func TestEnqueueAWholeFleet(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 1})
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id, active)
+		SELECT 'Fleet ' || i, 'act_' || (2000000000 + i), true FROM generate_series(1, 999) i`); err != nil {
+		t.Fatal(err)
+	}
+	s := e.open(t, "api", 0)
+	id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Source: "test"})
+	if err != nil {
+		t.Fatalf("queue a run of every client: %v", err)
+	}
+	r, err := s.Run(ctx, id)
+	if err != nil || len(r.Clients) != 1000 || r.State != "queued" {
+		t.Fatalf("the run: %v, %d clients, %s", err, len(r.Clients), r.State)
+	}
+	var jobs int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'run_id' = $1`, id).Scan(&jobs)
+	if jobs != 1000 {
+		t.Errorf("%d jobs, want 1000", jobs)
+	}
+	if _, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Source: "test"}); !isConflict(err, id) {
+		t.Errorf("the same run again: %v, want a conflict naming %s", err, id)
+	}
+}
+
+// --schedule makes the worker that is River's leader queue the daily run of every active
+// client, once a day: the schedule fires every second here, and one run is queued, worked and
+// done, and no second one.
+func TestScheduleQueuesOneRunADay(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 2})
+	ctx := context.Background()
+	cfg := e.config("scheduler", 2)
+	cfg.Schedule = "@every 1s"
+	s, err := service.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	var runs []service.RunView
+	deadline := time.Now().Add(time.Minute)
+	for len(runs) == 0 || runs[0].FinishedAt == nil {
+		if runs, err = s.Runs(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled run over after a minute: %+v", runs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // three more ticks of the schedule
+	if runs, err = s.Runs(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Source != "schedule" || runs[0].State != "done" || len(runs[0].Clients) != 2 || runs[0].AsOfGiven {
+		t.Fatalf("runs: %+v, want one run of both clients queued by the schedule, done", runs)
+	}
+	var daily int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'metapipe_daily_run'`).Scan(&daily)
+	if daily != 1 {
+		t.Errorf("%d daily jobs, want 1", daily)
+	}
 }

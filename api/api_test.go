@@ -1,0 +1,462 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
+)
+
+// POST /v1/runs answers 202 with the run's id and where to poll it, queues one River job per
+// client carrying ids only, and the run reads back as queued with every client; many identical
+// requests at once queue one run, the others answer 409 naming it.
+func TestPostRunQueuesAndAnswers(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 3})
+	base := e.serve(t, e.open(t, "api", 0)) // works no job: the run stays queued
+
+	body := fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 13}`, e.names[0], e.clients[1], lastSunday.Format(time.DateOnly))
+	a := post(t, base, body)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST /v1/runs: %d %s, want 202", a.status, a.body)
+	}
+	m := a.json(t)
+	id, _ := m["run_id"].(string)
+	if id == "" || m["status_url"] != "/v1/runs/"+id || a.header.Get("Location") != "/v1/runs/"+id || len(m) != 2 {
+		t.Fatalf("answer %s (Location %q), want run_id and status_url /v1/runs/<id>", a.body, a.header.Get("Location"))
+	}
+	r := runView(t, base, m["status_url"].(string)[len("/v1/runs/"):])
+	if r.RunID != id || r.State != "queued" || r.AsOf != lastSunday.Format(time.DateOnly) || !r.AsOfGiven || r.Weeks != 13 ||
+		r.Source != "api" || r.FinishedAt != nil || len(r.Clients) != 2 {
+		t.Fatalf("the queued run: %+v", r)
+	}
+	for _, c := range r.Clients {
+		if c.State != "queued" || c.Attempt != 0 || c.ReportsDone != 0 || c.Rows != 0 || c.Error != "" ||
+			!slices.Contains(e.clients[:2], c.ClientID) || !slices.Contains(e.names[:2], c.Name) {
+			t.Errorf("queued client: %+v", c)
+		}
+	}
+	// One job per client, holding ids only.
+	rows, err := e.pool.Query(context.Background(), `SELECT args::text FROM river_job WHERE kind = 'metapipe_client_run' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		args = append(args, s)
+	}
+	if rows.Err() != nil || len(args) != 2 {
+		t.Fatalf("jobs: %v %v, want 2", args, rows.Err())
+	}
+	for _, s := range args {
+		var a map[string]string
+		if err := json.Unmarshal([]byte(s), &a); err != nil || len(a) != 2 || a["run_id"] != id || !slices.Contains(e.clients[:2], a["client_id"]) {
+			t.Errorf("job args %s: want exactly run_id and client_id", s)
+		}
+	}
+
+	// No body at all: every active client, each ad account's today, 54 weeks.
+	a = post(t, base, "")
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST without a body: %d %s", a.status, a.body)
+	}
+	r = runView(t, base, a.json(t)["run_id"].(string))
+	if len(r.Clients) != 3 || r.AsOfGiven || r.Weeks != 54 || r.Full {
+		t.Errorf("the run of the defaults: %+v", r)
+	}
+
+	// Twenty identical requests at once: one run.
+	body = fmt.Sprintf(`{"clients": [%q], "as_of": %q}`, e.names[2], lastSunday.AddDate(0, 0, -7).Format(time.DateOnly))
+	answers := make([]answer, 20)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() { answers[i] = post(t, base, body) })
+	}
+	wg.Wait()
+	var accepted []string
+	for _, a := range answers {
+		if a.status == http.StatusAccepted {
+			accepted = append(accepted, a.json(t)["run_id"].(string))
+		}
+	}
+	if len(accepted) != 1 {
+		t.Fatalf("%d of 20 identical requests queued a run, want 1", len(accepted))
+	}
+	for _, a := range answers {
+		if a.status == http.StatusConflict && a.json(t)["run_id"] != accepted[0] {
+			t.Errorf("409 %s, want it to name %s", a.body, accepted[0])
+		} else if a.status != http.StatusConflict && a.status != http.StatusAccepted {
+			t.Errorf("answer %d %s", a.status, a.body)
+		}
+	}
+}
+
+// Every route but /healthz needs the token: without it, with a wrong one, or in another
+// scheme the API answers 401 (and says how to authenticate) and the pages send the browser
+// to the login form; nothing is queued.
+func TestTokenRequired(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 1})
+	base := e.serve(t, e.open(t, "api", 0))
+	id := post(t, base, `{"weeks": 2}`).json(t)["run_id"].(string)
+
+	for _, auth := range []string{"", "Bearer wrong-token", "Bearer " + apiToken + "x", "Bearer " + apiToken[:len(apiToken)-1],
+		"Basic " + apiToken, apiToken, "Bearer"} {
+		for _, rt := range []struct{ method, path, body string }{
+			{"POST", "/v1/runs", `{"weeks": 3}`}, {"GET", "/v1/runs", ""}, {"GET", "/v1/runs/" + id, ""},
+			{"GET", "/riverui/api/jobs?state=available", ""}, {"POST", "/riverui/api/jobs/cancel", `{"ids": ["1"]}`},
+		} {
+			a := call(t, noRedirect, rt.method, base+rt.path, auth, rt.body)
+			if a.status != http.StatusUnauthorized || !strings.HasPrefix(a.header.Get("WWW-Authenticate"), "Bearer") ||
+				!strings.Contains(a.json(t)["error"].(string), "METAPIPE_API_TOKEN") {
+				t.Errorf("%s %s with %q: %d %s (WWW-Authenticate %q), want 401", rt.method, rt.path, auth, a.status, a.body, a.header.Get("WWW-Authenticate"))
+			}
+		}
+		for _, page := range []string{"/runs", "/runs/" + id, "/riverui/", "/riverui/jobs"} {
+			a := call(t, noRedirect, "GET", base+page, auth, "")
+			if a.status != http.StatusSeeOther || a.header.Get("Location") != "/login?next="+page {
+				t.Errorf("page %s with %q: %d to %q, want 303 to the login form", page, auth, a.status, a.header.Get("Location"))
+			}
+		}
+	}
+	if a := call(t, noRedirect, "GET", base+"/healthz", "", ""); a.status != http.StatusOK || a.json(t)["status"] != "ok" {
+		t.Errorf("/healthz without a token: %d %s, want 200", a.status, a.body)
+	}
+	var runs int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM service_runs`).Scan(&runs)
+	if runs != 1 {
+		t.Errorf("%d runs queued, want only the one queued with the token", runs)
+	}
+	// The header is case-insensitive in its scheme, as RFC 9110 says.
+	if a := call(t, noRedirect, "GET", base+"/v1/runs", "bearer "+apiToken, ""); a.status != http.StatusOK {
+		t.Errorf("lower-case bearer: %d", a.status)
+	}
+}
+
+// Each bad input is a 400 whose JSON names the field at fault, and queues nothing.
+func TestBadRequestsNameTheField(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 2})
+	base := e.serve(t, e.open(t, "api", 0))
+	future := time.Now().UTC().AddDate(0, 0, 3).Format(time.DateOnly)
+	for _, tc := range []struct {
+		name, body, field, say string
+	}{
+		{"unknown field", `{"client": ["Demo"]}`, "client", "unknown field"},
+		{"unknown field among good ones", `{"weeks": 4, "as_of": "2026-01-04", "shard": "0/2"}`, "shard", "unknown field"},
+		{"weeks as text", `{"weeks": "ten"}`, "weeks", "int"},
+		{"weeks not whole", `{"weeks": 5.5}`, "weeks", "int"},
+		{"clients as a string", `{"clients": "Demo Hotel"}`, "clients", "[]string"},
+		{"a client as a number", `{"clients": [12]}`, "clients", "string"},
+		{"full as text", `{"full": "yes"}`, "full", "bool"},
+		{"as_of as a number", `{"as_of": 20260104}`, "as_of", "string"},
+		{"as_of not a date", `{"as_of": "yesterday"}`, "as_of", "YYYY-MM-DD"},
+		{"as_of day 32", `{"as_of": "2026-01-32"}`, "as_of", "YYYY-MM-DD"},
+		{"as_of in another format", `{"as_of": "04.01.2026"}`, "as_of", "YYYY-MM-DD"},
+		{"as_of in the future", `{"as_of": "` + future + `"}`, "as_of", "in the future"},
+		{"weeks 0", `{"weeks": 0}`, "weeks", "1..160"},
+		{"weeks negative", `{"weeks": -3}`, "weeks", "1..160"},
+		{"weeks 161", `{"weeks": 161}`, "weeks", "1..160"},
+		{"unknown client", `{"clients": ["Nobody"]}`, "clients", `unknown client "Nobody"`},
+		{"unknown client among known ones", fmt.Sprintf(`{"clients": [%q, "Nobody"]}`, e.names[0]), "clients", "Nobody"},
+		{"not JSON", `clients=Demo`, "", "not JSON"},
+		{"two objects", `{"weeks": 3} {"weeks": 4}`, "", "one JSON object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := post(t, base, tc.body)
+			if a.status != http.StatusBadRequest || a.header.Get("Content-Type") != "application/json" {
+				t.Fatalf("%d %s, want 400 in JSON", a.status, a.body)
+			}
+			m := a.json(t)
+			field, _ := m["field"].(string)
+			msg, _ := m["error"].(string)
+			if field != tc.field || !strings.Contains(msg, tc.say) {
+				t.Errorf("field %q, error %q; want field %q and an error saying %q", field, msg, tc.field, tc.say)
+			}
+		})
+	}
+	var runs, jobs int
+	_ = e.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM service_runs), (SELECT count(*) FROM river_job)`).Scan(&runs, &jobs)
+	if runs != 0 || jobs != 0 {
+		t.Errorf("bad requests queued %d runs and %d jobs", runs, jobs)
+	}
+}
+
+// The same clients and as-of date are refused with 409 naming the run while it is queued and
+// while it runs, whatever order or names the clients are given in; other as-of dates or
+// clients are queued; once the run is over the same request is queued anew.
+func TestConflictWhileQueuedOrRunning(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 3, JobDuration: 3 * time.Second})
+	s := e.open(t, "worker", 2)
+	base := e.serve(t, s)
+	asOf := lastSunday.Format(time.DateOnly)
+	a := post(t, base, fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 6}`, e.names[0], e.names[1], asOf))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("first POST: %d %s", a.status, a.body)
+	}
+	id := a.json(t)["run_id"].(string)
+	same := []string{
+		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 6}`, e.names[1], e.names[0], asOf),
+		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q}`, strings.ToUpper(e.clients[0]), e.names[1], asOf),
+		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "full": true}`, e.clients[1], e.clients[0], asOf),
+	}
+	conflict := func(when string) {
+		t.Helper()
+		for _, body := range same {
+			a := post(t, base, body)
+			if a.status != http.StatusConflict || a.json(t)["run_id"] != id || !strings.Contains(a.json(t)["error"].(string), id) {
+				t.Errorf("%s, %s: %d %s, want 409 naming %s", when, body, a.status, a.body, id)
+			}
+		}
+	}
+	conflict("queued")
+	if a := post(t, base, fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": 6}`, e.names[2], asOf)); a.status != http.StatusAccepted {
+		t.Errorf("another client, same as-of: %d %s", a.status, a.body)
+	}
+	older := lastSunday.AddDate(0, 0, -7).Format(time.DateOnly)
+	if a := post(t, base, fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": 6}`, e.names[2], older)); a.status != http.StatusAccepted {
+		t.Errorf("another as-of: %d %s", a.status, a.body)
+	}
+
+	deadline := time.Now().Add(time.Minute)
+	for runView(t, base, id).State != "running" {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conflict("running")
+	if r := waitRun(t, base, id, 2*time.Minute); r.State != "done" {
+		t.Fatalf("run %s: %+v", id, r)
+	}
+	a = post(t, base, same[0])
+	if a.status != http.StatusAccepted || a.json(t)["run_id"] == id {
+		t.Errorf("the same request once the run is over: %d %s, want 202 with a new run", a.status, a.body)
+	}
+}
+
+// GET /v1/runs/{id} of a finished run has every field the API promises, with the values of
+// the run; GET /v1/runs?limit=N gives the N newest first; an unknown run is 404; a bad limit
+// is 400 naming it.
+func TestRunShapes(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 2})
+	base := e.serve(t, e.open(t, "worker", 2))
+	var ids []string
+	for i, c := range []string{e.names[0], e.names[1], e.names[0]} {
+		asOf := lastSunday.AddDate(0, 0, -7*i).Format(time.DateOnly)
+		a := post(t, base, fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": 4}`, c, asOf))
+		if a.status != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", a.status, a.body)
+		}
+		ids = append(ids, a.json(t)["run_id"].(string))
+		waitRun(t, base, ids[i], 2*time.Minute)
+	}
+
+	a := get(t, base, "/v1/runs/"+ids[0])
+	if a.status != http.StatusOK || a.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET: %d %s", a.status, a.body)
+	}
+	m := a.json(t)
+	for _, k := range []string{"run_id", "state", "as_of", "created_at", "finished_at", "clients"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("no %q in %s", k, a.body)
+		}
+	}
+	if m["run_id"] != ids[0] || m["state"] != "done" || m["as_of"] != lastSunday.Format(time.DateOnly) {
+		t.Errorf("run: %s", a.body)
+	}
+	for _, k := range []string{"created_at", "finished_at"} {
+		if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(m[k])); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	clients, _ := m["clients"].([]any)
+	if len(clients) != 1 {
+		t.Fatalf("clients: %s", a.body)
+	}
+	c := clients[0].(map[string]any)
+	for _, k := range []string{"client_id", "name", "state", "attempt", "reports_done", "reports_total", "percent", "rows", "error"} {
+		if _, ok := c[k]; !ok {
+			t.Errorf("no %q in the client %v", k, c)
+		}
+	}
+	rows := 0
+	horizon := e2etest.Monday(lastSunday).AddDate(0, 0, -7*3) // the run's 4 weeks
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`,
+		e.clients[0], horizon).Scan(&rows)
+	if c["client_id"] != e.clients[0] || c["name"] != e.names[0] || c["state"] != "done" || c["attempt"] != 1.0 ||
+		c["reports_done"] != 5.0 || c["reports_total"] != 5.0 || c["percent"] != 100.0 || c["rows"] != float64(rows) || rows == 0 || c["error"] != "" {
+		t.Errorf("client %v, want done in one attempt, 5 of 5 report runs, 100 %%, %d rows", c, rows)
+	}
+
+	var list struct {
+		Runs []struct {
+			RunID     string    `json:"run_id"`
+			CreatedAt time.Time `json:"created_at"`
+			Clients   []any     `json:"clients"`
+		} `json:"runs"`
+	}
+	a = get(t, base, "/v1/runs?limit=2")
+	if err := json.Unmarshal(a.body, &list); err != nil || a.status != http.StatusOK {
+		t.Fatalf("GET /v1/runs?limit=2: %d %s", a.status, a.body)
+	}
+	if len(list.Runs) != 2 || list.Runs[0].RunID != ids[2] || list.Runs[1].RunID != ids[1] || len(list.Runs[0].Clients) != 1 {
+		t.Errorf("limit=2: %s, want runs %s and %s, newest first", a.body, ids[2], ids[1])
+	}
+	if a := get(t, base, "/v1/runs"); json.Unmarshal(a.body, &list) != nil || len(list.Runs) != 3 {
+		t.Errorf("GET /v1/runs: %s, want the 3 runs", a.body)
+	}
+	for _, bad := range []string{"0", "-1", "501", "ten", "2.5"} {
+		if a := get(t, base, "/v1/runs?limit="+url.QueryEscape(bad)); a.status != http.StatusBadRequest || a.json(t)["field"] != "limit" {
+			t.Errorf("limit=%s: %d %s, want 400 naming limit", bad, a.status, a.body)
+		}
+	}
+	if a := get(t, base, "/v1/runs/nope"); a.status != http.StatusNotFound {
+		t.Errorf("unknown run: %d %s", a.status, a.body)
+	}
+}
+
+// A browser signs in with the token through the form: a wrong token is refused and sets no
+// cookie; the right one sets an HttpOnly, SameSite=Strict cookie and goes back where the
+// browser was sent from; with the cookie, the pages, River's UI and its API answer.
+func TestLoginCookie(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 2})
+	base := e.serve(t, e.open(t, "api", 0))
+	id := post(t, base, `{"weeks": 3}`).json(t)["run_id"].(string)
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := func(token, next string) answer {
+		res, err := browser.PostForm(base+"/login", url.Values{"token": {token}, "next": {next}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		return answer{status: res.StatusCode, header: res.Header}
+	}
+	if a := call(t, browser, "GET", base+"/runs/"+id, "", ""); a.status != http.StatusSeeOther || a.header.Get("Location") != "/login?next=/runs/"+id {
+		t.Fatalf("the page without a cookie: %d to %q", a.status, a.header.Get("Location"))
+	}
+	if a := call(t, browser, "GET", base+"/login?next=/runs/"+id, "", ""); a.status != http.StatusOK ||
+		!strings.Contains(string(a.body), `name="token"`) || !strings.Contains(string(a.body), `value="/runs/`+id+`"`) {
+		t.Fatalf("the login form: %d %s", a.status, a.body)
+	}
+	if a := form("wrong", "/runs/"+id); a.status != http.StatusUnauthorized || len(a.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("a wrong token: %d, cookies %v; want 401 and no cookie", a.status, a.header.Values("Set-Cookie"))
+	}
+	a := form(apiToken, "/runs/"+id)
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/runs/"+id {
+		t.Fatalf("sign in: %d to %q", a.status, a.header.Get("Location"))
+	}
+	cookie := a.header.Get("Set-Cookie")
+	for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(cookie, attr) {
+			t.Errorf("cookie %q lacks %s", cookie, attr)
+		}
+	}
+	for path, want := range map[string]string{
+		"/runs/" + id:                       e.names[1],
+		"/runs":                             id,
+		"/riverui/":                         "<title>River</title>",
+		"/riverui/jobs":                     "<title>River</title>",
+		"/riverui/api/jobs?state=available": "metapipe_client_run",
+		"/riverui/api/states":               "available",
+		"/v1/runs/" + id:                    `"state": "queued"`,
+	} {
+		if a := call(t, browser, "GET", base+path, "", ""); a.status != http.StatusOK || !strings.Contains(string(a.body), want) {
+			t.Errorf("%s with the cookie: %d, want 200 with %q:\n%.300s", path, a.status, want, a.body)
+		}
+	}
+	// The next page is this server's: no open redirect.
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "", "runs"} {
+		if a := form(apiToken, next); a.header.Get("Location") != "/runs" {
+			t.Errorf("next %q: redirected to %q, want /runs", next, a.header.Get("Location"))
+		}
+	}
+}
+
+// Jobs cancelled in River's UI (its API, behind the token), one while a worker holds it and
+// one while it waits on Meta, end their clients interrupted with nothing loaded; the other
+// client is loaded; the run ends interrupted, and it no longer stands in the way of the same
+// request.
+func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 3, JobDuration: 4 * time.Second})
+	base := e.serve(t, e.open(t, "worker", 3))
+	body := fmt.Sprintf(`{"as_of": %q, "weeks": 4}`, lastSunday.Format(time.DateOnly))
+	a := post(t, base, body)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	id := a.json(t)["run_id"].(string)
+	ctx := context.Background()
+	// cancel waits until the client's job is in one of the states, then cancels it as River's
+	// UI does, and returns the state it was cancelled in.
+	cancel := func(client string, states ...string) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var job int64
+			var state string
+			err := e.pool.QueryRow(ctx, `SELECT j.id, j.state FROM river_job j JOIN service_run_clients c ON c.job_id = j.id
+				WHERE c.run_id = $1 AND c.client_id = $2`, id, client).Scan(&job, &state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(states, state) {
+				a := call(t, noRedirect, "POST", base+"/riverui/api/jobs/cancel", bearer, fmt.Sprintf(`{"ids": ["%d"]}`, job))
+				if a.status != http.StatusOK {
+					t.Fatalf("cancel job %d: %d %s", job, a.status, a.body)
+				}
+				return state
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("client %s's job never was %v (it is %s)", client, states, state)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Logf("cancelled while %s and while %s", cancel(e.clients[0], "running"), cancel(e.clients[1], "scheduled", "available"))
+	r := waitRun(t, base, id, time.Minute)
+	if r.State != "interrupted" || r.FinishedAt == nil {
+		t.Fatalf("run: %+v, want interrupted", r)
+	}
+	for _, c := range r.Clients {
+		want := "interrupted"
+		if c.ClientID == e.clients[2] {
+			want = "done"
+		} else if !strings.Contains(c.Error, "cancelled") {
+			t.Errorf("client %s: error %q, want it to say its job was cancelled", c.Name, c.Error)
+		}
+		if c.State != want {
+			t.Errorf("client %s: %s, want %s", c.Name, c.State, want)
+		}
+	}
+	var loaded []string
+	rows, _ := e.pool.Query(ctx, `SELECT DISTINCT client_id::text FROM campaign_summaries`)
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		loaded = append(loaded, s)
+	}
+	if len(loaded) != 1 || loaded[0] != e.clients[2] {
+		t.Errorf("clients loaded: %v, want only %s", loaded, e.clients[2])
+	}
+	var finished bool
+	_ = e.pool.QueryRow(ctx, `SELECT finished_at IS NOT NULL FROM service_runs WHERE id = $1`, id).Scan(&finished)
+	if !finished {
+		t.Error("service_runs.finished_at is not set")
+	}
+	if a := post(t, base, body); a.status != http.StatusAccepted {
+		t.Errorf("the same request after the interrupted run: %d %s", a.status, a.body)
+	}
+}

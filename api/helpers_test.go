@@ -1,0 +1,239 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/metapipe/metapipe/api"
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
+)
+
+// apiToken is the API token of every test server: recognisable, so that a test can look for
+// it where it must not be.
+const apiToken = "mp-CANARY-api-token-0c9e41d7"
+
+var lastSunday = e2etest.LastSunday
+
+// env is a simulator, a migrated database with the demo clients (one per simulated ad
+// account), and the log of every service process the test opens.
+type env struct {
+	sim     *fixtures.Simulator
+	url     string
+	dbURL   string
+	pool    *pgxpool.Pool
+	stage   string
+	clients []string // ids, in the simulator's account order
+	names   []string // "Demo <account name>"
+	logs    *syncBuffer
+}
+
+func newEnv(t *testing.T, cfg fixtures.Config) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and the simulator")
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 5
+	}
+	if cfg.JobDuration == 0 {
+		cfg.JobDuration = 600 * time.Millisecond
+	}
+	sim := fixtures.New(cfg)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), logs: &syncBuffer{}}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e.pool = pool
+	if err := load.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := service.MigrateRiver(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.clients, err = fixtures.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range sim.Accounts() {
+		e.names = append(e.names, "Demo "+a.Name)
+	}
+	return e
+}
+
+// open opens a service process; concurrency 0 makes one that queues and reads runs but works
+// no job (serve without --worker), so that what it queues stays queued.
+func (e *env) open(t *testing.T, id string, concurrency int) *service.Service {
+	t.Helper()
+	cfg := service.Config{
+		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(fixtures.DemoToken), StageDir: e.stage,
+			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
+			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
+			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},
+		ID: id, Concurrency: concurrency, RescueAfter: 20 * time.Second, InlineWait: 100 * time.Millisecond, MaxAttempts: 3,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	s, err := service.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if concurrency > 0 {
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	}
+	return s
+}
+
+// serve serves the API of a service on a loopback server with the test's token and returns
+// its URL.
+func (e *env) serve(t *testing.T, s *service.Service) string {
+	t.Helper()
+	srv, err := api.New(s, api.Options{Token: apiToken, Refresh: time.Second,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// answer is an HTTP answer: its status, headers and body.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body into a generic value.
+func (a answer) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(a.body, &m); err != nil {
+		t.Fatalf("not a JSON object (status %d): %v\n%s", a.status, err, a.body)
+	}
+	return m
+}
+
+// noRedirect is a client that returns redirects instead of following them.
+var noRedirect = &http.Client{Timeout: 30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// call sends a request with the given Authorization header value ("" for none).
+func call(t *testing.T, c *http.Client, method, url, auth, body string) answer {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{res.StatusCode, res.Header, b}
+}
+
+const bearer = "Bearer " + apiToken
+
+// post queues a run through the API with the token.
+func post(t *testing.T, base, body string) answer {
+	t.Helper()
+	return call(t, noRedirect, http.MethodPost, base+"/v1/runs", bearer, body)
+}
+
+// get reads an API route with the token.
+func get(t *testing.T, base, path string) answer {
+	t.Helper()
+	return call(t, noRedirect, http.MethodGet, base+path, bearer, "")
+}
+
+// runView reads GET /v1/runs/{id}.
+func runView(t *testing.T, base, id string) service.RunView {
+	t.Helper()
+	a := get(t, base, "/v1/runs/"+id)
+	if a.status != http.StatusOK {
+		t.Fatalf("GET /v1/runs/%s: %d %s", id, a.status, a.body)
+	}
+	var r service.RunView
+	if err := json.Unmarshal(a.body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitRun polls GET /v1/runs/{id} until the run is over, as a caller of the API would.
+func waitRun(t *testing.T, base, id string, within time.Duration) service.RunView {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := runView(t, base, id)
+		if r.FinishedAt != nil {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s not over after %s: %+v", id, within, r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the loggers of several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
