@@ -154,33 +154,66 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	}
 	defer locks.Release()
 
+	cp, err := s.planStep(ctx, job, cr)
+	if err != nil {
+		return err
+	}
+	if held, err := s.fleet.HeldFor(ctx, cp.Account); err == nil && held > s.cfg.InlineWait {
+		log.Info("ad account held by Meta's throttling: snoozing", "for", held)
+		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(held))
+	}
+	dir := records.RunDir(filepath.Join(s.stage, a.RunID, a.ClientID))
+	wait, err := s.extractStep(ctx, job, cr, cp, dir)
+	if err != nil {
+		return err
+	}
+	if !wait.IsZero() {
+		d := max(time.Until(wait), time.Second)
+		log.Info("waiting on Meta: snoozing", "for", d.Round(time.Second))
+		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(d))
+	}
+	lres, err := s.loadStep(ctx, job, cr, cp, dir)
+	if err != nil {
+		return err
+	}
+	s.removeStaged(a)
+	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
+	return nil
+}
+
+// planStep returns the client's plan, planning it first when it is not yet. A client that
+// cannot be planned fails for good (a refused token, an as-of after its account's today) or
+// is planned again at the next attempt.
+func (s *Service) planStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun) (*pipeline.ClientPlan, error) {
+	a := job.Args
 	if cr.plan == nil {
 		if err := s.setState(ctx, job, StatePlanning); err != nil {
-			return err
+			return nil, err
 		}
+		var err error
 		if cr.plan, err = s.planClient(ctx, a, cr); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	cp := cr.plan
 	if cp.Error != "" {
 		err := errors.New(cp.Error)
 		if cp.Permanent {
-			return river.JobCancel(err)
+			return nil, river.JobCancel(err)
 		}
 		_, _ = s.pool.Exec(ctx, `UPDATE service_run_clients SET plan = NULL WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID)
-		return err // planned again at the next attempt
+		return nil, err
 	}
-	if held, err := s.fleet.HeldFor(ctx, cp.Account); err == nil && held > s.cfg.InlineWait {
-		log.Info("ad account held by Meta's throttling: snoozing", "for", held)
-		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(held))
-	}
+	return cp, nil
+}
 
-	// Extract until Meta makes it wait.
+// extractStep extracts the client until every kind is staged, or until Meta makes it wait:
+// then it returns when to look again, the report runs saved for whichever worker does.
+func (s *Service) extractStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir) (time.Time, error) {
+	a := job.Args
 	if err := s.setState(ctx, job, StateExtracting); err != nil {
-		return err
+		return time.Time{}, err
 	}
-	dir := records.RunDir(filepath.Join(s.stage, a.RunID, a.ClientID))
 	x := s.runner.Extractor()
 	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, s.fleet
 	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
@@ -191,34 +224,34 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	prog.flush(ctx)
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("extract: %w", ctx.Err())
+		return time.Time{}, fmt.Errorf("extract: %w", ctx.Err())
+	case res.Err != nil && permanent(res.Err):
+		return time.Time{}, river.JobCancel(res.Err)
 	case res.Err != nil:
-		if permanent(res.Err) {
-			return river.JobCancel(res.Err)
-		}
-		return res.Err
-	case !res.Wait.IsZero():
-		d := max(time.Until(res.Wait), time.Second)
-		log.Info("waiting on Meta: snoozing", "for", d.Round(time.Second))
-		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(d))
+		return time.Time{}, res.Err
 	}
+	return res.Wait, nil
+}
 
-	// Every kind is staged: KPI days, transform, load with the job's completion.
+// loadStep reads the client's KPI days, transforms it and loads it in the transaction that
+// completes the job, fenced against a job rescued or taken over meanwhile.
+func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir) (load.Result, error) {
+	a := job.Args
 	if err := s.setState(ctx, job, StateLoading); err != nil {
-		return err
+		return load.Result{}, err
 	}
 	since, until := cp.Range().Since, cp.Range().Until
 	if _, err := extract.ReadKPI(ctx, s.pool, []string{a.ClientID}, since, until, dir.KPI()); err != nil {
-		return err
+		return load.Result{}, err
 	}
 	tres, err := transform.Run(ctx, transform.Input{
 		Clients: []transform.ClientInput{{ClientID: a.ClientID, Dir: dir.Client(a.ClientID), AsOf: until, Currency: cp.Currency}},
 		KPIPath: dir.KPI(), OutPath: dir.Summaries()})
 	if err != nil {
-		return err
+		return load.Result{}, err
 	}
 	if cerr := tres.PerClient[a.ClientID].Err; cerr != nil {
-		return river.JobCancel(cerr) // the same report runs give the same rows
+		return load.Result{}, river.JobCancel(cerr) // the same report runs give the same rows
 	}
 	lreq := load.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
 		Sync: []load.SyncState{cp.SyncState(a.RunID)}, Ranges: []load.ClientRange{cp.LoadRange()},
@@ -248,12 +281,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.removeStaged(a)
-	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
-	return nil
+	return lres, err
 }
 
 // removeStaged removes the staged files of a client that is over (loaded, failed or
