@@ -82,13 +82,22 @@ type world struct {
 // database, migrates it and seeds one client per account with its daily KPI rows.
 func newWorld(b *testing.B, accounts int, cfg fixtures.Config) *world {
 	b.Helper()
-	ctx := context.Background()
 	cfg.Accounts, cfg.Seed = accounts, Seed
 	sim := fixtures.New(cfg)
 	pc := &pollCounter{h: sim, polls: map[string]int{}}
 	srv := httptest.NewServer(pc)
 	b.Cleanup(srv.Close)
-	w := &world{sim: sim, polls: pc, url: srv.URL, dbURL: pgtest.NewDatabase(b)}
+	w := newDB(b, sim)
+	w.polls, w.url = pc, srv.URL
+	return w
+}
+
+// newDB creates a database, migrates it and seeds one client per account of sim with its
+// daily KPI rows; the world it returns serves nothing (url is empty).
+func newDB(b *testing.B, sim *fixtures.Simulator) *world {
+	b.Helper()
+	ctx := context.Background()
+	w := &world{sim: sim, dbURL: pgtest.NewDatabase(b)}
 	pool, err := pgxpool.New(ctx, w.dbURL)
 	if err != nil {
 		b.Fatal(err)

@@ -204,16 +204,16 @@ func TestReport(t *testing.T) {
 	p("")
 	p("Peak RSS of the built binary `metapipe run` as a child process (getrusage ru_maxrss of the child = VmHWM), against an in-process "+
 		"simulator (latency %s, report runs %s), `--concurrency %d`, 54 weeks per client. The transform figures are the same runs' transform stage "+
-		"(from run.json) over n client-years of staged files.", memLatency, memJobDuration, memConcurrency)
+		"(from run.json) over n client-years of staged files.", resLatency, resJobDuration, resConcurrency)
 	p("")
 	p("| clients (client-years) | peak RSS MB | run wall s | transform s | summary rows | transform rows/s |")
 	p("|---|---|---|---|---|---|")
 	for _, n := range []int{100, 1000} {
-		m := fmt.Sprintf("Memory/clients=%d", n)
+		m := fmt.Sprintf("Resources/clients=%d", n)
 		p("| %d | %s | %s | %s | %s | %s |", n, fs(r.get(m, "peak_rss_MB"), 1), fs(r.get(m, "wall_s"), 1), fs(r.get(m, "transform_s"), 2),
 			fs(r.get(m, "transform_rows"), 0), fs(r.get(m, "transform_rows/s"), 0))
 	}
-	rss100, rss1000 := r.get("Memory/clients=100", "peak_rss_MB"), r.get("Memory/clients=1000", "peak_rss_MB")
+	rss100, rss1000 := r.get("Resources/clients=100", "peak_rss_MB"), r.get("Resources/clients=1000", "peak_rss_MB")
 	p("")
 	p("BenchmarkTransform (transform/bench_test.go, 200 synthetic client-years, 53 weeks, 52 raw rows per summary row): %s rows/s, %s raw rows/s.",
 		fs(r.get("Transform", "rows/s"), 0), fs(r.get("Transform", "raw_rows/s"), 0))

@@ -17,7 +17,7 @@ run() {
 }
 start=$(date +%s)
 run go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -timeout 1h ./bench/
-run go test -run '^$' -bench '^BenchmarkMemory$' -benchtime 1x -timeout 1h ./bench/
+run go test -run '^$' -bench '^BenchmarkResources$' -benchtime 1x -timeout 1h ./bench/
 run go test -run '^$' -bench '^BenchmarkTransform$' -benchtime 1x -timeout 1h ./transform/
 run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./load/
 echo "(all benchmarks: $(( $(date +%s) - start )) s)" >&2
