@@ -18,10 +18,11 @@ import (
 )
 
 // PollConfig paces the polling of a report run and says when a run is stuck. A run is judged
-// by its progress, not by a stopwatch: Meta documents runs of up to an hour.
+// by its progress, not by a stopwatch: Meta documents runs of up to an hour. Between First and
+// Max, the polls are timed by Meta's percent ([pollSchedule]).
 type PollConfig struct {
 	First time.Duration // first wait after the submit (2s; --poll-first)
-	Max   time.Duration // longest wait between polls (30s; --poll-max)
+	Max   time.Duration // longest wait between polls (2m; --poll-max)
 	// StallTimeout is the longest a run may go without progress: neither its async_status nor
 	// its async_percent_completion changed from one poll to the next (10m; --job-timeout).
 	// Progress is seen at the polls, which are at most Max apart.
@@ -37,7 +38,7 @@ func (c PollConfig) withDefaults() PollConfig {
 		c.First = 2 * time.Second
 	}
 	if c.Max == 0 {
-		c.Max = 30 * time.Second
+		c.Max = 2 * time.Minute
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 10 * time.Minute
@@ -245,19 +246,17 @@ type adReportRun struct {
 }
 
 // wait polls the report run until it is completed, judging by async_status (not percent). The
-// polls follow an exponential schedule from Poll.First doubling up to Poll.Max (no jitter:
-// the first poll lands just after a job of the usual length); a resumed run is polled at once.
+// polls are timed by Meta's percent ([pollSchedule]): the first Poll.First after the submit,
+// then just after the end the percent and the time elapsed foretell, at most Poll.Max apart; a
+// resumed run is polled at once.
 // A run whose status and percent have not changed for Poll.StallTimeout has stalled, and one
 // not completed Poll.MaxRunTime after the wait began is stuck: both are a [*ReportRunError].
 func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error {
 	cfg := r.poll.withDefaults()
 	start := time.Now()
 	defer func() { r.s.Stats.JobWait.Add(int64(time.Since(start))) }()
-	schedule := backoff.Policy{Base: cfg.First, Cap: cfg.Max}.Backoff()
-	var delay time.Duration
-	if !resumed {
-		delay, _ = schedule.Next()
-	}
+	schedule := newPollSchedule(cfg, resumed)
+	delay := schedule.first()
 	var lastStatus string
 	lastPct, lastChange := -1.0, start
 	for {
@@ -292,7 +291,7 @@ func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error 
 		case waited > cfg.MaxRunTime:
 			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStuck, Waited: waited}
 		}
-		delay, _ = schedule.Next()
+		delay = schedule.next(waited, pct)
 	}
 }
 

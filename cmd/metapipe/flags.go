@@ -118,8 +118,8 @@ func extractFlags() []cli.Flag {
 	return []cli.Flag{
 		flagConcurrency(),
 		&cli.DurationFlag{Name: "poll-first", Value: 2 * time.Second, Validator: between(minPoll, maxPoll),
-			Usage: "first wait before polling a report run"},
-		&cli.DurationFlag{Name: "poll-max", Value: 30 * time.Second, Validator: between(minPoll, maxPoll),
+			Usage: "first wait before polling a report run; then the polls are timed by Meta's percent"},
+		&cli.DurationFlag{Name: "poll-max", Value: 2 * time.Minute, Validator: between(minPoll, maxPoll),
 			Usage: "longest wait between polls (at least --poll-first)"},
 		&cli.DurationFlag{Name: "job-timeout", Value: 10 * time.Minute, Validator: between(minJob, maxJob),
 			Usage: "a report run whose status and percent have not changed this long has stalled: resubmitted once, then the client fails"},

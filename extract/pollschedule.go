@@ -1,0 +1,105 @@
+package extract
+
+import "time"
+
+// pollSchedule times the polls of one report run by what Meta says of it: it extrapolates the
+// run's end from async_percent_completion and the time elapsed, and polls just after that
+// end, so that a run is seen done soon after it is done, whatever its length, in a few polls.
+//
+//   - The first poll comes PollConfig.First after the submit (at once on a resume).
+//   - While Meta reports no percent (0, a run still queued), the wait doubles the time
+//     elapsed: polls at First, 2×First, 4×First, …
+//   - With a percent p > 0 on a fresh run, the end is estimated from the submit on, as if the
+//     percent rose linearly: elapsed × 100 / p. Meta's percent is a whole number rounded
+//     down, so this is the latest end the reading allows: the poll lands at or just after the
+//     end instead of just before it.
+//   - From the second reading with a percent on, the rate between the first such reading and
+//     the latest gives a second estimate, which holds for a run that queued at 0 % before it
+//     progressed; the earlier of the two ends is taken.
+//   - A reading that shows no progress since the previous poll (the same percent, or 100 % but
+//     not completed) doubles the previous wait.
+//
+// Every wait is at least a twentieth of the time elapsed (and of First), so that a run near its
+// end is not polled in a burst, and at most PollConfig.Max, which also bounds how late a stall
+// is seen. Over runs of 2 s to 200 s the schedule sees a run done within about 10 % of its
+// length; a run of the usual length (20 s ± 25 %) takes 2 to 4 polls (pollschedule_test.go).
+type pollSchedule struct {
+	cfg     PollConfig // with its defaults
+	resumed bool
+
+	last    time.Duration // the previous wait
+	aimed   bool          // the previous wait was aimed at an estimated end
+	lastPct float64       // the percent at the previous poll (-1 before the first)
+	// The first reading with a percent above 0: the base of the rate estimate.
+	baseAt  time.Duration
+	basePct float64
+	zeroAt  time.Duration // the last poll that read 0 %: the run progressed only after it
+}
+
+func newPollSchedule(cfg PollConfig, resumed bool) *pollSchedule {
+	return &pollSchedule{cfg: cfg, resumed: resumed, lastPct: -1, basePct: -1}
+}
+
+// first is the wait before the first poll: First after a submit, none on a resume (the run
+// may have ended while metapipe was not running).
+func (p *pollSchedule) first() time.Duration {
+	if p.resumed {
+		p.last = 0
+		return 0
+	}
+	p.last = p.cfg.First
+	return p.cfg.First
+}
+
+// next is the wait before the next poll, given the poll just made: the time elapsed since the
+// submit (or the resume) and Meta's async_percent_completion.
+func (p *pollSchedule) next(elapsed time.Duration, pct float64) time.Duration {
+	floor := max(p.cfg.First, elapsed) / 20
+	progressed := pct > p.lastPct
+	p.lastPct = pct
+	var d time.Duration
+	switch {
+	case pct <= 0:
+		// Nothing to extrapolate from: double the time elapsed.
+		p.zeroAt = elapsed
+		d = max(elapsed, p.cfg.First)
+	case pct >= 100 || !progressed:
+		// Done by its percent but not by its status, or no progress since the last poll: wait
+		// twice as long as the last time, starting from the floor if the last wait was aimed
+		// at an end that has not come.
+		d = 2 * p.last
+		if p.aimed {
+			d = floor
+		}
+	default:
+		end := time.Duration(-1)
+		switch {
+		case p.basePct > 0 && elapsed > p.baseAt:
+			// The rate since the first reading with a percent: the end for a run that
+			// progresses linearly once it has begun, queued or not. Both readings are
+			// rounded down, so the rate is taken half a percent slower, not to poll early.
+			rate := (pct - p.basePct - 0.5) / float64(elapsed-p.baseAt) // percent per nanosecond
+			end = elapsed + time.Duration((100-pct)/rate)
+		case !p.resumed:
+			// One reading: linear progress since the last poll that read 0 % (or since the
+			// submit). One reading cannot tell a run that progressed from its submit from
+			// one that queued first, so the next poll comes halfway to that end (and at
+			// most the time elapsed later), and gives a rate.
+			end = p.zeroAt + time.Duration(float64(elapsed-p.zeroAt)*100/pct)
+			end = min(elapsed+(end-elapsed)/2, 2*max(elapsed, p.cfg.First))
+		default:
+			// A resumed run's first reading: nothing to extrapolate from yet.
+			d = p.cfg.First
+		}
+		if p.basePct <= 0 {
+			p.baseAt, p.basePct = elapsed, pct
+		}
+		if end >= 0 {
+			d = end - elapsed
+		}
+	}
+	d = min(max(d, floor), p.cfg.Max)
+	p.last = d
+	p.aimed = pct > 0 && pct < 100 && progressed
+	return d
+}
