@@ -18,8 +18,9 @@ type Extractor struct {
 	Client         *Client
 	Poll           PollConfig
 	Throttle       ThrottleConfig
-	PageSize       int // result rows per page (default 500)
-	JobsPerAccount int // report runs in flight per ad account (default 10)
+	Sync           SyncConfig // which reports are read synchronously (none by default)
+	PageSize       int        // result rows per page (default 500)
+	JobsPerAccount int        // report runs in flight per ad account (default 10)
 }
 
 // Request is one client's extraction: the ad account, its token, the dates and where to stage.
@@ -34,9 +35,12 @@ type Request struct {
 
 // KindResult is one report kind's outcome.
 type KindResult struct {
-	Rows    int    `json:"rows"`
-	Skipped bool   `json:"skipped,omitempty"` // the file was already complete
-	Error   string `json:"error,omitempty"`
+	Rows    int  `json:"rows"`
+	Skipped bool `json:"skipped,omitempty"` // the file was already complete
+	Sync    bool `json:"sync,omitempty"`    // read with the synchronous request, no report run
+	// Fallback says why a synchronous read gave way to report runs (FallbackTooLarge, …).
+	Fallback string `json:"sync_fallback,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // ClientResult is one client's outcome. Err is the first error of its report kinds (a
@@ -111,14 +115,14 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 		return KindResult{}, err
 	}
 	r := &reportRunner{s: s, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
-		runs: runs, slots: sem, progress: progress}
-	rows, err := r.fetch(ctx, req.Range)
+		sync: x.Sync.withDefaults(), runs: runs, slots: sem, progress: progress}
+	rows, sync, fallback, err := r.fetchKind(ctx, req.Range)
 	if err != nil {
-		return KindResult{}, err
+		return KindResult{Fallback: fallback}, err
 	}
 	if err := records.WriteParquet(out, rows, records.RowGroupRows); err != nil {
 		return KindResult{}, fmt.Errorf("stage rows: %w", err)
 	}
 	r.report(StateDone, 100, 0)
-	return KindResult{Rows: len(rows)}, nil
+	return KindResult{Rows: len(rows), Sync: sync, Fallback: fallback}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -83,6 +82,7 @@ type reportRunner struct {
 	client   string // the client's name, for errors
 	poll     PollConfig
 	pageSize int
+	sync     SyncConfig // with its defaults
 	runs     *reportRunLog
 	slots    chan struct{} // bounds the account's report runs in flight
 	progress ProgressFunc
@@ -187,19 +187,10 @@ func (r *reportRunner) submitOrResume(ctx context.Context, rng Range) (id string
 	if e, ok := r.runs.find(rng); ok && e.ReportRunID != "" && (e.Status == runSubmitted || e.Status == runCompleted) {
 		return e.ReportRunID, true, nil
 	}
-	params := url.Values{}
-	params.Set("level", r.spec.Level)
-	params.Set("fields", strings.Join(r.spec.Fields, ","))
-	if len(r.spec.Breakdowns) > 0 {
-		params.Set("breakdowns", strings.Join(r.spec.Breakdowns, ","))
-	}
-	tr, _ := json.Marshal(map[string]string{"since": rng.Since.Format(time.DateOnly), "until": rng.Until.Format(time.DateOnly)})
-	params.Set("time_range", string(tr))
-	params.Set("time_increment", "7")
 	var resp struct {
 		ReportRunID json.Number `json:"report_run_id"`
 	}
-	if err := r.s.call(ctx, CallSubmit, http.MethodPost, "act_"+r.s.Account+"/insights", params, &resp); err != nil {
+	if err := r.s.call(ctx, CallSubmit, http.MethodPost, "act_"+r.s.Account+"/insights", r.insightsParams(rng), &resp); err != nil {
 		return "", false, fmt.Errorf("submit report run %s: %w", rng, err)
 	}
 	id = resp.ReportRunID.String()

@@ -253,3 +253,44 @@ func TestNoTokenAnywhere(t *testing.T) {
 		t.Errorf("%d report runs submitted", n)
 	}
 }
+
+// With --sync-weeks, the first run's year goes by report runs and a daily run's five or six
+// weeks by synchronous reads: no report run, one request per kind, the ledger says so, and the
+// table equals the truth.
+func TestDailyRunSynchronous(t *testing.T) {
+	e := newEnv(t, 3)
+	cfg := e.config(4)
+	cfg.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
+	r, err := pipeline.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	asOf1 := lastSunday.AddDate(0, 0, -7)
+	if _, err := r.Run(context.Background(), opts(asOf1), ""); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.sim.Counters(); c.Requests[fixtures.KindSubmit] != 15 || c.Requests[fixtures.KindSync] != 0 {
+		t.Errorf("first run: %d report runs, %d synchronous reads; want 15 and none", c.Requests[fixtures.KindSubmit], c.Requests[fixtures.KindSync])
+	}
+	e.sim.ResetCounters()
+	rep, err := r.Run(context.Background(), opts(lastSunday), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.sim.Counters()
+	if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindPoll] != 0 || c.Requests[fixtures.KindResults] != 0 || c.Requests[fixtures.KindSync] != 15 {
+		t.Errorf("daily run: requests %v, want 15 synchronous reads and no report run", c.Requests)
+	}
+	for id, cr := range rep.Ledger.Clients {
+		if cr.Extract.Stats.Syncs != 5 || cr.Extract.Stats.Submits != 0 {
+			t.Errorf("ledger, client %s: stats %+v", id, cr.Extract.Stats)
+		}
+		for k, kr := range cr.Extract.Kinds {
+			if !kr.Sync {
+				t.Errorf("ledger, client %s: %s not read synchronously: %+v", id, k, kr)
+			}
+		}
+	}
+	checkTable(t, e, lastSunday)
+}

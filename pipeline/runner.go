@@ -31,6 +31,9 @@ type Config struct {
 	StageDir    string        // where run directories live (DefaultStageDir)
 	Concurrency int           // clients extracted at once (DefaultConcurrency)
 
+	// Sync says which reports are read synchronously; the zero value reads none (the command's
+	// --sync-weeks defaults to extract.DefaultSyncWeeks).
+	Sync           extract.SyncConfig
 	Poll           extract.PollConfig
 	Throttle       extract.ThrottleConfig
 	Retry          extract.RetryConfig
@@ -100,6 +103,9 @@ func newRunner(cfg Config) *Runner {
 // Close releases the database.
 func (r *Runner) Close() { r.pool.Close() }
 
+// SyncWeeks is the threshold of synchronous reads (extract.SyncConfig.Weeks; 0: none).
+func (r *Runner) SyncWeeks() int { return r.cfg.Sync.Weeks }
+
 // Pool is the runner's database pool.
 func (r *Runner) Pool() *pgxpool.Pool { return r.pool }
 
@@ -160,5 +166,6 @@ func (r *Runner) graphClient() *extract.Client {
 }
 
 func (r *Runner) extractor() *extract.Extractor {
-	return &extract.Extractor{Client: r.graphClient(), Poll: r.cfg.Poll, Throttle: r.cfg.Throttle, PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
+	return &extract.Extractor{Client: r.graphClient(), Sync: r.cfg.Sync, Poll: r.cfg.Poll, Throttle: r.cfg.Throttle,
+		PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
 }

@@ -93,7 +93,7 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 	} else if res.Err != nil {
 		r.log.Error("extract failed", "client", cp.Name, "err", res.Err)
 	} else {
-		r.log.Info("extracted", "client", cp.Name, "requests", res.Stats.Requests, "submits", res.Stats.Submits,
+		r.log.Info("extracted", "client", cp.Name, "requests", res.Stats.Requests, "syncs", res.Stats.Syncs, "submits", res.Stats.Submits,
 			"polls", res.Stats.Polls, "pages", res.Stats.Pages, "rows", res.Stats.Rows)
 	}
 	return res

@@ -160,6 +160,8 @@ func TestNumericFlagRanges(t *testing.T) {
 		{[]string{"run", "--poll-first", "5s", "--poll-max", "2s"}, []string{"--poll-max", "--poll-first"}},
 		{[]string{"run", "--job-timeout", "0s"}, []string{"-job-timeout", "1s to 24h0m0s"}},
 		{[]string{"run", "--job-max", "-1m"}, []string{"-job-max", "1s to 24h0m0s"}},
+		{[]string{"run", "--sync-weeks", "-1"}, []string{"-sync-weeks", "0 to 160"}},
+		{[]string{"plan", "--sync-weeks", "161"}, []string{"-sync-weeks", "0 to 160"}},
 		{[]string{"run", "--weeks", "0"}, []string{"-weeks", "1 to 160"}},
 		{[]string{"plan", "--weeks", "200"}, []string{"-weeks", "1 to 160"}},
 		{[]string{"run", "--lookback", "-1"}, []string{"-lookback", "0 to 365"}},
@@ -242,9 +244,10 @@ func TestJSONModeRun(t *testing.T) {
 		}
 	})
 	t.Run("a client failed", func(t *testing.T) {
+		// Report runs that always fail (six weeks are read synchronously unless told not to).
 		w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{FailJobs: -1})
 		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{})
-		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full")...), "partial", 1)
+		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--sync-weeks", "0")...), "partial", 1)
 		if e, _ := last["error"].(string); !strings.Contains(e, w.sim.Accounts()[1].Name) {
 			t.Errorf("run_finished error %q does not name the failed client", e)
 		}

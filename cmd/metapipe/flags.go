@@ -105,6 +105,10 @@ func flagConcurrency() cli.Flag {
 	return &cli.IntFlag{Name: "concurrency", Value: pipeline.DefaultConcurrency, Validator: between(1, maxConcurrency),
 		Usage: "clients extracted at once (each with its five report runs)"}
 }
+func flagSyncWeeks() cli.Flag {
+	return &cli.IntFlag{Name: "sync-weeks", Value: extract.DefaultSyncWeeks, Validator: between(0, maxWeeks),
+		Usage: "read ranges of up to this many weeks with synchronous requests instead of report runs (0: never)"}
+}
 func flagPageSize() cli.Flag {
 	return &cli.IntFlag{Name: "page-size", Value: maxPageSize, Validator: between(1, maxPageSize), Usage: "result rows per page"}
 }
@@ -117,6 +121,7 @@ func flagJSON() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print JSON
 func extractFlags() []cli.Flag {
 	return []cli.Flag{
 		flagConcurrency(),
+		flagSyncWeeks(),
 		&cli.DurationFlag{Name: "poll-first", Value: 2 * time.Second, Validator: between(minPoll, maxPoll),
 			Usage: "first wait before polling a report run; then the polls are timed by Meta's percent"},
 		&cli.DurationFlag{Name: "poll-max", Value: 2 * time.Minute, Validator: between(minPoll, maxPoll),
@@ -201,6 +206,7 @@ func config(cmd *cli.Command) (pipeline.Config, error) {
 		APIVersion:  os.Getenv("META_API_VERSION"),
 		StageDir:    cmd.String("stage-dir"),
 		Concurrency: cmd.Int("concurrency"),
+		Sync:        extract.SyncConfig{Weeks: cmd.Int("sync-weeks")},
 		Poll: extract.PollConfig{First: cmd.Duration("poll-first"), Max: cmd.Duration("poll-max"),
 			StallTimeout: cmd.Duration("job-timeout"), MaxRunTime: cmd.Duration("job-max")},
 		PageSize:       cmd.Int("page-size"),
