@@ -23,7 +23,7 @@ var latencyModel = fixtures.Config{Latency: Latency, Jitter: Jitter, JobDuration
 // is strictly sequential, so at 100 clients it is not run (it would take about 15 minutes)
 // unless BENCH_OLD_LOOP_100=1: the report extrapolates it from 10 clients.
 //
-// metapipe runs with the product's defaults (--concurrency pipeline.DefaultConcurrency, poll after 2 s doubling to
+// metapipe runs with the product's defaults (--concurrency oldDefaultConcurrency, poll after 2 s doubling to
 // 30 s, 10 report runs per account, pages of 500), and once more at 100 clients with
 // --concurrency 100 to show what the concurrency bound costs.
 func BenchmarkEndToEnd(b *testing.B) {
@@ -32,7 +32,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			if n < 100 || os.Getenv("BENCH_OLD_LOOP_100") == "1" {
 				b.Run("old-loop", func(b *testing.B) { benchOldLoop(b, n) })
 			}
-			b.Run("metapipe", func(b *testing.B) { benchMetapipe(b, n, pipeline.DefaultConcurrency) })
+			b.Run("metapipe", func(b *testing.B) { benchMetapipe(b, n, oldDefaultConcurrency) })
 			if n == 100 {
 				b.Run("metapipe-c100", func(b *testing.B) { benchMetapipe(b, n, 100) })
 			}

@@ -124,3 +124,6 @@ func sum(m map[string]int64) int64 {
 	}
 	return n
 }
+
+// oldDefaultConcurrency was --concurrency's fixed default before `auto`.
+const oldDefaultConcurrency = 32

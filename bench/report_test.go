@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/pipeline"
 )
 
 var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
@@ -123,7 +122,7 @@ func TestReport(t *testing.T) {
 	p("")
 	p("Latency model: %s ± %s per Graph API call (800 ms ± 200 ms ÷ %d), the old loop's 100 ms pause between weeks ÷ %d = %s, "+
 		"report runs take %s (the simulator's default). 54 weeks per client. metapipe with the product defaults "+
-		"(`--concurrency "+fmt.Sprint(pipeline.DefaultConcurrency)+"`, first poll after 2 s, pages of 500) unless the row says otherwise. Each side on a fresh database seeded alike.",
+		"(`--concurrency "+fmt.Sprint(oldDefaultConcurrency)+"`, first poll after 2 s, pages of 500) unless the row says otherwise. Each side on a fresh database seeded alike.",
 		Latency, Jitter, Scale, Scale, WeekPause, JobDuration)
 	p("")
 	p("| clients | old loop wall s | metapipe wall s | speed-up | old loop requests | metapipe requests | peak in flight old / ours | report runs per client | max polls per run | wasted pages | metapipe extract s | lower bound s | extract ÷ bound | wall ÷ bound |")
@@ -229,7 +228,7 @@ func TestReport(t *testing.T) {
 	p("| no wasted pages | %s wasted | %s |", fs(wasted, 0), verdict(wasted == 0, wasted))
 	p("| ≥ 100× faster than the old loop at 100 clients (defaults) | %s | %s |", ratio(speedup100, 1), verdict(speedup100 >= 100, speedup100))
 	p("| ≥ 100× faster than the old loop at 100 clients (`--concurrency 100`) | %s | %s |", ratio(speedupC100, 1), verdict(speedupC100 >= 100, speedupC100))
-	p("| within 1.25× of the lower bound, 100 clients (defaults, bound under concurrency %d) | %s | %s |", pipeline.DefaultConcurrency, ratio(ratioBound100, 1), verdict(ratioBound100 <= 1.25, ratioBound100))
+	p("| within 1.25× of the lower bound, 100 clients (defaults, bound under concurrency %d) | %s | %s |", oldDefaultConcurrency, ratio(ratioBound100, 1), verdict(ratioBound100 <= 1.25, ratioBound100))
 	p("| within 1.25× of the lower bound, 100 clients (`--concurrency 100`) | %s | %s |", ratio(ratioBoundC100, 1), verdict(ratioBoundC100 <= 1.25, ratioBoundC100))
 	for _, k := range []string{"5400local", "54000local", "5400proxy10ms", "54000proxy10ms"} {
 		v := loads[k]
@@ -253,9 +252,9 @@ func TestReport(t *testing.T) {
 	if speedup100 < 100 {
 		p("- **Speed-up at 100 clients with the defaults (%s).** metapipe is %s its own bound under `--concurrency %d`: "+
 			"ceil(100 ÷ %d) rounds of clients, each at least one report run (%s) long, so with these defaults 100× (%s s) is out "+
-			"of reach by construction. The default of `--concurrency` (pipeline.DefaultConcurrency) is a choice for the real API, "+
+			"of reach by construction. The default of `--concurrency` (oldDefaultConcurrency) is a choice for the real API, "+
 			"where the app-level quota is shared by every client in flight; with `--concurrency 100` the same run gives %s.",
-			ratio(speedup100, 1), ratio(ratioBound100, 1)+" of", pipeline.DefaultConcurrency, pipeline.DefaultConcurrency, JobDuration,
+			ratio(speedup100, 1), ratio(ratioBound100, 1)+" of", oldDefaultConcurrency, oldDefaultConcurrency, JobDuration,
 			fs(perClient, 1), ratio(speedupC100, 1))
 	}
 	if ratioBoundC100 > 1.25 {

@@ -63,6 +63,9 @@ type Client struct {
 	AppSecret string // optional: adds appsecret_proof
 	HTTP      *http.Client
 	Retry     RetryConfig
+	// OnUsage, when set, is told the usage headers of every response (of every session, at
+	// once from many goroutines): what pipeline's adaptive concurrency follows.
+	OnUsage func(Usage)
 }
 
 // NewClient returns a client with TLS verification on (the default transport) and sane defaults.
@@ -262,7 +265,9 @@ func (s *Session) once(ctx context.Context, timeout time.Duration, kind CallKind
 		return nil, &netError{err: scrubError(stripURL(err), s.token)}
 	}
 	defer resp.Body.Close()
-	s.Throttle.Observe(resp.Header)
+	if u, ok := s.Throttle.Observe(resp.Header); ok && s.c.OnUsage != nil {
+		s.c.OnUsage(u)
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		if ctx.Err() != nil {

@@ -14,10 +14,6 @@ import (
 	"github.com/metapipe/metapipe/load"
 )
 
-// DefaultConcurrency is how many clients are extracted at once unless told otherwise: each has
-// its five report runs in flight, and the time a run takes is mostly Meta's jobs, not calls.
-const DefaultConcurrency = 32
-
 // DefaultStageDir is where run directories live unless told otherwise.
 const DefaultStageDir = "stage"
 
@@ -29,7 +25,10 @@ type Config struct {
 	APIVersion  string        // META_API_VERSION ("" is extract.DefaultAPIVersion)
 	AppSecret   string        // META_APP_SECRET, optional: adds appsecret_proof
 	StageDir    string        // where run directories live (DefaultStageDir)
-	Concurrency int           // clients extracted at once (DefaultConcurrency)
+	// Concurrency is how many clients are extracted at once; ConcurrencyAuto (0, the
+	// default) follows Meta's usage headers (clientGate), tuned by AutoConcurrency.
+	Concurrency     int
+	AutoConcurrency AutoConcurrency
 
 	// Sync says which reports are read synchronously; the zero value reads none (the command's
 	// --sync-weeks defaults to extract.DefaultSyncWeeks).
@@ -83,8 +82,8 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 
 // newRunner fills the config's defaults; the pool is the caller's to set.
 func newRunner(cfg Config) *Runner {
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
+	if cfg.Concurrency < 0 {
+		cfg.Concurrency = ConcurrencyAuto
 	}
 	if cfg.StageDir == "" {
 		cfg.StageDir = DefaultStageDir

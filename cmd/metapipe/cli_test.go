@@ -152,6 +152,7 @@ func TestNumericFlagRanges(t *testing.T) {
 	}{
 		{[]string{"run", "--concurrency", "0"}, []string{"-concurrency", "1 to 1000"}},
 		{[]string{"run", "--concurrency", "1001"}, []string{"-concurrency", "1 to 1000"}},
+		{[]string{"run", "--concurrency", "many"}, []string{"-concurrency", "auto or 1 to 1000"}},
 		{[]string{"run", "--page-size", "0"}, []string{"-page-size", "1 to 500"}},
 		{[]string{"run", "--page-size", "501"}, []string{"-page-size", "1 to 500"}},
 		{[]string{"run", "--jobs-per-account", "0"}, []string{"-jobs-per-account", "1 to 100"}},
@@ -241,6 +242,15 @@ func TestJSONModeRun(t *testing.T) {
 		last := check(t, w.run(t, nil, runArgs("--weeks", "6")...), "done", 0)
 		if n := last["rows"].(map[string]any)["inserted"].(float64); n != float64(w.count(t, `SELECT count(*) FROM campaign_summaries`)) || n == 0 {
 			t.Errorf("run_finished says %v rows inserted, the table has %d", n, w.count(t, `SELECT count(*) FROM campaign_summaries`))
+		}
+		if c, _ := last["concurrency"].(map[string]any); c["mode"] != "auto" || c["peak"].(float64) < 1 {
+			t.Errorf("run_finished concurrency %v, want auto by default", last["concurrency"])
+		}
+	})
+	t.Run("a fixed concurrency", func(t *testing.T) {
+		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--concurrency", "1")...), "done", 0)
+		if c, _ := last["concurrency"].(map[string]any); c["mode"] != "fixed" || c["peak"].(float64) != 1 {
+			t.Errorf("run_finished concurrency %v, want fixed, one client at a time", last["concurrency"])
 		}
 	})
 	t.Run("a client failed", func(t *testing.T) {

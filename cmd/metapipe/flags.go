@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -102,8 +103,32 @@ func flagFull() cli.Flag {
 	return &cli.BoolFlag{Name: "full", Usage: "refetch the whole horizon, final weeks included"}
 }
 func flagConcurrency() cli.Flag {
-	return &cli.IntFlag{Name: "concurrency", Value: pipeline.DefaultConcurrency, Validator: between(1, maxConcurrency),
-		Usage: "clients extracted at once (each with its five report runs)"}
+	return &cli.StringFlag{Name: "concurrency", Value: "auto", Validator: autoOrBetween(1, maxConcurrency),
+		Usage: "clients extracted at once (each with its five reports): auto follows Meta's usage headers, or a number"}
+}
+
+// autoOrBetween is a flag validator: "auto", or an integer in [lo, hi].
+func autoOrBetween(lo, hi int) func(string) error {
+	return func(v string) error {
+		if v == "auto" {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("allowed values auto or %d to %d", lo, hi)
+		}
+		return nil
+	}
+}
+
+// concurrency reads --concurrency: pipeline.ConcurrencyAuto for auto (and where the command
+// has no such flag), else the number.
+func concurrency(cmd *cli.Command) int {
+	n, err := strconv.Atoi(cmd.String("concurrency"))
+	if err != nil {
+		return pipeline.ConcurrencyAuto
+	}
+	return n
 }
 func flagSyncWeeks() cli.Flag {
 	return &cli.IntFlag{Name: "sync-weeks", Value: extract.DefaultSyncWeeks, Validator: between(0, maxWeeks),
@@ -205,7 +230,7 @@ func config(cmd *cli.Command) (pipeline.Config, error) {
 		GraphURL:    os.Getenv("META_GRAPH_URL"),
 		APIVersion:  os.Getenv("META_API_VERSION"),
 		StageDir:    cmd.String("stage-dir"),
-		Concurrency: cmd.Int("concurrency"),
+		Concurrency: concurrency(cmd),
 		Sync:        extract.SyncConfig{Weeks: cmd.Int("sync-weeks")},
 		Poll: extract.PollConfig{First: cmd.Duration("poll-first"), Max: cmd.Duration("poll-max"),
 			StallTimeout: cmd.Duration("job-timeout"), MaxRunTime: cmd.Duration("job-max")},

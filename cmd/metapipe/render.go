@@ -54,6 +54,9 @@ func printTimings(w io.Writer, l *pipeline.Ledger) {
 	fmt.Fprintf(w, "timings: total %.2fs\n", t.Total)
 	fmt.Fprintf(w, "  %-11s%.2fs\n", "extract", t.Extract)
 	fmt.Fprintf(w, "  %-11s(report runs, summed: Meta jobs %.2fs, paging %.2fs)\n", "", t.JobWait, t.Paging)
+	if c := l.Concurrency; c != nil {
+		fmt.Fprintf(w, "  %-11s(clients at once: %s, peak %d, average %.1f, limit %d-%d)\n", "", c.Mode, c.Peak, c.Average, c.Low, c.High)
+	}
 	fmt.Fprintf(w, "  %-11s%.3fs\n", "KPI query", t.KPIQuery)
 	fmt.Fprintf(w, "  %-11s%.3fs\n", "transform", t.Transform)
 	fmt.Fprintf(w, "  %-11s%.3fs (COPY %.3fs, merge %.3fs)\n", "load", t.Load, t.Copy, t.Merge)
