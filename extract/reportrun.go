@@ -182,25 +182,27 @@ func (r *reportRunner) fetchSplit(ctx context.Context, rng Range) ([]records.Ins
 }
 
 // submitOrResume returns the saved report run of rng if one is pending, else submits a new one
-// and saves its id before doing anything else.
-func (r *reportRunner) submitOrResume(ctx context.Context, rng Range) (id string, resumed bool, err error) {
+// and saves its id before doing anything else. since is when the run began for metapipe: Meta's
+// answer to the submit (before the id is saved), or now for a saved run.
+func (r *reportRunner) submitOrResume(ctx context.Context, rng Range) (id string, resumed bool, since time.Time, err error) {
 	if e, ok := r.runs.find(rng); ok && e.ReportRunID != "" && (e.Status == runSubmitted || e.Status == runCompleted) {
-		return e.ReportRunID, true, nil
+		return e.ReportRunID, true, time.Now(), nil
 	}
 	var resp struct {
 		ReportRunID json.Number `json:"report_run_id"`
 	}
 	if err := r.s.call(ctx, CallSubmit, http.MethodPost, "act_"+r.s.Account+"/insights", r.insightsParams(rng), &resp); err != nil {
-		return "", false, fmt.Errorf("submit report run %s: %w", rng, err)
+		return "", false, since, fmt.Errorf("submit report run %s: %w", rng, err)
 	}
+	since = time.Now()
 	id = resp.ReportRunID.String()
 	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-		return "", false, fmt.Errorf("submit report run %s: %w: report_run_id %q is not numeric", rng, ErrBadResponse, id)
+		return "", false, since, fmt.Errorf("submit report run %s: %w: report_run_id %q is not numeric", rng, ErrBadResponse, id)
 	}
 	if err := r.runs.set(rng, id, runSubmitted); err != nil {
-		return "", false, err
+		return "", false, since, err
 	}
-	return id, false, nil
+	return id, false, since, nil
 }
 
 // attempt submits (or resumes) one report run of rng, waits for it and reads its rows, holding
@@ -214,12 +216,12 @@ func (r *reportRunner) attempt(ctx context.Context, rng Range) (rows []records.I
 	}
 	defer func() { <-r.slots }()
 	r.report(StateSubmitting, 0, 0)
-	id, resumed, err = r.submitOrResume(ctx, rng)
+	id, resumed, since, err := r.submitOrResume(ctx, rng)
 	if err != nil {
 		return nil, "", false, err
 	}
 	r.report(StateSubmitted, 0, 0)
-	if err := r.wait(ctx, id, resumed); err != nil {
+	if err := r.wait(ctx, id, resumed, since); err != nil {
 		return nil, id, resumed, err
 	}
 	rows, err = r.read(ctx, id, rng)
@@ -242,12 +244,12 @@ type adReportRun struct {
 // resumed run is polled at once.
 // A run whose status and percent have not changed for Poll.StallTimeout has stalled, and one
 // not completed Poll.MaxRunTime after the wait began is stuck: both are a [*ReportRunError].
-func (r *reportRunner) wait(ctx context.Context, id string, resumed bool) error {
+// The wait counts from start: Meta's answer to the submit, or the resume.
+func (r *reportRunner) wait(ctx context.Context, id string, resumed bool, start time.Time) error {
 	cfg := r.poll.withDefaults()
-	start := time.Now()
 	defer func() { r.s.Stats.JobWait.Add(int64(time.Since(start))) }()
 	schedule := newPollSchedule(cfg, resumed)
-	delay := schedule.first()
+	delay := schedule.first() - time.Since(start) // saving the id took some of it
 	var lastStatus string
 	lastPct, lastChange := -1.0, start
 	for {
