@@ -2,10 +2,7 @@ package bench
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,16 +15,11 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
-// The latency model: the real API's figures divided by Scale.
 const (
-	Scale       = 20
-	Latency     = 800 * time.Millisecond / Scale // per call
-	Jitter      = 200 * time.Millisecond / Scale // ± uniform
-	WeekPause   = 100 * time.Millisecond / Scale // the old loop's pause between weeks
-	JobDuration = 2 * time.Second                // the simulator's default report-run time
-	Weeks       = 54
-	PageSize    = 500 // rows per results page (Meta's and the simulator's cap)
-	Seed        = 7
+	Weeks    = 54  // a first run's horizon
+	Lookback = 28  // days: the default
+	PageSize = 500 // rows per results page (Meta's and the simulator's cap)
+	Seed     = 7
 )
 
 // asOf is the as-of date of every run: today (the simulator has data up to its clock).
@@ -39,39 +31,19 @@ var asOf = func() time.Time {
 // horizon is the first Monday of the 54 weeks.
 func horizon() time.Time { return pipeline.Monday(asOf).AddDate(0, 0, -7*(Weeks-1)) }
 
-// pollCounter wraps the simulator and counts the polls of each report run, which the
-// simulator's own counters give only in total.
-type pollCounter struct {
-	h     http.Handler
-	mu    sync.Mutex
-	polls map[string]int
-}
-
-func (p *pollCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if r.Method == http.MethodGet && len(segs) == 2 && !strings.HasPrefix(segs[1], "act_") {
-		p.mu.Lock()
-		p.polls[segs[1]]++
-		p.mu.Unlock()
+// dailySince is where a daily run starts: the Monday after the last final Sunday, the Sunday on
+// or before as-of − lookback − 1 days (docs/DESIGN.md, "Weeks").
+func dailySince() time.Time {
+	d := asOf.AddDate(0, 0, -Lookback-1)
+	for d.Weekday() != time.Sunday {
+		d = d.AddDate(0, 0, -1)
 	}
-	p.h.ServeHTTP(w, r)
-}
-
-// maxPolls is the most polls any one report run had.
-func (p *pollCounter) maxPolls() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := 0
-	for _, n := range p.polls {
-		m = max(m, n)
-	}
-	return m
+	return d.AddDate(0, 0, 1)
 }
 
 // world is one simulator on a loopback server and one seeded database.
 type world struct {
 	sim     *fixtures.Simulator
-	polls   *pollCounter
 	url     string
 	dbURL   string
 	pool    *pgxpool.Pool
@@ -84,11 +56,10 @@ func newWorld(b *testing.B, accounts int, cfg fixtures.Config) *world {
 	b.Helper()
 	cfg.Accounts, cfg.Seed = accounts, Seed
 	sim := fixtures.New(cfg)
-	pc := &pollCounter{h: sim, polls: map[string]int{}}
-	srv := httptest.NewServer(pc)
+	srv := httptest.NewServer(sim)
 	b.Cleanup(srv.Close)
 	w := newDB(b, sim)
-	w.polls, w.url = pc, srv.URL
+	w.url = srv.URL
 	return w
 }
 
@@ -117,6 +88,19 @@ func newDB(b *testing.B, sim *fixtures.Simulator) *world {
 	return w
 }
 
+// daily makes the database look as after yesterday's run: every client covered from the
+// horizon and final up to the last final Sunday, so that a run as of today plans a daily run
+// (five or six weeks from dailySince).
+func (w *world) daily(b *testing.B) {
+	b.Helper()
+	final := dailySince().AddDate(0, 0, -1)
+	if _, err := w.pool.Exec(context.Background(), `
+INSERT INTO client_sync_state (client_id, covered_from, final_through, last_as_of, last_run_id)
+SELECT id, $1, $2, $3, 'yesterday' FROM clients`, horizon(), final, asOf.AddDate(0, 0, -1)); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func sum(m map[string]int64) int64 {
 	var n int64
 	for _, v := range m {
@@ -124,6 +108,3 @@ func sum(m map[string]int64) int64 {
 	}
 	return n
 }
-
-// oldDefaultConcurrency was --concurrency's fixed default before `auto`.
-const oldDefaultConcurrency = 32

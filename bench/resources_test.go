@@ -27,8 +27,21 @@ const (
 )
 
 // resRunFlags are the flags of the measured `metapipe run` besides the database, the stage
-// folder, the as-of date and the weeks.
-var resRunFlags = []string{"--concurrency", fmt.Sprint(resConcurrency), "--poll-first", resJobDuration.String(), "--poll-max", "1s"}
+// folder, the as-of date and the weeks: the command of today's figure (issue 13, before any
+// change: 128.2 ms of CPU per client-year at 1,000 client-years, peak RSS 164 MB), and the
+// product's defaults (--concurrency auto) with the poll times of 200-ms report runs.
+var resRunFlags = map[string][]string{
+	"c8":   {"--concurrency", fmt.Sprint(resConcurrency), "--poll-first", resJobDuration.String(), "--poll-max", "1s"},
+	"auto": {"--poll-first", resJobDuration.String(), "--poll-max", "1s"},
+}
+
+// TodayCPUPerClientYear is metapipe's own CPU per client-year at 1,000 client-years before
+// issue 13 changed anything (commit f1e382c, BenchmarkResources/clients=1000/c8, 2026-11-29:
+// 128.2 s of CPU, 116.1 user + 12.0 system), and its peak RSS in the same run.
+const (
+	TodayCPUPerClientYear = 128.2 // ms
+	TodayPeakRSS1000      = 164.4 // MB
+)
 
 // metapipeBin is the binary under test: METAPIPE_BIN (make bench sets bin/metapipe), else a
 // fresh build.
@@ -87,14 +100,19 @@ func startSim(b *testing.B, bin string, accounts int, latency, jobDuration time.
 
 // BenchmarkResources runs the built binary, `metapipe run`, as a child process against the
 // simulator served by another child process (`metapipe sim`), with 100 and 1,000 accounts (one
-// client each, 54 weeks: n client-years), and reports the run's own peak resident set
+// client each, 54 weeks: n client-years; with today's command, and at 1,000 also with the
+// product's --concurrency auto), and reports the run's own peak resident set
 // (getrusage ru_maxrss of the child, i.e. VmHWM) and CPU time (user + system of the child: the
 // simulator's and PostgreSQL's are not in it). The same run gives the transform's rows/s over
 // n client-years of staged files (from its ledger).
 func BenchmarkResources(b *testing.B) {
 	bin := metapipeBin(b)
-	for _, n := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n     int
+		flags string
+	}{{100, "c8"}, {1000, "c8"}, {1000, "auto"}} {
+		n, flags := c.n, resRunFlags[c.flags]
+		b.Run(fmt.Sprintf("clients=%d/%s", n, c.flags), func(b *testing.B) {
 			var ru *syscall.Rusage
 			var wall time.Duration
 			var l *pipeline.Ledger
@@ -108,8 +126,8 @@ func BenchmarkResources(b *testing.B) {
 				w := newDB(b, fixtures.New(fixtures.Config{Accounts: n, Seed: Seed}))
 				stage := b.TempDir()
 				args := append([]string{"--database-url", w.dbURL, "--stage-dir", stage, "--log-format", "json", "run",
-					"--as-of", asOf.Format(time.DateOnly), "--weeks", fmt.Sprint(Weeks)}, resRunFlags...)
-				runCmd = fmt.Sprintf("META_GRAPH_URL=<sim> metapipe run --weeks %d %s", Weeks, strings.Join(resRunFlags, " "))
+					"--as-of", asOf.Format(time.DateOnly), "--weeks", fmt.Sprint(Weeks)}, flags...)
+				runCmd = fmt.Sprintf("META_GRAPH_URL=<sim> metapipe run --weeks %d %s", Weeks, strings.Join(flags, " "))
 				cmd := exec.CommandContext(context.Background(), bin, args...)
 				cmd.Env = append(os.Environ(), "META_GRAPH_URL="+simURL, "META_ACCESS_TOKEN="+fixtures.DemoToken)
 				var stderr bytes.Buffer
@@ -150,6 +168,10 @@ func BenchmarkResources(b *testing.B) {
 			b.ReportMetric(float64(rows), "transform_rows")
 			b.ReportMetric(float64(rows)/l.Timings.Transform, "transform_rows/s")
 			b.ReportMetric(float64(n), "client_years")
+			if cr := l.Concurrency; cr != nil {
+				b.ReportMetric(float64(cr.Peak), "conc_peak")
+				b.ReportMetric(cr.Average, "conc_avg")
+			}
 		})
 	}
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: every benchmark side by side in one run, then one table, written to BENCHMARKS.md.
 # Run under scripts/with-test-db.sh (make bench does), which sets TEST_DATABASE_URL.
-# The benchmarks live in bench/ (old loop vs metapipe, memory), load/ and transform/.
+# The benchmarks live in bench/ (the daily and the first run on a Meta-like model: old loop, its
+# parallel fix and metapipe; metapipe's own CPU and memory), load/ and transform/. BENCH_SAVE=FILE
+# keeps the raw benchmark output (the report can be rendered again from it: see bench/report_test.go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TEST_DATABASE_URL:?run under scripts/with-test-db.sh (make bench)}"
@@ -16,11 +18,13 @@ run() {
 	"$@" 2>&1 | tee -a "$out/bench.txt" >&2
 }
 start=$(date +%s)
-run go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -timeout 1h ./bench/
+run go test -run '^$' -bench '^BenchmarkDaily$' -benchtime 1x -timeout 1h ./bench/
+run go test -run '^$' -bench '^BenchmarkFirstRun$' -benchtime 1x -timeout 1h ./bench/
 run go test -run '^$' -bench '^BenchmarkResources$' -benchtime 1x -timeout 1h ./bench/
 run go test -run '^$' -bench '^BenchmarkTransform$' -benchtime 1x -timeout 1h ./transform/
 run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./load/
 echo "(all benchmarks: $(( $(date +%s) - start )) s)" >&2
+if [ -n "${BENCH_SAVE:-}" ]; then cp "$out/bench.txt" "$BENCH_SAVE"; cp "$out/commands" "$BENCH_SAVE.commands"; fi
 
 BENCH_LOG="$out/bench.txt" BENCH_COMMANDS="$out/commands" BENCH_OUT="$PWD/BENCHMARKS.md" \
 	go test -run '^TestReport$' -count=1 ./bench/ >/dev/null
