@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,6 +22,36 @@ type Extractor struct {
 	Sync           SyncConfig // which reports are read synchronously (none by default)
 	PageSize       int        // result rows per page (default 500)
 	JobsPerAccount int        // report runs in flight per ad account (default 10)
+	// Readers bounds the report runs whose results are being read at once, every client
+	// together (default 32). A report holds its rows in memory from its first page until it is
+	// staged (right after), and decoding is CPU-bound: many clients may wait for Meta's report
+	// runs at once, while the reading stays bounded.
+	Readers int
+
+	readersOnce sync.Once
+	readers     chan struct{}
+}
+
+// readerSlots is the semaphore of Readers, made once.
+func (x *Extractor) readerSlots() chan struct{} {
+	x.readersOnce.Do(func() {
+		n := x.Readers
+		if n <= 0 {
+			n = 32
+		}
+		x.readers = make(chan struct{}, n)
+	})
+	return x.readers
+}
+
+// hold takes a slot of sem, or returns ctx's error.
+func hold(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Request is one client's extraction: the ad account, its token, the dates and where to stage.
@@ -115,8 +146,8 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 		return KindResult{}, err
 	}
 	r := &reportRunner{s: s, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
-		sync: x.Sync.withDefaults(), runs: runs, slots: sem, progress: progress}
-	rows, sync, fallback, err := r.fetchKind(ctx, req.Range)
+		sync: x.Sync.withDefaults(), runs: runs, slots: sem, readers: x.readerSlots(), progress: progress}
+	rows, synced, fallback, err := r.fetchKind(ctx, req.Range)
 	if err != nil {
 		return KindResult{Fallback: fallback}, err
 	}
@@ -124,5 +155,5 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 		return KindResult{}, fmt.Errorf("stage rows: %w", err)
 	}
 	r.report(StateDone, 100, 0)
-	return KindResult{Rows: len(rows), Sync: sync, Fallback: fallback}, nil
+	return KindResult{Rows: len(rows), Sync: synced, Fallback: fallback}, nil
 }

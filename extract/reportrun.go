@@ -85,6 +85,7 @@ type reportRunner struct {
 	sync     SyncConfig // with its defaults
 	runs     *reportRunLog
 	slots    chan struct{} // bounds the account's report runs in flight
+	readers  chan struct{} // bounds the results being read, every client together (Extractor.Readers)
 	progress ProgressFunc
 }
 
@@ -224,7 +225,11 @@ func (r *reportRunner) attempt(ctx context.Context, rng Range) (rows []records.I
 	if err := r.wait(ctx, id, resumed, since); err != nil {
 		return nil, id, resumed, err
 	}
+	if err := hold(ctx, r.readers); err != nil {
+		return nil, id, resumed, err
+	}
 	rows, err = r.read(ctx, id, rng)
+	<-r.readers
 	return rows, id, resumed, err
 }
 
