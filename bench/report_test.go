@@ -69,6 +69,17 @@ func fs(v float64, prec int) string {
 	return strconv.FormatFloat(v, 'f', prec, 64)
 }
 
+// maxKnown is the larger of a and b, leaving out a NaN (a figure not measured).
+func maxKnown(a, b float64) float64 {
+	switch {
+	case math.IsNaN(a):
+		return b
+	case math.IsNaN(b):
+		return a
+	}
+	return math.Max(a, b)
+}
+
 func ratio(a, b float64) string {
 	if v := a / b; !math.IsNaN(v) && !math.IsInf(v, 0) {
 		return fs(v, 1) + "×"
@@ -220,7 +231,7 @@ func TestReport(t *testing.T) {
 		{"first run ÷1, 3 clients", "FirstRun/scale=1/clients=3/metapipe"},
 		{"daily, report runs only, ÷10, 20 clients", "Daily/clients=20/metapipe-report-runs"},
 		{"daily, report runs only, ÷10, 100 clients", "Daily/clients=100/metapipe-report-runs"}}
-	maxPolls := 0.0
+	maxPolls := math.NaN()
 	for _, pr := range pollRuns {
 		var cells []string
 		for i := 1; i <= 6; i++ {
@@ -228,7 +239,7 @@ func TestReport(t *testing.T) {
 		}
 		mx := r.get(pr.name, "max_polls/run")
 		if strings.HasPrefix(pr.name, "FirstRun") {
-			maxPolls = math.Max(maxPolls, mx)
+			maxPolls = maxKnown(maxPolls, mx)
 		}
 		p("| %s | %s | %s | %s | %s / %s %% | %s | %s |", pr.label, fs(r.get(pr.name, "report_runs"), 0), strings.Join(cells, " | "), fs(mx, 0),
 			fs(r.get(pr.name, "seen_late_median_%"), 1), fs(r.get(pr.name, "seen_late_max_%"), 1), fs(r.get(pr.name, "req_poll"), 0),
@@ -280,10 +291,10 @@ func TestReport(t *testing.T) {
 		todayRow(run, pre+"/metapipe", c.n)
 	}
 	p("")
-	var wasted float64
+	wasted := math.NaN()
 	for _, name := range []string{"Daily/clients=20/metapipe", "Daily/clients=100/metapipe", "FirstRun/scale=20/clients=20/metapipe",
 		"FirstRun/scale=20/clients=100/metapipe", "FirstRun/scale=1/clients=3/metapipe"} {
-		wasted = math.Max(wasted, r.get(name, "wasted_pages"))
+		wasted = maxKnown(wasted, r.get(name, "wasted_pages"))
 	}
 	p("Wasted pages (pages and synchronous requests beyond ceil(rows/500) per report kind): at most %s in any metapipe run.", fs(wasted, 0))
 	p("")
@@ -311,7 +322,7 @@ func TestReport(t *testing.T) {
 			fs(r.get(m, "transform_s"), 2), fs(r.get(m, "transform_rows/s"), 0), fs(r.get(m, "conc_peak"), 0), fs(r.get(m, "conc_avg"), 1))
 	}
 	cpu1000 := r.get("Resources/clients=1000/c8", "cpu_ms/client_year")
-	rss1000 := math.Max(r.get("Resources/clients=1000/c8", "peak_rss_MB"), r.get("Resources/clients=1000/auto", "peak_rss_MB"))
+	rss1000 := maxKnown(r.get("Resources/clients=1000/c8", "peak_rss_MB"), r.get("Resources/clients=1000/auto", "peak_rss_MB"))
 	p("")
 	p("BenchmarkTransform (transform/bench_test.go, 200 synthetic client-years, 53 weeks, 52 raw rows per summary row): %s rows/s, %s raw rows/s.",
 		fs(r.get("Transform", "rows/s"), 0), fs(r.get("Transform", "raw_rows/s"), 0))
