@@ -182,10 +182,10 @@ func oldWrite(ctx context.Context, pool *pgxpool.Pool, c records.Client, since, 
 	return nil
 }
 
-// syncInsights reads one report synchronously, following the paging links.
-func syncInsights(ctx context.Context, hc *http.Client, graphURL string, c records.Client, spec extract.ReportSpec, since, until time.Time) ([]map[string]any, int64, error) {
+// oldParams are the old loop's Insights parameters for one report of one week: no
+// time_increment (one row per object for the week), pages of 100.
+func oldParams(spec extract.ReportSpec, since, until time.Time) url.Values {
 	q := url.Values{}
-	q.Set("access_token", c.Token)
 	q.Set("level", spec.Level)
 	q.Set("fields", strings.Join(spec.Fields, ","))
 	if len(spec.Breakdowns) > 0 {
@@ -193,6 +193,13 @@ func syncInsights(ctx context.Context, hc *http.Client, graphURL string, c recor
 	}
 	q.Set("time_range", fmt.Sprintf(`{"since":%q,"until":%q}`, since.Format(time.DateOnly), until.Format(time.DateOnly)))
 	q.Set("limit", "100")
+	return q
+}
+
+// syncInsights reads one report synchronously, following the paging links.
+func syncInsights(ctx context.Context, hc *http.Client, graphURL string, c records.Client, spec extract.ReportSpec, since, until time.Time) ([]map[string]any, int64, error) {
+	q := oldParams(spec, since, until)
+	q.Set("access_token", c.Token)
 	next := graphURL + "/" + extract.DefaultAPIVersion + "/act_" + strings.TrimPrefix(c.AdAccountID, "act_") + "/insights?" + q.Encode()
 	var out []map[string]any
 	var calls int64

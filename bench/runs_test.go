@@ -87,6 +87,7 @@ func benchOldLoop(b *testing.B, m model, n int, daily bool, parallel int) {
 	for b.Loop() {
 		b.StopTimer()
 		w = newWorld(b, n, m.sim())
+		w.warmReports(b, since, true)
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = max(2, parallel)
 		hc := &http.Client{Transport: tr}
@@ -128,9 +129,12 @@ func benchMetapipe(b *testing.B, m model, n int, daily bool, tune func(*pipeline
 	for b.Loop() {
 		b.StopTimer()
 		w = newWorld(b, n, m.sim())
+		since := horizon()
 		if daily {
 			w.daily(b)
+			since = dailySince()
 		}
+		w.warmReports(b, since, false)
 		cfg := m.config()
 		cfg.DatabaseURL, cfg.GraphURL, cfg.StageDir = w.dbURL, w.url, b.TempDir()
 		if tune != nil {
