@@ -53,7 +53,7 @@ func printTimings(w io.Writer, l *pipeline.Ledger) {
 	t := l.Timings
 	fmt.Fprintf(w, "timings: total %.2fs\n", t.Total)
 	fmt.Fprintf(w, "  %-11s%.2fs\n", "extract", t.Extract)
-	fmt.Fprintf(w, "  %-11s(report runs, summed: Meta jobs %.2fs, paging %.2fs)\n", "", t.JobWait, t.Paging)
+	fmt.Fprintf(w, "  %-11s(reports, summed: Meta jobs %.2fs, paging %.2fs)\n", "", t.JobWait, t.Paging)
 	if c := l.Concurrency; c != nil {
 		fmt.Fprintf(w, "  %-11s(clients at once: %s, peak %d, average %.1f, limit %d-%d)\n", "", c.Mode, c.Peak, c.Average, c.Low, c.High)
 	}
