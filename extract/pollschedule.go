@@ -7,22 +7,24 @@ import "time"
 // end, so that a run is seen done soon after it is done, whatever its length, in a few polls.
 //
 //   - The first poll comes PollConfig.First after the submit (at once on a resume).
-//   - While Meta reports no percent (0, a run still queued), the wait doubles the time
+//   - While Meta reports 0 % (a run still queued), the next poll comes at twice the time
 //     elapsed: polls at First, 2×First, 4×First, …
-//   - With a percent p > 0 on a fresh run, the end is estimated from the submit on, as if the
-//     percent rose linearly: elapsed × 100 / p. Meta's percent is a whole number rounded
-//     down, so this is the latest end the reading allows: the poll lands at or just after the
-//     end instead of just before it.
-//   - From the second reading with a percent on, the rate between the first such reading and
-//     the latest gives a second estimate, which holds for a run that queued at 0 % before it
-//     progressed; the earlier of the two ends is taken.
-//   - A reading that shows no progress since the previous poll (the same percent, or 100 % but
-//     not completed) doubles the previous wait.
+//   - After the first percent p at elapsed e: progress that is linear since the last poll that
+//     read 0 % (at z, or the submit) ends at z + (e − z) × 100 / p. One reading cannot tell a
+//     run that progressed from its submit from one that queued first, so the next poll comes
+//     halfway to that end, and no later than 2 × e: it gives a rate.
+//   - From the second percent on, the rate since the first percent gives the end of a run that
+//     progresses linearly once begun, queued or not; the rate is taken half a percent slower,
+//     since both readings are rounded down, so that the poll lands at or just after the end.
+//   - No progress since the previous poll (the same percent, or 100 % but not completed):
+//     twice the previous wait, or, when that wait was aimed at an end that did not come, the
+//     floor, to double from.
 //
 // Every wait is at least a twentieth of the time elapsed (and of First), so that a run near its
 // end is not polled in a burst, and at most PollConfig.Max, which also bounds how late a stall
-// is seen. Over runs of 2 s to 200 s the schedule sees a run done within about 10 % of its
-// length; a run of the usual length (20 s ± 25 %) takes 2 to 4 polls (pollschedule_test.go).
+// is seen. Over runs of 2 s to 200 s whose percent rises linearly from the submit, a run is seen
+// done within 11.2 % of its length, and one of the usual length (20 s ± 25 %) in 2 to 4 polls
+// (pollschedule_test.go, which also measures runs that queue first and coarse percents).
 type pollSchedule struct {
 	cfg     PollConfig // with its defaults
 	resumed bool
