@@ -2,15 +2,16 @@ package bench
 
 import (
 	"context"
-	"net/http"
+	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
@@ -18,16 +19,11 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
-// The latency model: the real API's figures divided by Scale.
 const (
-	Scale       = 20
-	Latency     = 800 * time.Millisecond / Scale // per call
-	Jitter      = 200 * time.Millisecond / Scale // ± uniform
-	WeekPause   = 100 * time.Millisecond / Scale // the old loop's pause between weeks
-	JobDuration = 2 * time.Second                // the simulator's default report-run time
-	Weeks       = 54
-	PageSize    = 500 // rows per results page (Meta's and the simulator's cap)
-	Seed        = 7
+	Weeks    = 54  // a first run's horizon
+	Lookback = 28  // days: the default
+	PageSize = 500 // rows per results page (Meta's and the simulator's cap)
+	Seed     = 7
 )
 
 // asOf is the as-of date of every run: today (the simulator has data up to its clock).
@@ -39,39 +35,19 @@ var asOf = func() time.Time {
 // horizon is the first Monday of the 54 weeks.
 func horizon() time.Time { return pipeline.Monday(asOf).AddDate(0, 0, -7*(Weeks-1)) }
 
-// pollCounter wraps the simulator and counts the polls of each report run, which the
-// simulator's own counters give only in total.
-type pollCounter struct {
-	h     http.Handler
-	mu    sync.Mutex
-	polls map[string]int
-}
-
-func (p *pollCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if r.Method == http.MethodGet && len(segs) == 2 && !strings.HasPrefix(segs[1], "act_") {
-		p.mu.Lock()
-		p.polls[segs[1]]++
-		p.mu.Unlock()
+// dailySince is where a daily run starts: the Monday after the last final Sunday, the Sunday on
+// or before as-of − lookback − 1 days (docs/DESIGN.md, "Weeks").
+func dailySince() time.Time {
+	d := asOf.AddDate(0, 0, -Lookback-1)
+	for d.Weekday() != time.Sunday {
+		d = d.AddDate(0, 0, -1)
 	}
-	p.h.ServeHTTP(w, r)
-}
-
-// maxPolls is the most polls any one report run had.
-func (p *pollCounter) maxPolls() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := 0
-	for _, n := range p.polls {
-		m = max(m, n)
-	}
-	return m
+	return d.AddDate(0, 0, 1)
 }
 
 // world is one simulator on a loopback server and one seeded database.
 type world struct {
 	sim     *fixtures.Simulator
-	polls   *pollCounter
 	url     string
 	dbURL   string
 	pool    *pgxpool.Pool
@@ -82,13 +58,21 @@ type world struct {
 // database, migrates it and seeds one client per account with its daily KPI rows.
 func newWorld(b *testing.B, accounts int, cfg fixtures.Config) *world {
 	b.Helper()
-	ctx := context.Background()
 	cfg.Accounts, cfg.Seed = accounts, Seed
 	sim := fixtures.New(cfg)
-	pc := &pollCounter{h: sim, polls: map[string]int{}}
-	srv := httptest.NewServer(pc)
+	srv := httptest.NewServer(sim)
 	b.Cleanup(srv.Close)
-	w := &world{sim: sim, polls: pc, url: srv.URL, dbURL: pgtest.NewDatabase(b)}
+	w := newDB(b, sim)
+	w.url = srv.URL
+	return w
+}
+
+// newDB creates a database, migrates it and seeds one client per account of sim with its
+// daily KPI rows; the world it returns serves nothing (url is empty).
+func newDB(b *testing.B, sim *fixtures.Simulator) *world {
+	b.Helper()
+	ctx := context.Background()
+	w := &world{sim: sim, dbURL: pgtest.NewDatabase(b)}
 	pool, err := pgxpool.New(ctx, w.dbURL)
 	if err != nil {
 		b.Fatal(err)
@@ -106,6 +90,55 @@ func newWorld(b *testing.B, accounts int, cfg fixtures.Config) *world {
 	}
 	sim.ResetCounters()
 	return w
+}
+
+// daily makes the database look as after yesterday's run: every client covered from the
+// horizon and final up to the last final Sunday, so that a run as of today plans a daily run
+// (five or six weeks from dailySince).
+func (w *world) daily(b *testing.B) {
+	b.Helper()
+	final := dailySince().AddDate(0, 0, -1)
+	if _, err := w.pool.Exec(context.Background(), `
+INSERT INTO client_sync_state (client_id, covered_from, final_through, last_as_of, last_run_id)
+SELECT id, $1, $2, $3, 'yesterday' FROM clients`, horizon(), final, asOf.AddDate(0, 0, -1)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// warmReports has the simulator compute, before a benchmark's timer starts, every report the
+// run will ask for (docs in fixtures.Simulator.Warm): for metapipe the five reports of each
+// client from since to asOf by weeks, for the old loop and its fix the four reports of each
+// client and week. Meta computes its reports on its own machines; here the simulator would
+// take the CPU from the side it measures.
+func (w *world) warmReports(b *testing.B, since time.Time, old bool) {
+	b.Helper()
+	for _, c := range w.clients {
+		if !old {
+			for _, k := range records.Kinds {
+				s := extract.Specs[k]
+				q := url.Values{"level": {s.Level}, "fields": {strings.Join(s.Fields, ",")}, "time_increment": {"7"},
+					"time_range": {fmt.Sprintf(`{"since":%q,"until":%q}`, since.Format(time.DateOnly), asOf.Format(time.DateOnly))}}
+				if len(s.Breakdowns) > 0 {
+					q.Set("breakdowns", strings.Join(s.Breakdowns, ","))
+				}
+				if err := w.sim.Warm(c.AdAccountID, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			continue
+		}
+		for from := since; !from.After(asOf); from = from.AddDate(0, 0, 7) {
+			until := from.AddDate(0, 0, 6)
+			if until.After(asOf) {
+				until = asOf
+			}
+			for _, k := range oldKinds {
+				if err := w.sim.Warm(c.AdAccountID, oldParams(extract.Specs[k], from, until)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
 }
 
 func sum(m map[string]int64) int64 {

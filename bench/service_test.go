@@ -28,6 +28,15 @@ import (
 	"github.com/metapipe/metapipe/service"
 )
 
+// The service benchmarks' latency model: the real API's 800 ms ± 200 ms per call divided by 20,
+// and report runs of 2 s (the simulator's default), the same for every kind of call, so that the
+// figures compare with issue 12's.
+const (
+	Latency     = 800 * time.Millisecond / 20 // per call
+	Jitter      = 200 * time.Millisecond / 20 // ± uniform
+	JobDuration = 2 * time.Second             // per report run
+)
+
 // The service's benchmarks (issue 12): how fast POST /v1/runs answers, and 1,000 client-years
 // worked by one worker process and by three.
 const (

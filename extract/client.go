@@ -63,6 +63,9 @@ type Client struct {
 	AppSecret string // optional: adds appsecret_proof
 	HTTP      *http.Client
 	Retry     RetryConfig
+	// OnUsage, when set, is told the usage headers of every response (of every session, at
+	// once from many goroutines): what pipeline's adaptive concurrency follows.
+	OnUsage func(Usage)
 }
 
 // NewClient returns a client with TLS verification on (the default transport) and sane defaults.
@@ -113,17 +116,31 @@ func (c *Client) Session(account string, token Token, th *Throttle) *Session {
 // says and do not count as attempts. path is relative to the version ("act_1/insights") or an
 // absolute URL on the Graph host (a paging.next link). The decoded JSON body goes into out.
 func (s *Session) call(ctx context.Context, kind CallKind, method, path string, params url.Values, out any) error {
+	return s.callWith(ctx, callOptions{}, kind, method, path, params, out)
+}
+
+// callOptions change how one call is made.
+type callOptions struct {
+	timeout      time.Duration // each attempt's own timeout instead of RetryConfig.Timeout
+	timeoutFinal bool          // an attempt that times out is not retried: the error is returned
+}
+
+// callWith is call with options.
+func (s *Session) callWith(ctx context.Context, o callOptions, kind CallKind, method, path string, params url.Values, out any) error {
 	cfg := s.c.Retry.withDefaults()
+	if o.timeout > 0 {
+		cfg.Timeout = o.timeout
+	}
 	policy := backoff.Policy{Base: cfg.Base, Cap: cfg.Cap, JitterPercent: 20, MaxAttempts: cfg.MaxAttempts}
 	attempts, throttled := 0, 0
 	err := backoff.Do(ctx, policy, func(ctx context.Context) error {
 		for {
-			waited, err := s.Throttle.Wait(ctx, kind == CallSubmit)
+			waited, err := s.Throttle.Wait(ctx, kind == CallSubmit || kind == CallSync)
 			s.Stats.ThrottleWait.Add(int64(waited))
 			if err != nil {
 				return err
 			}
-			hdr, err := s.once(ctx, kind, method, path, params, out)
+			hdr, err := s.once(ctx, cfg.Timeout, kind, method, path, params, out)
 			if err == nil {
 				return nil
 			}
@@ -141,6 +158,9 @@ func (s *Session) call(ctx context.Context, kind CallKind, method, path string, 
 				continue // the throttle holds the next attempt back as long as Meta said
 			case ClassTransient:
 				attempts++
+				if o.timeoutFinal && errors.Is(err, ErrAttemptTimeout) {
+					return err
+				}
 				if attempts < cfg.MaxAttempts {
 					s.Stats.Retries.Add(1)
 				}
@@ -189,9 +209,8 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // once makes a single attempt with its own timeout.
-func (s *Session) once(ctx context.Context, kind CallKind, method, path string, params url.Values, out any) (http.Header, error) {
-	cfg := s.c.Retry.withDefaults()
-	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+func (s *Session) once(ctx context.Context, timeout time.Duration, kind CallKind, method, path string, params url.Values, out any) (http.Header, error) {
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	u, err := s.url(path)
@@ -236,6 +255,8 @@ func (s *Session) once(ctx context.Context, kind CallKind, method, path string, 
 		s.Stats.Polls.Add(1)
 	case CallResults:
 		s.Stats.Pages.Add(1)
+	case CallSync:
+		s.Stats.Syncs.Add(1)
 	}
 	resp, err := s.c.HTTP.Do(req)
 	if err != nil {
@@ -243,19 +264,21 @@ func (s *Session) once(ctx context.Context, kind CallKind, method, path string, 
 			return nil, ctx.Err()
 		}
 		if actx.Err() != nil {
-			return nil, fmt.Errorf("%w after %s", ErrAttemptTimeout, cfg.Timeout)
+			return nil, fmt.Errorf("%w after %s", ErrAttemptTimeout, timeout)
 		}
 		return nil, &netError{err: scrubError(stripURL(err), s.token)}
 	}
 	defer resp.Body.Close()
-	s.Throttle.Observe(resp.Header)
+	if u, ok := s.Throttle.Observe(resp.Header); ok && s.c.OnUsage != nil {
+		s.c.OnUsage(u)
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		if ctx.Err() != nil {
 			return resp.Header, ctx.Err()
 		}
 		if actx.Err() != nil {
-			return resp.Header, fmt.Errorf("%w after %s reading the body (HTTP %d)", ErrAttemptTimeout, cfg.Timeout, resp.StatusCode)
+			return resp.Header, fmt.Errorf("%w after %s reading the body (HTTP %d)", ErrAttemptTimeout, timeout, resp.StatusCode)
 		}
 		return resp.Header, &netError{err: fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, scrubError(err, s.token))}
 	}

@@ -209,8 +209,13 @@ func TestUsageHeaders(t *testing.T) {
 	h.Set("x-business-use-case-usage", `{"1015384826":[{"type":"ads_insights","call_count":97,"total_cputime":23,"total_time":23,"estimated_time_to_regain_access":3,"ads_api_access_tier":"standard_access"}]}`)
 	h.Set("x-fb-ads-insights-throttle", `{"app_id_util_pct":40,"acc_id_util_pct":10}`)
 	u, ok := ParseUsage(h, time.Minute)
-	if !ok || u.Percent != 97 || u.Regain != 3*time.Minute || u.Reset != 100*time.Second {
-		t.Errorf("usage %+v", u)
+	if !ok || u.Percent != 97 || u.Regain != 3*time.Minute || u.Reset != 100*time.Second || u.App != 40 || !u.HasApp {
+		t.Errorf("usage %+v, want 97 %% at the fullest, 40 %% app-wide", u)
+	}
+	h1 := http.Header{}
+	h1.Set("x-ad-account-usage", `{"acc_id_util_pct":12}`)
+	if u, ok := ParseUsage(h1, time.Minute); !ok || u.Percent != 12 || u.HasApp {
+		t.Errorf("an account's usage alone: %+v, want no app-wide figure", u)
 	}
 	h2 := http.Header{}
 	h2.Set("x-app-usage", "not json")

@@ -2,9 +2,12 @@
 // stages the raw rows, and reads the clients' daily KPI rows from PostgreSQL in one query.
 //
 // Per client ([Extractor.Extract]) the five report kinds of [records.Kinds] run together, each
-// as one asynchronous report run with time_increment=7 (weekly buckets from a Monday): submit,
-// save the report_run_id to <kind>.job.json before anything else, poll until async_status says
-// "Job Completed", read the result pages by their cursors, and write
+// with time_increment=7 (weekly buckets from a Monday). A short range ([SyncConfig]: a daily
+// run's weeks) is read with the synchronous Insights request, paged by its cursors, and falls
+// back to a report run when Meta finds it too large, it times out or it runs past a bound of
+// pages. Otherwise each kind is one asynchronous report run: submit, save the report_run_id to
+// <kind>.job.json before anything else, poll (timed by Meta's percent) until async_status says
+// "Job Completed", read the result pages by their cursors. Either way the rows go to
 // <run>/extract/<client>/<kind>.parquet. A kind whose file exists is complete and skipped; a
 // saved report run is polled again after a crash, not resubmitted. A range Meta calls too large
 // is split in halves on week boundaries, recursively; a failed run is retried once, then split;

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -18,12 +19,43 @@ type Extractor struct {
 	Client         *Client
 	Poll           PollConfig
 	Throttle       ThrottleConfig
-	PageSize       int // result rows per page (default 500)
-	JobsPerAccount int // report runs in flight per ad account (default 10)
+	Sync           SyncConfig // which reports are read synchronously (none by default)
+	PageSize       int        // result rows per page (default 500)
+	JobsPerAccount int        // report runs in flight per ad account (default 10)
 	// InlineWait, when not 0, is the longest Extract waits for a report run between two
 	// polls: a longer wait ends the kind with the run saved, and the client's result says when
 	// to look again (ClientResult.Wait), so a job queue's worker is not held while Meta works.
 	InlineWait time.Duration
+	// Readers bounds the report runs whose results are being read at once, every client
+	// together (default 32). A report holds its rows in memory from its first page until it is
+	// staged (right after), and decoding is CPU-bound: many clients may wait for Meta's report
+	// runs at once, while the reading stays bounded.
+	Readers int
+
+	readersOnce sync.Once
+	readers     chan struct{}
+}
+
+// readerSlots is the semaphore of Readers, made once.
+func (x *Extractor) readerSlots() chan struct{} {
+	x.readersOnce.Do(func() {
+		n := x.Readers
+		if n <= 0 {
+			n = 32
+		}
+		x.readers = make(chan struct{}, n)
+	})
+	return x.readers
+}
+
+// hold takes a slot of sem, or returns ctx's error.
+func hold(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Request is one client's extraction: the ad account, its token, the dates and where to stage.
@@ -40,10 +72,13 @@ type Request struct {
 
 // KindResult is one report kind's outcome.
 type KindResult struct {
-	Rows    int    `json:"rows"`
-	Skipped bool   `json:"skipped,omitempty"` // the file was already complete
-	Waiting bool   `json:"waiting,omitempty"` // a report run is not done: look again later
-	Error   string `json:"error,omitempty"`
+	Rows    int  `json:"rows"`
+	Skipped bool `json:"skipped,omitempty"` // the file was already complete
+	Waiting bool `json:"waiting,omitempty"` // a report run is not done: look again later
+	Sync    bool `json:"sync,omitempty"`    // read with the synchronous request, no report run
+	// Fallback says why a synchronous read gave way to report runs (FallbackTooLarge, …).
+	Fallback string `json:"sync_fallback,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // ClientResult is one client's outcome. Err is the first error of its report kinds (a
@@ -135,14 +170,15 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 		return KindResult{}, err
 	}
 	r := &reportRunner{s: s, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
-		runs: runs, slots: sem, progress: progress, inlineWait: x.InlineWait}
-	rows, err := r.fetch(ctx, req.Range)
+		sync: x.Sync.withDefaults(), runs: runs, slots: sem, readers: x.readerSlots(), progress: progress,
+		inlineWait: x.InlineWait}
+	rows, synced, fallback, err := r.fetchKind(ctx, req.Range)
 	if err != nil {
-		return KindResult{}, err
+		return KindResult{Fallback: fallback}, err
 	}
 	if err := records.WriteParquet(out, rows, records.RowGroupRows); err != nil {
 		return KindResult{}, fmt.Errorf("stage rows: %w", err)
 	}
 	r.report(StateDone, 100, 0)
-	return KindResult{Rows: len(rows)}, nil
+	return KindResult{Rows: len(rows), Sync: synced, Fallback: fallback}, nil
 }

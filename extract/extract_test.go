@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -443,5 +445,46 @@ func TestJobMax(t *testing.T) {
 	// Stuck ranges are resubmitted once, never split.
 	if n := sim.Counters().ByAccount[a.ID].ReportRuns; n < 6 || n > 10 {
 		t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most, no split)", n)
+	}
+}
+
+// Extractor.Readers bounds the report runs whose results are read at once, every client
+// together, while all of them wait for Meta at once.
+func TestReadersBound(t *testing.T) {
+	cfg := fixtures.Config{Accounts: 6, JobDuration: 100 * time.Millisecond, Latency: 5 * time.Millisecond}
+	sim := fixtures.New(cfg)
+	var mu sync.Mutex
+	var reading, peak int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page := strings.HasSuffix(r.URL.Path, "/insights") && r.Method == http.MethodGet && !strings.Contains(r.URL.Path, "act_")
+		if page {
+			mu.Lock()
+			reading++
+			peak = max(peak, reading)
+			mu.Unlock()
+			defer func() { mu.Lock(); reading--; mu.Unlock() }()
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	x := newExtractor(srv.URL)
+	x.Readers = 2
+	x.PageSize = 50
+	var wg sync.WaitGroup
+	for _, a := range sim.Accounts() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res := x.Extract(context.Background(), job(t, a, a.Token, yearRange()), nil); res.Err != nil {
+				t.Error(res.Err)
+			}
+		}()
+	}
+	wg.Wait()
+	if peak > 2 {
+		t.Errorf("%d result pages read at once, want at most 2 (Readers)", peak)
+	}
+	if c := sim.Counters(); c.PeakRunning < 6*5 {
+		t.Errorf("peak report runs running %d: the clients did not wait for Meta together", c.PeakRunning)
 	}
 }

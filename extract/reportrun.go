@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -18,10 +17,11 @@ import (
 )
 
 // PollConfig paces the polling of a report run and says when a run is stuck. A run is judged
-// by its progress, not by a stopwatch: Meta documents runs of up to an hour.
+// by its progress, not by a stopwatch: Meta documents runs of up to an hour. Between First and
+// Max, the polls are timed by Meta's percent ([pollSchedule]).
 type PollConfig struct {
 	First time.Duration // first wait after the submit (2s; --poll-first)
-	Max   time.Duration // longest wait between polls (30s; --poll-max)
+	Max   time.Duration // longest wait between polls (2m; --poll-max)
 	// StallTimeout is the longest a run may go without progress: neither its async_status nor
 	// its async_percent_completion changed from one poll to the next (10m; --job-timeout).
 	// Progress is seen at the polls, which are at most Max apart.
@@ -37,7 +37,7 @@ func (c PollConfig) withDefaults() PollConfig {
 		c.First = 2 * time.Second
 	}
 	if c.Max == 0 {
-		c.Max = 30 * time.Second
+		c.Max = 2 * time.Minute
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 10 * time.Minute
@@ -83,8 +83,10 @@ type reportRunner struct {
 	client     string // the client's name, for errors
 	poll       PollConfig
 	pageSize   int
+	sync       SyncConfig // with its defaults
 	runs       *reportRunLog
 	slots      chan struct{} // bounds the account's report runs in flight
+	readers    chan struct{} // bounds the results being read, every client together (Extractor.Readers)
 	progress   ProgressFunc
 }
 
@@ -212,34 +214,27 @@ func earlier(a, b *WaitError) *WaitError {
 }
 
 // submitOrResume returns the saved report run of rng if one is pending, else submits a new one
-// and saves its id before doing anything else.
-func (r *reportRunner) submitOrResume(ctx context.Context, rng Range) (id string, resumed bool, err error) {
+// and saves its id before doing anything else. since is when the run began for metapipe: Meta's
+// answer to the submit (before the id is saved), or now for a saved run.
+func (r *reportRunner) submitOrResume(ctx context.Context, rng Range) (id string, resumed bool, since time.Time, err error) {
 	if e, ok := r.runs.find(rng); ok && e.ReportRunID != "" && (e.Status == runSubmitted || e.Status == runCompleted) {
-		return e.ReportRunID, true, nil
+		return e.ReportRunID, true, time.Now(), nil
 	}
-	params := url.Values{}
-	params.Set("level", r.spec.Level)
-	params.Set("fields", strings.Join(r.spec.Fields, ","))
-	if len(r.spec.Breakdowns) > 0 {
-		params.Set("breakdowns", strings.Join(r.spec.Breakdowns, ","))
-	}
-	tr, _ := json.Marshal(map[string]string{"since": rng.Since.Format(time.DateOnly), "until": rng.Until.Format(time.DateOnly)})
-	params.Set("time_range", string(tr))
-	params.Set("time_increment", "7")
 	var resp struct {
 		ReportRunID json.Number `json:"report_run_id"`
 	}
-	if err := r.s.call(ctx, CallSubmit, http.MethodPost, "act_"+r.s.Account+"/insights", params, &resp); err != nil {
-		return "", false, fmt.Errorf("submit report run %s: %w", rng, err)
+	if err := r.s.call(ctx, CallSubmit, http.MethodPost, "act_"+r.s.Account+"/insights", r.insightsParams(rng), &resp); err != nil {
+		return "", false, since, fmt.Errorf("submit report run %s: %w", rng, err)
 	}
+	since = time.Now()
 	id = resp.ReportRunID.String()
 	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-		return "", false, fmt.Errorf("submit report run %s: %w: report_run_id %q is not numeric", rng, ErrBadResponse, id)
+		return "", false, since, fmt.Errorf("submit report run %s: %w: report_run_id %q is not numeric", rng, ErrBadResponse, id)
 	}
 	if err := r.runs.set(rng, id, runSubmitted); err != nil {
-		return "", false, err
+		return "", false, since, err
 	}
-	return id, false, nil
+	return id, false, since, nil
 }
 
 // attempt submits (or resumes) one report run of rng, waits for it and reads its rows, holding
@@ -253,15 +248,19 @@ func (r *reportRunner) attempt(ctx context.Context, rng Range) (rows []records.I
 	}
 	defer func() { <-r.slots }()
 	r.report(StateSubmitting, 0, 0)
-	id, resumed, err = r.submitOrResume(ctx, rng)
+	id, resumed, since, err := r.submitOrResume(ctx, rng)
 	if err != nil {
 		return nil, "", false, err
 	}
 	r.report(StateSubmitted, 0, 0)
-	if err := r.wait(ctx, id, rng, resumed); err != nil {
+	if err := r.wait(ctx, id, rng, resumed, since); err != nil {
+		return nil, id, resumed, err
+	}
+	if err := hold(ctx, r.readers); err != nil {
 		return nil, id, resumed, err
 	}
 	rows, err = r.read(ctx, id, rng)
+	<-r.readers
 	return rows, id, resumed, err
 }
 
@@ -276,42 +275,36 @@ type adReportRun struct {
 }
 
 // wait polls the report run until it is completed, judging by async_status (not percent). The
-// polls follow an exponential schedule from Poll.First doubling up to Poll.Max (no jitter:
-// the first poll lands just after a job of the usual length); a resumed run is polled at once.
+// polls are timed by Meta's percent ([pollSchedule]): the first Poll.First after the submit,
+// then just after the end the percent and the time elapsed foretell, at most Poll.Max apart; a
+// resumed run is polled at once.
 // A run whose status and percent have not changed for Poll.StallTimeout has stalled, and one
 // not completed Poll.MaxRunTime after its submit is stuck: both are a [*ReportRunError]. The
-// progress each poll sees is saved with the run, so a run polled again after a snooze or a
-// crash is judged from its submit and its last progress. With an inline wait bound, a wait
+// wait counts from start: Meta's answer to the submit, or the resume. The progress each poll
+// sees is saved with the run, so a run polled again after a snooze or a crash is judged, and
+// its polls timed, from its submit and its last progress. With an inline wait bound, a wait
 // longer than it returns a [*WaitError] instead of sleeping.
-func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed bool) error {
+func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed bool, start time.Time) error {
 	cfg := r.poll.withDefaults()
-	start := time.Now()
 	defer func() { r.s.Stats.JobWait.Add(int64(time.Since(start))) }()
 	var lastStatus string
 	lastPct, lastChange, submitted := -1.0, start, start
+	known := false // the submit's time (and the last progress) saved with the run
 	if e, ok := r.runs.find(rng); ok && e.ReportRunID == id && !e.Submitted.IsZero() {
-		submitted = e.Submitted
+		submitted, known = e.Submitted, true
 		if !e.ProgressAt.IsZero() {
 			lastStatus, lastPct, lastChange = e.AsyncStatus, float64(e.Percent), e.ProgressAt
 		}
 	}
-	// The polls are due at points of the schedule counted from the submit, so a run polled
-	// again after a snooze or a crash keeps its pace.
-	schedule := backoff.Policy{Base: cfg.First, Cap: cfg.Max}.Backoff()
-	point := submitted
-	untilNext := func(now time.Time) time.Duration {
-		for !point.After(now) {
-			d, stop := schedule.Next()
-			if stop {
-				return cfg.Max
-			}
-			point = point.Add(d)
-		}
-		return point.Sub(now)
+	// With the submit's time known, the time elapsed counts from it even after a resume, and
+	// the schedule extrapolates as for a run it saw from the start.
+	schedule := newPollSchedule(cfg, resumed && !known)
+	if known && lastPct > 0 {
+		schedule.seed(lastChange.Sub(submitted), lastPct)
 	}
 	var delay time.Duration // a resumed run is polled at once
 	if !resumed {
-		delay = untilNext(start)
+		delay = schedule.first() - time.Since(start) // saving the id took some of it
 	}
 	for {
 		if r.inlineWait > 0 && delay > r.inlineWait {
@@ -351,7 +344,7 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 		case waited > cfg.MaxRunTime:
 			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStuck, Waited: waited}
 		}
-		delay = untilNext(time.Now())
+		delay = schedule.next(waited, pct)
 	}
 }
 

@@ -12,12 +12,14 @@ const (
 	CallSubmit  CallKind = "submit"
 	CallPoll    CallKind = "poll"
 	CallResults CallKind = "results"
+	CallSync    CallKind = "sync"    // a synchronous Insights read (a page of it)
 	CallAccount CallKind = "account" // the ad account's fields
 )
 
 // Stats counts one client's requests and waits. Safe for concurrent use.
 type Stats struct {
 	Submits, Polls, Pages, Requests atomic.Int64
+	Syncs, SyncFallbacks            atomic.Int64 // synchronous requests; synchronous reads that fell back to report runs
 	Retries, Throttled, Lagged      atomic.Int64
 	ThrottleWait, JobWait, Paging   atomic.Int64 // nanoseconds
 	Rows                            atomic.Int64
@@ -29,6 +31,8 @@ type StatsSnapshot struct {
 	Submits      int64         `json:"submits"`
 	Polls        int64         `json:"polls"`
 	Pages        int64         `json:"pages"`
+	Syncs        int64         `json:"syncs"`          // synchronous Insights requests (pages)
+	Fallbacks    int64         `json:"sync_fallbacks"` // synchronous reads that gave way to report runs
 	Retries      int64         `json:"retries"`
 	Throttled    int64         `json:"throttled"`
 	Lagged       int64         `json:"lagged"` // answers that denied a report run while Meta caught up, retried
@@ -42,6 +46,7 @@ type StatsSnapshot struct {
 func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{
 		Requests: s.Requests.Load(), Submits: s.Submits.Load(), Polls: s.Polls.Load(), Pages: s.Pages.Load(),
+		Syncs: s.Syncs.Load(), Fallbacks: s.SyncFallbacks.Load(),
 		Retries: s.Retries.Load(), Throttled: s.Throttled.Load(), Lagged: s.Lagged.Load(),
 		ThrottleWait: time.Duration(s.ThrottleWait.Load()), JobWait: time.Duration(s.JobWait.Load()),
 		Paging: time.Duration(s.Paging.Load()), Rows: s.Rows.Load(),

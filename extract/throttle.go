@@ -16,6 +16,11 @@ type Usage struct {
 	Percent float64       // 0..100+, the fullest quota
 	Regain  time.Duration // estimated_time_to_regain_access (minutes in the header)
 	Reset   time.Duration // reset_time_duration (seconds in the header)
+	// App is the fullest of the app-wide quotas (x-app-usage's call_count, total_time and
+	// total_cputime, x-fb-ads-insights-throttle's app_id_util_pct), which every client of a
+	// run shares; HasApp says whether the headers carried any of them.
+	App    float64
+	HasApp bool
 }
 
 // ParseUsage reads the four usage headers (docs/META_API.md, "Usage headers and pacing"). Malformed headers are ignored:
@@ -28,15 +33,19 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 			u.Percent = v
 		}
 	}
+	app := func(v float64) {
+		maxf(v)
+		u.App, u.HasApp = max(u.App, v), true
+	}
 	if s := h.Get("x-app-usage"); s != "" {
 		var v struct{ CallCount, TotalTime, TotalCPUTime float64 }
 		var raw map[string]float64
 		if json.Unmarshal([]byte(s), &raw) == nil {
 			seen = true
 			v.CallCount, v.TotalTime, v.TotalCPUTime = raw["call_count"], raw["total_time"], raw["total_cputime"]
-			maxf(v.CallCount)
-			maxf(v.TotalTime)
-			maxf(v.TotalCPUTime)
+			app(v.CallCount)
+			app(v.TotalTime)
+			app(v.TotalCPUTime)
 		}
 	}
 	if s := h.Get("x-ad-account-usage"); s != "" {
@@ -80,7 +89,7 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 		}
 		if json.Unmarshal([]byte(s), &v) == nil {
 			seen = true
-			maxf(v.App)
+			app(v.App)
 			maxf(v.Acc)
 		}
 	}
@@ -152,11 +161,12 @@ type Throttle struct {
 // NewThrottle returns a throttle with the config's defaults filled in.
 func NewThrottle(cfg ThrottleConfig) *Throttle { return &Throttle{cfg: cfg.withDefaults()} }
 
-// Observe records the usage headers of a response.
-func (t *Throttle) Observe(h http.Header) {
-	u, ok := ParseUsage(h, t.cfg.RegainUnit)
+// Observe records the usage headers of a response and returns what they say (ok false when
+// the response carried none).
+func (t *Throttle) Observe(h http.Header) (u Usage, ok bool) {
+	u, ok = ParseUsage(h, t.cfg.RegainUnit)
 	if !ok {
-		return
+		return u, false
 	}
 	t.mu.Lock()
 	now := time.Now()
@@ -169,6 +179,7 @@ func (t *Throttle) Observe(h http.Header) {
 	if d > 0 {
 		t.publish(context.Background(), d, "estimated_time_to_regain_access")
 	}
+	return u, true
 }
 
 // Throttled records a throttling error: wait Meta's regain time, or the cooldown.

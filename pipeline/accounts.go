@@ -22,7 +22,8 @@ type accountLookup struct {
 }
 
 // adAccounts reads the ad account of every client from the Graph API, one request each
-// (Config.Concurrency at a time), for its time zone and currency, and caches what changed in
+// (Config.Concurrency at a time; under ConcurrencyAuto, AutoConcurrency.Start), for its time
+// zone and currency, and caches what changed in
 // ad_accounts. When Meta does not answer for an account, or the client has no token, the cached
 // values serve; without them the client's lookup carries the error, and the client will fail
 // alone. Only a database error fails the whole call.
@@ -42,7 +43,11 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 	var changed []records.AdAccount
 	cl := r.graphClient()
 	var g errgroup.Group
-	g.SetLimit(r.cfg.Concurrency)
+	limit := r.cfg.Concurrency
+	if limit == ConcurrencyAuto {
+		limit = r.cfg.AutoConcurrency.withDefaults().Start
+	}
+	g.SetLimit(limit)
 	for _, c := range clients {
 		g.Go(func() error {
 			l := r.lookupAccount(ctx, cl, c, cached)

@@ -253,3 +253,94 @@ func TestNoTokenAnywhere(t *testing.T) {
 		t.Errorf("%d report runs submitted", n)
 	}
 }
+
+// With --sync-weeks, the first run's year goes by report runs and a daily run's five or six
+// weeks by synchronous reads: no report run, one request per kind, the ledger says so, and the
+// table equals the truth.
+func TestDailyRunSynchronous(t *testing.T) {
+	e := newEnv(t, 3)
+	cfg := e.config(4)
+	cfg.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
+	r, err := pipeline.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	asOf1 := lastSunday.AddDate(0, 0, -7)
+	if _, err := r.Run(context.Background(), opts(asOf1), ""); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.sim.Counters(); c.Requests[fixtures.KindSubmit] != 15 || c.Requests[fixtures.KindSync] != 0 {
+		t.Errorf("first run: %d report runs, %d synchronous reads; want 15 and none", c.Requests[fixtures.KindSubmit], c.Requests[fixtures.KindSync])
+	}
+	e.sim.ResetCounters()
+	rep, err := r.Run(context.Background(), opts(lastSunday), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.sim.Counters()
+	if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindPoll] != 0 || c.Requests[fixtures.KindResults] != 0 || c.Requests[fixtures.KindSync] != 15 {
+		t.Errorf("daily run: requests %v, want 15 synchronous reads and no report run", c.Requests)
+	}
+	for id, cr := range rep.Ledger.Clients {
+		if cr.Extract.Stats.Syncs != 5 || cr.Extract.Stats.Submits != 0 {
+			t.Errorf("ledger, client %s: stats %+v", id, cr.Extract.Stats)
+		}
+		for k, kr := range cr.Extract.Kinds {
+			if !kr.Sync {
+				t.Errorf("ledger, client %s: %s not read synchronously: %+v", id, k, kr)
+			}
+		}
+	}
+	checkTable(t, e, lastSunday)
+}
+
+// --concurrency auto against the simulator, whose app-wide usage headers rise with its call
+// rate: with room in the app's budget the limit climbs from its start to every client of the
+// run; with a budget the run fills, the limit is cut, and the run still loads the truth.
+func TestAutoConcurrency(t *testing.T) {
+	const clients = 40
+	run := func(t *testing.T, appBudget int) (*pipeline.ConcurrencyRecord, *env) {
+		e := newWrappedEnv(t, fixtures.Config{Accounts: clients, AppCallBudget: appBudget, JobDuration: 300 * time.Millisecond}, nil)
+		cfg := e.config(pipeline.ConcurrencyAuto)
+		cfg.AutoConcurrency = pipeline.AutoConcurrency{Start: 4}
+		r, err := pipeline.Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		o := opts(lastSunday)
+		o.Weeks = 13
+		rep, err := r.Run(context.Background(), o, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := rep.Ledger.Concurrency
+		if c == nil || c.Mode != "auto" || c.Start != 4 {
+			t.Fatalf("ledger concurrency %+v", c)
+		}
+		e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 13)
+		t.Logf("app budget %d calls a minute: %+v; peak report runs running %d", appBudget, *c, e.sim.Counters().PeakRunning)
+		return c, e
+	}
+	var low *pipeline.ConcurrencyRecord
+	t.Run("low usage: ramps up", func(t *testing.T) {
+		c, e := run(t, 0) // 600 calls a minute per account: a few percent
+		low = c
+		if c.Cuts != 0 || c.High != clients || c.Peak < clients/2 || c.MaxAppUsage >= 60 {
+			t.Errorf("%+v: want the limit raised to %d clients, more than %d in flight, no cut", *c, clients, clients/2)
+		}
+		if running := e.sim.Counters().PeakRunning; running <= 4*5 {
+			t.Errorf("peak report runs running %d: never more than the 4 clients it started with", running)
+		}
+	})
+	t.Run("high usage: backs off", func(t *testing.T) {
+		c, _ := run(t, 120) // the run makes about 600 calls: the app-wide usage climbs past 75 %
+		if c.Cuts == 0 || c.MaxAppUsage < 75 || c.Final >= c.High {
+			t.Errorf("%+v: want the limit cut below its highest", *c)
+		}
+		if low != nil && c.Average >= low.Average {
+			t.Errorf("average clients in flight %.1f under a full budget, %.1f with room: want fewer", c.Average, low.Average)
+		}
+	})
+}

@@ -62,6 +62,8 @@ type Ledger struct {
 	Clients  map[string]*ClientRecord `json:"clients"` // by client id
 	Timings  Timings                  `json:"timings"`
 	Rows     RowCounts                `json:"rows"`
+	// Concurrency is how many clients the last extract stage that extracted any ran at once.
+	Concurrency *ConcurrencyRecord `json:"concurrency,omitempty"`
 }
 
 // StageRecord is one stage's outcome.

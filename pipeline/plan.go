@@ -81,16 +81,26 @@ func (p *Plan) ClientIDs() []string {
 	return ids
 }
 
-// ReportRuns counts the report runs the plan submits when nothing needs splitting (none for a
-// client that cannot run).
-func (p *Plan) ReportRuns() int {
-	n := 0
+// Synchronous reports whether the client's range is read with synchronous requests under a
+// threshold of syncWeeks (extract.SyncConfig.Weeks; 0: never), unless one falls back.
+func (c ClientPlan) Synchronous(syncWeeks int) bool {
+	return c.Error == "" && syncWeeks > 0 && c.Weeks <= syncWeeks
+}
+
+// Reads counts the report runs the plan submits and the synchronous reads it makes when nothing
+// needs splitting or falls back, under a threshold of syncWeeks (none for a client that cannot
+// run).
+func (p *Plan) Reads(syncWeeks int) (reportRuns, syncReads int) {
 	for _, c := range p.Clients {
-		if c.Error == "" {
-			n += len(records.Kinds)
+		switch {
+		case c.Error != "":
+		case c.Synchronous(syncWeeks):
+			syncReads += len(records.Kinds)
+		default:
+			reportRuns += len(records.Kinds)
 		}
 	}
-	return n
+	return reportRuns, syncReads
 }
 
 // Monday returns the Monday of t's ISO week.

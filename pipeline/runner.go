@@ -14,10 +14,6 @@ import (
 	"github.com/metapipe/metapipe/load"
 )
 
-// DefaultConcurrency is how many clients are extracted at once unless told otherwise: each has
-// its five report runs in flight, and the time a run takes is mostly Meta's jobs, not calls.
-const DefaultConcurrency = 32
-
 // DefaultStageDir is where run directories live unless told otherwise.
 const DefaultStageDir = "stage"
 
@@ -29,8 +25,14 @@ type Config struct {
 	APIVersion  string        // META_API_VERSION ("" is extract.DefaultAPIVersion)
 	AppSecret   string        // META_APP_SECRET, optional: adds appsecret_proof
 	StageDir    string        // where run directories live (DefaultStageDir)
-	Concurrency int           // clients extracted at once (DefaultConcurrency)
+	// Concurrency is how many clients are extracted at once; ConcurrencyAuto (0, the
+	// default) follows Meta's usage headers (clientGate), tuned by AutoConcurrency.
+	Concurrency     int
+	AutoConcurrency AutoConcurrency
 
+	// Sync says which reports are read synchronously; the zero value reads none (the command's
+	// --sync-weeks defaults to extract.DefaultSyncWeeks).
+	Sync           extract.SyncConfig
 	Poll           extract.PollConfig
 	Throttle       extract.ThrottleConfig
 	Retry          extract.RetryConfig
@@ -84,8 +86,8 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 
 // newRunner fills the config's defaults; the pool is the caller's to set.
 func newRunner(cfg Config) *Runner {
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
+	if cfg.Concurrency < 0 {
+		cfg.Concurrency = ConcurrencyAuto
 	}
 	if cfg.StageDir == "" {
 		cfg.StageDir = DefaultStageDir
@@ -103,6 +105,9 @@ func newRunner(cfg Config) *Runner {
 
 // Close releases the database.
 func (r *Runner) Close() { r.pool.Close() }
+
+// SyncWeeks is the threshold of synchronous reads (extract.SyncConfig.Weeks; 0: none).
+func (r *Runner) SyncWeeks() int { return r.cfg.Sync.Weeks }
 
 // Pool is the runner's database pool.
 func (r *Runner) Pool() *pgxpool.Pool { return r.pool }
@@ -164,5 +169,6 @@ func (r *Runner) graphClient() *extract.Client {
 }
 
 func (r *Runner) extractor() *extract.Extractor {
-	return &extract.Extractor{Client: r.graphClient(), Poll: r.cfg.Poll, Throttle: r.cfg.Throttle, PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
+	return &extract.Extractor{Client: r.graphClient(), Sync: r.cfg.Sync, Poll: r.cfg.Poll, Throttle: r.cfg.Throttle,
+		PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
 }

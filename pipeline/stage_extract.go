@@ -13,30 +13,40 @@ import (
 	"github.com/metapipe/metapipe/internal/records"
 )
 
-// extractStage extracts every planned client not already staged, Config.Concurrency at a time,
-// while the bulk KPI read runs beside it. A client's failure is recorded in the ledger and does
-// not stop the others; the stage fails only when the KPI read fails or ctx ends.
+// extractStage extracts every planned client not already staged, as many at a time as the
+// clientGate allows (Config.Concurrency, or as Meta's usage headers allow), while the bulk KPI
+// read runs beside it. A client's failure is recorded in the ledger and does not stop the
+// others; the stage fails only when the KPI read fails or ctx ends.
 func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Plan, clients []records.Client, lf *ledgerFile) error {
 	end, _ := lf.begin(StageExtract)
 	byID := map[string]records.Client{}
 	for _, c := range clients {
 		byID[c.ID] = c
 	}
-	x := r.extractor()
 	snap := lf.snapshot()
+	var todo []ClientPlan
+	for _, cp := range plan.Clients {
+		rec := snap.Clients[cp.ID]
+		if rec.Loaded() || rec.Extract.Status == StatusDone && allStaged(dir.Client(cp.ID)) {
+			continue // loaded by an earlier attempt, or staged already
+		}
+		todo = append(todo, cp)
+	}
+	gate := newClientGate(r.cfg.Concurrency, r.cfg.AutoConcurrency, len(todo))
+	x := r.extractor()
+	x.Client.OnUsage = gate.observe
 	var mu sync.Mutex
 	var jobWait, paging time.Duration
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.kpiStage(gctx, dir, plan, lf) })
 	var clientGroup errgroup.Group
-	clientGroup.SetLimit(r.cfg.Concurrency)
-	for _, cp := range plan.Clients {
-		rec := snap.Clients[cp.ID]
-		if rec.Loaded() || rec.Extract.Status == StatusDone && allStaged(dir.Client(cp.ID)) {
-			continue // loaded by an earlier attempt, or staged already
+	for _, cp := range todo {
+		if gate.acquire(gctx) != nil {
+			break
 		}
 		clientGroup.Go(func() error {
+			defer gate.release()
 			if gctx.Err() != nil {
 				return nil
 			}
@@ -54,10 +64,18 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 		err = ctx.Err()
 	}
 	secs := end(err)
+	cr := gate.record()
+	if len(todo) > 0 {
+		r.log.Info("extract concurrency", "mode", cr.Mode, "start", cr.Start, "final", cr.Final, "lowest", cr.Low, "highest", cr.High,
+			"peak", cr.Peak, "average", cr.Average, "cuts", cr.Cuts, "max_app_usage", cr.MaxAppUsage)
+	}
 	lf.update(func(l *Ledger) {
 		l.Timings.Extract += secs
 		l.Timings.JobWait += jobWait.Seconds()
 		l.Timings.Paging += paging.Seconds()
+		if len(todo) > 0 {
+			l.Concurrency = &cr
+		}
 	})
 	return err
 }
@@ -93,7 +111,7 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 	} else if res.Err != nil {
 		r.log.Error("extract failed", "client", cp.Name, "err", res.Err)
 	} else {
-		r.log.Info("extracted", "client", cp.Name, "requests", res.Stats.Requests, "submits", res.Stats.Submits,
+		r.log.Info("extracted", "client", cp.Name, "requests", res.Stats.Requests, "syncs", res.Stats.Syncs, "submits", res.Stats.Submits,
 			"polls", res.Stats.Polls, "pages", res.Stats.Pages, "rows", res.Stats.Rows)
 	}
 	return res

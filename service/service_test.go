@@ -167,6 +167,62 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 	}
 }
 
+// A daily run after the first: the service's workers read the lookback's weeks synchronously
+// (--sync-weeks), submitting no report run, and the table still equals the simulator's truth.
+func TestServiceDailyRunReadsSynchronously(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 3})
+	ctx := context.Background()
+	cfg := e.config("worker", 3)
+	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
+	s, err := service.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	runs := func() int64 {
+		var n int64
+		for _, acct := range e.sim.Accounts() {
+			n += e.sim.Counters().ByAccount[acct.ID].ReportRuns
+		}
+		return n
+	}
+	first, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 12, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := waitRun(t, s, first, 2*time.Minute); r.State != "done" {
+		t.Fatalf("first run: %+v", r)
+	}
+	submitted, syncReads := runs(), e.sim.Counters().Requests[fixtures.KindSync]
+	if submitted != 3*5 {
+		t.Errorf("first run of 12 weeks: %d report runs, want 15", submitted)
+	}
+	daily, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 12, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, s, daily, 2*time.Minute)
+	if r.State != "done" || len(r.Clients) != 3 {
+		t.Fatalf("daily run: %+v", r)
+	}
+	for _, c := range r.Clients {
+		if c.State != "done" || c.Error != "" || c.Attempt != 1 || c.Rows == 0 || c.ReportsDone != 5 || c.ReportsTotal != 5 {
+			t.Errorf("daily run, client %s: %+v", c.Name, c)
+		}
+	}
+	if n := runs() - submitted; n != 0 {
+		t.Errorf("the daily run submitted %d report runs, want none", n)
+	}
+	if n := e.sim.Counters().Requests[fixtures.KindSync] - syncReads; n < 3*5 {
+		t.Errorf("the daily run made %d synchronous reads, want at least one per client and kind (15)", n)
+	}
+	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 12)
+}
+
 func isConflict(err error, id string) bool {
 	var ce *service.ConflictError
 	return errors.As(err, &ce) && ce.RunID == id
@@ -209,23 +265,12 @@ func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
 	for _, c := range r.Clients {
 		refused := c.ClientID == e.clients[0]
 		switch {
-		case refused && (c.State != "failed" || c.Attempt != 1 || !contains(c.Error, "190")):
+		case refused && (c.State != "failed" || c.Attempt != 1 || !strings.Contains(c.Error, "190")):
 			t.Errorf("refused client: %+v, want failed on attempt 1 with the 190 error", c)
 		case !refused && c.State != "done":
 			t.Errorf("other client: %+v", c)
 		}
 	}
-}
-
-func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 // slowPages delays every results page of a report run (GET <run id>/insights) by d.
@@ -267,7 +312,7 @@ func TestAttemptOutlastingItsBound(t *testing.T) {
 		return waitRun(t, s, id, time.Minute)
 	}
 	r := run(2 * time.Second)
-	if c := r.Clients[0]; r.State != "failed" || c.Attempt != 2 || !contains(c.Error, "--rescue-after") || !contains(c.Error, "2s") {
+	if c := r.Clients[0]; r.State != "failed" || c.Attempt != 2 || !strings.Contains(c.Error, "--rescue-after") || !strings.Contains(c.Error, "2s") {
 		t.Errorf("with a 2 s bound: %+v, want failed after 2 attempts, the error naming --rescue-after", r)
 	}
 	if r := run(time.Minute); r.State != "done" || r.Clients[0].Attempt != 1 {

@@ -152,6 +152,7 @@ func TestNumericFlagRanges(t *testing.T) {
 	}{
 		{[]string{"run", "--concurrency", "0"}, []string{"-concurrency", "1 to 1000"}},
 		{[]string{"run", "--concurrency", "1001"}, []string{"-concurrency", "1 to 1000"}},
+		{[]string{"run", "--concurrency", "many"}, []string{"-concurrency", "auto or 1 to 1000"}},
 		{[]string{"run", "--page-size", "0"}, []string{"-page-size", "1 to 500"}},
 		{[]string{"run", "--page-size", "501"}, []string{"-page-size", "1 to 500"}},
 		{[]string{"run", "--jobs-per-account", "0"}, []string{"-jobs-per-account", "1 to 100"}},
@@ -160,6 +161,8 @@ func TestNumericFlagRanges(t *testing.T) {
 		{[]string{"run", "--poll-first", "5s", "--poll-max", "2s"}, []string{"--poll-max", "--poll-first"}},
 		{[]string{"run", "--job-timeout", "0s"}, []string{"-job-timeout", "1s to 24h0m0s"}},
 		{[]string{"run", "--job-max", "-1m"}, []string{"-job-max", "1s to 24h0m0s"}},
+		{[]string{"run", "--sync-weeks", "-1"}, []string{"-sync-weeks", "0 to 160"}},
+		{[]string{"plan", "--sync-weeks", "161"}, []string{"-sync-weeks", "0 to 160"}},
 		{[]string{"run", "--weeks", "0"}, []string{"-weeks", "1 to 160"}},
 		{[]string{"plan", "--weeks", "200"}, []string{"-weeks", "1 to 160"}},
 		{[]string{"run", "--lookback", "-1"}, []string{"-lookback", "0 to 365"}},
@@ -240,11 +243,21 @@ func TestJSONModeRun(t *testing.T) {
 		if n := last["rows"].(map[string]any)["inserted"].(float64); n != float64(w.count(t, `SELECT count(*) FROM campaign_summaries`)) || n == 0 {
 			t.Errorf("run_finished says %v rows inserted, the table has %d", n, w.count(t, `SELECT count(*) FROM campaign_summaries`))
 		}
+		if c, _ := last["concurrency"].(map[string]any); c["mode"] != "auto" || c["peak"].(float64) < 1 {
+			t.Errorf("run_finished concurrency %v, want auto by default", last["concurrency"])
+		}
+	})
+	t.Run("a fixed concurrency", func(t *testing.T) {
+		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--concurrency", "1")...), "done", 0)
+		if c, _ := last["concurrency"].(map[string]any); c["mode"] != "fixed" || c["peak"].(float64) != 1 {
+			t.Errorf("run_finished concurrency %v, want fixed, one client at a time", last["concurrency"])
+		}
 	})
 	t.Run("a client failed", func(t *testing.T) {
+		// Report runs that always fail (six weeks are read synchronously unless told not to).
 		w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{FailJobs: -1})
 		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{})
-		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full")...), "partial", 1)
+		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--sync-weeks", "0")...), "partial", 1)
 		if e, _ := last["error"].(string); !strings.Contains(e, w.sim.Accounts()[1].Name) {
 			t.Errorf("run_finished error %q does not name the failed client", e)
 		}

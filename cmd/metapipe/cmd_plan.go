@@ -8,7 +8,7 @@ import (
 
 func newPlanCommand() *cli.Command {
 	return &cli.Command{Name: "plan", Usage: "print what a run would fetch (changes nothing)",
-		Flags: append(planFlags(), flagJSON()), Action: runPlan}
+		Flags: append(planFlags(), flagJSON(), flagSyncWeeks()), Action: runPlan}
 }
 
 func runPlan(ctx context.Context, cmd *cli.Command) error {
@@ -28,6 +28,6 @@ func runPlan(ctx context.Context, cmd *cli.Command) error {
 	case cmd.Bool("json"):
 		return writeJSON(cmd.Root().Writer, p)
 	}
-	printPlan(cmd.Root().Writer, p)
+	printPlan(cmd.Root().Writer, p, r.SyncWeeks())
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -102,8 +103,36 @@ func flagFull() cli.Flag {
 	return &cli.BoolFlag{Name: "full", Usage: "refetch the whole horizon, final weeks included"}
 }
 func flagConcurrency() cli.Flag {
-	return &cli.IntFlag{Name: "concurrency", Value: pipeline.DefaultConcurrency, Validator: between(1, maxConcurrency),
-		Usage: "clients extracted at once (each with its five report runs)"}
+	return &cli.StringFlag{Name: "concurrency", Value: "auto", Validator: autoOrBetween(1, maxConcurrency),
+		Usage: "clients extracted at once (each with its five reports): auto follows Meta's usage headers, or a number"}
+}
+
+// autoOrBetween is a flag validator: "auto", or an integer in [lo, hi].
+func autoOrBetween(lo, hi int) func(string) error {
+	return func(v string) error {
+		if v == "auto" {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("allowed values auto or %d to %d", lo, hi)
+		}
+		return nil
+	}
+}
+
+// concurrency reads --concurrency: pipeline.ConcurrencyAuto for auto (and where the command
+// has no such flag), else the number.
+func concurrency(cmd *cli.Command) int {
+	n, err := strconv.Atoi(cmd.String("concurrency"))
+	if err != nil {
+		return pipeline.ConcurrencyAuto
+	}
+	return n
+}
+func flagSyncWeeks() cli.Flag {
+	return &cli.IntFlag{Name: "sync-weeks", Value: extract.DefaultSyncWeeks, Validator: between(0, maxWeeks),
+		Usage: "read ranges of up to this many weeks with synchronous requests instead of report runs (0: never)"}
 }
 func flagPageSize() cli.Flag {
 	return &cli.IntFlag{Name: "page-size", Value: maxPageSize, Validator: between(1, maxPageSize), Usage: "result rows per page"}
@@ -117,9 +146,10 @@ func flagJSON() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print JSON
 func extractFlags() []cli.Flag {
 	return []cli.Flag{
 		flagConcurrency(),
+		flagSyncWeeks(),
 		&cli.DurationFlag{Name: "poll-first", Value: 2 * time.Second, Validator: between(minPoll, maxPoll),
-			Usage: "first wait before polling a report run"},
-		&cli.DurationFlag{Name: "poll-max", Value: 30 * time.Second, Validator: between(minPoll, maxPoll),
+			Usage: "first wait before polling a report run; then the polls are timed by Meta's percent"},
+		&cli.DurationFlag{Name: "poll-max", Value: 2 * time.Minute, Validator: between(minPoll, maxPoll),
 			Usage: "longest wait between polls (at least --poll-first)"},
 		&cli.DurationFlag{Name: "job-timeout", Value: 10 * time.Minute, Validator: between(minJob, maxJob),
 			Usage: "a report run whose status and percent have not changed this long has stalled: resubmitted once, then the client fails"},
@@ -200,7 +230,8 @@ func config(cmd *cli.Command) (pipeline.Config, error) {
 		GraphURL:    os.Getenv("META_GRAPH_URL"),
 		APIVersion:  os.Getenv("META_API_VERSION"),
 		StageDir:    cmd.String("stage-dir"),
-		Concurrency: cmd.Int("concurrency"),
+		Concurrency: concurrency(cmd),
+		Sync:        extract.SyncConfig{Weeks: cmd.Int("sync-weeks")},
 		Poll: extract.PollConfig{First: cmd.Duration("poll-first"), Max: cmd.Duration("poll-max"),
 			StallTimeout: cmd.Duration("job-timeout"), MaxRunTime: cmd.Duration("job-max")},
 		PageSize:       cmd.Int("page-size"),

@@ -233,4 +233,17 @@ func TestPlanCommand(t *testing.T) {
 	if len(entries) != 0 {
 		t.Errorf("plan wrote %d entries in the stage folder", len(entries))
 	}
+	// Six weeks are read synchronously (--sync-weeks 8 by default), unless told otherwise.
+	for _, tc := range []struct {
+		args []string
+		say  string
+	}{
+		{[]string{"--weeks", "6"}, "2 clients, 0 report runs, 10 synchronous reads (ranges of up to 8 weeks)"},
+		{[]string{"--weeks", "6", "--sync-weeks", "0"}, "2 clients, 10 report runs, 0 synchronous reads"},
+	} {
+		res := w.run(t, nil, append([]string{"plan", "--as-of", lastSunday.Format(time.DateOnly), "--log-format", "text"}, tc.args...)...)
+		if res.code != 0 || !strings.Contains(res.stdout, tc.say) {
+			t.Errorf("plan %v: exit %d, want %q\n%s%s", tc.args, res.code, tc.say, res.stdout, res.stderr)
+		}
+	}
 }

@@ -75,6 +75,9 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 		attrs = append(attrs, "dir", string(rep.Dir), "run_id", rep.Ledger.RunID,
 			slog.Group("clients", "total", total, "failed", failed),
 			"rows", rep.Ledger.Rows, "timings", rep.Ledger.Timings)
+		if c := rep.Ledger.Concurrency; c != nil {
+			attrs = append(attrs, "concurrency", c)
+		}
 	}
 	if err != nil {
 		attrs = append(attrs, "error", err.Error())

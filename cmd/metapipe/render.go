@@ -15,25 +15,29 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
-// printPlan writes a plan as a table.
-func printPlan(w io.Writer, p *pipeline.Plan) {
+// printPlan writes a plan as a table; syncWeeks is the threshold of synchronous reads.
+func printPlan(w io.Writer, p *pipeline.Plan, syncWeeks int) {
 	asOf := "as of each ad account's today"
 	if p.AsOfGiven {
 		asOf = "as of " + p.AsOf
 	}
 	fmt.Fprintf(w, "%s, horizon %d weeks, lookback %d days%s\n", asOf, p.Weeks, p.Lookback, map[bool]string{true: ", --full"}[p.Full])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT\tAD ACCOUNT\tTIME ZONE\tCURRENCY\tSINCE\tUNTIL\tWEEKS\tREPORT RUNS\tWHY")
+	fmt.Fprintln(tw, "CLIENT\tAD ACCOUNT\tTIME ZONE\tCURRENCY\tSINCE\tUNTIL\tWEEKS\tREADS\tWHY")
 	for _, c := range p.Clients {
-		n, why := len(records.Kinds), c.Reason
-		if c.Error != "" {
-			n, why = 0, "cannot run: "+c.Error
+		reads, why := fmt.Sprintf("%d report runs", len(records.Kinds)), c.Reason
+		switch {
+		case c.Error != "":
+			reads, why = "none", "cannot run: "+c.Error
+		case c.Synchronous(syncWeeks):
+			reads = fmt.Sprintf("%d synchronous", len(records.Kinds))
 		}
-		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, c.Account, orDash(c.TimeZone), orDash(c.Currency),
-			c.Since, c.Until, c.Weeks, n, why)
+		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Name, c.Account, orDash(c.TimeZone), orDash(c.Currency),
+			c.Since, c.Until, c.Weeks, reads, why)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d clients, %d report runs\n", len(p.Clients), p.ReportRuns())
+	runs, syncs := p.Reads(syncWeeks)
+	fmt.Fprintf(w, "%d clients, %d report runs, %d synchronous reads (ranges of up to %d weeks)\n", len(p.Clients), runs, syncs, syncWeeks)
 }
 
 func orDash(s string) string {
@@ -49,7 +53,10 @@ func printTimings(w io.Writer, l *pipeline.Ledger) {
 	t := l.Timings
 	fmt.Fprintf(w, "timings: total %.2fs\n", t.Total)
 	fmt.Fprintf(w, "  %-11s%.2fs\n", "extract", t.Extract)
-	fmt.Fprintf(w, "  %-11s(report runs, summed: Meta jobs %.2fs, paging %.2fs)\n", "", t.JobWait, t.Paging)
+	fmt.Fprintf(w, "  %-11s(reports, summed: Meta jobs %.2fs, paging %.2fs)\n", "", t.JobWait, t.Paging)
+	if c := l.Concurrency; c != nil {
+		fmt.Fprintf(w, "  %-11s(clients at once: %s, peak %d, average %.1f, limit %d-%d)\n", "", c.Mode, c.Peak, c.Average, c.Low, c.High)
+	}
 	fmt.Fprintf(w, "  %-11s%.3fs\n", "KPI query", t.KPIQuery)
 	fmt.Fprintf(w, "  %-11s%.3fs\n", "transform", t.Transform)
 	fmt.Fprintf(w, "  %-11s%.3fs (COPY %.3fs, merge %.3fs)\n", "load", t.Load, t.Copy, t.Merge)
@@ -75,7 +82,7 @@ func printLedger(w io.Writer, dir records.RunDir, l *pipeline.Ledger) {
 		fmt.Fprintln(w, line)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT\tEXTRACT\tREQUESTS\tSUBMITS\tPOLLS\tPAGES\tRETRIES\tTHROTTLED\tROWS\tTRANSFORM\tWEEKS\tLOAD\tERROR")
+	fmt.Fprintln(tw, "CLIENT\tEXTRACT\tREQUESTS\tSYNC\tSUBMITS\tPOLLS\tPAGES\tRETRIES\tTHROTTLED\tROWS\tTRANSFORM\tWEEKS\tLOAD\tERROR")
 	ids := make([]string, 0, len(l.Clients))
 	for id := range l.Clients {
 		ids = append(ids, id)
@@ -86,7 +93,7 @@ func printLedger(w io.Writer, dir records.RunDir, l *pipeline.Ledger) {
 		c := l.Clients[id]
 		s := c.Extract.Stats
 		errText := firstNonEmpty(c.Extract.Error, c.Transform.Error, c.Load.Error)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", c.Name, c.Extract.Status, s.Requests, s.Submits,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", c.Name, c.Extract.Status, s.Requests, s.Syncs, s.Submits,
 			s.Polls, s.Pages, s.Retries, s.Throttled, s.Rows, c.Transform.Status, c.Transform.Rows, c.Load.Status, truncate(errText, 120))
 		for _, w := range c.Transform.Warnings {
 			warnings = append(warnings, c.Name+": "+w)
@@ -116,11 +123,12 @@ func firstNonEmpty(s ...string) string {
 }
 
 // printCost writes what each client's extraction cost in Graph API calls, against the old
-// loop's four synchronous calls per week: report runs, polls per run, and result pages next to
-// the least possible (one page per run, or ceil(rows/pageSize)).
+// loop's four synchronous calls per week: synchronous requests, report runs, polls per run, and
+// pages (of report runs' results and of synchronous reads, each synchronous request one page)
+// next to the least possible (one page per report kind, or ceil(rows/pageSize)).
 func printCost(w io.Writer, p *pipeline.Plan, l *pipeline.Ledger, pageSize int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "CLIENT\tWEEKS\tREPORT RUNS\tPOLLS\tPOLLS/RUN\tPAGES\tLEAST PAGES\tROWS\tREQUESTS\tOLD LOOP CALLS\t")
+	fmt.Fprintln(tw, "CLIENT\tWEEKS\tSYNC\tREPORT RUNS\tPOLLS\tPOLLS/RUN\tPAGES\tLEAST PAGES\tROWS\tREQUESTS\tOLD LOOP CALLS\t")
 	for _, cp := range p.Clients {
 		c := l.Clients[cp.ID]
 		if c == nil {
@@ -135,7 +143,8 @@ func printCost(w io.Writer, p *pipeline.Plan, l *pipeline.Ledger, pageSize int) 
 		if s.Submits > 0 {
 			perRun = float64(s.Polls) / float64(s.Submits)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t\n", cp.Name, cp.Weeks, s.Submits, s.Polls, perRun, s.Pages, least, s.Rows, s.Requests, 4*cp.Weeks)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t\n", cp.Name, cp.Weeks, s.Syncs, s.Submits, s.Polls, perRun,
+			s.Pages+s.Syncs, least, s.Rows, s.Requests, 4*cp.Weeks)
 	}
 	tw.Flush()
 }

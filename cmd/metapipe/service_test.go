@@ -208,14 +208,18 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 		}
 	}
 
-	// SIGTERM: a one-client run; the worker holding its job (report runs saved) is stopped; the
-	// other worker, idle, takes the job at once.
-	one, _ := queue(fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": %d}`, w.ids[0], lastSunday.Format(time.DateOnly), relWeeks))
+	// SIGTERM: a one-client run, full so that its weeks are fetched by report runs again (a rerun
+	// of the lookback alone is a synchronous read: --sync-weeks); the worker holding its job
+	// (report runs saved) is stopped; the other worker, idle, takes the job at once.
+	one, queuedOne := queue(fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": %d, "full": true}`, w.ids[0], lastSunday.Format(time.DateOnly), relWeeks))
 	var stopped, left string
 	var handed heldJob
 	for stopped == "" {
 		for by, jobs := range w.heldBy(t, one, true) {
 			stopped, handed = by, jobs[0]
+		}
+		if time.Since(queuedOne) > time.Minute {
+			t.Fatal("no worker ever held the one-client run's job with its report runs saved")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

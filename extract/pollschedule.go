@@ -1,0 +1,113 @@
+package extract
+
+import "time"
+
+// pollSchedule times the polls of one report run by what Meta says of it: it extrapolates the
+// run's end from async_percent_completion and the time elapsed, and polls just after that
+// end, so that a run is seen done soon after it is done, whatever its length, in a few polls.
+//
+//   - The first poll comes PollConfig.First after the submit (at once on a resume).
+//   - While Meta reports 0 % (a run still queued), the next poll comes at twice the time
+//     elapsed: polls at First, 2×First, 4×First, …
+//   - After the first percent p at elapsed e: progress that is linear since the last poll that
+//     read 0 % (at z, or the submit) ends at z + (e − z) × 100 / p. One reading cannot tell a
+//     run that progressed from its submit from one that queued first, so the next poll comes
+//     halfway to that end, and no later than 2 × e: it gives a rate.
+//   - From the second percent on, the rate since the first percent gives the end of a run that
+//     progresses linearly once begun, queued or not; the rate is taken half a percent slower,
+//     since both readings are rounded down, so that the poll lands at or just after the end.
+//   - No progress since the previous poll (the same percent, or 100 % but not completed):
+//     twice the previous wait, or, when that wait was aimed at an end that did not come, the
+//     floor, to double from.
+//
+// Every wait is at least a twentieth of the time elapsed (and of First), so that a run near its
+// end is not polled in a burst, and at most PollConfig.Max, which also bounds how late a stall
+// is seen. Over runs of 2 s to 200 s whose percent rises linearly from the submit, a run is seen
+// done within 11.2 % of its length, and one of the usual length (20 s ± 25 %) in 2 to 4 polls
+// (pollschedule_test.go, which also measures runs that queue first and coarse percents).
+type pollSchedule struct {
+	cfg     PollConfig // with its defaults
+	resumed bool
+
+	last    time.Duration // the previous wait
+	aimed   bool          // the previous wait was aimed at an estimated end
+	lastPct float64       // the percent at the previous poll (-1 before the first)
+	// The first reading with a percent above 0: the base of the rate estimate.
+	baseAt  time.Duration
+	basePct float64
+	zeroAt  time.Duration // the last poll that read 0 %: the run progressed only after it
+}
+
+func newPollSchedule(cfg PollConfig, resumed bool) *pollSchedule {
+	return &pollSchedule{cfg: cfg, resumed: resumed, lastPct: -1, basePct: -1}
+}
+
+// first is the wait before the first poll: First after a submit, none on a resume (the run
+// may have ended while metapipe was not running).
+func (p *pollSchedule) first() time.Duration {
+	if p.resumed {
+		p.last = 0
+		return 0
+	}
+	p.last = p.cfg.First
+	return p.cfg.First
+}
+
+// seed gives the schedule a reading made before a resume: the run was at pct at elapsed from
+// its submit. The rate is then counted from that reading.
+func (p *pollSchedule) seed(elapsed time.Duration, pct float64) {
+	p.baseAt, p.basePct, p.lastPct = elapsed, pct, pct
+}
+
+// next is the wait before the next poll, given the poll just made: the time elapsed since the
+// submit (or the resume) and Meta's async_percent_completion.
+func (p *pollSchedule) next(elapsed time.Duration, pct float64) time.Duration {
+	floor := max(p.cfg.First, elapsed) / 20
+	progressed := pct > p.lastPct
+	p.lastPct = pct
+	var d time.Duration
+	switch {
+	case pct <= 0:
+		// Nothing to extrapolate from: double the time elapsed.
+		p.zeroAt = elapsed
+		d = max(elapsed, p.cfg.First)
+	case pct >= 100 || !progressed:
+		// Done by its percent but not by its status, or no progress since the last poll: wait
+		// twice as long as the last time, starting from the floor if the last wait was aimed
+		// at an end that has not come.
+		d = 2 * p.last
+		if p.aimed {
+			d = floor
+		}
+	default:
+		end := time.Duration(-1)
+		switch {
+		case p.basePct > 0 && elapsed > p.baseAt:
+			// The rate since the first reading with a percent: the end for a run that
+			// progresses linearly once it has begun, queued or not. Both readings are
+			// rounded down, so the rate is taken half a percent slower, not to poll early.
+			rate := (pct - p.basePct - 0.5) / float64(elapsed-p.baseAt) // percent per nanosecond
+			end = elapsed + time.Duration((100-pct)/rate)
+		case !p.resumed:
+			// One reading: linear progress since the last poll that read 0 % (or since the
+			// submit). One reading cannot tell a run that progressed from its submit from
+			// one that queued first, so the next poll comes halfway to that end (and at
+			// most the time elapsed later), and gives a rate.
+			end = p.zeroAt + time.Duration(float64(elapsed-p.zeroAt)*100/pct)
+			end = min(elapsed+(end-elapsed)/2, 2*max(elapsed, p.cfg.First))
+		default:
+			// A resumed run's first reading: nothing to extrapolate from yet.
+			d = p.cfg.First
+		}
+		if p.basePct <= 0 {
+			p.baseAt, p.basePct = elapsed, pct
+		}
+		if end >= 0 {
+			d = end - elapsed
+		}
+	}
+	d = min(max(d, floor), p.cfg.Max)
+	p.last = d
+	p.aimed = pct > 0 && pct < 100 && progressed
+	return d
+}

@@ -1,0 +1,153 @@
+package extract
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/metapipe/metapipe/internal/records"
+)
+
+// SyncConfig says which reports are read with the synchronous Insights request (GET
+// act_<id>/insights, docs/META_API.md section 4) instead of a report run: the short ranges of a
+// daily run, answered in one round trip where a report run costs a submit, Meta's queue, polls
+// and the pages. A synchronous read that Meta finds too large, that times out or that runs to
+// more pages than MaxPages falls back to a report run of the same range.
+type SyncConfig struct {
+	// Weeks: a range of at most this many weekly buckets is read synchronously; 0 never
+	// (--sync-weeks; the command's default is DefaultSyncWeeks).
+	Weeks int
+	// MaxPages: a synchronous read still going after this many pages falls back to a report
+	// run (10: 5,000 rows at pages of 500). This is what makes an account small enough.
+	MaxPages int
+	// Timeout is each synchronous request's own timeout; one that is not answered in time is
+	// not retried but falls back to a report run (30s).
+	Timeout time.Duration
+}
+
+// DefaultSyncWeeks is the command's --sync-weeks: a daily run fetches five or six weeks (four
+// whole weeks and the current one, with the default lookback), and a run missed for a day or
+// two a week more.
+const DefaultSyncWeeks = 8
+
+func (c SyncConfig) withDefaults() SyncConfig {
+	if c.MaxPages == 0 {
+		c.MaxPages = 10
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return c
+}
+
+// Reasons a synchronous read falls back to a report run, in the ledger's kinds.
+const (
+	FallbackTooLarge = "too large"
+	FallbackTimeout  = "timed out"
+	FallbackPages    = "too many pages"
+)
+
+// syncFallback is a synchronous read that gives way to a report run.
+type syncFallback struct {
+	reason string
+	err    error // Meta's answer or the timeout, if any
+}
+
+func (e *syncFallback) Error() string {
+	if e.err == nil {
+		return "synchronous read: " + e.reason
+	}
+	return "synchronous read: " + e.reason + ": " + e.err.Error()
+}
+
+func (e *syncFallback) Unwrap() error { return e.err }
+
+// insightsParams are the Insights parameters of a range, for a submit and for a synchronous
+// read alike: the level, the fields, the breakdowns, the range and weekly buckets.
+func (r *reportRunner) insightsParams(rng Range) url.Values {
+	params := url.Values{}
+	params.Set("level", r.spec.Level)
+	params.Set("fields", strings.Join(r.spec.Fields, ","))
+	if len(r.spec.Breakdowns) > 0 {
+		params.Set("breakdowns", strings.Join(r.spec.Breakdowns, ","))
+	}
+	tr, _ := json.Marshal(map[string]string{"since": rng.Since.Format(time.DateOnly), "until": rng.Until.Format(time.DateOnly)})
+	params.Set("time_range", string(tr))
+	params.Set("time_increment", "7")
+	return params
+}
+
+// fetchKind returns the rows of rng: read synchronously when the range is short and no report
+// run of it is saved (a resumed run's saved report runs are polled, never read again
+// synchronously), else, or when the synchronous read falls back, by report runs. fallback
+// names why a synchronous read gave way ("" when none did).
+func (r *reportRunner) fetchKind(ctx context.Context, rng Range) (rows []records.InsightRow, sync bool, fallback string, err error) {
+	_, saved := r.runs.find(rng)
+	if r.sync.Weeks > 0 && rng.Weeks() <= r.sync.Weeks && !saved {
+		rows, err = r.readSync(ctx, rng)
+		var fb *syncFallback
+		if !errors.As(err, &fb) {
+			return rows, err == nil, "", err
+		}
+		r.s.Stats.SyncFallbacks.Add(1)
+		fallback = fb.reason
+	}
+	rows, err = r.fetch(ctx, rng)
+	return rows, false, fallback, err
+}
+
+// readSync reads rng with the synchronous Insights request, paged by the cursor links and
+// parsed by the same strict row parser as a report run's pages. It holds one of the account's
+// slots, like a report run. It writes nothing to <kind>.job.json: there is nothing to resume,
+// and a read cut short is read again. A [*syncFallback] says to fetch rng by report runs.
+func (r *reportRunner) readSync(ctx context.Context, rng Range) ([]records.InsightRow, error) {
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-r.slots }()
+	start := time.Now()
+	defer func() { r.s.Stats.Paging.Add(int64(time.Since(start))) }()
+	params := r.insightsParams(rng)
+	params.Set("limit", strconv.Itoa(r.pageSize))
+	path := "act_" + r.s.Account + "/insights"
+	p := newRowParser(r.client, r.spec, rng)
+	r.report(StateReading, 0, 0)
+	for page := 0; ; page++ {
+		if page == r.sync.MaxPages {
+			return nil, &syncFallback{reason: FallbackPages}
+		}
+		var pg insightsPage
+		err := r.s.callWith(ctx, callOptions{timeout: r.sync.Timeout, timeoutFinal: true}, CallSync, http.MethodGet, path, params, &pg)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case ClassOf(err) == ClassTooLarge:
+			return nil, &syncFallback{reason: FallbackTooLarge, err: err}
+		case errors.Is(err, ErrAttemptTimeout):
+			return nil, &syncFallback{reason: FallbackTimeout, err: err}
+		default:
+			return nil, fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
+		}
+		for i := range pg.Data {
+			if err := p.add(&pg.Data[i]); err != nil {
+				return nil, err
+			}
+		}
+		r.report(StateReading, 0, page+1)
+		if pg.Paging.Next == "" {
+			break
+		}
+		path, params = pg.Paging.Next, nil
+	}
+	r.s.Stats.Rows.Add(int64(len(p.rows)))
+	return p.rows, nil
+}
