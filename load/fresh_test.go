@@ -160,7 +160,25 @@ func TestSyncStateMovesForwardUnlessRecomputed(t *testing.T) {
 	check(load(SyncState{CoveredFrom: d("2025-11-24"), FinalThrough: p("2026-11-01"), LastAsOf: d("2026-12-01"), LastRunID: "r4"}, false),
 		"2025-11-10", "2027-05-02", "2026-12-01", "r4")
 	check(load(SyncState{CoveredFrom: d("2025-11-24"), FinalThrough: p("2026-11-01"), LastAsOf: d("2026-12-01"), LastRunID: "r5"}, true),
-		"2025-11-24", "2026-11-01", "2026-12-01", "r5")
+		"2025-11-10", "2026-11-01", "2026-12-01", "r5")
+	// From a state as of 2026-11-29 (not after today: the rule below reads the clock).
+	if _, err := pool.Exec(ctx, `UPDATE client_sync_state SET covered_from = '2025-11-10', final_through = '2026-10-25',
+		last_as_of = '2026-11-29', last_run_id = 'r5' WHERE client_id = $1`, a); err != nil {
+		t.Fatal(err)
+	}
+	// A narrow --full (two weeks) leaves covered_from: the older rows are still there.
+	check(load(SyncState{CoveredFrom: d("2026-11-16"), FinalThrough: p("2026-10-25"), LastAsOf: d("2026-11-29"), LastRunID: "r6"}, true),
+		"2025-11-10", "2026-10-25", "2026-11-29", "r6")
+	// A backdated --full (an old {{ ds }}) moves nothing, forward or back, but covered_from.
+	check(load(SyncState{CoveredFrom: d("2025-06-02"), FinalThrough: p("2026-05-03"), LastAsOf: d("2026-06-01"), LastRunID: "r7"}, true),
+		"2025-06-02", "2026-10-25", "2026-11-29", "r6")
+	// A last_as_of after tomorrow is impossible (a state of the versions that took a future
+	// as-of): --full replaces it.
+	if _, err := pool.Exec(ctx, `UPDATE client_sync_state SET last_as_of = CURRENT_DATE + 30, final_through = '2027-05-02' WHERE client_id = $1`, a); err != nil {
+		t.Fatal(err)
+	}
+	check(load(SyncState{CoveredFrom: d("2025-11-24"), FinalThrough: p("2026-10-25"), LastAsOf: d("2026-11-29"), LastRunID: "r8"}, true),
+		"2025-06-02", "2026-10-25", "2026-11-29", "r8")
 }
 
 // A row without a currency code is refused before anything is written, naming the field.

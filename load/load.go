@@ -38,8 +38,10 @@ type Request struct {
 	// and whose figures are not as of a later date, is deleted (the week lost all its
 	// delivery). Each entry's client must be in ClientIDs; without an entry nothing is deleted.
 	Ranges []ClientRange
-	// RecomputeSync stores Sync as given (metapipe run --full repairs a bad state); otherwise
-	// covered_from only moves back and final_through and last_as_of only move forward.
+	// RecomputeSync (metapipe run --full) stores final_through and last_as_of as given when Sync
+	// is as of the stored last_as_of or later, which repairs a bad final_through; a backdated
+	// --full leaves them. Otherwise final_through and last_as_of only move forward. covered_from
+	// only moves back, either way.
 	RecomputeSync bool
 
 	afterRow     func(copied int64) // test hook: called after each row handed to COPY

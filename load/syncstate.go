@@ -83,14 +83,24 @@ SELECT client_id, platform, covered_from, final_through, last_as_of, last_run_id
 FROM unnest($1::uuid[], $2::text[], $3::date[], $4::date[], $5::date[], $6::text[])
     AS t(client_id, platform, covered_from, final_through, last_as_of, last_run_id)`
 
-// replaceSyncStates stores sync states as given: --full recomputes them.
+// replaceSyncStates is the upsert of --full, which recomputes final_through and last_as_of
+// from what it fetched (so a bad final_through, in the future, comes back), but only when the
+// run is not backdated: a run as of an earlier date than the stored last_as_of (an old Airflow
+// {{ ds }} with --full) keeps the rows built from the later date, so the state that describes
+// them stays too. A stored last_as_of after tomorrow (UTC) is impossible (no as-of after today
+// is taken) and is replaced. covered_from only moves back, as in upsertSyncStates: the rows a
+// narrow --full did not fetch are still in the table.
 const replaceSyncStates = syncStatesInsert + `
 ON CONFLICT (client_id, platform) DO UPDATE SET
-    covered_from  = EXCLUDED.covered_from,
-    final_through = EXCLUDED.final_through,
-    last_as_of    = EXCLUDED.last_as_of,
-    last_run_id   = EXCLUDED.last_run_id,
+    covered_from  = LEAST(s.covered_from, EXCLUDED.covered_from),
+    final_through = CASE WHEN ` + notBackdated + ` THEN EXCLUDED.final_through ELSE s.final_through END,
+    last_as_of    = CASE WHEN ` + notBackdated + ` THEN EXCLUDED.last_as_of ELSE s.last_as_of END,
+    last_run_id   = CASE WHEN ` + notBackdated + ` THEN EXCLUDED.last_run_id ELSE s.last_run_id END,
     updated_at    = EXCLUDED.updated_at`
+
+// notBackdated is true when the incoming state is as of the stored last_as_of or later, or the
+// stored one is impossible.
+const notBackdated = `(EXCLUDED.last_as_of >= s.last_as_of OR s.last_as_of > CURRENT_DATE + 1)`
 
 // syncArgs turns sync states into the arrays of upsertSyncStates.
 func syncArgs(states []SyncState) []any {

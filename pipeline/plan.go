@@ -155,18 +155,35 @@ func planClient(c records.Client, st *load.SyncState, o Options, asOf time.Time)
 	default:
 		reason = "final weeks older than the horizon"
 	}
+	// Coverage only widens, under --full too: the rows a run did not fetch are still stored.
 	covered := since
 	var final *time.Time
-	if st != nil && !o.Full {
+	if st != nil {
 		if cf := day(st.CoveredFrom); cf.Before(covered) {
 			covered = cf
 		}
-		final = st.FinalThrough
+		if !o.Full {
+			final = st.FinalThrough
+		}
 	}
-	// A week is final once covered by a run more than lookback days after its Sunday; --full
-	// recomputes final_through from what it fetches alone.
-	if lf := lastFinalSunday(asOf, o.Lookback); !lf.Before(covered) && (final == nil || lf.After(*final)) {
+	// A week is final once covered by a run more than lookback days after its Sunday. --full
+	// recomputes final_through from what it fetches; when it fetches no final week (fewer
+	// weeks than the lookback), the stored one stays, brought back to the last final Sunday if
+	// it is later (a bad state).
+	lf := lastFinalSunday(asOf, o.Lookback)
+	switch {
+	case !o.Full:
+		if !lf.Before(covered) && (final == nil || lf.After(*final)) {
+			final = &lf
+		}
+	case !lf.Before(since):
 		final = &lf
+	case st != nil && st.FinalThrough != nil:
+		f := day(*st.FinalThrough)
+		if f.After(lf) {
+			f = lf
+		}
+		final = &f
 	}
 	cp := ClientPlan{
 		ID: c.ID, Name: c.Name, Account: accountDigits(c),

@@ -31,7 +31,7 @@ func TestPlanClient(t *testing.T) {
 		{"nothing final yet", &load.SyncState{CoveredFrom: d("2025-11-17")}, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
 		{"a gap heals itself", &load.SyncState{CoveredFrom: d("2025-01-06"), FinalThrough: final("2026-05-03")}, false, "2026-05-04", 30, "2025-01-06", "2026-10-25"},
 		{"final older than the horizon", &load.SyncState{CoveredFrom: d("2024-01-01"), FinalThrough: final("2025-01-05")}, false, "2025-11-17", 54, "2024-01-01", "2026-10-25"},
-		{"--full", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, true, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		{"--full", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, true, "2025-11-17", 54, "2025-11-10", "2026-10-25"},
 		// A final_through after the as-of date is a bad state: the current week only, and
 		// --full recomputes it from what it fetches.
 		{"final in the future", &load.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: final("2027-05-02")}, false, "2026-11-23", 1, "2025-11-17", "2027-05-02"},
@@ -102,5 +102,29 @@ func TestSelectClientsAndShards(t *testing.T) {
 	}
 	if _, err := ParseShard("3/3"); err == nil {
 		t.Error("3/3 accepted")
+	}
+}
+
+// A --full of fewer weeks than the lookback fetches no final week: the stored final_through
+// stays (brought back to the last final Sunday when later), and covered_from stays too, so the
+// next daily run is a daily run, not a backfill of the horizon.
+func TestPlanNarrowFull(t *testing.T) {
+	final := func(s string) *time.Time { x := d(s); return &x }
+	c := records.Client{ID: "c", Name: "C", AdAccountID: "act_123"}
+	o := Options{AsOf: d("2026-11-25"), Weeks: 2, Lookback: 28, Full: true}
+	for _, tc := range []struct {
+		name      string
+		st        *load.SyncState
+		wantFinal string
+	}{
+		{"kept", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, "2026-10-18"},
+		{"brought back", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2027-05-02")}, "2026-10-25"},
+		{"none", &load.SyncState{CoveredFrom: d("2025-11-10")}, ""},
+	} {
+		p := planClient(c, tc.st, o, o.AsOf)
+		if p.Since != "2026-11-16" || p.CoveredFrom != "2025-11-10" || p.FinalThrough != tc.wantFinal {
+			t.Errorf("%s: since %s covered_from %s final_through %q, want 2026-11-16 2025-11-10 %q",
+				tc.name, p.Since, p.CoveredFrom, p.FinalThrough, tc.wantFinal)
+		}
 	}
 }

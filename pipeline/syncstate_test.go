@@ -162,6 +162,49 @@ func TestFullRepairsAFutureFinalThrough(t *testing.T) {
 	}
 }
 
+// A --full as of an old date (an Airflow backfill with --full) or of fewer weeks than the
+// lookback leaves the sync state as a current run set it: the next daily run is a daily run,
+// not a backfill of the year.
+func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
+	e := newEnv(t, 1)
+	r := e.runner(t, 1)
+	ctx := context.Background()
+	o := opts(lastSunday)
+	o.Weeks = 12
+	if _, err := r.Run(ctx, o, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := syncState(t, e, e.clients[0])
+	for _, tc := range []struct {
+		name string
+		asOf time.Time
+	}{
+		{"backdated", lastSunday.AddDate(0, 0, -60)},
+		{"narrow", lastSunday},
+	} {
+		full := opts(tc.asOf)
+		full.Weeks, full.Full = 2, true
+		rep, err := r.Run(ctx, full, "")
+		if err != nil {
+			t.Fatalf("%s --full: %v", tc.name, err)
+		}
+		if rep.Ledger.Status != pipeline.StatusDone || rep.Ledger.Rows.Inserted+rep.Ledger.Rows.Unchanged+rep.Ledger.Rows.Kept == 0 {
+			t.Fatalf("%s --full: run %s, rows %+v, want done and rows seen", tc.name, rep.Ledger.Status, rep.Ledger.Rows)
+		}
+		if got := syncState(t, e, e.clients[0]); got != want {
+			t.Errorf("after the %s --full: sync state %q, want %q", tc.name, got, want)
+		}
+	}
+	p, err := r.Plan(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Clients[0]; c.Weeks > 6 || strings.Contains(c.Reason, "backfill") {
+		t.Errorf("the next daily run plans %d weeks (%s), want the lookback weeks only", c.Weeks, c.Reason)
+	}
+	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, o.Weeks)
+}
+
 // After a run that ended partial (one client's token refused), the same run again resumes its
 // run directory: the client already loaded is not fetched again, the mended one is extracted,
 // transformed and loaded, and the run ends done.
