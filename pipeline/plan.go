@@ -251,8 +251,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		if !o.AsOf.IsZero() {
 			asOf = day(o.AsOf)
 			if acct.err == nil && asOf.After(today) {
-				future = append(future, fmt.Sprintf("%s in %s (client %s, act_%s)", today.Format(time.DateOnly),
-					acct.info.TimeZone, c.Name, acct.info.ID))
+				future = append(future, todayIn(c, acct.info, now))
 			}
 		}
 		var st *load.SyncState
@@ -271,6 +270,44 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 			nominal.Format(time.DateOnly), strings.Join(future, "; "))
 	}
 	return p, nil
+}
+
+// todayIn says a client's today in its ad account's time zone, for an as-of error.
+func todayIn(c records.Client, a records.AdAccount, now time.Time) string {
+	return fmt.Sprintf("%s in %s (client %s, act_%s)", a.Today(now).Format(time.DateOnly), a.TimeZone, c.Name, a.ID)
+}
+
+// CheckAsOf refuses with ErrUsage an as-of date after today anywhere (UTC+14) or after today in
+// the time zone of one of the clients' ad accounts as cached in ad_accounts, without asking
+// Meta: what a job queue checks before it queues a run. An account not cached yet is checked
+// when its run asks Meta for it (Plan). A database error is ErrCannotStart.
+func (r *Runner) CheckAsOf(ctx context.Context, clients []records.Client, asOf time.Time) error {
+	if asOf.IsZero() {
+		return nil
+	}
+	now := r.now()
+	if err := checkNotFuture(Options{AsOf: asOf}, now); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(clients))
+	for _, c := range clients {
+		ids = append(ids, accountDigits(c))
+	}
+	cached, err := load.ReadAdAccounts(ctx, r.pool, ids)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCannotStart, err)
+	}
+	var future []string
+	for _, c := range clients {
+		if a, ok := cached[accountDigits(c)]; ok && day(asOf).After(a.Today(now)) {
+			future = append(future, todayIn(c, a, now))
+		}
+	}
+	if len(future) > 0 {
+		return fmt.Errorf("%w: --as-of %s is after today in the ad account's time zone: %s", ErrUsage,
+			day(asOf).Format(time.DateOnly), strings.Join(future, "; "))
+	}
+	return nil
 }
 
 // latestToday is the latest calendar date anywhere at now (UTC+14, where each date begins

@@ -80,18 +80,15 @@ ORDER BY r.created_at DESC LIMIT 1`
 // Enqueue queues a run: one River job per client, in one transaction, and returns the run's
 // id at once, whatever the size of the run. A request that cannot run is a *FieldError; the
 // same clients and as-of date already queued or running are a *ConflictError with that run's
-// id. The as-of date is checked against today in every time zone here, and against each ad
-// account's today by its job.
+// id. The as-of date is checked against today in every time zone and in each ad account's
+// time zone as cached (pipeline.Runner.CheckAsOf); an account never cached yet is checked by
+// its job, once Meta names its time zone.
 func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	if req.Weeks == 0 {
 		req.Weeks = DefaultWeeks
 	}
 	if req.Weeks < 1 || req.Weeks > maxWeeks {
 		return "", &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", req.Weeks, maxWeeks)}
-	}
-	now := time.Now()
-	if latest := records.Day(now.In(time.FixedZone("UTC+14", 14*3600))); !req.AsOf.IsZero() && records.Day(req.AsOf).After(latest) {
-		return "", &FieldError{"as_of", fmt.Sprintf("%s is in the future (today is %s at the latest)", req.AsOf.Format(time.DateOnly), latest.Format(time.DateOnly))}
 	}
 	var all []records.Client
 	var err error
@@ -110,7 +107,13 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	if len(clients) == 0 {
 		return "", &FieldError{"clients", "no active client to run"}
 	}
-	nominal := records.Day(now.UTC())
+	switch err := s.runner.CheckAsOf(ctx, clients, req.AsOf); {
+	case errors.Is(err, pipeline.ErrUsage):
+		return "", &FieldError{"as_of", strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": --as-of ")}
+	case err != nil:
+		return "", err
+	}
+	nominal := records.Day(time.Now().UTC())
 	var asOf *time.Time
 	if !req.AsOf.IsZero() {
 		nominal = records.Day(req.AsOf)

@@ -271,6 +271,29 @@ func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
 			t.Errorf("other client: %+v", c)
 		}
 	}
+
+	// The run cached the ad accounts. An as-of that is today somewhere (UTC+14) but after today
+	// in a cached account's time zone (UTC-11: always a day or two behind) is refused before
+	// anything is queued, naming the client and its today, as metapipe run refuses it.
+	if _, err := e.pool.Exec(ctx, `UPDATE ad_accounts SET timezone_name = 'Pacific/Pago_Pago'
+		WHERE ad_account_id = (SELECT ltrim(meta_ad_account_id, 'act_') FROM clients WHERE id = $1)`, e.clients[1]); err != nil {
+		t.Fatal(err)
+	}
+	var runs int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&runs)
+	latest := time.Now().In(time.FixedZone("UTC+14", 14*3600))
+	asOf := time.Date(latest.Year(), latest.Month(), latest.Day(), 0, 0, 0, 0, time.UTC)
+	var fe *service.FieldError
+	_, err = s.Enqueue(ctx, service.RunRequest{AsOf: asOf})
+	if !errors.As(err, &fe) || fe.Field != "as_of" || !strings.Contains(fe.Reason, "Pacific/Pago_Pago") ||
+		!strings.Contains(fe.Reason, "after today") || strings.Contains(fe.Reason, "usage") {
+		t.Errorf("as of %s, after today in Pago Pago: %v, want a field error on as_of naming the zone", asOf.Format(time.DateOnly), err)
+	}
+	var after int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&after)
+	if after != runs {
+		t.Errorf("service_runs %d -> %d: a refused run was queued", runs, after)
+	}
 }
 
 // slowPages delays every results page of a report run (GET <run id>/insights) by d.
