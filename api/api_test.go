@@ -364,6 +364,23 @@ func TestLoginCookie(t *testing.T) {
 			t.Errorf("cookie %q lacks %s", cookie, attr)
 		}
 	}
+	// The cookie is not the token, and it is no bearer token either.
+	value := strings.TrimPrefix(strings.SplitN(cookie, ";", 2)[0], "metapipe_token=")
+	if strings.Contains(cookie, apiToken) || strings.Contains(cookie, "Secure") || len(value) != 64 {
+		t.Errorf("cookie %q: want a 64-hex value that is not the token, not Secure over plain HTTP", cookie)
+	}
+	if a := call(t, http.DefaultClient, "GET", base+"/v1/runs", "Bearer "+value, ""); a.status != http.StatusUnauthorized {
+		t.Errorf("the cookie's value as a bearer token: %d, want 401", a.status)
+	}
+	// Behind a proxy that ends HTTPS the cookie is Secure.
+	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"token": {apiToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	if res, err := browser.Do(req); err != nil {
+		t.Fatal(err)
+	} else if res.Body.Close(); !strings.Contains(res.Header.Get("Set-Cookie"), "Secure") {
+		t.Errorf("behind an HTTPS proxy: cookie %q, want Secure", res.Header.Get("Set-Cookie"))
+	}
 	for path, want := range map[string]string{
 		"/runs/" + id:                       e.names[1],
 		"/runs":                             id,

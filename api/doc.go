@@ -14,6 +14,7 @@
 //	/riverui/             River's UI: jobs, states, errors, attempts, queues
 //
 // Every route but /healthz needs the API token (METAPIPE_API_TOKEN): `Authorization: Bearer
-// <token>`, or, for a browser, the cookie that POST /login sets from the same token (River's UI
-// sends no header of its own). Tokens are compared in constant time and never logged.
+// <token>`, or, for a browser, the cookie that POST /login sets: an HMAC keyed by the token,
+// never the token (River's UI sends no header of its own). Tokens are compared in constant
+// time and never logged.
 package api

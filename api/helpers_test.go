@@ -69,7 +69,7 @@ func newEnv(t *testing.T, cfg fixtures.Config) *env {
 	if err := load.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	if err := service.MigrateRiver(ctx, pool, nil); err != nil {
+	if _, err := service.MigrateRiver(ctx, pool, nil); err != nil {
 		t.Fatal(err)
 	}
 	if e.clients, err = fixtures.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/metapipe/metapipe/service"
@@ -84,8 +85,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "login.html", map[string]any{"Next": r.URL.Query().Get("next"), "Failed": false})
 }
 
-// login checks the token of the form and, when right, sets it as an HttpOnly, SameSite=Strict
-// cookie for the pages and River's UI.
+// login checks the token of the form and, when right, sets an HttpOnly, SameSite=Strict
+// cookie for the pages and River's UI that holds a value derived from the token (session),
+// never the token itself.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	_ = r.ParseForm()
@@ -100,8 +102,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "login.html", map[string]any{"Next": next, "Failed": true})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: r.PostFormValue("token"), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	// Secure whenever the browser came over HTTPS, to this server or to the proxy in front of it.
+	secure := r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.session(), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,10 +115,21 @@ func (s *Server) authorized(r *http.Request) bool {
 	given := ""
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
 		given = strings.TrimSpace(h[7:])
-	} else if c, err := r.Cookie(cookieName); err == nil {
-		given = c.Value
+		return given != "" && subtle.ConstantTimeCompare([]byte(given), []byte(s.opts.Token)) == 1
 	}
-	return given != "" && subtle.ConstantTimeCompare([]byte(given), []byte(s.opts.Token)) == 1
+	if c, err := r.Cookie(cookieName); err == nil && c.Value != "" {
+		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session())) == 1
+	}
+	return false
+}
+
+// session is the login cookie's value: HMAC-SHA256 of a fixed label keyed by the API token, in
+// hex. A cookie that leaks (a proxy's log, a browser profile) is not the token, cannot be used
+// as a bearer token, and stops working when the token changes.
+func (s *Server) session() string {
+	m := hmac.New(sha256.New, []byte(s.opts.Token))
+	m.Write([]byte("metapipe login session v1"))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // urlPath is where to come back after the login: a path of this server only.

@@ -139,7 +139,7 @@ func postWorld(b *testing.B) (string, *pgxpool.Pool) {
 	if err := load.Migrate(ctx, pool); err != nil {
 		b.Fatal(err)
 	}
-	if err := service.MigrateRiver(ctx, pool, nil); err != nil {
+	if _, err := service.MigrateRiver(ctx, pool, nil); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id, active)
@@ -189,7 +189,7 @@ func BenchmarkWorkers(b *testing.B) {
 					wall = time.Since(start)
 					continue
 				}
-				if err := service.MigrateRiver(ctx, w.pool, nil); err != nil {
+				if _, err := service.MigrateRiver(ctx, w.pool, nil); err != nil {
 					b.Fatal(err)
 				}
 				var workers []*exec.Cmd

@@ -18,31 +18,31 @@ const riverMigrateLockID = 0x6d70726976657221 // "mpriver!"
 // MigrateRiver applies River's schema (its river_migration table, line "main"), idempotently.
 // Two processes migrating at once are serialized by a session advisory lock held on a
 // connection of its own, outside the pool (the migrator needs the pool's connections). log may
-// be nil.
-func MigrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+// be nil. It returns how many of River's migrations it applied (0: the schema was current).
+func MigrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return fmt.Errorf("river migrate: connect: %w", err)
+		return 0, fmt.Errorf("river migrate: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) // releases the lock
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrateLockID)); err != nil {
-		return fmt.Errorf("river migrate: lock: %w", err)
+		return 0, fmt.Errorf("river migrate: lock: %w", err)
 	}
 	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)}) // ours say what it applied
 	if err != nil {
-		return fmt.Errorf("river migrate: %w", err)
+		return 0, fmt.Errorf("river migrate: %w", err)
 	}
 	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {
-		return fmt.Errorf("river migrate: %w", err)
+		return 0, fmt.Errorf("river migrate: %w", err)
 	}
 	for _, v := range res.Versions {
 		log.Info("river migration applied", "version", v.Version, "name", v.Name)
 	}
-	return nil
+	return len(res.Versions), nil
 }
 
 // checkRiverSchema says, clearly, when River's schema was never applied.

@@ -19,11 +19,11 @@ func newApp() *cli.Command {
 	cli.VersionPrinter = func(cmd *cli.Command) { fmt.Fprintln(cmd.Root().Writer, "metapipe "+cmd.Root().Version) }
 	app := &cli.Command{
 		Name:    "metapipe",
-		Usage:   "weekly Meta ads summaries per client, from async Insights report runs into PostgreSQL",
+		Usage:   "weekly Meta ads summaries per client, from Insights (report runs, or synchronous reads for short ranges) into PostgreSQL",
 		Version: versionString(),
 		Description: "Environment: DATABASE_URL, META_ACCESS_TOKEN (default token), META_APP_SECRET (adds appsecret_proof),\n" +
 			"META_GRAPH_URL (default " + extract.DefaultGraphURL + "), META_API_VERSION (default " + extract.DefaultAPIVersion + "),\n" +
-			"METAPIPE_STAGE_DIR (default of --stage-dir).\n" +
+			"METAPIPE_STAGE_DIR (default of --stage-dir), METAPIPE_API_TOKEN (serve: the API's bearer token).\n" +
 			"Global options go before or after the command. Exit codes: 0 every client done, 1 some client failed\n" +
 			"(the others are loaded), 2 usage or configuration error, 3 could not start (database unreachable,\n" +
 			"another run holds a client), 130 interrupted (SIGINT/SIGTERM; the next run resumes it).",

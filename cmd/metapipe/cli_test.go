@@ -262,6 +262,28 @@ func TestJSONModeRun(t *testing.T) {
 			t.Errorf("run_finished error %q does not name the failed client", e)
 		}
 	})
+	t.Run("reset-state", func(t *testing.T) {
+		// The runs above made one week final (six weeks, 28 days of lookback): the one ending
+		// 35 days before the as-of Sunday. Reset from its Monday: nothing is final any more.
+		name := "Demo " + w.sim.Accounts()[0].Name
+		final := lastSunday.AddDate(0, 0, -35)
+		monday := final.AddDate(0, 0, -6).Format(time.DateOnly)
+		res := w.run(t, nil, "--log-format", "json", "reset-state", "--client", name, "--from", monday)
+		if res.code != 0 {
+			t.Fatalf("exit %d:\n%s", res.code, res.stderr)
+		}
+		outs := jsonLines(t, "stdout", res.stdout)
+		if len(outs) != 1 || outs[0]["msg"] != "state_reset" || outs[0]["client"] != name || outs[0]["from"] != monday {
+			t.Fatalf("stdout %v, want one state_reset event from %s", outs, monday)
+		}
+		before, _ := outs[0]["before"].(map[string]any)
+		after, _ := outs[0]["after"].(map[string]any)
+		if before["final_through"] != final.Format(time.DateOnly) || before["last_as_of"] != lastSunday.Format(time.DateOnly) ||
+			after == nil || after["final_through"] != nil {
+			t.Errorf("before %v after %v, want final_through %s then null, snake_case names, YYYY-MM-DD dates",
+				before, after, final.Format(time.DateOnly))
+		}
+	})
 	t.Run("both streams in one log", func(t *testing.T) {
 		c := w.cmd(nil, runArgs("--weeks", "6")...)
 		var both bytes.Buffer

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
 )
@@ -27,13 +28,18 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 	if err := r.Migrate(ctx); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	if err := service.MigrateRiver(ctx, r.Pool(), cfg.Logger); err != nil {
+	river, err := service.MigrateRiver(ctx, r.Pool(), cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
+	version, _, err := load.SchemaVersion(ctx, r.Pool())
+	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
 	if jsonMode(cmd) {
-		event(cmd, "migrated", false)
+		event(cmd, "migrated", false, "version", version, "river_applied", river)
 		return nil
 	}
-	fmt.Fprintln(cmd.Root().Writer, "schema up to date")
+	fmt.Fprintf(cmd.Root().Writer, "schema up to date: metapipe's at version %d; River's: %d migrations applied now\n", version, river)
 	return nil
 }

@@ -48,8 +48,8 @@ func runResetState(ctx context.Context, cmd *cli.Command) error {
 	resets, err := r.ResetState(ctx, cmd.StringSlice("client"), from)
 	for _, rs := range resets {
 		if jsonMode(cmd) {
-			event(cmd, "state_reset", false, "client", rs.Client.Name, "client_id", rs.Client.ID, "from", rs.From,
-				"before", rs.Before, "after", rs.After, "rows_reset", rs.RowsReset)
+			event(cmd, "state_reset", false, "client", rs.Client.Name, "client_id", rs.Client.ID, "from", dateOrNil(rs.From),
+				"before", syncStateJSON(rs.Before), "after", syncStateJSON(rs.After), "rows_reset", rs.RowsReset)
 			continue
 		}
 		printReset(cmd.Root().Writer, rs)
@@ -75,4 +75,22 @@ func describeState(s *load.SyncState) string {
 		final = s.FinalThrough.Format(time.DateOnly)
 	}
 	return fmt.Sprintf("covered from %s, final through %s, last as of %s", s.CoveredFrom.Format(time.DateOnly), final, s.LastAsOf.Format(time.DateOnly))
+}
+
+// syncStateJSON is a sync state as the other events write it: snake_case names, dates as
+// YYYY-MM-DD; nil when there is none.
+func syncStateJSON(st *load.SyncState) map[string]any {
+	if st == nil {
+		return nil
+	}
+	return map[string]any{"covered_from": st.CoveredFrom.Format(time.DateOnly), "final_through": dateOrNil(st.FinalThrough),
+		"last_as_of": st.LastAsOf.Format(time.DateOnly), "last_run_id": st.LastRunID}
+}
+
+// dateOrNil is *t as YYYY-MM-DD, or nil.
+func dateOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.Format(time.DateOnly)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -26,11 +27,19 @@ func newServeCommand() *cli.Command {
 		Action: runServe}
 }
 
+// minAPITokenLen is the shortest METAPIPE_API_TOKEN serve accepts: 16 characters, 128 bits
+// when random hex is 32 (what the README suggests), at least 64 bits of a random hex token.
+const minAPITokenLen = 16
+
 func runServe(ctx context.Context, cmd *cli.Command) error {
 	addr, token := cmd.String("addr"), os.Getenv("METAPIPE_API_TOKEN")
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%w: --addr %q: %w", pipeline.ErrUsage, addr, err)
+	}
+	if token != "" && (len(token) < minAPITokenLen || strings.TrimSpace(token) != token) {
+		return fmt.Errorf("%w: METAPIPE_API_TOKEN is too weak: use at least %d characters, no surrounding blanks (e.g. openssl rand -hex 32)",
+			pipeline.ErrUsage, minAPITokenLen)
 	}
 	if ip := net.ParseIP(host); token == "" && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("%w: --addr %s is not a loopback address: set METAPIPE_API_TOKEN to serve it", pipeline.ErrUsage, addr)

@@ -190,7 +190,9 @@ func loggerTo(cmd *cli.Command, w io.Writer) *slog.Logger {
 func options(cmd *cli.Command) (pipeline.Options, error) {
 	o := pipeline.Options{Weeks: cmd.Int("weeks"), Lookback: cmd.Int("lookback"), Full: cmd.Bool("full"),
 		Clients: cmd.StringSlice("client")}
-	if s := cmd.String("as-of"); s != "" {
+	if s := cmd.String("as-of"); s != "" || cmd.IsSet("as-of") {
+		// An empty value is refused, not taken for "today": it is what an empty template
+		// (Airflow's {{ ds }} gone wrong) gives.
 		t, err := time.Parse(time.DateOnly, s)
 		if err != nil {
 			return o, fmt.Errorf("%w: --as-of %q: want YYYY-MM-DD", pipeline.ErrUsage, s)

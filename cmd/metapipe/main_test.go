@@ -181,6 +181,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"unknown client", nil, runArgs("--client", "Nobody"), 2, `unknown client \"Nobody\"`}, // JSON mode: quotes escaped
 		{"bad as-of", nil, []string{"run", "--as-of", "yesterday"}, 2, "--as-of"},
+		{"empty as-of (an empty template)", nil, []string{"run", "--as-of", ""}, 2, "want YYYY-MM-DD"},
 		{"future as-of", nil, []string{"run", "--as-of", "2027-06-01"}, 2, "--as-of 2027-06-01 is in the future"},
 		{"bad flag", nil, []string{"run", "--frobnicate"}, 2, "frobnicate"},
 		{"bad shard", nil, runArgs("--shard", "2/2"), 2, "--shard"},

@@ -294,6 +294,14 @@ func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
 			t.Errorf("serve --addr %s without a token: exit %d, want 2 naming METAPIPE_API_TOKEN:\n%s", addr, res.code, res.stderr)
 		}
 	}
+	for _, weak := range []string{"short-tok-99", "    ", " " + apiToken} {
+		res := w.run(t, []string{"DATABASE_URL=postgres://u:pw@127.0.0.1:1/x?connect_timeout=1", "METAPIPE_API_TOKEN=" + weak},
+			"serve", "--addr", "127.0.0.1:0")
+		if res.code != 2 || !strings.Contains(res.stderr, "METAPIPE_API_TOKEN is too weak") ||
+			(strings.TrimSpace(weak) != "" && strings.Contains(res.stderr, strings.TrimSpace(weak))) {
+			t.Errorf("serve with METAPIPE_API_TOKEN %q: exit %d, want 2 saying it is too weak, without it:\n%s", weak, res.code, res.stderr)
+		}
+	}
 	for _, tc := range []struct {
 		addr string
 		env  []string
