@@ -66,7 +66,8 @@ func printTimings(w io.Writer, l *pipeline.Ledger) {
 	fmt.Fprintf(w, "      %d kept (the table's are as of a later date)\n", rc.Kept)
 }
 
-// printLedger writes run.json readably.
+// printLedger writes run.json readably. PAGES counts result pages of report runs and
+// synchronous requests (each one page), as the demo's cost table does.
 func printLedger(w io.Writer, dir records.RunDir, l *pipeline.Ledger) {
 	fmt.Fprintf(w, "run %s (%s), as of %s: %s, started %s, %d attempt(s)\n", l.RunID, dir, l.AsOf, l.Status,
 		l.Started.Format(time.RFC3339), l.Attempts)
@@ -94,7 +95,7 @@ func printLedger(w io.Writer, dir records.RunDir, l *pipeline.Ledger) {
 		s := c.Extract.Stats
 		errText := firstNonEmpty(c.Extract.Error, c.Transform.Error, c.Load.Error)
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", c.Name, c.Extract.Status, s.Requests, s.Syncs, s.Submits,
-			s.Polls, s.Pages, s.Retries, s.Throttled, s.Rows, c.Transform.Status, c.Transform.Rows, c.Load.Status, truncate(errText, 120))
+			s.Polls, s.Pages+s.Syncs, s.Retries, s.Throttled, s.Rows, c.Transform.Status, c.Transform.Rows, c.Load.Status, truncate(errText, 120))
 		for _, w := range c.Transform.Warnings {
 			warnings = append(warnings, c.Name+": "+w)
 		}
