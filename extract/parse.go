@@ -40,6 +40,16 @@ func (p *rowParser) fail(field, value, reason string) error {
 	return &RowError{Client: p.client, Kind: p.spec.Kind, Row: p.n, Field: field, Value: value, Reason: reason}
 }
 
+// addPage parses a page's rows and returns the page's next link ("" on the last page).
+func (p *rowParser) addPage(pg *insightsPage) (next string, err error) {
+	for i := range pg.Data {
+		if err := p.add(&pg.Data[i]); err != nil {
+			return "", err
+		}
+	}
+	return pg.Paging.Next, nil
+}
+
 // add parses one row.
 func (p *rowParser) add(raw *resultRow) error {
 	defer func() { p.n++ }()

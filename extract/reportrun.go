@@ -373,16 +373,15 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 		if err != nil {
 			return nil, fmt.Errorf("read report run %s page %d: %w", id, page+1, err)
 		}
-		for i := range pg.Data {
-			if err := p.add(&pg.Data[i]); err != nil {
-				return nil, err
-			}
+		next, err := p.addPage(&pg)
+		if err != nil {
+			return nil, err
 		}
 		r.report(StateReading, 100, page+1)
-		if pg.Paging.Next == "" {
+		if next == "" {
 			break
 		}
-		path, params = pg.Paging.Next, nil
+		path, params = next, nil
 	}
 	r.s.Stats.Rows.Add(int64(len(p.rows)))
 	return p.rows, nil

@@ -137,16 +137,15 @@ func (r *reportRunner) readSync(ctx context.Context, rng Range) ([]records.Insig
 		default:
 			return nil, fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
 		}
-		for i := range pg.Data {
-			if err := p.add(&pg.Data[i]); err != nil {
-				return nil, err
-			}
+		next, err := p.addPage(&pg)
+		if err != nil {
+			return nil, err
 		}
 		r.report(StateReading, 0, page+1)
-		if pg.Paging.Next == "" {
+		if next == "" {
 			break
 		}
-		path, params = pg.Paging.Next, nil
+		path, params = next, nil
 	}
 	r.s.Stats.Rows.Add(int64(len(p.rows)))
 	return p.rows, nil

@@ -24,11 +24,7 @@ func runEnqueue(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := serviceConfig(cmd, 0)
-	if err != nil {
-		return err
-	}
-	svc, err := service.Open(ctx, cfg)
+	svc, _, err := openService(ctx, cmd, 0)
 	if err != nil {
 		return err
 	}

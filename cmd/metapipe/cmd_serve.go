@@ -14,7 +14,6 @@ import (
 
 	"github.com/metapipe/metapipe/api"
 	"github.com/metapipe/metapipe/pipeline"
-	"github.com/metapipe/metapipe/service"
 )
 
 func newServeCommand() *cli.Command {
@@ -48,11 +47,7 @@ func runServe(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Bool("worker") {
 		concurrency = cmd.Int("concurrency")
 	}
-	cfg, err := serviceConfig(cmd, concurrency)
-	if err != nil {
-		return err
-	}
-	svc, err := service.Open(ctx, cfg)
+	svc, cfg, err := openService(ctx, cmd, concurrency)
 	if err != nil {
 		return err
 	}

@@ -54,12 +54,18 @@ func serviceConfig(cmd *cli.Command, concurrency int) (service.Config, error) {
 		Logger: pc.Logger}, nil
 }
 
-func runWorker(ctx context.Context, cmd *cli.Command) error {
-	cfg, err := serviceConfig(cmd, cmd.Int("concurrency"))
+// openService opens the service of a process's flags (serviceConfig); the caller closes it.
+func openService(ctx context.Context, cmd *cli.Command, concurrency int) (*service.Service, service.Config, error) {
+	cfg, err := serviceConfig(cmd, concurrency)
 	if err != nil {
-		return err
+		return nil, cfg, err
 	}
 	svc, err := service.Open(ctx, cfg)
+	return svc, cfg, err
+}
+
+func runWorker(ctx context.Context, cmd *cli.Command) error {
+	svc, cfg, err := openService(ctx, cmd, cmd.Int("concurrency"))
 	if err != nil {
 		return err
 	}
