@@ -356,28 +356,43 @@ func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]record
 	params := url.Values{}
 	params.Set("limit", strconv.Itoa(r.pageSize))
 	path := id + "/insights"
-	p := newRowParser(r.client, r.spec, rng)
 	r.report(StateReading, 100, 0)
 	notReady := 0
+	return r.readPages(newRowParser(r.client, r.spec, rng), 100, path, params,
+		func(page int, path string, params url.Values, pg *insightsPage) error {
+			for {
+				*pg = insightsPage{}
+				err := r.s.callRun(ctx, CallResults, id, path, params, pg)
+				if ClassOf(err) == ClassNotReady && notReady < 10 {
+					notReady++
+					if err := backoff.Sleep(ctx, cfg.NotReadyWait); err != nil {
+						return err
+					}
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("read report run %s page %d: %w", id, page+1, err)
+				}
+				return nil
+			}
+		})
+}
+
+// readPages reads an Insights result from path on, one page at a time through get, following
+// the cursor links, into p's rows; each page read is reported (percent: Meta's, for the
+// progress line). get returns the page-th page (from 0) of path, or the error to stop with.
+func (r *reportRunner) readPages(p *rowParser, percent int, path string, params url.Values,
+	get func(page int, path string, params url.Values, pg *insightsPage) error) ([]records.InsightRow, error) {
 	for page := 0; ; page++ {
 		var pg insightsPage
-		err := r.s.callRun(ctx, CallResults, id, path, params, &pg)
-		if ClassOf(err) == ClassNotReady && notReady < 10 {
-			notReady++
-			page--
-			if err := backoff.Sleep(ctx, cfg.NotReadyWait); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read report run %s page %d: %w", id, page+1, err)
+		if err := get(page, path, params, &pg); err != nil {
+			return nil, err
 		}
 		next, err := p.addPage(&pg)
 		if err != nil {
 			return nil, err
 		}
-		r.report(StateReading, 100, page+1)
+		r.report(StateReading, percent, page+1)
 		if next == "" {
 			break
 		}

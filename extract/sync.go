@@ -118,35 +118,24 @@ func (r *reportRunner) readSync(ctx context.Context, rng Range) ([]records.Insig
 	params := r.insightsParams(rng)
 	params.Set("limit", strconv.Itoa(r.pageSize))
 	path := "act_" + r.s.Account + "/insights"
-	p := newRowParser(r.client, r.spec, rng)
 	r.report(StateReading, 0, 0)
-	for page := 0; ; page++ {
-		if page == r.sync.MaxPages {
-			return nil, &syncFallback{reason: FallbackPages}
-		}
-		var pg insightsPage
-		err := r.s.callWith(ctx, callOptions{timeout: r.sync.Timeout, timeoutFinal: true}, CallSync, http.MethodGet, path, params, &pg)
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case ClassOf(err) == ClassTooLarge:
-			return nil, &syncFallback{reason: FallbackTooLarge, err: err}
-		case errors.Is(err, ErrAttemptTimeout):
-			return nil, &syncFallback{reason: FallbackTimeout, err: err}
-		default:
-			return nil, fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
-		}
-		next, err := p.addPage(&pg)
-		if err != nil {
-			return nil, err
-		}
-		r.report(StateReading, 0, page+1)
-		if next == "" {
-			break
-		}
-		path, params = next, nil
-	}
-	r.s.Stats.Rows.Add(int64(len(p.rows)))
-	return p.rows, nil
+	return r.readPages(newRowParser(r.client, r.spec, rng), 0, path, params,
+		func(page int, path string, params url.Values, pg *insightsPage) error {
+			if page == r.sync.MaxPages {
+				return &syncFallback{reason: FallbackPages}
+			}
+			err := r.s.callWith(ctx, callOptions{timeout: r.sync.Timeout, timeoutFinal: true}, CallSync, http.MethodGet, path, params, pg)
+			switch {
+			case err == nil:
+				return nil
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case ClassOf(err) == ClassTooLarge:
+				return &syncFallback{reason: FallbackTooLarge, err: err}
+			case errors.Is(err, ErrAttemptTimeout):
+				return &syncFallback{reason: FallbackTimeout, err: err}
+			default:
+				return fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
+			}
+		})
 }
