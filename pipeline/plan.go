@@ -155,11 +155,13 @@ func planClient(c records.Client, st *load.SyncState, o Options, asOf time.Time)
 	default:
 		reason = "final weeks older than the horizon"
 	}
-	// Coverage only widens, under --full too: the rows a run did not fetch are still stored.
+	// Coverage only widens, under --full too: the rows a run did not fetch are still stored. A
+	// run whose range ends before the covered weeks begin (a backfill of an old date) leaves a
+	// gap between them: covered_from stays, so that a later run still fills the gap.
 	covered := since
 	var final *time.Time
 	if st != nil {
-		if cf := day(st.CoveredFrom); cf.Before(covered) {
+		if cf := day(st.CoveredFrom); cf.Before(covered) || asOf.AddDate(0, 0, 1).Before(cf) {
 			covered = cf
 		}
 		if !o.Full {

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -125,6 +127,60 @@ func TestPlanNarrowFull(t *testing.T) {
 		if p.Since != "2026-11-16" || p.CoveredFrom != "2025-11-10" || p.FinalThrough != tc.wantFinal {
 			t.Errorf("%s: since %s covered_from %s final_through %q, want 2026-11-16 2025-11-10 %q",
 				tc.name, p.Since, p.CoveredFrom, p.FinalThrough, tc.wantFinal)
+		}
+	}
+}
+
+// A run resumes a run directory only of the same run: the same as-of date given alike, horizon,
+// lookback, --full and clients. An explicit --as-of and none are different runs even on the
+// same date (none is each ad account's today, a day later in Sydney).
+func TestFindResumableMatchesTheWholeRun(t *testing.T) {
+	stage := t.TempDir()
+	dir := records.RunDir(filepath.Join(stage, "20261129T120000Z-abcdef"))
+	if err := os.MkdirAll(string(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{RunID: "20261129T120000Z-abcdef", AsOf: "2026-11-29", AsOfGiven: true, Weeks: 54, Lookback: 28,
+		Clients: []ClientPlan{{ID: "b"}, {ID: "a"}}}
+	if err := writePlan(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	same := resumeKey{asOf: "2026-11-29", asOfGiven: true, weeks: 54, lookback: 28, ids: []string{"a", "b"}}
+	if got := findResumable(stage, same); got != dir {
+		t.Fatalf("the same run: %q, want %q", got, dir)
+	}
+	for name, change := range map[string]func(*resumeKey){
+		"another date":   func(k *resumeKey) { k.asOf = "2026-11-28" },
+		"no --as-of":     func(k *resumeKey) { k.asOfGiven = false },
+		"other weeks":    func(k *resumeKey) { k.weeks = 6 },
+		"other lookback": func(k *resumeKey) { k.lookback = 14 },
+		"--full":         func(k *resumeKey) { k.full = true },
+		"other clients":  func(k *resumeKey) { k.ids = []string{"a"} },
+	} {
+		k := same
+		change(&k)
+		if got := findResumable(stage, k); got != "" {
+			t.Errorf("%s: resumes %q, want a new run", name, got)
+		}
+	}
+}
+
+// A backfill of an old date whose range ends before the covered weeks begin does not move
+// covered_from over the gap between them; one that reaches them does.
+func TestPlanBackfillLeavesAGapUncovered(t *testing.T) {
+	c := records.Client{ID: "c", Name: "C", AdAccountID: "act_123"}
+	final := d("2026-10-25")
+	st := &load.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: &final}
+	for _, tc := range []struct {
+		asOf, covered string
+	}{
+		{"2025-06-01", "2025-11-17"}, // 2025-05-12..06-01: a gap until 2025-11-17
+		{"2025-11-16", "2025-10-20"}, // ends the day before: no gap
+		{"2025-11-20", "2025-10-27"}, // overlaps
+	} {
+		o := Options{AsOf: d(tc.asOf), Weeks: 4, Lookback: 28}
+		if p := planClient(c, st, o, o.AsOf); p.CoveredFrom != tc.covered || p.FinalThrough != "2026-10-25" {
+			t.Errorf("as of %s: covered_from %s final_through %s, want %s 2026-10-25", tc.asOf, p.CoveredFrom, p.FinalThrough, tc.covered)
 		}
 	}
 }

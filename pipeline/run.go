@@ -59,7 +59,8 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		if !o.AsOf.IsZero() {
 			nominal = day(o.AsOf)
 		}
-		runDir = findResumable(r.cfg.StageDir, nominal.Format(time.DateOnly), ids)
+		runDir = findResumable(r.cfg.StageDir, resumeKey{asOf: nominal.Format(time.DateOnly), asOfGiven: !o.AsOf.IsZero(),
+			weeks: o.Weeks, lookback: o.Lookback, full: o.Full, ids: ids})
 		if runDir != "" {
 			r.log.Info("resuming unfinished run", "dir", runDir)
 		}

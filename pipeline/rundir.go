@@ -35,10 +35,28 @@ func writePlan(dir records.RunDir, p *Plan) error {
 	return records.WriteFile(dir.Plan(), append(b, '\n'))
 }
 
-// findResumable returns the newest run directory in stageDir with the same as-of date and
-// clients (ids sorted) that is not done, or "": a failed, partial or interrupted run is resumed,
-// so a retry fetches only what is missing.
-func findResumable(stageDir string, asOf string, ids []string) records.RunDir {
+// resumeKey is what a run shares with the run directory it resumes: the same as-of date, given
+// alike (an explicit --as-of is one date for every account, none is each account's today), the
+// same horizon, lookback and --full, and the same clients (ids sorted). A run with other flags
+// is another run: resuming it would fetch what was not asked for.
+type resumeKey struct {
+	asOf      string
+	asOfGiven bool
+	weeks     int
+	lookback  int
+	full      bool
+	ids       []string
+}
+
+func (k resumeKey) matches(p *Plan) bool {
+	return p.AsOf == k.asOf && p.AsOfGiven == k.asOfGiven && p.Weeks == k.weeks && p.Lookback == k.lookback &&
+		p.Full == k.full && slices.Equal(p.ClientIDs(), k.ids)
+}
+
+// findResumable returns the newest run directory in stageDir of the same run (resumeKey) that
+// is not done, or "": a failed, partial or interrupted run is resumed, so a retry fetches only
+// what is missing.
+func findResumable(stageDir string, key resumeKey) records.RunDir {
 	entries, err := os.ReadDir(stageDir)
 	if err != nil {
 		return ""
@@ -51,7 +69,7 @@ func findResumable(stageDir string, asOf string, ids []string) records.RunDir {
 		}
 		dir := records.RunDir(filepath.Join(stageDir, e.Name()))
 		p, err := ReadPlan(dir)
-		if err != nil || p.AsOf != asOf || !slices.Equal(p.ClientIDs(), ids) {
+		if err != nil || !key.matches(p) {
 			continue
 		}
 		if l, err := ReadLedger(dir); err == nil && l.Status == StatusDone {
