@@ -395,7 +395,7 @@ func TestLoginCookie(t *testing.T) {
 		}
 	}
 	// The next page is this server's: no open redirect.
-	for _, next := range []string{"//evil.example/x", "https://evil.example/", "", "runs"} {
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "", "runs", `/\evil.example`, "/\t/evil.example", `/\/evil.example`, "/\n/evil.example"} {
 		if a := form(apiToken, next); a.header.Get("Location") != "/runs" {
 			t.Errorf("next %q: redirected to %q, want /runs", next, a.header.Get("Location"))
 		}

@@ -92,7 +92,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	_ = r.ParseForm()
 	next := r.PostFormValue("next")
-	if next == "" || next[0] != '/' || len(next) > 1 && next[1] == '/' {
+	if !localPath(next) {
 		next = "/runs"
 	}
 	probe := r.Clone(r.Context())

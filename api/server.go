@@ -134,11 +134,25 @@ func (s *Server) session() string {
 
 // urlPath is where to come back after the login: a path of this server only.
 func urlPath(r *http.Request) string {
-	p := r.URL.Path
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
-		return "/runs"
+	if p := r.URL.Path; localPath(p) {
+		return p
 	}
-	return p
+	return "/runs"
+}
+
+// localPath says whether p is a path on this server and nothing a browser could read as
+// another host: it starts with one "/", and holds no backslash and no control character
+// (browsers read "/\evil.example" and "/<TAB>/evil.example" as "//evil.example").
+func localPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
+		return false
+	}
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
