@@ -20,6 +20,7 @@ import (
 
 	"riverqueue.com/riverui"
 
+	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -168,7 +169,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // runRequest is POST /v1/runs's body; every field is optional.
 type runRequest struct {
 	Clients []string `json:"clients"`
-	AsOf    string   `json:"as_of"`
+	AsOf    *string  `json:"as_of"` // nil: each ad account's today; "" is refused
 	Weeks   *int     `json:"weeks"`
 	Full    bool     `json:"full"`
 }
@@ -194,10 +195,14 @@ func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := service.RunRequest{Clients: body.Clients, Full: body.Full, Source: "api"}
-	if body.AsOf != "" {
-		t, err := time.Parse(time.DateOnly, body.AsOf)
+	if body.AsOf != nil {
+		t, err := time.Parse(time.DateOnly, *body.AsOf)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("as_of %q: want YYYY-MM-DD", body.AsOf), Field: "as_of"})
+			writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("as_of %q: want YYYY-MM-DD (or leave it out: each ad account's today)", *body.AsOf), Field: "as_of"})
+			return
+		}
+		if err := pipeline.CheckAsOfDate(t, time.Now()); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": --as-of "), Field: "as_of"})
 			return
 		}
 		req.AsOf = t

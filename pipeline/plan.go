@@ -316,9 +316,30 @@ func (r *Runner) CheckAsOf(ctx context.Context, clients []records.Client, asOf t
 // first): an as-of after it is after today in every time zone.
 func latestToday(now time.Time) time.Time { return day(now.In(time.FixedZone("UTC+14", 14*3600))) }
 
-// checkNotFuture refuses an as-of date after today in every time zone, before anything is
-// read or asked; the exact check, per ad account, comes once the accounts are known.
+// metaRetentionMonths is how far back Meta keeps Insights: a range may start at most 37 months
+// before today (docs/META_API.md, "How far back"; older is error 3018).
+const metaRetentionMonths = 37
+
+// CheckAsOfDate refuses with ErrUsage an as-of date that Meta keeps no Insights for: more than
+// 37 months before now (the zero date, 0001-01-01, included, so that it is never mistaken for
+// "not given"). A range that starts earlier but ends later is Meta's to refuse, per client.
+func CheckAsOfDate(asOf, now time.Time) error {
+	if oldest := day(now.UTC()).AddDate(0, -metaRetentionMonths, 0); day(asOf).Before(oldest) {
+		return fmt.Errorf("%w: --as-of %s is more than %d months ago: Meta keeps Insights from %s on (error 3018)", ErrUsage,
+			day(asOf).Format(time.DateOnly), metaRetentionMonths, oldest.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// checkNotFuture refuses an as-of date after today in every time zone, or one Meta keeps no
+// Insights for (CheckAsOfDate), before anything is read or asked; the exact check, per ad
+// account, comes once the accounts are known.
 func checkNotFuture(o Options, now time.Time) error {
+	if !o.AsOf.IsZero() {
+		if err := CheckAsOfDate(o.AsOf, now); err != nil {
+			return err
+		}
+	}
 	if latest := latestToday(now); !o.AsOf.IsZero() && day(o.AsOf).After(latest) {
 		return fmt.Errorf("%w: --as-of %s is in the future: today is %s at the latest (in UTC+14)", ErrUsage,
 			day(o.AsOf).Format(time.DateOnly), latest.Format(time.DateOnly))

@@ -12,6 +12,7 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
 )
 
 func newDemoCommand() *cli.Command {
@@ -53,6 +54,10 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 		fmt.Fprintf(w, "simulator on %s; migrating and seeding %d demo clients\n", url, len(sim.Accounts()))
 	}
 	if err := r.Migrate(ctx); err != nil {
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
+	// River's schema too, as metapipe migrate does: the demo's database serves the service.
+	if _, err := service.MigrateRiver(ctx, r.Pool(), nil); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
 	// KPI rows from the horizon's first Monday to the latest today (the simulator has none later).

@@ -29,10 +29,12 @@ func newResetStateCommand() *cli.Command {
 
 func runResetState(ctx context.Context, cmd *cli.Command) error {
 	var from time.Time
-	if s := cmd.String("from"); s != "" {
+	if s := cmd.String("from"); s != "" || cmd.IsSet("from") {
+		// An empty --from (an unset shell variable) is refused: without --from every week is
+		// reset, which is not what a --from meant.
 		t, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			return fmt.Errorf("%w: --from %q: want YYYY-MM-DD", pipeline.ErrUsage, s)
+		if err != nil || t.IsZero() {
+			return fmt.Errorf("%w: --from %q: want YYYY-MM-DD (leave --from out to reset every week)", pipeline.ErrUsage, s)
 		}
 		from = t
 	}
@@ -62,7 +64,8 @@ func printReset(w io.Writer, rs pipeline.Reset) {
 	if rs.From != nil {
 		weeks = "the weeks from " + rs.From.Format(time.DateOnly)
 	}
-	fmt.Fprintf(w, "%s: %s non-final; %d stored rows will be replaced by the next run\n", rs.Client.Name, weeks, rs.RowsReset)
+	fmt.Fprintf(w, "%s: %s non-final; %d stored rows forgot their as-of date (the next run that covers their week replaces them)\n",
+		rs.Client.Name, weeks, rs.RowsReset)
 	fmt.Fprintf(w, "  before: %s\n  after:  %s\n", describeState(rs.Before), describeState(rs.After))
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v3"
 
@@ -36,7 +37,7 @@ func runServe(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fmt.Errorf("%w: --addr %q: %w", pipeline.ErrUsage, addr, err)
 	}
-	if token != "" && (len(token) < minAPITokenLen || strings.TrimSpace(token) != token) {
+	if token != "" && (utf8.RuneCountInString(token) < minAPITokenLen || strings.TrimSpace(token) != token) {
 		return fmt.Errorf("%w: METAPIPE_API_TOKEN is too weak: use at least %d characters, no surrounding blanks (e.g. openssl rand -hex 32)",
 			pipeline.ErrUsage, minAPITokenLen)
 	}

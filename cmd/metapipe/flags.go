@@ -197,6 +197,9 @@ func options(cmd *cli.Command) (pipeline.Options, error) {
 		if err != nil {
 			return o, fmt.Errorf("%w: --as-of %q: want YYYY-MM-DD", pipeline.ErrUsage, s)
 		}
+		if err := pipeline.CheckAsOfDate(t, time.Now()); err != nil {
+			return o, err
+		}
 		o.AsOf = t
 	}
 	sh, err := pipeline.ParseShard(cmd.String("shard"))

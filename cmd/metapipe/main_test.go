@@ -182,6 +182,9 @@ func TestExitCodes(t *testing.T) {
 		{"unknown client", nil, runArgs("--client", "Nobody"), 2, `unknown client \"Nobody\"`}, // JSON mode: quotes escaped
 		{"bad as-of", nil, []string{"run", "--as-of", "yesterday"}, 2, "--as-of"},
 		{"empty as-of (an empty template)", nil, []string{"run", "--as-of", ""}, 2, "want YYYY-MM-DD"},
+		{"reset-state --from empty", nil, []string{"reset-state", "--client", "x", "--from", ""}, 2, "leave --from out"},
+		{"as-of of year 1", nil, []string{"run", "--as-of", "0001-01-01"}, 2, "more than 37 months ago"},
+		{"as-of four years back", nil, []string{"plan", "--as-of", time.Now().AddDate(-4, 0, 0).Format(time.DateOnly)}, 2, "Meta keeps Insights from"},
 		{"future as-of", nil, []string{"run", "--as-of", "2027-06-01"}, 2, "--as-of 2027-06-01 is in the future"},
 		{"bad flag", nil, []string{"run", "--frobnicate"}, 2, "frobnicate"},
 		{"bad shard", nil, runArgs("--shard", "2/2"), 2, "--shard"},

@@ -37,7 +37,16 @@ func printPlan(w io.Writer, p *pipeline.Plan, syncWeeks int) {
 	}
 	tw.Flush()
 	runs, syncs := p.Reads(syncWeeks)
-	fmt.Fprintf(w, "%d clients, %d report runs, %d synchronous reads (ranges of up to %d weeks)\n", len(p.Clients), runs, syncs, syncWeeks)
+	fmt.Fprintf(w, "%s, %s, %s (ranges of up to %d weeks)\n", counted(len(p.Clients), "client", "clients"),
+		counted(runs, "report run", "report runs"), counted(syncs, "synchronous read", "synchronous reads"), syncWeeks)
+}
+
+// counted is n with the noun in its number: "1 client", "2 clients".
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func orDash(s string) string {
