@@ -3,6 +3,7 @@ package extract
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -247,7 +248,8 @@ func (t *Throttle) holdLocked(now time.Time, d time.Duration) time.Duration {
 }
 
 // Wait blocks until a call may be made; submit says the call starts a new report run, which
-// waits for usage below SubmitAbove. It returns how long it waited.
+// waits for usage below SubmitAbove. It returns how long it waited: the hold, and up to a fifth
+// more at random, so that the calls one hold released do not all call at once.
 func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error) {
 	var waited time.Duration
 	for {
@@ -274,6 +276,10 @@ func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error)
 		if t.cfg.MaxInline > 0 && d > t.cfg.MaxInline {
 			return waited, &WaitError{Until: now.Add(d)}
 		}
+		// The calls one hold released would otherwise call at once, and meet Meta's next
+		// throttling together, in the same order each time: each sleeps up to a fifth
+		// longer, at random.
+		d += rand.N(d/5 + 1)
 		if err := backoff.Sleep(ctx, d); err != nil {
 			return waited, err
 		}

@@ -85,7 +85,15 @@ func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*p
 		t.Fatal(err)
 	}
 	defer r.Close()
-	return r.Run(context.Background(), o, "")
+	rep, err := r.Run(context.Background(), o, "")
+	if err != nil && rep != nil {
+		for _, c := range rep.Ledger.Clients {
+			if c.Failed() {
+				t.Logf("%s failed: extract %q, transform %q, load %q", c.Name, c.Extract.Error, c.Transform.Error, c.Load.Error)
+			}
+		}
+	}
+	return rep, err
 }
 
 // clientStatus is a client's extract and load status in the ledger.

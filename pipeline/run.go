@@ -215,6 +215,8 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 			l.Status = StatusFailed
 		case !slices.Contains(stages, StageLoad):
 			l.Status = StatusRunning // a single stage leaves the run open for the next one
+		case len(failed) > 0 && len(failed) == len(plan.Clients):
+			l.Status = StatusFailed // every client failed: nothing of the run is done
 		case len(failed) > 0:
 			l.Status = StatusPartial
 		default:
