@@ -132,9 +132,15 @@ func lastFinalSunday(asOf time.Time, lookback int) time.Time {
 }
 
 // planClient applies the week rules (docs/DESIGN.md, "Weeks") to one client whose as-of date
-// is asOf (a date in the ad account's calendar, never after its today).
-func planClient(c records.Client, st *load.SyncState, o Options, asOf time.Time) ClientPlan {
+// is asOf (a date in the ad account's calendar, never after its today). The horizon starts no
+// earlier than the first Monday on or after oldest (Meta's oldest day, retentionStart; zero: no
+// limit), so that a backfill of an old date asks Meta only for what it keeps.
+func planClient(c records.Client, st *load.SyncState, o Options, asOf, oldest time.Time) ClientPlan {
 	horizon := Monday(asOf).AddDate(0, 0, -7*(o.Weeks-1))
+	clamped := false
+	if first := Monday(oldest.AddDate(0, 0, 6)); !oldest.IsZero() && horizon.Before(first) {
+		horizon, clamped = first, true
+	}
 	since, reason := horizon, "never covered: backfill the horizon"
 	switch {
 	case o.Full:
@@ -154,6 +160,9 @@ func planClient(c records.Client, st *load.SyncState, o Options, asOf time.Time)
 		reason = "final through " + st.FinalThrough.Format(time.DateOnly)
 	default:
 		reason = "final weeks older than the horizon"
+	}
+	if clamped && since.Equal(horizon) {
+		reason += fmt.Sprintf(" (from %s: Meta keeps %d months of Insights)", horizon.Format(time.DateOnly), metaRetentionMonths)
 	}
 	// Coverage only widens, under --full too: the rows a run did not fetch are still stored. A
 	// run whose range ends before the covered weeks begin (a backfill of an old date) leaves a
@@ -243,7 +252,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	p := &Plan{
 		RunID: NewRunID(), Created: now.UTC(), AsOf: nominal.Format(time.DateOnly), AsOfGiven: !o.AsOf.IsZero(),
 		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
-		HorizonStart: Monday(nominal).AddDate(0, 0, -7*(o.Weeks-1)).Format(time.DateOnly),
+		HorizonStart: planClient(records.Client{}, nil, o, nominal, retentionStart(now)).Since,
 	}
 	var future []string
 	for _, c := range clients {
@@ -260,7 +269,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		if s, ok := states[c.ID]; ok {
 			st = &s
 		}
-		cp := planClient(c, st, o, asOf)
+		cp := planClient(c, st, o, asOf, retentionStart(now))
 		cp.TimeZone, cp.Currency = acct.info.TimeZone, acct.info.Currency
 		if acct.err != nil {
 			cp.Error, cp.Permanent = acct.err.Error(), acct.permanent
@@ -320,11 +329,17 @@ func latestToday(now time.Time) time.Time { return day(now.In(time.FixedZone("UT
 // before today (docs/META_API.md, "How far back"; older is error 3018).
 const metaRetentionMonths = 37
 
+// retentionStart is the oldest day Meta keeps Insights for at now in every ad account: 37
+// months before the latest today anywhere (UTC+14), so that no account finds it too old.
+func retentionStart(now time.Time) time.Time {
+	return latestToday(now).AddDate(0, -metaRetentionMonths, 0)
+}
+
 // CheckAsOfDate refuses with ErrUsage an as-of date that Meta keeps no Insights for: more than
 // 37 months before now (the zero date, 0001-01-01, included, so that it is never mistaken for
 // "not given"). A range that starts earlier but ends later is Meta's to refuse, per client.
 func CheckAsOfDate(asOf, now time.Time) error {
-	if oldest := day(now.UTC()).AddDate(0, -metaRetentionMonths, 0); day(asOf).Before(oldest) {
+	if oldest := retentionStart(now); day(asOf).Before(oldest) {
 		return fmt.Errorf("%w: --as-of %s is more than %d months ago: Meta keeps Insights from %s on (error 3018)", ErrUsage,
 			day(asOf).Format(time.DateOnly), metaRetentionMonths, oldest.Format(time.DateOnly))
 	}

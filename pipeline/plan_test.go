@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func TestPlanClient(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := o
 			o.Full = tc.full
-			p := planClient(c, tc.st, o, o.AsOf)
+			p := planClient(c, tc.st, o, o.AsOf, time.Time{})
 			if p.Since != tc.since || p.Weeks != tc.weeks || p.Until != "2026-11-25" {
 				t.Errorf("range %s..%s (%d weeks), want %s (%d weeks)", p.Since, p.Until, p.Weeks, tc.since, tc.weeks)
 			}
@@ -123,7 +124,7 @@ func TestPlanNarrowFull(t *testing.T) {
 		{"brought back", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2027-05-02")}, "2026-10-25"},
 		{"none", &load.SyncState{CoveredFrom: d("2025-11-10")}, ""},
 	} {
-		p := planClient(c, tc.st, o, o.AsOf)
+		p := planClient(c, tc.st, o, o.AsOf, time.Time{})
 		if p.Since != "2026-11-16" || p.CoveredFrom != "2025-11-10" || p.FinalThrough != tc.wantFinal {
 			t.Errorf("%s: since %s covered_from %s final_through %q, want 2026-11-16 2025-11-10 %q",
 				tc.name, p.Since, p.CoveredFrom, p.FinalThrough, tc.wantFinal)
@@ -179,8 +180,28 @@ func TestPlanBackfillLeavesAGapUncovered(t *testing.T) {
 		{"2025-11-20", "2025-10-27"}, // overlaps
 	} {
 		o := Options{AsOf: d(tc.asOf), Weeks: 4, Lookback: 28}
-		if p := planClient(c, st, o, o.AsOf); p.CoveredFrom != tc.covered || p.FinalThrough != "2026-10-25" {
+		if p := planClient(c, st, o, o.AsOf, time.Time{}); p.CoveredFrom != tc.covered || p.FinalThrough != "2026-10-25" {
 			t.Errorf("as of %s: covered_from %s final_through %s, want %s 2026-10-25", tc.asOf, p.CoveredFrom, p.FinalThrough, tc.covered)
 		}
+	}
+}
+
+// A backfill of an old date asks Meta only for the 37 months it keeps: the horizon starts at
+// the first Monday on or after that, and the reason says why.
+func TestPlanHorizonWithinMetaRetention(t *testing.T) {
+	c := records.Client{ID: "c", Name: "C", AdAccountID: "act_123"}
+	oldest := retentionStart(d("2026-11-29")) // 2023-10-29 (midnight UTC is 14:00 on the 29th in UTC+14), a Sunday
+	o := Options{AsOf: d("2024-06-30"), Weeks: 54, Lookback: 28}
+	p := planClient(c, nil, o, o.AsOf, oldest)
+	if p.Since != "2023-10-30" || !strings.Contains(p.Reason, "Meta keeps 37 months") || p.CoveredFrom != "2023-10-30" {
+		t.Errorf("since %s covered_from %s (%s), want 2023-10-30 and the reason", p.Since, p.CoveredFrom, p.Reason)
+	}
+	if p.Weeks != 35 {
+		t.Errorf("%d weeks, want 35 (2023-10-30..2024-06-30)", p.Weeks)
+	}
+	// A horizon inside the 37 months is untouched.
+	o.AsOf = d("2026-11-25")
+	if p := planClient(c, nil, o, o.AsOf, oldest); p.Since != "2025-11-17" || strings.Contains(p.Reason, "Meta keeps") {
+		t.Errorf("since %s (%s), want 2025-11-17", p.Since, p.Reason)
 	}
 }

@@ -330,3 +330,28 @@ func TestResetState(t *testing.T) {
 		t.Errorf("unknown client: %v", err)
 	}
 }
+
+// A backfill of a date 30 months back with the default 54 weeks asks Meta only for the 37
+// months it keeps (the simulator refuses older ranges with 3018, as Meta does): every client is
+// loaded, from the first Monday Meta keeps.
+func TestBackfillWithinMetaRetention(t *testing.T) {
+	e := newEnv(t, 2)
+	r := e.runner(t, 2)
+	asOf := lastSunday.AddDate(0, -30, 0)
+	rep, err := r.Run(context.Background(), opts(asOf), "")
+	if err != nil {
+		t.Fatalf("backfill as of %s: %v", asOf.Format(time.DateOnly), err)
+	}
+	first := rep.Plan.Clients[0].Since
+	if !strings.Contains(rep.Plan.Clients[0].Reason, "Meta keeps 37 months") || rep.Plan.Clients[0].Weeks >= 54 {
+		t.Errorf("plan from %s, %d weeks (%s), want the horizon cut at Meta's 37 months", first, rep.Plan.Clients[0].Weeks, rep.Plan.Clients[0].Reason)
+	}
+	var oldest time.Time
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT min(summary_date), count(*) FROM campaign_summaries`).Scan(&oldest, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || oldest.Format(time.DateOnly) < first {
+		t.Errorf("%d rows from %s, want rows from %s on", n, oldest.Format(time.DateOnly), first)
+	}
+}
