@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
 )
@@ -164,6 +165,7 @@ func TestBadRequestsNameTheField(t *testing.T) {
 		{"as_of in another format", `{"as_of": "04.01.2026"}`, "as_of", "YYYY-MM-DD"},
 		{"as_of in the future", `{"as_of": "` + future + `"}`, "as_of", "in the future"},
 		{"as_of empty", `{"as_of": ""}`, "as_of", "YYYY-MM-DD"},
+		{"clients empty", `{"clients": []}`, "clients", "leave it out"},
 		{"as_of of year 1", `{"as_of": "0001-01-01"}`, "as_of", "more than 37 months ago"},
 		{"as_of four years back", `{"as_of": "` + time.Now().AddDate(-4, 0, 0).Format(time.DateOnly) + `"}`, "as_of", "Meta keeps Insights from"},
 		{"weeks 0", `{"weeks": 0}`, "weeks", "1..160"},
@@ -478,5 +480,57 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 	}
 	if a := post(t, base, body); a.status != http.StatusAccepted {
 		t.Errorf("the same request after the interrupted run: %d %s", a.status, a.body)
+	}
+}
+
+// While the database does not answer, the API says so with 503 and Retry-After, and names no
+// host, user or database (the log has the details); once it answers again, so does the API.
+func TestDatabaseDownIs503WithoutDetails(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 1})
+	base := e.serve(t, e.open(t, "api", 0))
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := cfg.Database
+	cfg.Database = "postgres" // a database may not refuse connections from its own session
+	admin, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	allow := func(on bool) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %q WITH ALLOW_CONNECTIONS %t`, db, on)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allow(false)
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), fmt.Sprintf(`ALTER DATABASE %q WITH ALLOW_CONNECTIONS true`, db))
+	})
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, db); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []answer{
+		post(t, base, `{"weeks": 3}`),
+		call(t, noRedirect, http.MethodGet, base+"/v1/runs", bearer, ""),
+		call(t, noRedirect, http.MethodGet, base+"/v1/runs/20261129T120000Z-abcdef", bearer, ""),
+		call(t, noRedirect, http.MethodGet, base+"/runs", bearer, ""),
+	} {
+		body := string(a.body)
+		if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || !strings.Contains(body, "does not answer") {
+			t.Errorf("database down: %d %q, want 503 with Retry-After (log: %s)", a.status, body, e.logs.String())
+		}
+		for _, secret := range []string{db, "127.0.0.1", "postgres", "migrate"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("answer %q names %q", body, secret)
+			}
+		}
+	}
+	allow(true)
+	if a := post(t, base, `{"weeks": 3}`); a.status != http.StatusAccepted {
+		t.Errorf("database back: %d %s, want 202", a.status, a.body)
 	}
 }

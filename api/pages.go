@@ -62,7 +62,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.serverError(w, "read the run", err, true)
 		return
 	}
 	d := runPageData{Run: run, Sum: summarize(*run), Now: time.Now()}
@@ -75,7 +75,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
 	runs, err := s.svc.Runs(r.Context(), 50)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.serverError(w, "read the runs", err, true)
 		return
 	}
 	s.render(w, "runs.html", map[string]any{"Runs": runs, "Refresh": max(1, int(s.opts.Refresh.Seconds())), "Now": time.Now()})

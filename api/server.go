@@ -13,13 +13,17 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"riverqueue.com/riverui"
 
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
 )
@@ -194,6 +198,11 @@ func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "one JSON object expected"})
 		return
 	}
+	if body.Clients != nil && len(body.Clients) == 0 {
+		// An empty list is more likely a caller's bug than a wish to run the whole fleet.
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "clients is empty: leave it out to run every active client", Field: "clients"})
+		return
+	}
 	req := service.RunRequest{Clients: body.Clients, Full: body.Full, Source: "api"}
 	if body.AsOf != nil {
 		t, err := time.Parse(time.DateOnly, *body.AsOf)
@@ -223,12 +232,39 @@ func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &ce):
 		writeJSON(w, http.StatusConflict, apiError{Error: ce.Error(), RunID: ce.RunID})
 	case err != nil:
-		s.log.Error("queue run", "err", err)
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: "the run could not be queued: " + err.Error()})
+		s.serverError(w, "queue a run", err, false)
 	default:
 		w.Header().Set("Location", "/v1/runs/"+id)
 		writeJSON(w, http.StatusAccepted, map[string]string{"run_id": id, "status_url": "/v1/runs/" + id})
 	}
+}
+
+// serverError answers a failure of the server's own (the database, mostly) without its
+// details, which name hosts, users and tables: 503 when the database does not answer (the
+// caller may try again), 500 otherwise; the details go to the log. page answers in text.
+func (s *Server) serverError(w http.ResponseWriter, what string, err error, page bool) {
+	s.log.Error("could not "+what, "err", err)
+	status, msg := http.StatusInternalServerError, "could not "+what+": internal error (the server's log says why)"
+	if databaseDown(err) {
+		status, msg = http.StatusServiceUnavailable, "could not "+what+": the database does not answer; try again"
+		w.Header().Set("Retry-After", "5")
+	}
+	if page {
+		http.Error(w, msg, status)
+		return
+	}
+	writeJSON(w, status, apiError{Error: msg})
+}
+
+// databaseDown says whether err is the database not answering: no connection, a timeout, a
+// connection lost, or the server shutting down or not accepting connections (class 57,
+// operator intervention).
+func databaseDown(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	return errors.As(err, &ce) || pgconn.Timeout(err) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &pe) && pgerrcode.IsOperatorIntervention(pe.Code)
 }
 
 // decodeError names the field of a body that does not decode.
@@ -253,7 +289,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, service.ErrNoRun):
 		writeJSON(w, http.StatusNotFound, apiError{Error: "no run " + r.PathValue("id")})
 	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		s.serverError(w, "read the run", err, false)
 	default:
 		writeJSON(w, http.StatusOK, run)
 	}
@@ -267,7 +303,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	runs, err := s.svc.Runs(r.Context(), limit)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		s.serverError(w, "read the runs", err, false)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/metapipe/metapipe/load"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 )
@@ -43,6 +44,19 @@ func MigrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (in
 		log.Info("river migration applied", "version", v.Version, "name", v.Name)
 	}
 	return len(res.Versions), nil
+}
+
+// checkSchemas says, clearly, when metapipe's schema is older than this binary's (a binary
+// rolled out before metapipe migrate) or River's was never applied.
+func checkSchemas(ctx context.Context, pool *pgxpool.Pool) error {
+	current, latest, err := load.SchemaVersion(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if current < latest {
+		return fmt.Errorf("metapipe schema at version %d, this binary needs %d (run metapipe migrate)", current, latest)
+	}
+	return checkRiverSchema(ctx, pool)
 }
 
 // checkRiverSchema says, clearly, when River's schema was never applied.

@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, runner: runner, pool: runner.Pool(), log: cfg.Logger,
 		fleet: fleetThrottle{pool: runner.Pool()}, stage: filepath.Join(stageDir(cfg.Pipeline), "service")}
-	if err := checkRiverSchema(ctx, s.pool); err != nil {
+	if err := checkSchemas(ctx, s.pool); err != nil {
 		runner.Close()
 		return nil, fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
@@ -154,6 +154,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopReconcile, s.reconciled = cancel, make(chan struct{})
+	s.sweep(rctx)
 	go s.reconcileLoop(rctx)
 	s.log.Info("working jobs", "id", s.cfg.ID, "concurrency", s.cfg.Concurrency, "rescue_after", s.cfg.RescueAfter)
 	return nil
@@ -173,7 +174,19 @@ func (s *Service) reconcileLoop(ctx context.Context) {
 			if _, err := s.reconcile(ctx, nil); err != nil && ctx.Err() == nil {
 				s.log.Warn("reconcile runs", "err", err)
 			}
+			s.sweep(ctx)
 		}
+	}
+}
+
+// sweep is sweepStaged, logged.
+func (s *Service) sweep(ctx context.Context) {
+	n, err := s.sweepStaged(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("remove the staged files of clients that are over", "err", err)
+	case n > 0:
+		s.log.Info("removed the staged files of clients that are over", "clients", n)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -411,5 +412,74 @@ func TestScheduleQueuesOneRunADay(t *testing.T) {
 	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'metapipe_daily_run'`).Scan(&daily)
 	if daily != 1 {
 		t.Errorf("%d daily jobs, want 1", daily)
+	}
+}
+
+// A binary rolled out before metapipe migrate (metapipe's schema older than it needs) does not
+// start: exit 3 with what to run, not a failure at the first job.
+func TestServiceRefusesAnOldSchema(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 1})
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `DELETE FROM metapipe_schema_migrations WHERE version_id = (SELECT max(version_id) FROM metapipe_schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := service.Open(ctx, e.config("old-schema", 1))
+	if err == nil {
+		s.Close()
+		t.Fatal("the service opened on an old schema")
+	}
+	if !errors.Is(err, pipeline.ErrCannotStart) || !strings.Contains(err.Error(), "run metapipe migrate") {
+		t.Errorf("%v, want ErrCannotStart saying to run metapipe migrate", err)
+	}
+}
+
+// A worker removes the staged folders of clients that are over, whoever finished them (an
+// attempt retried and loaded elsewhere leaves files only this worker sees), and those of runs
+// the database does not know, when it starts; a client still in progress keeps its folder.
+func TestWorkerSweepsStagedFilesOfClientsThatAreOver(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 2})
+	ctx := context.Background()
+	q := e.open(t, "queue-only", 0)
+	done, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 3, Source: "test", Clients: []string{e.clients[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE service_run_clients SET state = 'done' WHERE run_id = $1`, done); err != nil {
+		t.Fatal(err)
+	}
+	live, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 3, Source: "test", Clients: []string{e.clients[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE service_run_clients SET state = 'waiting' WHERE run_id = $1`, live); err != nil {
+		t.Fatal(err)
+	}
+	staged := func(run, client string) string {
+		dir := filepath.Join(e.stage, "service", run, client)
+		if err := os.MkdirAll(filepath.Join(dir, "extract"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "extract", "campaigns.parquet"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	over, unknown, inProgress := staged(done, e.clients[0]), staged("20200101T000000Z-000000", e.clients[0]), staged(live, e.clients[1])
+	// Cancel the live run's job before a worker takes it: this test is about the folders only.
+	if _, err := e.pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE state = 'available'`); err != nil {
+		t.Fatal(err)
+	}
+	w := e.open(t, "sweeper", 1)
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	for dir, want := range map[string]bool{over: false, unknown: false, inProgress: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", dir, err == nil, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.stage, "service", "20200101T000000Z-000000")); err == nil {
+		t.Error("the unknown run's folder is left")
 	}
 }

@@ -48,6 +48,7 @@ func runEnqueue(ctx context.Context, cmd *cli.Command) error {
 	if !cmd.Bool("wait") {
 		return nil
 	}
+	var unreachable time.Time // since when the database has not answered; zero while it does
 	for {
 		select {
 		case <-ctx.Done():
@@ -55,9 +56,23 @@ func runEnqueue(ctx context.Context, cmd *cli.Command) error {
 		case <-time.After(time.Second):
 		}
 		run, err := svc.Run(ctx, id)
-		if err != nil {
-			return err
+		if err != nil && ctx.Err() == nil {
+			// The run goes on without us: a database that restarts or fails over is waited
+			// for (waitOutage), not taken for the run's failure.
+			if unreachable.IsZero() {
+				unreachable = time.Now()
+			}
+			if time.Since(unreachable) < waitOutage {
+				logger(cmd).Warn("reading the run failed; trying again", "run", id, "err", err)
+				continue
+			}
+			return fmt.Errorf("%w: following run %s (it goes on): the database did not answer for %s: %w",
+				pipeline.ErrCannotStart, id, waitOutage, err)
 		}
+		if err != nil {
+			continue // ctx is done: the select above says so
+		}
+		unreachable = time.Time{}
 		if run.FinishedAt == nil {
 			continue
 		}
@@ -78,6 +93,10 @@ func runEnqueue(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("%w: run %s is %s", pipeline.ErrSomeFailed, id, run.State)
 	}
 }
+
+// waitOutage is how long enqueue --wait keeps trying while the database does not answer
+// before it gives up with exit 3 (the run itself goes on).
+const waitOutage = 2 * time.Minute
 
 // flagOf is the command-line flag of an API field.
 func flagOf(field string) string {

@@ -47,6 +47,9 @@ func runServe(ctx context.Context, cmd *cli.Command) error {
 	concurrency := 0
 	if cmd.Bool("worker") {
 		concurrency = cmd.Int("concurrency")
+	} else if cmd.String("schedule") != "" {
+		// Only a process that works jobs can be the one that queues the daily run.
+		return fmt.Errorf("%w: --schedule needs --worker (or give it to the metapipe worker processes)", pipeline.ErrUsage)
 	}
 	svc, cfg, err := openService(ctx, cmd, concurrency)
 	if err != nil {

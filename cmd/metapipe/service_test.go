@@ -294,6 +294,11 @@ func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
 			t.Errorf("serve --addr %s without a token: exit %d, want 2 naming METAPIPE_API_TOKEN:\n%s", addr, res.code, res.stderr)
 		}
 	}
+	// --schedule on a serve that works no job would never queue anything: refused.
+	if res := w.run(t, []string{"DATABASE_URL=postgres://u:pw@127.0.0.1:1/x?connect_timeout=1"}, "serve", "--schedule", "15 6 * * *"); res.code != 2 ||
+		!strings.Contains(res.stderr, "--schedule needs --worker") {
+		t.Errorf("serve --schedule without --worker: exit %d, want 2:\n%s", res.code, res.stderr)
+	}
 	for _, weak := range []string{"short-tok-99", "    ", " " + apiToken} {
 		res := w.run(t, []string{"DATABASE_URL=postgres://u:pw@127.0.0.1:1/x?connect_timeout=1", "METAPIPE_API_TOKEN=" + weak},
 			"serve", "--addr", "127.0.0.1:0")
