@@ -344,3 +344,20 @@ func TestAutoConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// A run in which every client failed is failed, not partial (exit 1 still: ErrSomeFailed).
+func TestEveryClientRefusedFailsTheRun(t *testing.T) {
+	e := newEnv(t, 2)
+	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1`, fixtures.ExpiredToken); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(lastSunday)
+	o.Weeks = 6
+	rep, err := e.runner(t, 2).Run(context.Background(), o, "")
+	if !errors.Is(err, pipeline.ErrSomeFailed) {
+		t.Fatalf("err = %v, want ErrSomeFailed", err)
+	}
+	if rep.Ledger.Status != pipeline.StatusFailed {
+		t.Errorf("ledger status %s, want failed", rep.Ledger.Status)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
 const (
@@ -296,4 +297,27 @@ func TestJSONModeRun(t *testing.T) {
 			t.Errorf("the log does not end with run_finished:\n%s", both.String())
 		}
 	})
+}
+
+// migrate says what it did: metapipe's schema version, and how many of River's migrations it
+// applied now (all of them on a new database, none the second time).
+func TestMigrateSaysWhatItApplied(t *testing.T) {
+	w := &world{db: pgtest.NewDatabase(t), stage: t.TempDir()}
+	applied := func() (version, river float64) {
+		t.Helper()
+		res := w.run(t, nil, "migrate")
+		outs := jsonLines(t, "stdout", res.stdout)
+		if res.code != 0 || len(outs) != 1 || outs[0]["msg"] != "migrated" {
+			t.Fatalf("migrate: exit %d, stdout %v:\n%s", res.code, outs, res.stderr)
+		}
+		version, _ = outs[0]["version"].(float64)
+		river, _ = outs[0]["river_applied"].(float64)
+		return version, river
+	}
+	if v, r := applied(); v < 7 || r < 1 {
+		t.Errorf("first migrate: version %v, River applied %v; want 7 or more, and some", v, r)
+	}
+	if v, r := applied(); v < 7 || r != 0 {
+		t.Errorf("second migrate: version %v, River applied %v; want 7 or more, and none", v, r)
+	}
 }
