@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
 // POST /v1/runs answers 202 with the run's id and where to poll it, queues one River job per
@@ -488,31 +489,11 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 func TestDatabaseDownIs503WithoutDetails(t *testing.T) {
 	e := newEnv(t, fixtures.Config{Accounts: 1})
 	base := e.serve(t, e.open(t, "api", 0))
-	ctx := context.Background()
 	cfg, err := pgx.ParseConfig(e.dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := cfg.Database
-	cfg.Database = "postgres" // a database may not refuse connections from its own session
-	admin, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	allow := func(on bool) {
-		t.Helper()
-		if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %q WITH ALLOW_CONNECTIONS %t`, db, on)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	allow(false)
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), fmt.Sprintf(`ALTER DATABASE %q WITH ALLOW_CONNECTIONS true`, db))
-	})
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, db); err != nil {
-		t.Fatal(err)
-	}
+	restore := pgtest.RefuseConnections(t, e.dbURL)
 	for _, a := range []answer{
 		post(t, base, `{"weeks": 3}`),
 		call(t, noRedirect, http.MethodGet, base+"/v1/runs", bearer, ""),
@@ -523,13 +504,13 @@ func TestDatabaseDownIs503WithoutDetails(t *testing.T) {
 		if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || !strings.Contains(body, "does not answer") {
 			t.Errorf("database down: %d %q, want 503 with Retry-After (log: %s)", a.status, body, e.logs.String())
 		}
-		for _, secret := range []string{db, "127.0.0.1", "postgres", "migrate"} {
+		for _, secret := range []string{cfg.Database, "127.0.0.1", "postgres", "migrate"} {
 			if strings.Contains(body, secret) {
 				t.Errorf("answer %q names %q", body, secret)
 			}
 		}
 	}
-	allow(true)
+	restore()
 	if a := post(t, base, `{"weeks": 3}`); a.status != http.StatusAccepted {
 		t.Errorf("database back: %d %s, want 202", a.status, a.body)
 	}

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +39,7 @@ type env struct {
 	stage   string
 	clients []string // ids, in the simulator's account order
 	names   []string // "Demo <account name>"
-	logs    *syncBuffer
+	logs    *e2etest.Buffer
 }
 
 func newEnv(t *testing.T, cfg fixtures.Config) *env {
@@ -58,7 +56,7 @@ func newEnv(t *testing.T, cfg fixtures.Config) *env {
 	sim := fixtures.New(cfg)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), logs: &syncBuffer{}}
+	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), logs: &e2etest.Buffer{}}
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, e.dbURL)
 	if err != nil {
@@ -218,22 +216,4 @@ func waitRun(t *testing.T, base, id string, within time.Duration) service.RunVie
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the loggers of several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

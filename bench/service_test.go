@@ -22,6 +22,7 @@ import (
 	"github.com/metapipe/metapipe/api"
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
@@ -193,7 +194,7 @@ func BenchmarkWorkers(b *testing.B) {
 					b.Fatal(err)
 				}
 				var workers []*exec.Cmd
-				var logs []*lockedBuffer
+				var logs []*e2etest.Buffer
 				for i := range procs {
 					cmd, log := startWorker(b, bin, w, fmt.Sprintf("worker-%d", i+1))
 					workers, logs = append(workers, cmd), append(logs, log)
@@ -274,12 +275,12 @@ func BenchmarkWorkers(b *testing.B) {
 }
 
 // startWorker starts a `metapipe worker` process on the world and waits until it works jobs.
-func startWorker(b *testing.B, bin string, w *world, id string) (*exec.Cmd, *lockedBuffer) {
+func startWorker(b *testing.B, bin string, w *world, id string) (*exec.Cmd, *e2etest.Buffer) {
 	b.Helper()
 	cmd := exec.Command(bin, "--database-url", w.dbURL, "--stage-dir", b.TempDir(), "--log-format", "json",
 		"worker", "--id", id, "--concurrency", fmt.Sprint(serviceConc))
 	cmd.Env = append(os.Environ(), "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+fixtures.DemoToken)
-	log := &lockedBuffer{}
+	log := &e2etest.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -308,22 +309,4 @@ func runProc(b *testing.B, bin string, w *world, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("metapipe %s: %v\n%s", args[0], err, out[max(0, len(out)-4000):])
 	}
-}
-
-// lockedBuffer collects a process's output while the benchmark reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

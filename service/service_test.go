@@ -89,11 +89,27 @@ func (e *env) config(id string, concurrency int) service.Config {
 
 func (e *env) open(t *testing.T, id string, concurrency int) *service.Service {
 	t.Helper()
-	s, err := service.Open(context.Background(), e.config(id, concurrency))
+	return openWith(t, e.config(id, concurrency))
+}
+
+// openWith opens a service of cfg, closed when the test ends.
+func openWith(t *testing.T, cfg service.Config) *service.Service {
+	t.Helper()
+	s, err := service.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	return s
+}
+
+// start starts s's workers; they stop when the test ends, before s is closed.
+func start(t *testing.T, s *service.Service) *service.Service {
+	t.Helper()
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	return s
 }
 
@@ -122,13 +138,7 @@ func waitRun(t *testing.T, s *service.Service, id string, within time.Duration) 
 func TestServiceRunsClientsAsJobs(t *testing.T) {
 	e := newEnv(t, fixtures.Config{Accounts: 4})
 	ctx := context.Background()
-	a, b := e.open(t, "worker-a", 2), e.open(t, "worker-b", 2)
-	for _, s := range []*service.Service{a, b} {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	}
+	a, b := start(t, e.open(t, "worker-a", 2)), start(t, e.open(t, "worker-b", 2))
 	id, err := a.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 8, Source: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -175,15 +185,7 @@ func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	ctx := context.Background()
 	cfg := e.config("worker", 3)
 	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
-	s, err := service.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	s := start(t, openWith(t, cfg))
 	runs := func() int64 {
 		var n int64
 		for _, acct := range e.sim.Accounts() {
@@ -237,11 +239,7 @@ func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[0]); err != nil {
 		t.Fatal(err)
 	}
-	s := e.open(t, "worker", 2)
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	s := start(t, e.open(t, "worker", 2))
 	for _, tc := range []struct {
 		req   service.RunRequest
 		field string
@@ -381,16 +379,9 @@ func TestScheduleQueuesOneRunADay(t *testing.T) {
 	ctx := context.Background()
 	cfg := e.config("scheduler", 2)
 	cfg.Schedule = "@every 1s"
-	s, err := service.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	s := start(t, openWith(t, cfg))
 	var runs []service.RunView
+	var err error
 	deadline := time.Now().Add(time.Minute)
 	for len(runs) == 0 || runs[0].FinishedAt == nil {
 		if runs, err = s.Runs(ctx, 10); err != nil {
@@ -469,11 +460,7 @@ func TestWorkerSweepsStagedFilesOfClientsThatAreOver(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE state = 'available'`); err != nil {
 		t.Fatal(err)
 	}
-	w := e.open(t, "sweeper", 1)
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	start(t, e.open(t, "sweeper", 1))
 	for dir, want := range map[string]bool{over: false, unknown: false, inProgress: true} {
 		if _, err := os.Stat(dir); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", dir, err == nil, want)

@@ -5,7 +5,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
@@ -30,34 +29,16 @@ import (
 type proc struct {
 	name     string
 	cmd      *exec.Cmd
-	out, err *lockedBuffer
+	out, err *e2etest.Buffer
 	done     chan struct{} // closed when it has exited
 	exit     error         // its exit, once done is closed
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // start starts the binary with the world's environment (database, simulator, Meta token) plus
 // env, in JSON log mode; the process is killed when the test ends if it still runs.
 func (w *world) start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: w.cmd(env, args...), out: &lockedBuffer{}, err: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: w.cmd(env, args...), out: &e2etest.Buffer{}, err: &e2etest.Buffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

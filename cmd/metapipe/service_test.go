@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
 // heldJob is a job a worker holds (River's state running, the worker last in attempted_by).
@@ -550,7 +550,7 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 
 	// Now the other way round: a run holds the client, the job waits for it.
 	run := w.cmd(nil, runArgs("--weeks", "13", "--full")...)
-	var runErr lockedBuffer
+	var runErr e2etest.Buffer
 	run.Stderr = &runErr
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
@@ -591,38 +591,14 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 // restart, a failover): it says it tries again, and ends as the run does, exit 0, not 1.
 func TestEnqueueWaitOutlastsADatabaseOutage(t *testing.T) {
 	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 4, JobDuration: 2 * time.Second})
-	ctx := context.Background()
 	worker := w.start(t, "worker", nil, "worker", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
 	worker.event(t, "working jobs", 30*time.Second)
 	wait := w.start(t, "enqueue", nil, "enqueue", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "20", "--full", "--wait")
 	wait.event(t, "run_queued", 30*time.Second)
 
-	cfg, err := pgx.ParseConfig(w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := cfg.Database
-	cfg.Database = "postgres" // a database may not refuse connections from its own session
-	admin, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	allow := func(on bool) {
-		t.Helper()
-		if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %q WITH ALLOW_CONNECTIONS %t`, db, on)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	allow(false)
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), fmt.Sprintf(`ALTER DATABASE %q WITH ALLOW_CONNECTIONS true`, db))
-	})
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, db); err != nil {
-		t.Fatal(err)
-	}
+	restore := pgtest.RefuseConnections(t, w.db)
 	wait.event(t, "reading the run failed; trying again", 30*time.Second)
-	allow(true)
+	restore()
 	select {
 	case <-wait.done:
 	case <-time.After(3 * time.Minute):

@@ -4,8 +4,10 @@
 package e2etest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,4 +176,24 @@ SELECT coalesce((SELECT string_agg(c::text, E'\n' ORDER BY c.client_id, c.summar
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Buffer is a bytes.Buffer that several goroutines may write while a test reads it: a
+// process's output, or the log of the loggers of a service under test.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is what was written so far.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -114,3 +114,43 @@ func ExampleDatabase() (url string, dropIt func()) {
 	}
 	return url, func() { _ = drop(name) }
 }
+
+// RefuseConnections makes the database of dbURL refuse new connections and ends its open ones,
+// as a server restarting or failing over does, until the returned function is called (or the
+// test ends). It runs through the server's administrative URL, since a database may not refuse
+// connections from its own session.
+func RefuseConnections(t testing.TB, dbURL string) (restore func()) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := func(on bool) error {
+		_, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s WITH ALLOW_CONNECTIONS %t`, pgx.Identifier{cfg.Database}.Sanitize(), on))
+		return err
+	}
+	if err := allow(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, cfg.Database); err != nil {
+		t.Fatal(err)
+	}
+	var once bool
+	restore = func() {
+		if once {
+			return
+		}
+		once = true
+		if err := allow(true); err != nil {
+			t.Error(err)
+		}
+		admin.Close(ctx)
+	}
+	t.Cleanup(restore)
+	return restore
+}
