@@ -131,16 +131,22 @@ func lastFinalSunday(asOf time.Time, lookback int) time.Time {
 	return limit.AddDate(0, 0, -((wd + 1) % 7))
 }
 
+// horizonStart is the first Monday of a horizon of weeks ISO weeks ending with asOf's, or the
+// first Monday on or after oldest when that is later (clamped).
+func horizonStart(asOf time.Time, weeks int, oldest time.Time) (start time.Time, clamped bool) {
+	start = Monday(asOf).AddDate(0, 0, -7*(weeks-1))
+	if first := Monday(oldest.AddDate(0, 0, 6)); !oldest.IsZero() && start.Before(first) {
+		return first, true
+	}
+	return start, false
+}
+
 // planClient applies the week rules (docs/DESIGN.md, "Weeks") to one client whose as-of date
 // is asOf (a date in the ad account's calendar, never after its today). The horizon starts no
 // earlier than the first Monday on or after oldest (Meta's oldest day, retentionStart; zero: no
 // limit), so that a backfill of an old date asks Meta only for what it keeps.
 func planClient(c records.Client, st *load.SyncState, o Options, asOf, oldest time.Time) ClientPlan {
-	horizon := Monday(asOf).AddDate(0, 0, -7*(o.Weeks-1))
-	clamped := false
-	if first := Monday(oldest.AddDate(0, 0, 6)); !oldest.IsZero() && horizon.Before(first) {
-		horizon, clamped = first, true
-	}
+	horizon, clamped := horizonStart(asOf, o.Weeks, oldest)
 	since, reason := horizon, "never covered: backfill the horizon"
 	switch {
 	case o.Full:
@@ -249,10 +255,11 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	if !o.AsOf.IsZero() {
 		nominal = day(o.AsOf)
 	}
+	horizon, _ := horizonStart(nominal, o.Weeks, retentionStart(now))
 	p := &Plan{
 		RunID: NewRunID(), Created: now.UTC(), AsOf: nominal.Format(time.DateOnly), AsOfGiven: !o.AsOf.IsZero(),
 		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
-		HorizonStart: planClient(records.Client{}, nil, o, nominal, retentionStart(now)).Since,
+		HorizonStart: horizon.Format(time.DateOnly),
 	}
 	var future []string
 	for _, c := range clients {
