@@ -205,3 +205,29 @@ func TestPlanHorizonWithinMetaRetention(t *testing.T) {
 		t.Errorf("since %s (%s), want 2025-11-17", p.Since, p.Reason)
 	}
 }
+
+// The latest run is the one whose plan was created last, also within one second, where the
+// ids' random suffixes do not sort by time.
+func TestLatestRunIsTheLastCreated(t *testing.T) {
+	stage := t.TempDir()
+	at := time.Date(2026, 11, 29, 18, 15, 13, 0, time.UTC)
+	for _, r := range []struct {
+		id      string
+		created time.Time
+	}{
+		{"20261129T181513Z-cc1426", at.Add(635 * time.Millisecond)},
+		{"20261129T181513Z-1af694", at.Add(959 * time.Millisecond)},
+		{"20261129T181512Z-ffffff", at.Add(-time.Second)},
+	} {
+		dir := records.RunDir(filepath.Join(stage, r.id))
+		if err := os.MkdirAll(string(dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := writePlan(dir, &Plan{RunID: r.id, Created: r.created}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := LatestRun(stage); filepath.Base(string(got)) != "20261129T181513Z-1af694" {
+		t.Errorf("latest run %s, want 20261129T181513Z-1af694", got)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -82,24 +81,28 @@ func findResumable(stageDir string, key resumeKey) records.RunDir {
 	return best
 }
 
-// LatestRun returns the newest run directory under stageDir, or "". Run ids start with a UTC
-// timestamp, so the newest sorts last.
+// LatestRun returns the run directory under stageDir whose plan was created last, or "". Run
+// ids start with a UTC timestamp to the second, so two runs of the same second are told apart
+// by their plans' creation times, not by their names.
 func LatestRun(stageDir string) records.RunDir {
 	entries, err := os.ReadDir(stageDir)
 	if err != nil {
 		return ""
 	}
-	var dirs []string
+	var best records.RunDir
+	var bestTime time.Time
 	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			if _, err := os.Stat(records.RunDir(filepath.Join(stageDir, e.Name())).Plan()); err == nil {
-				dirs = append(dirs, e.Name())
-			}
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := records.RunDir(filepath.Join(stageDir, e.Name()))
+		p, err := ReadPlan(dir)
+		if err != nil {
+			continue
+		}
+		if best == "" || p.Created.After(bestTime) || p.Created.Equal(bestTime) && dir > best {
+			best, bestTime = dir, p.Created
 		}
 	}
-	if len(dirs) == 0 {
-		return ""
-	}
-	sort.Strings(dirs)
-	return records.RunDir(filepath.Join(stageDir, dirs[len(dirs)-1]))
+	return best
 }
