@@ -35,6 +35,10 @@ type ClientPlan struct {
 	// The client_sync_state written with the load.
 	CoveredFrom  string `json:"covered_from"`
 	FinalThrough string `json:"final_through,omitempty"`
+	// StateSeen is the client_sync_state the plan was made from (syncStateSeen): a run resumed
+	// for a client whose state has changed since (reset-state, another run loaded it) would
+	// fetch by a stale plan and undo that change, so it is planned again instead.
+	StateSeen string `json:"state_seen,omitempty"`
 }
 
 // Range returns the fetched dates.
@@ -214,6 +218,20 @@ func planClient(c records.Client, st *load.SyncState, o Options, asOf, oldest ti
 	return cp
 }
 
+// syncStateSeen is a client's sync state as text, "none" when it has none: covered_from,
+// final_through ("-" when NULL), last_as_of and last_run_id. Every change of the state (a load,
+// reset-state) changes it.
+func syncStateSeen(st *load.SyncState) string {
+	if st == nil {
+		return "none"
+	}
+	final := "-"
+	if st.FinalThrough != nil {
+		final = st.FinalThrough.Format(time.DateOnly)
+	}
+	return strings.Join([]string{st.CoveredFrom.Format(time.DateOnly), final, st.LastAsOf.Format(time.DateOnly), st.LastRunID}, " ")
+}
+
 // accountDigits is the client's ad account id without act_.
 func accountDigits(c records.Client) string {
 	return strings.TrimPrefix(strings.TrimSpace(c.AdAccountID), "act_")
@@ -277,6 +295,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 			st = &s
 		}
 		cp := planClient(c, st, o, asOf, retentionStart(now))
+		cp.StateSeen = syncStateSeen(st)
 		cp.TimeZone, cp.Currency = acct.info.TimeZone, acct.info.Currency
 		if acct.err != nil {
 			cp.Error, cp.Permanent = acct.err.Error(), acct.permanent

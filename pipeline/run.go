@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/load"
 )
 
 // Report is what a run or stage leaves for the caller to print.
@@ -24,10 +25,13 @@ type Report struct {
 // Run plans, extracts, transforms and loads. With runDir "" it first looks in the stage
 // directory for a run with the same as-of date and clients that is not done (failed, partial or
 // interrupted) and resumes it: clients already loaded are left alone, the others are extracted
-// (saved report runs polled, not resubmitted), transformed and loaded. Else it starts a new run
-// directory; a runDir given is run (or resumed) as it is. It returns ErrSomeFailed when some
-// client failed and the others were loaded, ErrInterrupted when ctx ended, ErrUsage or
-// ErrCannotStart when nothing was done (an as-of date after today is ErrUsage).
+// (saved report runs polled, not resubmitted), transformed and loaded. A run whose plan is
+// stale (staleClients: the sync state of a client it has not loaded changed since, by
+// reset-state or another run's re-fetch) is not resumed: a new run is planned. Else it starts
+// a new run directory; a runDir given is run (or resumed) as it is, or refused with ErrUsage
+// when stale. It returns ErrSomeFailed when some client failed and the others were loaded,
+// ErrInterrupted when ctx ended, ErrUsage or ErrCannotStart when nothing was done (an as-of
+// date after today is ErrUsage).
 func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Report, error) {
 	clients, err := r.selected(ctx, o)
 	if err != nil {
@@ -54,22 +58,43 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		ids[i] = c.ID
 	}
 	sort.Strings(ids)
-	if runDir == "" {
-		nominal := day(r.now().UTC())
-		if !o.AsOf.IsZero() {
-			nominal = day(o.AsOf)
-		}
-		runDir = findResumable(r.cfg.StageDir, resumeKey{asOf: nominal.Format(time.DateOnly), asOfGiven: !o.AsOf.IsZero(),
-			weeks: o.Weeks, lookback: o.Lookback, full: o.Full, ids: ids})
-		if runDir != "" {
-			r.log.Info("resuming unfinished run", "dir", runDir)
-		}
-	}
 	var plan *Plan
 	if runDir != "" {
 		if plan, err = ReadPlan(runDir); err != nil {
 			return nil, err
 		}
+		if stale, err := r.staleClients(ctx, runDir, plan); err != nil {
+			return nil, err
+		} else if len(stale) > 0 {
+			return nil, fmt.Errorf("%w: run %s was planned before the sync state of %s changed (reset-state, or another run): resuming it would undo that; start a new run (without --run)",
+				ErrUsage, runDir, strings.Join(stale, ", "))
+		}
+	} else {
+		nominal := day(r.now().UTC())
+		if !o.AsOf.IsZero() {
+			nominal = day(o.AsOf)
+		}
+		found := findResumable(r.cfg.StageDir, resumeKey{asOf: nominal.Format(time.DateOnly), asOfGiven: !o.AsOf.IsZero(),
+			weeks: o.Weeks, lookback: o.Lookback, full: o.Full, ids: ids})
+		if found != "" {
+			p, err := ReadPlan(found)
+			if err != nil {
+				return nil, err
+			}
+			stale, err := r.staleClients(ctx, found, p)
+			switch {
+			case err != nil:
+				return nil, err
+			case len(stale) > 0:
+				r.log.Info("not resuming unfinished run: sync state changed since it was planned; planning a new run",
+					"dir", found, "clients", strings.Join(stale, ", "))
+			default:
+				r.log.Info("resuming unfinished run", "dir", found)
+				runDir, plan = found, p
+			}
+		}
+	}
+	if runDir != "" {
 		records.RemoveTempFiles(string(runDir)) // what a killed process left; we hold the locks
 		if err := r.replanUnready(ctx, runDir, plan, clients); err != nil {
 			return nil, err
@@ -87,6 +112,44 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		}
 	}
 	return r.runStages(ctx, runDir, plan, clients, StageExtract, StageTransform, StageLoad)
+}
+
+// staleClients names the clients of a run directory's plan, not loaded by it, whose sync state
+// is not the one the plan was made from: reset-state made weeks non-final again, or another run
+// (a --full re-fetch, a run of other clients) loaded them since. Resuming the run would fetch
+// them by the old plan and load its sync state, undoing that change. A plan from before plans
+// recorded the state (no state_seen) is stale for every such client. Clients that could not
+// run when planned are not named: replanUnready plans them again from the state now.
+func (r *Runner) staleClients(ctx context.Context, dir records.RunDir, plan *Plan) ([]string, error) {
+	l, _ := ReadLedger(dir)
+	var ids []string
+	for _, cp := range plan.Clients {
+		if cp.Error != "" || l != nil && l.Clients[cp.ID] != nil && l.Clients[cp.ID].Loaded() {
+			continue
+		}
+		ids = append(ids, cp.ID)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	states, err := load.ReadSyncStates(ctx, r.pool, ids)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
+	}
+	var stale []string
+	for _, cp := range plan.Clients {
+		if !slices.Contains(ids, cp.ID) {
+			continue
+		}
+		var st *load.SyncState
+		if s, ok := states[cp.ID]; ok {
+			st = &s
+		}
+		if cp.StateSeen != syncStateSeen(st) {
+			stale = append(stale, cp.Name)
+		}
+	}
+	return stale, nil
 }
 
 // replanUnready plans again, in a resumed run, the clients that could not run when it was
@@ -157,6 +220,14 @@ func (r *Runner) Stage(ctx context.Context, runDir records.RunDir, stage Stage) 
 		return nil, err
 	}
 	defer locks.Release()
+	if stage != StageTransform {
+		if stale, err := r.staleClients(ctx, runDir, plan); err != nil {
+			return nil, err
+		} else if len(stale) > 0 {
+			return nil, fmt.Errorf("%w: run %s was planned before the sync state of %s changed (reset-state, or another run): its %s would undo that; plan a new run",
+				ErrUsage, runDir, strings.Join(stale, ", "), stage)
+		}
+	}
 	return r.runStages(ctx, runDir, plan, clients, stage)
 }
 

@@ -3,8 +3,10 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -353,5 +355,133 @@ func TestBackfillWithinMetaRetention(t *testing.T) {
 	}
 	if n == 0 || oldest.Format(time.DateOnly) < first {
 		t.Errorf("%d rows from %s, want rows from %s on", n, oldest.Format(time.DateOnly), first)
+	}
+}
+
+// refuseInsights answers every Insights request for one ad account (synchronous reads and
+// report runs alike, not the account read) with Meta's error 100 while on is set: a client that
+// fails after it was planned.
+func refuseInsights(account *atomic.Pointer[string], on *atomic.Bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if on.Load() && account.Load() != nil && strings.Contains(r.URL.Path, "/act_"+*account.Load()+"/insights") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,"fbtrace_id":"Atest"}}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// reset-state after a failed run of the same day is not undone by the next run: that run does
+// not resume the failed one (planned from the sync state before the reset, a few weeks) but
+// plans again and backfills the horizon, and no row is left without its as-of date. Before the
+// fix the next run resumed the failed run's plan (5 weeks) and marked the weeks final again.
+func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
+	var refuse atomic.Bool
+	var refused atomic.Pointer[string]
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
+	acct := e.sim.Accounts()[1]
+	refused.Store(&acct.ID)
+	ctx := context.Background()
+	r := e.runner(t, 2)
+	o := opts(lastSunday)
+	o.Weeks = 12
+	if _, err := r.Run(ctx, o, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The daily run of the same as-of date fails for the second client after planning its
+	// few non-final weeks.
+	refuse.Store(true)
+	rep, err := r.Run(ctx, o, "")
+	if !errors.Is(err, pipeline.ErrSomeFailed) {
+		t.Fatalf("second run: %v, want ErrSomeFailed", err)
+	}
+	failedDir := rep.Dir
+	if w := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[1])].Weeks; w >= o.Weeks {
+		t.Fatalf("second run planned %d weeks for %s, want the few non-final ones", w, acct.Name)
+	}
+	refuse.Store(false)
+	// A data fix: every week of the client non-final again.
+	if _, err := r.ResetState(ctx, []string{e.clients[1]}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = r.Run(ctx, o, "")
+	if err != nil {
+		t.Fatalf("run after reset-state: %v", err)
+	}
+	if rep.Dir == failedDir {
+		t.Errorf("the run after reset-state resumed %s, planned before the reset", failedDir)
+	}
+	cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[1])]
+	if cp.Weeks != o.Weeks || cp.Since != rep.Plan.HorizonStart {
+		t.Errorf("run after reset-state fetched %d weeks from %s for %s, want the %d-week backfill from %s (%s)",
+			cp.Weeks, cp.Since, acct.Name, o.Weeks, rep.Plan.HorizonStart, cp.Reason)
+	}
+	var noAsOf int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND as_of IS NULL`, e.clients[1]).Scan(&noAsOf); err != nil {
+		t.Fatal(err)
+	}
+	if noAsOf != 0 {
+		t.Errorf("%d rows of %s still without an as-of date: their weeks were not fetched again", noAsOf, acct.Name)
+	}
+	if got, want := syncState(t, e, e.clients[1]), rep.Plan.HorizonStart; !strings.HasPrefix(got, want) {
+		t.Errorf("sync state %q, want covered from %s", got, want)
+	}
+	e2etest.CheckClient(t, e.pool, e.sim, acct, e.clients[1], lastSunday, o.Weeks)
+
+	// The failed run, named with --run, is refused: it would undo the reset as well.
+	if _, err := r.ResetState(ctx, []string{e.clients[1]}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(ctx, o, failedDir); !errors.Is(err, pipeline.ErrUsage) || !strings.Contains(err.Error(), acct.Name) {
+		t.Errorf("--run %s after reset-state: %v, want ErrUsage naming %s", failedDir, err, acct.Name)
+	}
+}
+
+// An explicit re-fetch (--full) after a failed run of the same day is not undone either: the
+// next plain run does not resume the failed run, planned before the re-fetch, so the client's
+// sync state stays the one a fresh plan makes. Before the fix it resumed the failed run and
+// loaded that run's old extract over the re-fetched rows.
+func TestRefetchIsNotUndoneByAResumedRun(t *testing.T) {
+	var refuse atomic.Bool
+	var refused atomic.Pointer[string]
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
+	acct := e.sim.Accounts()[1]
+	refused.Store(&acct.ID)
+	ctx := context.Background()
+	r := e.runner(t, 2)
+	o := opts(lastSunday)
+	o.Weeks = 8
+	if _, err := r.Run(ctx, o, ""); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	rep, err := r.Run(ctx, o, "")
+	if !errors.Is(err, pipeline.ErrSomeFailed) {
+		t.Fatalf("second run: %v, want ErrSomeFailed", err)
+	}
+	failedDir := rep.Dir
+	refuse.Store(false)
+	full := o
+	full.Full, full.Clients = true, []string{e.clients[1]}
+	if _, err := r.Run(ctx, full, ""); err != nil {
+		t.Fatalf("--full re-fetch: %v", err)
+	}
+	rep, err = r.Run(ctx, o, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Dir == failedDir {
+		t.Errorf("the run after the re-fetch resumed %s, planned before it", failedDir)
+	}
+	var lastRun string
+	if err := e.pool.QueryRow(ctx, `SELECT last_run_id FROM client_sync_state WHERE client_id = $1`, e.clients[1]).Scan(&lastRun); err != nil {
+		t.Fatal(err)
+	}
+	if lastRun != rep.Plan.RunID {
+		t.Errorf("sync state last set by run %s, want %s (the new run)", lastRun, rep.Plan.RunID)
 	}
 }
