@@ -5,18 +5,40 @@ BIN := bin/metapipe
 # --version prints these (cmd/metapipe/version.go); outside a git checkout they stay empty.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
-LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Static (no cgo: runs on any Linux, Alpine and old glibc included), stripped (-s -w: no symbol
+# table, no DWARF) and reproducible (-trimpath). `make build-debug` keeps the symbols.
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The container image: `make image` (podman, else docker) tags $(IMAGE):latest and $(IMAGE):$(VERSION).
+IMAGE ?= metapipe
+CONTAINER ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 PGDIR := .pgdata
 STAGE ?= stage
 FUZZTIME ?= 30s
 
-.PHONY: help build run test test-short bench bench-service lint fuzz sim pg-start pg-stop clean
+.PHONY: help build build-debug image binsize run test test-short bench bench-service lint fuzz sim pg-start pg-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-build: ## build bin/metapipe
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/metapipe
+build: ## build bin/metapipe: static (CGO_ENABLED=0) and stripped
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/metapipe
+
+build-debug: ## build bin/metapipe-debug with its symbols (for go tool nm, pprof, delve)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN)-debug ./cmd/metapipe
+
+binsize: build build-debug ## the binary's size and its largest packages (go tool nm -size)
+	@scripts/binsize.sh $(BIN) $(BIN)-debug
+
+image: build ## the container image metapipe:latest (Containerfile): FROM scratch, the static binary, CA certificates, user 65532
+	@test -n "$(CONTAINER)" || { echo "make image: neither podman nor docker is installed" >&2; exit 1; }
+	rm -rf bin/image && mkdir -p bin/image/data/stage
+	cp $(BIN) bin/image/metapipe
+	cp $${CA_CERTS:-/etc/ssl/certs/ca-certificates.crt} bin/image/ca-certificates.crt
+	printf 'root:x:0:0:root:/:/sbin/nologin\nmetapipe:x:65532:65532:metapipe:/data:/sbin/nologin\n' >bin/image/passwd
+	printf 'root:x:0:\nmetapipe:x:65532:\n' >bin/image/group
+	$(CONTAINER) build --quiet -f Containerfile --label org.opencontainers.image.version=$(or $(VERSION),devel) \
+		-t $(IMAGE):latest -t $(IMAGE):$(or $(VERSION),devel) bin/image >/dev/null
+	@echo "image $(IMAGE):latest ($(IMAGE):$(or $(VERSION),devel)): $$($(CONTAINER) image inspect --format '{{.Size}}' $(IMAGE):latest) bytes; $$($(CONTAINER) run --rm $(IMAGE):latest --version)"
 
 run: build ## the whole pipeline on the simulator and a local PostgreSQL (DATABASE_URL if set)
 	@url="$${DATABASE_URL:-}"; \

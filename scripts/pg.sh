@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throwaway or project-local PostgreSQL cluster, run as the `postgres` user when we are root
 # (PostgreSQL refuses to run as root).
-#   scripts/pg.sh start DIR   start (or reuse) a cluster in DIR on a free loopback port; prints its URL
+#   scripts/pg.sh start DIR   start (or reuse) a cluster in DIR on a loopback port; prints its URL. The
+#                             port is kept across restarts (DIR/port), so an exported DATABASE_URL
+#                             stays valid; a new free one only when another process took it
 #   scripts/pg.sh stop DIR    stop the cluster in DIR
 #   scripts/pg.sh url DIR     print the URL of the running cluster in DIR
 #   scripts/pg.sh remove DIR  stop the cluster in DIR and delete it
@@ -19,6 +21,14 @@ fi
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# port_free PORT: nothing listens on 127.0.0.1:PORT.
+port_free() {
+  python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()
+PY
 }
 
 free_port() {
@@ -56,8 +66,12 @@ start)
       || { cat "$dir/initdb.log" >&2; exit 1; }
   fi
   if as_pg "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then url_of "$dir"; exit 0; fi
-  port=$(free_port)
-  echo "$port" >"$dir/port"
+  port=$(cat "$dir/port" 2>/dev/null || true)
+  if [ -z "$port" ] || ! port_free "$port"; then
+    [ -n "$port" ] && echo "pg.sh: port $port is taken by another process: the cluster moves to a new port (DATABASE_URL changes)" >&2
+    port=$(free_port)
+    echo "$port" >"$dir/port"
+  fi
   as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }

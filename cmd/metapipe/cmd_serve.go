@@ -21,7 +21,7 @@ func newServeCommand() *cli.Command {
 	return &cli.Command{Name: "serve",
 		Usage: "serve the HTTP API, the runs' pages and River's UI (METAPIPE_API_TOKEN; loopback only without it)",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address `HOST:PORT`"},
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address `HOST:PORT` (default 0.0.0.0:$PORT when PORT is set, as container platforms do, else 127.0.0.1:8080)"},
 			&cli.BoolFlag{Name: "worker", Usage: "also work jobs in this process (one process is enough for a small agency)"},
 		}, serviceFlags()...),
 		Action: runServe}
@@ -33,6 +33,10 @@ const minAPITokenLen = 16
 
 func runServe(ctx context.Context, cmd *cli.Command) error {
 	addr, token := cmd.String("addr"), os.Getenv("METAPIPE_API_TOKEN")
+	if port := os.Getenv("PORT"); port != "" && !cmd.IsSet("addr") {
+		// Railway, Render, Heroku-style platforms say the port to listen on in PORT.
+		addr = net.JoinHostPort("0.0.0.0", port)
+	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%w: --addr %q: %w", pipeline.ErrUsage, addr, err)

@@ -295,6 +295,11 @@ func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
 			t.Errorf("serve --addr %s without a token: exit %d, want 2 naming METAPIPE_API_TOKEN:\n%s", addr, res.code, res.stderr)
 		}
 	}
+	// A container platform's PORT, without --addr, is 0.0.0.0:$PORT: beyond loopback too.
+	if res := w.run(t, []string{"DATABASE_URL=postgres://u:pw@127.0.0.1:1/x?connect_timeout=1", "PORT=18093"}, "serve"); res.code != 2 ||
+		!strings.Contains(res.stderr, "0.0.0.0:18093") || !strings.Contains(res.stderr, "METAPIPE_API_TOKEN") {
+		t.Errorf("serve with PORT=18093 and no --addr, no token: exit %d, want 2 naming 0.0.0.0:18093:\n%s", res.code, res.stderr)
+	}
 	// --schedule on a serve that works no job would never queue anything: refused.
 	if res := w.run(t, []string{"DATABASE_URL=postgres://u:pw@127.0.0.1:1/x?connect_timeout=1"}, "serve", "--schedule", "15 6 * * *"); res.code != 2 ||
 		!strings.Contains(res.stderr, "--schedule needs --worker") {
@@ -311,8 +316,12 @@ func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
 	for _, tc := range []struct {
 		addr string
 		env  []string
-	}{{"127.0.0.1:0", nil}, {"localhost:0", nil}, {"[::1]:0", nil}, {"0.0.0.0:0", serveEnv}} {
-		p := w.start(t, "serve "+tc.addr, tc.env, "serve", "--addr", tc.addr)
+	}{{"127.0.0.1:0", nil}, {"localhost:0", nil}, {"[::1]:0", nil}, {"0.0.0.0:0", serveEnv}, {"", append([]string{"PORT=0"}, serveEnv...)}} {
+		args := []string{"serve", "--addr", tc.addr}
+		if tc.addr == "" {
+			args = args[:1] // PORT=0: 0.0.0.0 on a free port
+		}
+		p := w.start(t, "serve "+tc.addr, tc.env, args...)
 		url := p.event(t, "serving", 30*time.Second)["url"].(string)
 		if code, body := httpCall(t, "GET", strings.Replace(url, "0.0.0.0", "127.0.0.1", 1)+"/healthz", "", ""); code != http.StatusOK {
 			t.Errorf("serve --addr %s: /healthz %d %s", tc.addr, code, body)
