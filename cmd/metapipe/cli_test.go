@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -261,6 +262,10 @@ func TestJSONModeRun(t *testing.T) {
 		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--sync-weeks", "0")...), "partial", 1)
 		if e, _ := last["error"].(string); !strings.Contains(e, w.sim.Accounts()[1].Name) {
 			t.Errorf("run_finished error %q does not name the failed client", e)
+		}
+		// The failed clients by name, not only inside the error string.
+		if c, _ := last["clients"].(map[string]any); fmt.Sprint(c["failed_names"]) != "[Demo "+w.sim.Accounts()[1].Name+"]" || c["failed"] != float64(1) {
+			t.Errorf("run_finished clients %v, want failed_names [Demo %s]", last["clients"], w.sim.Accounts()[1].Name)
 		}
 	})
 	t.Run("reset-state", func(t *testing.T) {

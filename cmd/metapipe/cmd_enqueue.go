@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -76,21 +77,21 @@ func runEnqueue(ctx context.Context, cmd *cli.Command) error {
 		if run.FinishedAt == nil {
 			continue
 		}
-		if jsonMode(cmd) {
-			event(cmd, "run_finished", run.State != "done", "run", run)
-		} else {
-			fmt.Fprintf(cmd.Root().Writer, "run %s: %s\n", id, run.State)
-			for _, c := range run.Clients {
-				fmt.Fprintf(cmd.Root().Writer, "  %-28s %-11s attempt %d, %d rows %s\n", c.Name, c.State, c.Attempt, c.Rows, c.Error)
-			}
-		}
+		var runErr error
 		switch run.State {
 		case "done":
-			return nil
 		case "interrupted":
-			return fmt.Errorf("%w: run %s", pipeline.ErrInterrupted, id)
+			runErr = fmt.Errorf("%w: run %s", pipeline.ErrInterrupted, id)
+		default:
+			var failed []string
+			for _, c := range run.Clients {
+				if c.State == "failed" {
+					failed = append(failed, c.Name)
+				}
+			}
+			runErr = fmt.Errorf("%w: run %s is %s: %s", pipeline.ErrSomeFailed, id, run.State, strings.Join(failed, ", "))
 		}
-		return fmt.Errorf("%w: run %s is %s", pipeline.ErrSomeFailed, id, run.State)
+		return finishWaited(cmd, run, runErr)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -181,7 +182,7 @@ func loggerTo(cmd *cli.Command, w io.Writer) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if jsonMode(cmd) {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(jsonHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
@@ -259,4 +260,28 @@ func checkJitter(cmd *cli.Command) error {
 		return fmt.Errorf("%w: --jitter %s is more than --latency %s: allowed range 0 to --latency", pipeline.ErrUsage, j, l)
 	}
 	return nil
+}
+
+// jsonHandler is the JSON log handler of --log-format json: durations are in seconds, as
+// everywhere else in metapipe's output (a number, its key ending in _seconds: "for": 15s is
+// "for_seconds": 15), not slog's nanoseconds.
+func jsonHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	o := slog.HandlerOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.ReplaceAttr = secondsForDurations
+	return slog.NewJSONHandler(w, &o)
+}
+
+// secondsForDurations turns a duration attribute into seconds under a key ending in _seconds.
+func secondsForDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	key := a.Key
+	if !strings.HasSuffix(key, "seconds") {
+		key += "_seconds"
+	}
+	return slog.Float64(key, a.Value.Duration().Seconds())
 }

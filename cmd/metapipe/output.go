@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
 )
 
 // How a command reports: text lines and tables, or with --log-format json one JSON object per
@@ -23,7 +25,7 @@ func event(cmd *cli.Command, name string, failed bool, attrs ...any) {
 	if failed {
 		level = slog.LevelError
 	}
-	slog.New(slog.NewJSONHandler(cmd.Root().Writer, nil)).Log(context.Background(), level, name, attrs...)
+	slog.New(jsonHandler(cmd.Root().Writer, nil)).Log(context.Background(), level, name, attrs...)
 }
 
 // reportedError is an error the command has written out already (in run_finished): main maps
@@ -40,7 +42,7 @@ func reportError(app *cli.Command, w io.Writer, err error, code int) {
 		return
 	}
 	if jsonMode(app) {
-		slog.New(slog.NewJSONHandler(w, nil)).Error("metapipe failed", "error", err.Error(), "exit_code", code)
+		slog.New(jsonHandler(w, nil)).Error("metapipe failed", "error", err.Error(), "exit_code", code)
 		return
 	}
 	fmt.Fprintln(w, "metapipe:", err)
@@ -56,6 +58,9 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 	if !jsonMode(cmd) {
 		if rep != nil {
 			fmt.Fprintf(w, "%s %s: %s\n", label, rep.Dir, status)
+			for _, c := range failedClients(&rep.Ledger) {
+				fmt.Fprintf(w, "  failed: %s: %s\n", c.Name, truncate(firstNonEmpty(c.Extract.Error, c.Transform.Error, c.Load.Error), 200))
+			}
 			printTimings(w, &rep.Ledger)
 		}
 		return err
@@ -65,15 +70,12 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 	}
 	attrs = append(attrs, "status", status)
 	if rep != nil {
-		total, failed := 0, 0
-		for _, c := range rep.Ledger.Clients {
-			total++
-			if c.Failed() {
-				failed++
-			}
+		failed := []string{}
+		for _, c := range failedClients(&rep.Ledger) {
+			failed = append(failed, c.Name)
 		}
 		attrs = append(attrs, "dir", string(rep.Dir), "run_id", rep.Ledger.RunID,
-			slog.Group("clients", "total", total, "failed", failed),
+			slog.Group("clients", "total", len(rep.Ledger.Clients), "failed", len(failed), "failed_names", failed),
 			"rows", rep.Ledger.Rows, "timings", rep.Ledger.Timings)
 		if c := rep.Ledger.Concurrency; c != nil {
 			attrs = append(attrs, "concurrency", c)
@@ -87,6 +89,54 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 	}
 	attrs = append(attrs, "exit_code", exitCode(err))
 	event(cmd, name, err != nil, attrs...)
+	if err != nil {
+		return reportedError{err}
+	}
+	return nil
+}
+
+// failedClients are the clients of a ledger that failed in any stage, by name.
+func failedClients(l *pipeline.Ledger) []*pipeline.ClientRecord {
+	var out []*pipeline.ClientRecord
+	for _, c := range l.Clients {
+		if c.Failed() {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// finishWaited reports how a run followed by enqueue --wait ended, in run's shape: in JSON mode
+// one run_finished event with the status, the run id, the clients (total, failed, the failed
+// ones' names), the error and the exit code, and the service's view of the run; in text the
+// run's state and one line per client. It returns the error for main.
+func finishWaited(cmd *cli.Command, run *service.RunView, err error) error {
+	var failed []string
+	for _, c := range run.Clients {
+		if c.State == "failed" {
+			failed = append(failed, c.Name)
+		}
+	}
+	if !jsonMode(cmd) {
+		w := cmd.Root().Writer
+		fmt.Fprintf(w, "run %s: %s\n", run.RunID, run.State)
+		for _, c := range run.Clients {
+			fmt.Fprintf(w, "  %-28s %-11s attempt %d, %d rows %s\n", c.Name, c.State, c.Attempt, c.Rows, c.Error)
+		}
+		return err
+	}
+	if failed == nil {
+		failed = []string{}
+	}
+	attrs := []any{"status", run.State, "run_id", run.RunID,
+		slog.Group("clients", "total", len(run.Clients), "failed", len(failed), "failed_names", failed), "run", run}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+		logger(cmd).Error("run failed", "error", err.Error(), "exit_code", exitCode(err))
+	}
+	attrs = append(attrs, "exit_code", exitCode(err))
+	event(cmd, "run_finished", err != nil, attrs...)
 	if err != nil {
 		return reportedError{err}
 	}

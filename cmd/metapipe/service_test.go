@@ -353,13 +353,32 @@ func TestEnqueueExitCodes(t *testing.T) {
 		t.Helper()
 		return w.run(t, nil, append([]string{"enqueue", "--as-of", asOf, "--weeks", "4"}, args...)...)
 	}
+	// The last event is run_finished in run's shape: status, exit code, the clients that failed
+	// by name; the service's view of the run beside them.
 	finished := func(res result) map[string]any {
 		t.Helper()
-		for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "run_finished" {
-				return m["run"].(map[string]any)
+		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		var m map[string]any
+		if json.Unmarshal([]byte(lines[len(lines)-1]), &m) == nil && m["msg"] == "run_finished" {
+			run, _ := m["run"].(map[string]any)
+			clients, _ := m["clients"].(map[string]any)
+			if run == nil || m["status"] != run["state"] || m["exit_code"] != float64(res.code) || clients == nil {
+				t.Errorf("run_finished %v: want run's shape (status, exit_code %d, clients)", m, res.code)
+				return run
 			}
+			var failed []string
+			for _, c := range run["clients"].([]any) {
+				if c := c.(map[string]any); c["state"] == "failed" {
+					failed = append(failed, c["name"].(string))
+				}
+			}
+			if got := fmt.Sprint(clients["failed_names"]); got != fmt.Sprint(failed) || clients["failed"] != float64(len(failed)) {
+				t.Errorf("run_finished clients %v, want failed_names %v", clients, failed)
+			}
+			if res.code != 0 && !strings.Contains(fmt.Sprint(m["error"]), fmt.Sprint(strings.Join(failed, ", "))) {
+				t.Errorf("run_finished error %v does not name %v", m["error"], failed)
+			}
+			return run
 		}
 		t.Fatalf("no run_finished event (exit %d):\n%s%s", res.code, res.stdout, res.stderr)
 		return nil
@@ -446,7 +465,7 @@ func TestEnqueueExitCodes(t *testing.T) {
 		if !errors.As(p.exit, &ee) || ee.ExitCode() != 130 {
 			t.Errorf("exit %v, want 130:\n%s", p.exit, p.err.String())
 		}
-		if run := finished(result{stdout: p.out.String()}); run["state"] != "interrupted" {
+		if run := finished(result{stdout: p.out.String(), code: 130}); run["state"] != "interrupted" {
 			t.Errorf("state %v, want interrupted", run["state"])
 		}
 	})
@@ -592,6 +611,20 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 	}
 	if p.exit != nil {
 		t.Errorf("enqueue --wait: %v\n%s", p.exit, p.err.String())
+	}
+	// The worker said how long the job snoozed, in seconds (slog's default is nanoseconds).
+	snoozed := false
+	for _, l := range strings.Split(worker.err.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "client held by another run: snoozing" {
+			snoozed = true
+			if m["for_seconds"] != float64(15) || m["for"] != nil {
+				t.Errorf("snoozing line %v, want for_seconds 15", m)
+			}
+		}
+	}
+	if !snoozed {
+		t.Errorf("the worker never said it snoozed:\n%s", tail(worker.err.String(), 2000))
 	}
 	w.checkTruth(t)
 }
