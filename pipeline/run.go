@@ -29,7 +29,8 @@ type Report struct {
 // stale (staleClients: the sync state of a client it has not loaded changed since, by
 // reset-state or another run's re-fetch) is not resumed: a new run is planned. Else it starts
 // a new run directory; a runDir given is run (or resumed) as it is, or refused with ErrUsage
-// when stale. It returns ErrSomeFailed when some client failed and the others were loaded,
+// when stale. A Graph API that cannot be reached at all is ErrCannotStart before anything is
+// planned (reachGraph). It returns ErrSomeFailed when some client failed and the others were loaded,
 // ErrInterrupted when ctx ended, ErrUsage or ErrCannotStart when nothing was done (an as-of
 // date after today is ErrUsage).
 func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Report, error) {
@@ -45,6 +46,9 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		return nil, fmt.Errorf("%w: no access token: set META_ACCESS_TOKEN (or clients.meta_access_token)", ErrUsage)
 	}
 	if err := checkNotFuture(o, r.now()); err != nil {
+		return nil, err
+	}
+	if err := r.reachGraph(ctx); err != nil {
 		return nil, err
 	}
 	locks, err := r.lock(ctx, clients)
@@ -220,6 +224,11 @@ func (r *Runner) Stage(ctx context.Context, runDir records.RunDir, stage Stage) 
 		return nil, err
 	}
 	defer locks.Release()
+	if stage == StageExtract {
+		if err := r.reachGraph(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if stage != StageTransform {
 		if stale, err := r.staleClients(ctx, runDir, plan); err != nil {
 			return nil, err

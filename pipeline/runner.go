@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -171,4 +173,50 @@ func (r *Runner) graphClient() *extract.Client {
 func (r *Runner) extractor() *extract.Extractor {
 	return &extract.Extractor{Client: r.graphClient(), Sync: r.cfg.Sync, Poll: r.cfg.Poll, Throttle: r.cfg.Throttle,
 		PageSize: r.cfg.PageSize, JobsPerAccount: r.cfg.JobsPerAccount}
+}
+
+// graphDialTimeout bounds reachGraph's connection attempt.
+const graphDialTimeout = 5 * time.Second
+
+// reachGraph opens (and closes) a TCP connection to the Graph API's host, or to the proxy the
+// environment names for it (HTTPS_PROXY), sending nothing: no request, no token. A run that
+// cannot reach Meta at all (no route, DNS failure, connection refused, nothing answering within
+// graphDialTimeout) is ErrCannotStart at once, naming the URL, instead of every client failing
+// after its retries. Any answer at that level is enough: what the API says is the clients'.
+func (r *Runner) reachGraph(ctx context.Context) error {
+	base := r.cfg.GraphURL
+	if base == "" {
+		base = extract.DefaultGraphURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%w: META_GRAPH_URL %q is not a URL", ErrUsage, base)
+	}
+	target := u
+	if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err == nil && p != nil {
+		target = p
+	}
+	host := target.Host
+	if target.Port() == "" {
+		port := "443"
+		if target.Scheme == "http" {
+			port = "80"
+		}
+		host = net.JoinHostPort(target.Hostname(), port)
+	}
+	dctx, cancel := context.WithTimeout(ctx, graphDialTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", host)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		via := ""
+		if target != u {
+			via = " (through the proxy " + target.Redacted() + ")"
+		}
+		return fmt.Errorf("%w: cannot reach the Graph API at %s%s: %w", ErrCannotStart, u.Redacted(), via, err)
+	}
+	conn.Close()
+	return nil
 }

@@ -25,8 +25,8 @@ func newApp() *cli.Command {
 			"META_GRAPH_URL (default " + extract.DefaultGraphURL + "), META_API_VERSION (default " + extract.DefaultAPIVersion + "),\n" +
 			"METAPIPE_STAGE_DIR (default of --stage-dir), METAPIPE_API_TOKEN (serve: the API's bearer token).\n" +
 			"Global options go before or after the command. Exit codes: 0 every client done, 1 some client failed\n" +
-			"(the others are loaded), 2 usage or configuration error, 3 could not start (database unreachable,\n" +
-			"another run holds a client), 130 interrupted (SIGINT/SIGTERM; the next run resumes it).",
+			"(the others are loaded), 2 usage or configuration error, 3 could not start (database or Graph API\n" +
+			"unreachable, another run holds a client), 130 interrupted (SIGINT/SIGTERM; the next run resumes it).",
 		Flags: globalFlags(),
 		Commands: []*cli.Command{
 			newMigrateCommand(), newPlanCommand(), newRunCommand(),

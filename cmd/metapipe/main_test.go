@@ -191,6 +191,9 @@ func TestExitCodes(t *testing.T) {
 		{"malformed DATABASE_URL", []string{"DATABASE_URL=postgres://u:hunter2@[::1"}, runArgs(), 2, "DATABASE_URL"},
 		{"database unreachable", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, runArgs(), 3, "unreachable"},
 		{"status of nothing", nil, []string{"status", "--run", "/nonexistent"}, 2, "nonexistent"},
+		// Nothing listens there: named at once, exit 3 as a database unreachable (before, 16
+		// silent seconds of retries, then "some clients failed", exit 1).
+		{"Graph API unreachable", []string{"META_GRAPH_URL=http://127.0.0.1:1"}, runArgs(), 3, "cannot reach the Graph API at http://127.0.0.1:1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
