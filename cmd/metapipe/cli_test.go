@@ -317,6 +317,9 @@ func TestMigrateSaysWhatItApplied(t *testing.T) {
 		}
 		version, _ = outs[0]["version"].(float64)
 		river, _ = outs[0]["river_applied"].(float64)
+		if from, _ := outs[0]["from_version"].(float64); outs[0]["applied"] != version-from {
+			t.Errorf("migrated %v: applied is not version - from_version", outs[0])
+		}
 		return version, river
 	}
 	if v, r := applied(); v < 7 || r < 1 {
@@ -324,5 +327,17 @@ func TestMigrateSaysWhatItApplied(t *testing.T) {
 	}
 	if v, r := applied(); v < 7 || r != 0 {
 		t.Errorf("second migrate: version %v, River applied %v; want 7 or more, and none", v, r)
+	}
+	// In text: on an empty database it says it created the tables, not that they were up to
+	// date; the second time, that nothing was applied.
+	for i, want := range []string{"created metapipe's tables: ", "already up to date at version"} {
+		db := pgtest.NewDatabase(t)
+		if i == 1 {
+			db = w.db
+		}
+		res := w.run(t, []string{"DATABASE_URL=" + db}, "migrate", "--log-format", "text")
+		if res.code != 0 || !strings.Contains(res.stdout, want) {
+			t.Errorf("migrate (text): exit %d, stdout %q, want %q", res.code, res.stdout, want)
+		}
 	}
 }

@@ -25,6 +25,11 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer r.Close()
+	// The version before: 0 on an empty database (goose creates its table first).
+	from, _, err := load.SchemaVersion(ctx, r.Pool())
+	if err != nil {
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
 	if err := r.Migrate(ctx); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
@@ -37,9 +42,22 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
 	if jsonMode(cmd) {
-		event(cmd, "migrated", false, "version", version, "river_applied", river)
+		event(cmd, "migrated", false, "from_version", from, "version", version, "applied", version-from, "river_applied", river)
 		return nil
 	}
-	fmt.Fprintf(cmd.Root().Writer, "schema up to date: metapipe's at version %d; River's: %d migrations applied now\n", version, river)
+	w := cmd.Root().Writer
+	switch {
+	case from == 0 && version > 0:
+		fmt.Fprintf(w, "created metapipe's tables: %d migrations applied, schema at version %d", version, version)
+	case version > from:
+		fmt.Fprintf(w, "migrated metapipe's schema from version %d to %d (%d migrations applied)", from, version, version-from)
+	default:
+		fmt.Fprintf(w, "metapipe's schema already up to date at version %d (nothing applied)", version)
+	}
+	if river > 0 {
+		fmt.Fprintf(w, "; River's: %d migrations applied\n", river)
+	} else {
+		fmt.Fprintln(w, "; River's: up to date")
+	}
 	return nil
 }
