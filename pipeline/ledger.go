@@ -64,6 +64,38 @@ type Ledger struct {
 	Rows     RowCounts                `json:"rows"`
 	// Concurrency is how many clients the last extract stage that extracted any ran at once.
 	Concurrency *ConcurrencyRecord `json:"concurrency,omitempty"`
+	// LastAttempt is what the last attempt alone did (Rows and Timings sum every attempt).
+	LastAttempt *AttemptRecord `json:"last_attempt,omitempty"`
+}
+
+// AttemptRecord is one attempt of a run: its number (1 for the first, 2 for the first resume)
+// and the rows and timings of that attempt only.
+type AttemptRecord struct {
+	Number  int       `json:"number"`
+	Rows    RowCounts `json:"rows"`
+	Timings Timings   `json:"timings"`
+}
+
+// Earlier is what the attempts before the last did: the run's sums less the last attempt's
+// (the zero value when the last attempt is the first, or none is recorded).
+func (l *Ledger) Earlier() (RowCounts, Timings) {
+	if l.LastAttempt == nil {
+		return RowCounts{}, Timings{}
+	}
+	return l.Rows.Minus(l.LastAttempt.Rows), l.Timings.Minus(l.LastAttempt.Timings)
+}
+
+// Minus is c less d, count by count.
+func (c RowCounts) Minus(d RowCounts) RowCounts {
+	return RowCounts{Inserted: c.Inserted - d.Inserted, Updated: c.Updated - d.Updated, Unchanged: c.Unchanged - d.Unchanged,
+		Confirmed: c.Confirmed - d.Confirmed, Kept: c.Kept - d.Kept, Deleted: c.Deleted - d.Deleted}
+}
+
+// Minus is t less u, timing by timing.
+func (t Timings) Minus(u Timings) Timings {
+	return Timings{Extract: t.Extract - u.Extract, JobWait: t.JobWait - u.JobWait, Paging: t.Paging - u.Paging,
+		KPIQuery: t.KPIQuery - u.KPIQuery, Transform: t.Transform - u.Transform, Copy: t.Copy - u.Copy,
+		Merge: t.Merge - u.Merge, Load: t.Load - u.Load, Total: t.Total - u.Total}
 }
 
 // StageRecord is one stage's outcome.

@@ -257,7 +257,13 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
 	start := time.Now()
-	lf.update(func(l *Ledger) { l.Status = StatusRunning; l.Attempts++ })
+	var rowsBefore RowCounts
+	var timingsBefore Timings
+	lf.update(func(l *Ledger) {
+		l.Status = StatusRunning
+		l.Attempts++
+		rowsBefore, timingsBefore = l.Rows, l.Timings
+	})
 	if err := lf.flush(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
@@ -283,6 +289,7 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 	interrupted := ctx.Err() != nil
 	lf.update(func(l *Ledger) {
 		l.Timings.Total += time.Since(start).Seconds()
+		l.LastAttempt = &AttemptRecord{Number: l.Attempts, Rows: l.Rows.Minus(rowsBefore), Timings: l.Timings.Minus(timingsBefore)}
 		for _, c := range plan.Clients {
 			if l.Clients[c.ID].Failed() {
 				failed = append(failed, c.Name)

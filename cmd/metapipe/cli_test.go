@@ -268,6 +268,21 @@ func TestJSONModeRun(t *testing.T) {
 			t.Errorf("run_finished clients %v, want failed_names [Demo %s]", last["clients"], w.sim.Accounts()[1].Name)
 		}
 	})
+	t.Run("the failed run resumed", func(t *testing.T) {
+		// The same command again resumes the partial run: its counts are this attempt's (the
+		// mended client's rows, all unchanged since the first subtest loaded them), the first
+		// attempt's (the other client's) apart.
+		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--sync-weeks", "0")...), "done", 0)
+		mended := float64(w.count(t, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, w.ids[1]))
+		other := float64(w.count(t, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, w.ids[0]))
+		rows, _ := last["rows"].(map[string]any)
+		earlier, _ := last["earlier_attempts"].(map[string]any)
+		erows, _ := earlier["rows"].(map[string]any)
+		if last["attempt"] != float64(2) || rows["unchanged"] != mended || rows["inserted"] != float64(0) || earlier["count"] != float64(1) || erows["unchanged"] != other {
+			t.Errorf("resumed run_finished: attempt %v, rows %v, earlier %v; want attempt 2, %v unchanged now, %v in the one earlier attempt",
+				last["attempt"], rows, earlier, mended, other)
+		}
+	})
 	t.Run("reset-state", func(t *testing.T) {
 		// The runs above made one week final (six weeks, 28 days of lookback): the one ending
 		// 35 days before the as-of Sunday. Reset from its Monday: nothing is final any more.

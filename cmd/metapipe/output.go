@@ -75,8 +75,18 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 			failed = append(failed, c.Name)
 		}
 		attrs = append(attrs, "dir", string(rep.Dir), "run_id", rep.Ledger.RunID,
-			slog.Group("clients", "total", len(rep.Ledger.Clients), "failed", len(failed), "failed_names", failed),
-			"rows", rep.Ledger.Rows, "timings", rep.Ledger.Timings)
+			slog.Group("clients", "total", len(rep.Ledger.Clients), "failed", len(failed), "failed_names", failed))
+		// This attempt's rows and timings; a resumed run's earlier attempts apart.
+		l := &rep.Ledger
+		if a := l.LastAttempt; a != nil {
+			attrs = append(attrs, "attempt", a.Number, "rows", a.Rows, "timings", a.Timings)
+			if a.Number > 1 {
+				er, et := l.Earlier()
+				attrs = append(attrs, slog.Group("earlier_attempts", "count", a.Number-1, "rows", er, "timings", et))
+			}
+		} else {
+			attrs = append(attrs, "rows", l.Rows, "timings", l.Timings)
+		}
 		if c := rep.Ledger.Concurrency; c != nil {
 			attrs = append(attrs, "concurrency", c)
 		}

@@ -57,9 +57,14 @@ func orDash(s string) string {
 }
 
 // printTimings writes the timing breakdown and the row counts that end a run, in lines that
-// fit 80 columns.
+// read as a table. A resumed run's are its last attempt's, the earlier attempts' on a line apart.
 func printTimings(w io.Writer, l *pipeline.Ledger) {
-	t := l.Timings
+	t, rc := l.Timings, l.Rows
+	resumed := l.LastAttempt != nil && l.LastAttempt.Number > 1
+	if resumed {
+		t, rc = l.LastAttempt.Timings, l.LastAttempt.Rows
+		fmt.Fprintf(w, "attempt %d of the run (the earlier attempts' figures are on the last line):\n", l.LastAttempt.Number)
+	}
 	fmt.Fprintf(w, "timings: total %.2fs\n", t.Total)
 	fmt.Fprintf(w, "  %-11s%.2fs\n", "extract", t.Extract)
 	fmt.Fprintf(w, "  %-11s(reports, summed: Meta jobs %.2fs, paging %.2fs)\n", "", t.JobWait, t.Paging)
@@ -69,10 +74,14 @@ func printTimings(w io.Writer, l *pipeline.Ledger) {
 	fmt.Fprintf(w, "  %-11s%.3fs\n", "KPI query", t.KPIQuery)
 	fmt.Fprintf(w, "  %-11s%.3fs\n", "transform", t.Transform)
 	fmt.Fprintf(w, "  %-11s%.3fs (COPY %.3fs, merge %.3fs)\n", "load", t.Load, t.Copy, t.Merge)
-	rc := l.Rows
 	fmt.Fprintf(w, "rows: %d inserted, %d updated, %d unchanged, %d deleted\n", rc.Inserted, rc.Updated, rc.Unchanged, rc.Deleted)
 	// Rows whose stored figures are as of a later date than the run's: fresher data wins.
 	fmt.Fprintf(w, "      %d kept (the table's are as of a later date)\n", rc.Kept)
+	if resumed {
+		er, et := l.Earlier()
+		fmt.Fprintf(w, "earlier attempts (%d): %d inserted, %d updated, %d unchanged, %d deleted, %d kept; total %.2fs\n",
+			l.LastAttempt.Number-1, er.Inserted, er.Updated, er.Unchanged, er.Deleted, er.Kept, et.Total)
+	}
 }
 
 // printLedger writes run.json readably. PAGES counts result pages of report runs and
