@@ -45,11 +45,11 @@ run: build ## the whole pipeline on the simulator and a local PostgreSQL (DATABA
 	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start $(PGDIR)) || exit 1; echo "local PostgreSQL: $$url (stop it with make pg-stop)"; fi; \
 	$(BIN) --database-url "$$url" --stage-dir $(STAGE) demo $(DEMO_FLAGS)
 
-test: ## every test, on a throwaway PostgreSQL unless TEST_DATABASE_URL is set
-	scripts/with-test-db.sh $(GO) test -race -count=1 -timeout 20m ./...
+test: ## every test, on a throwaway PostgreSQL unless TEST_DATABASE_URL is set; says what it skipped and why
+	@GO=$(GO) scripts/with-test-db.sh scripts/test.sh -race -count=1 -timeout 20m ./...
 
 test-short: ## the tests without PostgreSQL-heavy end-to-end cases
-	scripts/with-test-db.sh $(GO) test -short -count=1 ./...
+	@GO=$(GO) scripts/with-test-db.sh scripts/test.sh -short -count=1 ./...
 
 fuzz: ## run each fuzz target for FUZZTIME (30s); their seeds run in make test
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRow$$' -fuzztime $(FUZZTIME) ./extract
