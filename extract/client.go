@@ -217,6 +217,9 @@ func (s *Session) once(ctx context.Context, timeout time.Duration, kind CallKind
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseSimulatorToken(u, s.token); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	for k, v := range params {
 		q[k] = v

@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -26,6 +28,27 @@ func (t Token) String() string               { return "[redacted]" }
 func (t Token) GoString() string             { return "extract.Token{[redacted]}" }
 func (t Token) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
 func (t Token) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// SimulatorTokenPrefix starts every token of the Graph API simulator (package fixtures):
+// "sim-demo-token", "sim-token-<account>", "sim-expired-token". No Meta token starts so (Meta's
+// start with "EAA").
+const SimulatorTokenPrefix = "sim-"
+
+// ErrSimulatorToken is a simulator token about to be sent to Meta: the demo's clients (their
+// own tokens are the simulator's) run against graph.facebook.com because META_GRAPH_URL is not
+// the simulator's URL. Nothing is sent; the client fails (not retried).
+var ErrSimulatorToken = errors.New("the access token is the Graph API simulator's (sim-…), not Meta's: not sent to Meta; " +
+	"set META_GRAPH_URL to the simulator (metapipe sim; make sim serves http://127.0.0.1:8787), or give the client a real token")
+
+// refuseSimulatorToken returns ErrSimulatorToken when a simulator token would go to one of
+// Meta's hosts (facebook.com and its subdomains).
+func refuseSimulatorToken(u *url.URL, t Token) error {
+	host := strings.ToLower(u.Hostname())
+	if strings.HasPrefix(t.v, SimulatorTokenPrefix) && (host == "facebook.com" || strings.HasSuffix(host, ".facebook.com")) {
+		return ErrSimulatorToken
+	}
+	return nil
+}
 
 // appSecretProof is hex(HMAC-SHA256(key = app secret, message = token)).
 func appSecretProof(secret string, t Token) string {
