@@ -99,10 +99,13 @@ func TestImage(t *testing.T) {
 	pm := podman(t)
 	root := repoRoot(t)
 	const image = "localhost/metapipe-shiptest:latest"
-	if res := run(t, root, "make", "--no-print-directory", "image", "IMAGE=localhost/metapipe-shiptest", "CONTAINER="+pm); res.code != 0 {
+	// make image tags :latest and :$(VERSION); the version here is git describe's, as released.
+	res := run(t, root, "make", "--no-print-directory", "image", "IMAGE=localhost/metapipe-shiptest", "CONTAINER="+pm)
+	if res.code != 0 {
 		t.Fatalf("make image: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
-	t.Cleanup(func() { run(t, root, pm, "rmi", "--force", image) })
+	version := strings.TrimSpace(run(t, root, pm, "image", "inspect", "--format", `{{index .Config.Labels "org.opencontainers.image.version"}}`, image).stdout)
+	t.Cleanup(func() { run(t, root, pm, "rmi", "--force", image, "localhost/metapipe-shiptest:"+version) })
 	size := strings.TrimSpace(run(t, root, pm, "image", "inspect", "--format", "{{.Size}}", image).stdout)
 	user := strings.TrimSpace(run(t, root, pm, "image", "inspect", "--format", "{{.Config.User}}", image).stdout)
 	ver := run(t, root, pm, "run", "--rm", image, "--version")
@@ -130,7 +133,7 @@ func TestImage(t *testing.T) {
 	}
 	meta := []string{"META_GRAPH_URL=" + srv.URL, "META_ACCESS_TOKEN=" + fixtures.DemoToken}
 
-	res := container(nil, "migrate")
+	res = container(nil, "migrate")
 	if ev := jsonLines(t, res.stdout); res.code != 0 || len(ev) != 1 || ev[0]["msg"] != "migrated" {
 		t.Fatalf("migrate in the image: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
@@ -230,4 +233,22 @@ func TestImage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("REPORT serve in the image: GET /healthz 200 %s", strings.Join(strings.Fields(body), " "))
+
+	// worker, detached, starts working jobs.
+	wname := name + "-worker"
+	if res := run(t, root, pm, "run", "-d", "--name", wname, "--network=host", "--env", "DATABASE_URL="+dbURL,
+		"--env", meta[0], "--env", meta[1], image, "--log-format", "json", "worker", "--concurrency", "2"); res.code != 0 {
+		t.Fatalf("worker in the image: exit %d %s", res.code, res.stderr)
+	}
+	t.Cleanup(func() { run(t, root, pm, "rm", "-f", "-t", "2", wname) })
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		logs := run(t, root, pm, "logs", wname)
+		if strings.Contains(logs.stderr+logs.stdout, `"msg":"working jobs"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker in the image: not working jobs within a minute:\n%s%s", logs.stdout, logs.stderr)
+		}
+	}
+	t.Logf("REPORT worker in the image: working jobs")
 }

@@ -2,6 +2,7 @@ package shiptest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,4 +38,34 @@ func TestPgScriptKeepsItsPort(t *testing.T) {
 	if second.code != 0 || strings.TrimSpace(second.stdout) != strings.TrimSpace(first.stdout) {
 		t.Errorf("after a stop and a start the cluster is at %q (exit %d), want %q as before", second.stdout, second.code, first.stdout)
 	}
+}
+
+// metapipe --version says the release tag of the commit it was built from (make build: git
+// describe --tags), the commit and the Go version.
+func TestVersionFromGitTag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	root := repoRoot(t)
+	if res := run(t, root, "git", "rev-parse", "HEAD"); res.code != 0 {
+		t.Skip("not a git checkout: no tag to build from")
+	}
+	clone := filepath.Join(t.TempDir(), "metapipe")
+	for _, args := range [][]string{{"clone", "--quiet", root, clone}, {"-C", clone, "tag", "v0.0.1-shiptest"}} {
+		if res := run(t, root, "git", args...); res.code != 0 {
+			t.Fatalf("git %v: %s", args, res.stderr)
+		}
+	}
+	if res := run(t, clone, "make", "--no-print-directory", "build"); res.code != 0 {
+		t.Fatalf("make build: exit %d %s", res.code, res.stderr)
+	}
+	commit := strings.TrimSpace(run(t, clone, "git", "rev-parse", "--short", "HEAD").stdout)
+	res := run(t, clone, filepath.Join(clone, "bin", "metapipe"), "--version")
+	if want := "metapipe v0.0.1-shiptest (commit " + commit + ", go"; res.code != 0 || !strings.HasPrefix(res.stdout, want) {
+		t.Errorf("--version: %q, want it to start with %q", res.stdout, want)
+	}
+	t.Logf("REPORT --version of a build of tag v0.0.1-shiptest: %s", strings.TrimSpace(res.stdout))
 }
