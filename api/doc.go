@@ -12,6 +12,7 @@
 //	GET  /healthz         200 while the database answers (no token needed)
 //	GET  /runs/{id}       the run's page; GET /runs: the recent runs
 //	/riverui/             River's UI: jobs, states, errors, attempts, queues
+//	POST /login, /logout  sign in (the form's token) and out (the cookie expired; 403 cross-site)
 //
 // Every route but /healthz needs the API token (METAPIPE_API_TOKEN): `Authorization: Bearer
 // <token>`, or, for a browser, the cookie that POST /login sets: an HMAC keyed by the token,

@@ -68,6 +68,8 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 		"at":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"summary": summarize,
+		// signOut says whether the pages show the sign-out button: only with a token to sign in with.
+		"signOut": func() bool { return opts.Token != "" },
 	}).ParseFS(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("api: templates: %w", err)
@@ -90,6 +92,7 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 	s.mux.Handle("GET /{$}", http.RedirectHandler("/runs", http.StatusSeeOther))
 	s.mux.HandleFunc("GET /login", s.loginPage)
 	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.HandleFunc("POST /logout", s.logout)
 	s.mux.Handle("/riverui/", s.auth(ui))
 	return s, nil
 }
