@@ -94,6 +94,7 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /login", s.login)
 	s.mux.HandleFunc("POST /logout", s.logout)
 	s.mux.Handle("/riverui/", s.auth(ui))
+	s.mux.Handle("GET /metrics", s.auth(svc.Metrics().Handler()))
 	return s, nil
 }
 
@@ -110,7 +111,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/riverui/api/") {
+		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/riverui/api/") || r.URL.Path == "/metrics" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metapipe"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong API token (Authorization: Bearer <METAPIPE_API_TOKEN>)"})
 			return

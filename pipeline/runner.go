@@ -41,6 +41,9 @@ type Config struct {
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
 	MaxConns       int32         // the database pool's size (0: pgx's default, max(4, CPUs))
 	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
+	// OnGraphAnswer, when set, is told every Graph API attempt's kind and error (nil: answered),
+	// the ad accounts' reads and the extraction's alike (extract.Client.OnAnswer).
+	OnGraphAnswer func(extract.CallKind, error)
 
 	Logger   *slog.Logger     // nil: discard
 	Reporter Reporter         // nil: log lines only
@@ -165,6 +168,7 @@ func (r *Runner) graphClient() *extract.Client {
 		cl.HTTP = r.cfg.HTTPClient
 	}
 	cl.Retry = r.cfg.Retry
+	cl.OnAnswer = r.cfg.OnGraphAnswer
 	return cl
 }
 

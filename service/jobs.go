@@ -51,7 +51,9 @@ var errTakenOver = errors.New("the job was taken over by another worker")
 // completes the job.
 func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) error {
 	err := w.s.work(ctx, job)
-	return w.s.settle(ctx, job, err)
+	err = w.s.settle(ctx, job, err)
+	w.s.metrics.attempt(attemptOutcome(ctx, job, err))
+	return err
 }
 
 // clientRun is what the job reads of its run.
@@ -177,6 +179,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 		return err
 	}
 	s.removeStaged(a)
+	s.metrics.loaded(lres)
 	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
 	return nil
 }
@@ -218,10 +221,11 @@ func (s *Service) extractStep(ctx context.Context, job *river.Job[ClientRunArgs]
 	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, s.fleet
 	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
 		Token: s.runner.TokenFor(cr.client), Range: cp.Range(), Dir: dir.Client(a.ClientID),
-		Runs: &dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}}
+		Runs: observedRuns{&dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}, s.metrics}}
 	prog := newProgressWriter(s, a)
 	res := x.Extract(ctx, req, prog.report)
 	prog.flush(ctx)
+	s.metrics.throttleWait.Add(res.Stats.ThrottleWait.Seconds())
 	switch {
 	case ctx.Err() != nil:
 		return time.Time{}, fmt.Errorf("extract: %w", ctx.Err())

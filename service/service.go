@@ -55,7 +55,9 @@ type Service struct {
 	river  *river.Client[pgx.Tx]
 	fleet  fleetThrottle
 	log    *slog.Logger
-	stage  string // <stage-dir>/service
+	// metrics are the process's Prometheus metrics (metrics.go).
+	metrics *Metrics
+	stage   string // <stage-dir>/service
 	// stopReconcile ends the worker's reconcile loop; reconciled is closed when it has.
 	stopReconcile context.CancelFunc
 	reconciled    chan struct{}
@@ -92,12 +94,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Pipeline.MaxConns = int32(cfg.Concurrency + 10)
 	}
 	cfg.Pipeline.Logger = cfg.Logger
+	metrics := newMetrics()
+	cfg.Pipeline.OnGraphAnswer = metrics.graphAnswer
 	runner, err := pipeline.Open(ctx, cfg.Pipeline)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, runner: runner, pool: runner.Pool(), log: cfg.Logger,
 		fleet: fleetThrottle{pool: runner.Pool()}, stage: filepath.Join(stageDir(cfg.Pipeline), "service")}
+	s.metrics = metrics
+	metrics.reg.MustRegister(&dbCollector{s: s})
 	if err := checkSchemas(ctx, s.pool); err != nil {
 		runner.Close()
 		return nil, fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
