@@ -218,7 +218,7 @@ func (s *Service) extractStep(ctx context.Context, job *river.Job[ClientRunArgs]
 		return time.Time{}, err
 	}
 	x := s.runner.Extractor()
-	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, s.fleet
+	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, notifyingFleet{s.fleet, s, a}
 	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
 		Token: s.runner.TokenFor(cr.client), Range: cp.Range(), Dir: dir.Client(a.ClientID),
 		Runs: observedRuns{&dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}, s.metrics}}
@@ -273,7 +273,7 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID, lres.Inserted+lres.Updated+lres.Unchanged); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, finishRun, a.RunID); err != nil {
+		if err := s.finishRunTx(ctx, tx, a.RunID); err != nil {
 			return err
 		}
 		done, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
@@ -360,6 +360,9 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 			msg = cancel.Unwrap().Error()
 		}
 		_ = s.note(ctx, job, StateFailed, msg)
+		s.inTx(ctx, "record the events of a failed client", func(ctx context.Context, tx pgx.Tx) error {
+			return s.clientFailedTx(ctx, tx, job.Args, err, msg)
+		})
 		s.markRunFinished(ctx, job.Args.RunID)
 		s.removeStaged(job.Args)
 		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err)
@@ -374,7 +377,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 }
 
 func (s *Service) markRunFinished(ctx context.Context, runID string) {
-	_, _ = s.pool.Exec(context.WithoutCancel(ctx), finishRun, runID)
+	s.inTx(ctx, "finish run "+runID, func(ctx context.Context, tx pgx.Tx) error { return s.finishRunTx(ctx, tx, runID) })
 }
 
 // permanent reports whether asking Meta again cannot help: a refused token or permission, a

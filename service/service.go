@@ -43,7 +43,9 @@ type Config struct {
 	// MaxAttempts bounds River's attempts of a failing client (default 6; snoozes do not
 	// count).
 	MaxAttempts int
-	Logger      *slog.Logger
+	// Notify says where and when the service tells people what went wrong (notify.go).
+	Notify NotifyConfig
+	Logger *slog.Logger
 }
 
 // Service is one process of the service: it queues runs, reads them, and works jobs when its
@@ -86,6 +88,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Notify = cfg.Notify.withDefaults()
+	if err := cfg.Notify.check(); err != nil {
+		return nil, fmt.Errorf("%w: notifications: %w", pipeline.ErrUsage, err)
+	}
 	if cfg.Pipeline.MaxConns == 0 {
 		// Each job holds one connection for its run lock and borrows another for a query or
 		// its load; River holds a few (its listener, fetches, completions). Jobs wait for the
@@ -121,8 +127,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &clientWorker{s: s})
 		river.AddWorker(workers, &dailyWorker{s: s})
+		river.AddWorker(workers, &notifyWorker{s: s})
 		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}}
+		rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}, notifyQueue: {MaxWorkers: 2}}
 		if cfg.Schedule != "" {
 			sched, err := cron.ParseStandard(cfg.Schedule)
 			if err != nil {

@@ -50,7 +50,11 @@ func serviceConfig(cmd *cli.Command, concurrency int) (service.Config, error) {
 		return service.Config{}, err
 	}
 	pc.Concurrency, pc.Reporter, pc.Logger = pipeline.ConcurrencyAuto, nil, logger(cmd)
-	return service.Config{Pipeline: pc, ID: cmd.String("id"), Concurrency: concurrency, RescueAfter: cmd.Duration("rescue-after"),
+	notify, err := notifyConfig()
+	if err != nil {
+		return service.Config{}, err
+	}
+	return service.Config{Notify: notify, Pipeline: pc, ID: cmd.String("id"), Concurrency: concurrency, RescueAfter: cmd.Duration("rescue-after"),
 		Schedule: cmd.String("schedule"), InlineWait: cmd.Duration("inline-wait"), MaxAttempts: cmd.Int("max-attempts"),
 		Logger: pc.Logger}, nil
 }
