@@ -11,6 +11,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/internal/tokencrypt"
 	"github.com/metapipe/metapipe/load"
 )
 
@@ -21,10 +22,13 @@ const DefaultStageDir = "stage"
 type Config struct {
 	DatabaseURL string
 	Token       extract.Token // META_ACCESS_TOKEN: for clients without their own token
-	GraphURL    string        // META_GRAPH_URL ("" is extract.DefaultGraphURL)
-	APIVersion  string        // META_API_VERSION ("" is extract.DefaultAPIVersion)
-	AppSecret   string        // META_APP_SECRET, optional: adds appsecret_proof
-	StageDir    string        // where run directories live (DefaultStageDir)
+	// TokenKeys decrypt the clients' own tokens stored encrypted (METAPIPE_TOKEN_KEY:
+	// internal/tokencrypt); the zero value reads plain-text tokens only.
+	TokenKeys  tokencrypt.Keys
+	GraphURL   string // META_GRAPH_URL ("" is extract.DefaultGraphURL)
+	APIVersion string // META_API_VERSION ("" is extract.DefaultAPIVersion)
+	AppSecret  string // META_APP_SECRET, optional: adds appsecret_proof
+	StageDir   string // where run directories live (DefaultStageDir)
 	// Concurrency is how many clients are extracted at once; ConcurrencyAuto (0, the
 	// default) follows Meta's usage headers (clientGate), tuned by AutoConcurrency.
 	Concurrency     int
@@ -124,7 +128,7 @@ func (r *Runner) clients(ctx context.Context) ([]records.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
 	}
-	return all, nil
+	return all, r.decryptTokens(all)
 }
 
 // selected reads the clients and picks the run's.

@@ -12,7 +12,7 @@ import (
 )
 
 func newMigrateCommand() *cli.Command {
-	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent)", Action: runMigrate}
+	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent); with METAPIPE_TOKEN_KEY, encrypt the clients' tokens", Action: runMigrate}
 }
 
 func runMigrate(ctx context.Context, cmd *cli.Command) error {
@@ -36,10 +36,24 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
+	encrypted, tokens, err := r.EncryptTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
+	if tokens.Plain > 0 {
+		cfg.Logger.Warn("client tokens stored in plain text: set METAPIPE_TOKEN_KEY and run metapipe migrate again to encrypt them", "clients", tokens.Plain)
+	}
+	if tokens.Other > 0 {
+		cfg.Logger.Warn("client tokens encrypted under a key not given (METAPIPE_TOKEN_KEY, METAPIPE_TOKEN_KEY_PREVIOUS): they cannot be read", "clients", tokens.Other)
+	}
 	if jsonMode(cmd) {
-		event(cmd, "migrated", false, "version", version, "river_applied", river)
+		event(cmd, "migrated", false, "version", version, "river_applied", river, "tokens_encrypted", encrypted,
+			"tokens_plain", tokens.Plain, "tokens_unreadable", tokens.Other)
 		return nil
 	}
 	fmt.Fprintf(cmd.Root().Writer, "schema up to date: metapipe's at version %d; River's: %d migrations applied now\n", version, river)
+	if encrypted > 0 {
+		fmt.Fprintf(cmd.Root().Writer, "client tokens: %d encrypted now (METAPIPE_TOKEN_KEY)\n", encrypted)
+	}
 	return nil
 }
