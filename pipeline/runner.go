@@ -22,13 +22,10 @@ const DefaultStageDir = "stage"
 type Config struct {
 	DatabaseURL string
 	Token       extract.Token // META_ACCESS_TOKEN: for clients without their own token
-	// TokenKeys decrypt the clients' own tokens stored encrypted (METAPIPE_TOKEN_KEY:
-	// internal/tokencrypt); the zero value reads plain-text tokens only.
-	TokenKeys  tokencrypt.Keys
-	GraphURL   string // META_GRAPH_URL ("" is extract.DefaultGraphURL)
-	APIVersion string // META_API_VERSION ("" is extract.DefaultAPIVersion)
-	AppSecret  string // META_APP_SECRET, optional: adds appsecret_proof
-	StageDir   string // where run directories live (DefaultStageDir)
+	GraphURL    string        // META_GRAPH_URL ("" is extract.DefaultGraphURL)
+	APIVersion  string        // META_API_VERSION ("" is extract.DefaultAPIVersion)
+	AppSecret   string        // META_APP_SECRET, optional: adds appsecret_proof
+	StageDir    string        // where run directories live (DefaultStageDir)
 	// Concurrency is how many clients are extracted at once; ConcurrencyAuto (0, the
 	// default) follows Meta's usage headers (clientGate), tuned by AutoConcurrency.
 	Concurrency     int
@@ -45,6 +42,10 @@ type Config struct {
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
 	MaxConns       int32         // the database pool's size (0: pgx's default, max(4, CPUs))
 	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
+
+	// TokenKeys decrypt the clients' own tokens stored encrypted (METAPIPE_TOKEN_KEY:
+	// internal/tokencrypt); the zero value reads plain-text tokens only.
+	TokenKeys tokencrypt.Keys
 	// OnGraphAnswer, when set, is told every Graph API attempt's kind and error (nil: answered),
 	// the ad accounts' reads and the extraction's alike (extract.Client.OnAnswer).
 	OnGraphAnswer func(extract.CallKind, error)

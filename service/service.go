@@ -43,9 +43,10 @@ type Config struct {
 	// MaxAttempts bounds River's attempts of a failing client (default 6; snoozes do not
 	// count).
 	MaxAttempts int
+	Logger      *slog.Logger
+
 	// Notify says where and when the service tells people what went wrong (notify.go).
 	Notify NotifyConfig
-	Logger *slog.Logger
 }
 
 // Service is one process of the service: it queues runs, reads them, and works jobs when its
@@ -57,12 +58,13 @@ type Service struct {
 	river  *river.Client[pgx.Tx]
 	fleet  fleetThrottle
 	log    *slog.Logger
-	// metrics are the process's Prometheus metrics (metrics.go).
-	metrics *Metrics
-	stage   string // <stage-dir>/service
+	stage  string // <stage-dir>/service
 	// stopReconcile ends the worker's reconcile loop; reconciled is closed when it has.
 	stopReconcile context.CancelFunc
 	reconciled    chan struct{}
+
+	// metrics are the process's Prometheus metrics (metrics.go).
+	metrics *Metrics
 }
 
 // reconcileEvery is how often a worker records the clients whose jobs River ended on its own.
