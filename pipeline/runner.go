@@ -138,7 +138,9 @@ func (r *Runner) selected(ctx context.Context, o Options) ([]records.Client, err
 	if err != nil {
 		return nil, err
 	}
-	return SelectClients(all, o.Clients, o.Shard)
+	clients, err := SelectClients(all, o.Clients, o.Shard)
+	r.warnShared(clients)
+	return clients, err
 }
 
 // lock takes the run locks of the clients; another run holding any is ErrCannotStart.
