@@ -395,17 +395,23 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		err := s.pool.QueryRow(ctx, `
 INSERT INTO notify_deliveries (event_id, webhook) VALUES ($1, $2)
 ON CONFLICT (event_id, webhook) DO UPDATE SET updated_at = now()
-RETURNING delivered_at IS NOT NULL`, e.ID, wh.ID()).Scan(&delivered)
+RETURNING delivered_at IS NOT NULL OR last_error LIKE 'refused:%'`, e.ID, wh.ID()).Scan(&delivered)
 		if err != nil {
 			return err
 		}
-		if delivered {
+		if delivered { // or refused for good
 			continue
 		}
 		status, err := deliver(ctx, s.cfg.Notify, wh, e, func(err error) {
 			_, _ = s.pool.Exec(context.WithoutCancel(ctx), `UPDATE notify_deliveries SET attempts = attempts + 1, last_error = $3, updated_at = now()
 				WHERE event_id = $1 AND webhook = $2`, e.ID, wh.ID(), errText(err))
 		})
+		if errors.Is(err, errPermanent) {
+			// The receiver refuses the body: asking again would not change it. Its row keeps
+			// the error and no delivered_at.
+			s.log.Error("event refused by the webhook: not retried", "event", e.Event, "id", e.ID, "webhook", wh.ID(), "err", err)
+			continue
+		}
 		if err != nil {
 			s.log.Warn("event not delivered", "event", e.Event, "id", e.ID, "webhook", wh.ID(), "err", err)
 			failed = append(failed, fmt.Errorf("webhook %s: %w", wh.ID(), err))
