@@ -14,7 +14,7 @@ func SharedAccounts(clients []records.Client) [][]string {
 	by := map[string][]string{}
 	var accounts []string
 	for _, c := range clients {
-		a := strings.TrimPrefix(strings.TrimSpace(c.AdAccountID), "act_")
+		a := accountDigits(c)
 		if a == "" {
 			continue
 		}

@@ -115,7 +115,7 @@ func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout+r.stderr, "EAAB-new-CANARY") {
 		t.Fatalf("add: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	id := jsonLines(t, "stdout", r.stdout)[0]["id"].(string)
+	id := jsonLines(t, "stdout", r.stdout)[0]["client"].(map[string]any)["id"].(string)
 	if tok, err := keys1.Decrypt(id, stored()["Extra"]); err != nil || tok != "EAAB-new-CANARY" {
 		t.Errorf("Extra's stored token: %v", err)
 	}

@@ -2,21 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgerrcode"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v3"
 
-	"github.com/metapipe/metapipe/internal/tokencrypt"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -44,77 +37,27 @@ func newClientsCommand() *cli.Command {
 		}}
 }
 
-// clientsDB opens the database and reads the token keys; the caller closes it.
-func clientsDB(ctx context.Context, cmd *cli.Command) (*pgxpool.Pool, tokencrypt.Keys, func(), error) {
+// clientsRunner opens the database with the token keys; the caller closes it.
+func clientsRunner(ctx context.Context, cmd *cli.Command) (*pipeline.Runner, error) {
 	if cmd.Args().Present() {
-		return nil, tokencrypt.Keys{}, nil, fmt.Errorf("%w: clients %s takes no arguments, only flags: %q", pipeline.ErrUsage, cmd.Name, cmd.Args().Slice())
+		return nil, fmt.Errorf("%w: clients %s takes no arguments, only flags: %q", pipeline.ErrUsage, cmd.Name, cmd.Args().Slice())
 	}
 	cfg, err := config(cmd)
 	if err != nil {
-		return nil, tokencrypt.Keys{}, nil, err
+		return nil, err
 	}
-	r, err := pipeline.Open(ctx, cfg)
-	if err != nil {
-		return nil, tokencrypt.Keys{}, nil, err
-	}
-	return r.Pool(), cfg.TokenKeys, r.Close, nil
+	return pipeline.Open(ctx, cfg)
 }
-
-// clientRow is a client as the clients commands show it.
-type clientRow struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	AdAccount string `json:"ad_account_id"`
-	Active    bool   `json:"active"`
-	// Token is whose token the client runs with: "own, encrypted", "own, plain text" (stored
-	// before METAPIPE_TOKEN_KEY: metapipe migrate encrypts it) or "default" (META_ACCESS_TOKEN).
-	Token string `json:"token"`
-	// SharesAccountWith names the other clients on the same ad account (each would be fetched
-	// and counted twice).
-	SharesAccountWith []string `json:"shares_account_with,omitempty"`
-}
-
-const selectClientRows = `
-SELECT id::text, name, coalesce(meta_ad_account_id, ''), active, coalesce(meta_access_token, '')
-FROM clients ORDER BY name, id`
 
 func runClientsList(ctx context.Context, cmd *cli.Command) error {
-	pool, _, closeDB, err := clientsDB(ctx, cmd)
+	r, err := clientsRunner(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	rows, err := pool.Query(ctx, selectClientRows)
+	defer r.Close()
+	list, err := r.ListClients(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: read clients: %w", pipeline.ErrCannotStart, err)
-	}
-	var list []clientRow
-	byAccount := map[string][]string{}
-	var c clientRow
-	var stored string
-	if _, err := pgx.ForEachRow(rows, []any{&c.ID, &c.Name, &c.AdAccount, &c.Active, &stored}, func() error {
-		switch {
-		case stored == "":
-			c.Token = "default"
-		case tokencrypt.Encrypted(stored):
-			c.Token = "own, encrypted"
-		default:
-			c.Token = "own, plain text"
-		}
-		list = append(list, c)
-		if a := accountDigits(c.AdAccount); a != "" {
-			byAccount[a] = append(byAccount[a], c.Name)
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("%w: read clients: %w", pipeline.ErrCannotStart, err)
-	}
-	for i := range list {
-		for _, n := range byAccount[accountDigits(list[i].AdAccount)] {
-			if n != list[i].Name {
-				list[i].SharesAccountWith = append(list[i].SharesAccountWith, n)
-			}
-		}
+		return err
 	}
 	if jsonMode(cmd) {
 		event(cmd, "clients", false, "clients", list)
@@ -132,14 +75,13 @@ func runClientsList(ctx context.Context, cmd *cli.Command) error {
 	return tw.Flush()
 }
 
-var adAccountID = regexp.MustCompile(`^(act_)?[0-9]{1,20}$`)
-
-// accountDigits is an ad account id without act_.
-func accountDigits(id string) string { return strings.TrimPrefix(strings.TrimSpace(id), "act_") }
-
 // readToken reads a token from standard input: its first line, trimmed; empty is a usage error.
 func readToken(cmd *cli.Command) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(cmdStdin(cmd), 64<<10))
+	in := cmd.Root().Reader
+	if in == nil {
+		in = os.Stdin
+	}
+	b, err := io.ReadAll(io.LimitReader(in, 64<<10))
 	if err != nil {
 		return "", fmt.Errorf("%w: read the token from standard input: %w", pipeline.ErrUsage, err)
 	}
@@ -150,176 +92,70 @@ func readToken(cmd *cli.Command) (string, error) {
 	return tok, nil
 }
 
-// cmdStdin is the command's standard input.
-func cmdStdin(cmd *cli.Command) io.Reader {
-	if r := cmd.Root().Reader; r != nil {
-		return r
+// tokenOf is --token-stdin's token, or "" without the flag.
+func tokenOf(cmd *cli.Command) (string, error) {
+	if !cmd.Bool("token-stdin") {
+		return "", nil
 	}
-	return os.Stdin
+	return readToken(cmd)
 }
-
-// lockClients serializes the clients commands' checks and writes (two adds of the same ad
-// account at once).
-const lockClients = `SELECT pg_advisory_xact_lock(7165300412)`
 
 func runClientsAdd(ctx context.Context, cmd *cli.Command) error {
-	name, account := strings.TrimSpace(cmd.String("name")), strings.TrimSpace(cmd.String("ad-account"))
-	if name == "" {
-		return fmt.Errorf("%w: --name is empty", pipeline.ErrUsage)
-	}
-	if !adAccountID.MatchString(account) {
-		return fmt.Errorf("%w: --ad-account %q: want act_ and digits, or the digits", pipeline.ErrUsage, account)
-	}
-	var token string
-	if cmd.Bool("token-stdin") {
-		var err error
-		if token, err = readToken(cmd); err != nil {
-			return err
-		}
-	}
-	pool, keys, closeDB, err := clientsDB(ctx, cmd)
+	token, err := tokenOf(cmd)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	if token != "" && !keys.CanEncrypt() {
-		return fmt.Errorf("%w: %s is not set: client tokens are stored encrypted with it (openssl rand -hex 32)", pipeline.ErrUsage, tokencrypt.EnvKey)
-	}
-	var id string
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lockClients); err != nil {
-			return err
-		}
-		var other string
-		switch err := tx.QueryRow(ctx, `SELECT name FROM clients WHERE ltrim(meta_ad_account_id, 'act_') = $1 ORDER BY name LIMIT 1`,
-			accountDigits(account)).Scan(&other); {
-		case err == nil:
-			return fmt.Errorf("%w: ad account act_%s is %s's already: two clients on one ad account would fetch and count it twice",
-				pipeline.ErrUsage, accountDigits(account), other)
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO clients (name, meta_ad_account_id, active) VALUES ($1, $2, true) RETURNING id::text`,
-			name, "act_"+accountDigits(account)).Scan(&id); err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == pgerrcode.UniqueViolation {
-				return fmt.Errorf("%w: a client is named %q already", pipeline.ErrUsage, name)
-			}
-			return err
-		}
-		return setToken(ctx, tx, keys, id, token)
-	})
+	r, err := clientsRunner(ctx, cmd)
 	if err != nil {
-		return clientsError("add the client", err)
-	}
-	if jsonMode(cmd) {
-		event(cmd, "client_added", false, "id", id, "name", name, "ad_account_id", "act_"+accountDigits(account), "own_token", token != "")
-		return nil
-	}
-	fmt.Fprintf(cmd.Root().Writer, "client %s added: id %s, ad account act_%s, %s\n", name, id, accountDigits(account), tokenWord(token))
-	return nil
-}
-
-func tokenWord(token string) string {
-	if token == "" {
-		return "the default token (META_ACCESS_TOKEN)"
-	}
-	return "its own token (encrypted)"
-}
-
-// setToken stores a client's token encrypted, or NULL for "" (the default token).
-func setToken(ctx context.Context, tx pgx.Tx, keys tokencrypt.Keys, id, token string) error {
-	var stored *string
-	if token != "" {
-		enc, err := keys.Encrypt(id, token)
-		if err != nil {
-			return fmt.Errorf("%w: %w", pipeline.ErrUsage, err)
-		}
-		stored = &enc
-	}
-	_, err := tx.Exec(ctx, `UPDATE clients SET meta_access_token = $2 WHERE id = $1`, id, stored)
-	return err
-}
-
-// clientsError keeps usage errors as they are and makes the others ErrCannotStart.
-func clientsError(what string, err error) error {
-	if errors.Is(err, pipeline.ErrUsage) {
 		return err
 	}
-	return fmt.Errorf("%w: %s: %w", pipeline.ErrCannotStart, what, err)
-}
-
-// findClient is the id and name of the client a name or an id names (ErrUsage otherwise).
-func findClient(ctx context.Context, tx pgx.Tx, ref string) (id, name string, err error) {
-	err = tx.QueryRow(ctx, `SELECT id::text, name FROM clients WHERE name = $1 OR lower(id::text) = lower($1) ORDER BY name LIMIT 1`, ref).Scan(&id, &name)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", fmt.Errorf("%w: --client %q: no client of that name or id (metapipe clients list)", pipeline.ErrUsage, ref)
+	defer r.Close()
+	c, err := r.AddClient(ctx, cmd.String("name"), cmd.String("ad-account"), token)
+	if err != nil {
+		return err
 	}
-	return id, name, err
+	return printClient(cmd, "client_added", "added", c)
 }
 
 func runClientsSetToken(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Bool("default") == cmd.Bool("token-stdin") {
 		return fmt.Errorf("%w: set-token needs one of --token-stdin (the client's own token) and --default (META_ACCESS_TOKEN)", pipeline.ErrUsage)
 	}
-	var token string
-	if cmd.Bool("token-stdin") {
-		var err error
-		if token, err = readToken(cmd); err != nil {
-			return err
-		}
-	}
-	pool, keys, closeDB, err := clientsDB(ctx, cmd)
+	token, err := tokenOf(cmd)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	if token != "" && !keys.CanEncrypt() {
-		return fmt.Errorf("%w: %s is not set: client tokens are stored encrypted with it (openssl rand -hex 32)", pipeline.ErrUsage, tokencrypt.EnvKey)
-	}
-	var name string
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var id string
-		var err error
-		if id, name, err = findClient(ctx, tx, cmd.String("client")); err != nil {
-			return err
-		}
-		return setToken(ctx, tx, keys, id, token)
-	})
+	r, err := clientsRunner(ctx, cmd)
 	if err != nil {
-		return clientsError("set the token", err)
+		return err
 	}
-	if jsonMode(cmd) {
-		event(cmd, "client_token_set", false, "name", name, "own_token", token != "")
-		return nil
+	defer r.Close()
+	c, err := r.SetClientToken(ctx, cmd.String("client"), token)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(cmd.Root().Writer, "client %s now uses %s\n", name, tokenWord(token))
-	return nil
+	return printClient(cmd, "client_token_set", "token set", c)
 }
 
 func runClientsDeactivate(ctx context.Context, cmd *cli.Command) error {
-	pool, _, closeDB, err := clientsDB(ctx, cmd)
+	r, err := clientsRunner(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	var name string
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var id string
-		var err error
-		if id, name, err = findClient(ctx, tx, cmd.String("client")); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE clients SET active = false WHERE id = $1`, id)
-		return err
-	})
+	defer r.Close()
+	c, err := r.DeactivateClient(ctx, cmd.String("client"))
 	if err != nil {
-		return clientsError("deactivate the client", err)
+		return err
 	}
+	return printClient(cmd, "client_deactivated", "deactivated (runs of every active client leave it out)", c)
+}
+
+// printClient says what was done to c: one JSON event, or a line.
+func printClient(cmd *cli.Command, name, done string, c pipeline.ClientInfo) error {
 	if jsonMode(cmd) {
-		event(cmd, "client_deactivated", false, "name", name)
+		event(cmd, name, false, "client", c)
 		return nil
 	}
-	fmt.Fprintf(cmd.Root().Writer, "client %s deactivated: runs of every active client leave it out\n", name)
+	fmt.Fprintf(cmd.Root().Writer, "client %s %s: id %s, ad account %s, active %v, token %s\n", c.Name, done, c.ID, c.AdAccount, c.Active, c.Token)
 	return nil
 }
