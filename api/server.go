@@ -95,6 +95,7 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /logout", s.logout)
 	s.mux.Handle("/riverui/", s.auth(ui))
 	s.mux.Handle("GET /metrics", s.auth(svc.Metrics().Handler()))
+	s.clientRoutes()
 	return s, nil
 }
 
