@@ -23,6 +23,11 @@ CREATE TABLE IF NOT EXISTS notify_deliveries (
     PRIMARY KEY (event_id, webhook)
 );
 
+-- A client's runs, newest first: what the metrics' clients by state and a client's failures in
+-- a row read (service_run_clients' key starts with the run).
+CREATE INDEX IF NOT EXISTS service_run_clients_client_id_idx ON service_run_clients (client_id);
+
 -- +goose Down
+DROP INDEX IF EXISTS service_run_clients_client_id_idx;
 DROP TABLE IF EXISTS notify_deliveries;
 DROP TABLE IF EXISTS notify_events;
