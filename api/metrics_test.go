@@ -96,11 +96,21 @@ func TestMetricsAfterARunWithAFailedClient(t *testing.T) {
 	for _, c := range run.Clients {
 		rows += c.Rows
 	}
-	scrape := get(t, base, "/metrics")
-	if scrape.status != http.StatusOK || !strings.HasPrefix(scrape.header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics: %d %s", scrape.status, scrape.header.Get("Content-Type"))
+	// The run is over once its last client's rows are committed; the worker counts that
+	// attempt right after: scrape until the three attempts are counted.
+	var scrape answer
+	var fams map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		scrape = get(t, base, "/metrics")
+		if scrape.status != http.StatusOK || !strings.HasPrefix(scrape.header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("/metrics: %d %s", scrape.status, scrape.header.Get("Content-Type"))
+		}
+		fams = families(t, scrape.body)
+		at := samples(fams, "metapipe_client_attempts_total")
+		if at["outcome=loaded"]+at["outcome=failed"] >= 3 || time.Now().After(deadline) {
+			break
+		}
 	}
-	fams := families(t, scrape.body)
 	want := func(name string, want map[string]float64) {
 		t.Helper()
 		got := samples(fams, name)
