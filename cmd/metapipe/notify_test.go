@@ -42,6 +42,13 @@ func TestNotifyTest(t *testing.T) {
 		!strings.Contains(res.stderr, "METAPIPE_WEBHOOK_SECRET") || strings.Contains(res.stderr, rcv.URL) {
 		t.Errorf("a generic webhook without a secret: exit %d, want 2 naming the secret, not the URL:\n%s", res.code, res.stderr)
 	}
+	// A worker with such a configuration does not start either; nor with http:// beyond loopback.
+	for _, env := range [][]string{{"METAPIPE_WEBHOOK_URL=https://hooks.example/CANARY"}, {"METAPIPE_SLACK_WEBHOOK_URL=http://hooks.example/CANARY"},
+		{"METAPIPE_SLACK_WEBHOOK_URL=https://hooks.example/CANARY", "METAPIPE_NOTIFY_FAILURES=0"}} {
+		if res := bare(t, env, "worker"); res.code != 2 || !strings.Contains(res.stderr, "METAPIPE_") || strings.Contains(res.stderr, "CANARY") {
+			t.Errorf("worker with %v: exit %d, want 2 naming the variable, not the URL:\n%s", env, res.code, res.stderr)
+		}
+	}
 	res := bare(t, []string{"METAPIPE_WEBHOOK_URL=" + rcv.URL + "/hook", "METAPIPE_WEBHOOK_SECRET=" + secret, "METAPIPE_SLACK_WEBHOOK_URL=" + slackURL},
 		"notify", "test")
 	if res.code != 0 || strings.Count(res.stdout, "delivered (HTTP 200)") != 2 {
