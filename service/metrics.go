@@ -23,7 +23,8 @@ import (
 //
 //   - read from PostgreSQL at each scrape, the same on every process of a fleet (scrape one,
 //     or aggregate with max): metapipe_runs_in_progress, metapipe_runs_finished_total,
-//     metapipe_clients, metapipe_client_last_success_timestamp_seconds, metapipe_river_jobs;
+//     metapipe_clients, metapipe_client_last_success_timestamp_seconds,
+//     metapipe_notify_deliveries_undelivered, metapipe_river_jobs;
 //   - counted by this process as it works jobs (sum them over the fleet):
 //     metapipe_graph_requests_total, metapipe_graph_throttle_wait_seconds_total,
 //     metapipe_report_run_duration_seconds, metapipe_load_rows_total,
@@ -143,12 +144,14 @@ var (
 		"Active clients by the state of their newest service run (queued, planning, extracting, waiting, loading, done, failed, interrupted; never_run).", []string{"state"}, nil)
 	descLastSuccess = prometheus.NewDesc("metapipe_client_last_success_timestamp_seconds",
 		"Unix time of the client's last successful load (client_sync_state.updated_at, by metapipe run or the service), per active client.", []string{"client_id", "client"}, nil)
+	descUndelivered = prometheus.NewDesc("metapipe_notify_deliveries_undelivered",
+		"Notifications a webhook has not taken yet after at least one POST (failing, or refused for good), by webhook id.", []string{"webhook"}, nil)
 	descRiverJobs = prometheus.NewDesc("metapipe_river_jobs",
 		"River jobs of metapipe's queue not over, by River's state (available, pending, scheduled, retryable, running): the queue's depth.", []string{"state"}, nil)
 )
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRunsInProgress, descRunsFinished, descClients, descLastSuccess, descRiverJobs} {
+	for _, d := range []*prometheus.Desc{descRunsInProgress, descRunsFinished, descClients, descLastSuccess, descUndelivered, descRiverJobs} {
 		ch <- d
 	}
 }
@@ -247,6 +250,19 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}); err != nil {
 		fail("last successes", err)
 		return
+	}
+	undelivered, err := counts(`SELECT webhook, count(*) FILTER (WHERE delivered_at IS NULL) FROM notify_deliveries GROUP BY 1`)
+	if err != nil {
+		fail("notifications", err)
+		return
+	}
+	for _, w := range c.s.cfg.Notify.Webhooks { // every configured webhook, 0 before its first event
+		if _, ok := undelivered[w.ID()]; !ok {
+			undelivered[w.ID()] = 0
+		}
+	}
+	for w, n := range undelivered {
+		ch <- prometheus.MustNewConstMetric(descUndelivered, prometheus.GaugeValue, float64(n), w)
 	}
 	jobs, err := counts(metricsRiverJobs, queueName)
 	if err != nil {

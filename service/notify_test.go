@@ -34,15 +34,21 @@ type posted struct {
 
 // receiver is a local webhook receiver that answers 503 to its first `fail` POSTs, then 204.
 type receiver struct {
-	mu    sync.Mutex
-	fail  int
-	posts []posted
+	mu      sync.Mutex
+	fail    int
+	posts   []posted
+	refused int // POSTs to /refuse, answered 400
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if req.URL.Path == "/refuse" {
+		r.refused++
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
 	status := http.StatusNoContent
 	if r.fail > 0 {
 		r.fail--
@@ -64,7 +70,8 @@ func (r *receiver) all() []posted {
 // the first refused client alone that ends failed, its second failure in a row. Every event is
 // recorded once and arrives once at each webhook (the two failed POSTs retried), signed with
 // HMAC-SHA256 of the body, with the documented body; no body holds a token, the secret or the
-// database URL.
+// database URL. A third webhook that answers 400 is posted each event once, not retried, and
+// counted by metapipe_notify_deliveries_undelivered.
 func TestNotificationsArriveOnceSigned(t *testing.T) {
 	e := newEnv(t, fixtures.Config{Accounts: 4})
 	ctx := context.Background()
@@ -77,12 +84,14 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 		}
 	}
 	e.sim.SetFaults(e.sim.Accounts()[0].ID, fixtures.Faults{ThrottleEvery: 3, RegainMinutes: 2})
+	hooks := []service.Webhook{{URL: hook.URL + "/generic", Format: service.FormatJSON}, {URL: hook.URL + "/slack", Format: service.FormatSlack},
+		{URL: hook.URL + "/refuse", Format: service.FormatJSON}}
 	workers := make([]*service.Service, 2)
 	for i := range workers {
 		cfg := e.config(fmt.Sprintf("worker-%d", i+1), 2)
 		cfg.Pipeline.Token = extract.NewToken(fixtures.ExpiredToken) // the default token, refused
 		cfg.Notify = service.NotifyConfig{
-			Webhooks:       []service.Webhook{{URL: hook.URL + "/generic", Format: service.FormatJSON}, {URL: hook.URL + "/slack", Format: service.FormatSlack}},
+			Webhooks:       hooks,
 			Secret:         webhookSecret,
 			FailuresInARow: 2,
 			ThrottleBound:  10 * time.Millisecond, // Meta's 2 minutes, at 20 ms a minute: 40 ms
@@ -211,5 +220,36 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 	}
 	if len(delivered) != 2*len(want) {
 		t.Errorf("%d deliveries, want %d (each event to both webhooks)", len(delivered), 2*len(want))
+	}
+	// A webhook that refuses (400) is posted each event once, not retried, and counted.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		var done int
+		_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM notify_deliveries WHERE last_error LIKE 'refused:%'`).Scan(&done)
+		if done == len(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rcv.mu.Lock()
+	refused := rcv.refused
+	rcv.mu.Unlock()
+	if refused != len(want) {
+		t.Errorf("the refusing webhook got %d POSTs, want %d (one per event, none retried)", refused, len(want))
+	}
+	fams, err := workers[0].Metrics().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	undelivered := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() == "metapipe_notify_deliveries_undelivered" {
+			for _, m := range f.Metric {
+				undelivered[m.Label[0].GetValue()] = m.Gauge.GetValue()
+			}
+		}
+	}
+	if undelivered[hooks[0].ID()] != 0 || undelivered[hooks[1].ID()] != 0 || undelivered[hooks[2].ID()] != float64(len(want)) {
+		t.Errorf("metapipe_notify_deliveries_undelivered = %v, want 0, 0 and %d (the refusing webhook)", undelivered, len(want))
 	}
 }
