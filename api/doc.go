@@ -10,8 +10,12 @@
 //	                      Meta's percent, rows and error
 //	GET  /v1/runs?limit=N the newest runs
 //	GET  /healthz         200 while the database answers (no token needed)
+//	GET  /metrics         Prometheus's text format (service.Metrics)
+//	GET  /v1/clients, POST /v1/clients, PUT /v1/clients/{id}/token, POST /v1/clients/{id}/deactivate
+//	                      the clients, as metapipe clients does them (clients.go)
 //	GET  /runs/{id}       the run's page; GET /runs: the recent runs
 //	/riverui/             River's UI: jobs, states, errors, attempts, queues
+//	POST /login, /logout  sign in (the form's token) and out (the cookie expired; 403 cross-site)
 //
 // Every route but /healthz needs the API token (METAPIPE_API_TOKEN): `Authorization: Bearer
 // <token>`, or, for a browser, the cookie that POST /login sets: an HMAC keyed by the token,

@@ -82,7 +82,8 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "login.html", map[string]any{"Next": r.URL.Query().Get("next"), "Failed": false})
+	s.render(w, "login.html", map[string]any{"Next": r.URL.Query().Get("next"), "Failed": false,
+		"SignedOut": r.URL.Query().Has("signed_out")})
 }
 
 // login checks the token of the form and, when right, sets an HttpOnly, SameSite=Strict

@@ -68,6 +68,8 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 		"at":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"summary": summarize,
+		// signOut says whether the pages show the sign-out button: only with a token to sign in with.
+		"signOut": func() bool { return opts.Token != "" },
 	}).ParseFS(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("api: templates: %w", err)
@@ -90,7 +92,10 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 	s.mux.Handle("GET /{$}", http.RedirectHandler("/runs", http.StatusSeeOther))
 	s.mux.HandleFunc("GET /login", s.loginPage)
 	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.HandleFunc("POST /logout", s.logout)
 	s.mux.Handle("/riverui/", s.auth(ui))
+	s.mux.Handle("GET /metrics", s.auth(svc.Metrics().Handler()))
+	s.clientRoutes()
 	return s, nil
 }
 
@@ -107,7 +112,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/riverui/api/") {
+		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/riverui/api/") || r.URL.Path == "/metrics" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metapipe"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong API token (Authorization: Bearer <METAPIPE_API_TOKEN>)"})
 			return

@@ -66,6 +66,10 @@ type Client struct {
 	// OnUsage, when set, is told the usage headers of every response (of every session, at
 	// once from many goroutines): what pipeline's adaptive concurrency follows.
 	OnUsage func(Usage)
+	// OnAnswer, when set, is told every attempt's outcome (at once from many goroutines): the
+	// request's kind and its error (nil: a decoded answer). An attempt ended by the caller's
+	// context is not told. What the service's metapipe_graph_requests_total counts.
+	OnAnswer func(kind CallKind, err error)
 }
 
 // NewClient returns a client with TLS verification on (the default transport) and sane defaults.
@@ -141,6 +145,9 @@ func (s *Session) callWith(ctx context.Context, o callOptions, kind CallKind, me
 				return err
 			}
 			hdr, err := s.once(ctx, cfg.Timeout, kind, method, path, params, out)
+			if s.c.OnAnswer != nil && ctx.Err() == nil {
+				s.c.OnAnswer(kind, err)
+			}
 			if err == nil {
 				return nil
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/internal/tokencrypt"
 	"github.com/metapipe/metapipe/load"
 )
 
@@ -43,6 +44,13 @@ type Config struct {
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
 	MaxConns       int32         // the database pool's size (0: pgx's default, max(4, CPUs))
 	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
+
+	// TokenKeys decrypt the clients' own tokens stored encrypted (METAPIPE_TOKEN_KEY:
+	// internal/tokencrypt); the zero value reads plain-text tokens only.
+	TokenKeys tokencrypt.Keys
+	// OnGraphAnswer, when set, is told every Graph API attempt's kind and error (nil: answered),
+	// the ad accounts' reads and the extraction's alike (extract.Client.OnAnswer).
+	OnGraphAnswer func(extract.CallKind, error)
 
 	Logger   *slog.Logger     // nil: discard
 	Reporter Reporter         // nil: log lines only
@@ -123,7 +131,7 @@ func (r *Runner) clients(ctx context.Context) ([]records.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
 	}
-	return all, nil
+	return all, r.decryptTokens(all)
 }
 
 // selected reads the clients and picks the run's.
@@ -132,7 +140,9 @@ func (r *Runner) selected(ctx context.Context, o Options) ([]records.Client, err
 	if err != nil {
 		return nil, err
 	}
-	return SelectClients(all, o.Clients, o.Shard)
+	clients, err := SelectClients(all, o.Clients, o.Shard)
+	r.warnShared(clients)
+	return clients, err
 }
 
 // lock takes the run locks of the clients; another run holding any is ErrCannotStart.
@@ -167,6 +177,7 @@ func (r *Runner) graphClient() *extract.Client {
 		cl.HTTP = r.cfg.HTTPClient
 	}
 	cl.Retry = r.cfg.Retry
+	cl.OnAnswer = r.cfg.OnGraphAnswer
 	return cl
 }
 

@@ -22,7 +22,7 @@ func (r *Runner) NamedClients(ctx context.Context, names []string) ([]records.Cl
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
 	}
-	return named, nil
+	return named, r.decryptTokens(named)
 }
 
 // PlanClients plans the clients as a run with these options would (the ad accounts read, the

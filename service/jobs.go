@@ -51,7 +51,9 @@ var errTakenOver = errors.New("the job was taken over by another worker")
 // completes the job.
 func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) error {
 	err := w.s.work(ctx, job)
-	return w.s.settle(ctx, job, err)
+	err = w.s.settle(ctx, job, err)
+	w.s.metrics.attempt(attemptOutcome(ctx, job, err))
+	return err
 }
 
 // clientRun is what the job reads of its run.
@@ -177,6 +179,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 		return err
 	}
 	s.removeStaged(a)
+	s.metrics.loaded(lres)
 	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
 	return nil
 }
@@ -215,13 +218,14 @@ func (s *Service) extractStep(ctx context.Context, job *river.Job[ClientRunArgs]
 		return time.Time{}, err
 	}
 	x := s.runner.Extractor()
-	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, s.fleet
+	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, notifyingFleet{s.fleet, s, a}
 	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
 		Token: s.runner.TokenFor(cr.client), Range: cp.Range(), Dir: dir.Client(a.ClientID),
-		Runs: &dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}}
+		Runs: observedRuns{&dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}, s.metrics}}
 	prog := newProgressWriter(s, a)
 	res := x.Extract(ctx, req, prog.report)
 	prog.flush(ctx)
+	s.metrics.throttleWait.Add(res.Stats.ThrottleWait.Seconds())
 	switch {
 	case ctx.Err() != nil:
 		return time.Time{}, fmt.Errorf("extract: %w", ctx.Err())
@@ -269,7 +273,7 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID, lres.Inserted+lres.Updated+lres.Unchanged); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, finishRun, a.RunID); err != nil {
+		if err := s.finishRunTx(ctx, tx, a.RunID); err != nil {
 			return err
 		}
 		done, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
@@ -356,6 +360,9 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 			msg = cancel.Unwrap().Error()
 		}
 		_ = s.note(ctx, job, StateFailed, msg)
+		s.inTx(ctx, "record the events of a failed client", func(ctx context.Context, tx pgx.Tx) error {
+			return s.clientFailedTx(ctx, tx, job.Args, err, msg)
+		})
 		s.markRunFinished(ctx, job.Args.RunID)
 		s.removeStaged(job.Args)
 		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err)
@@ -370,7 +377,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 }
 
 func (s *Service) markRunFinished(ctx context.Context, runID string) {
-	_, _ = s.pool.Exec(context.WithoutCancel(ctx), finishRun, runID)
+	s.inTx(ctx, "finish run "+runID, func(ctx context.Context, tx pgx.Tx) error { return s.finishRunTx(ctx, tx, runID) })
 }
 
 // permanent reports whether asking Meta again cannot help: a refused token or permission, a

@@ -258,11 +258,6 @@ FROM river_job j
 WHERE j.id = c.job_id AND j.state IN ('cancelled', 'discarded') AND c.state NOT IN ('done', 'failed', 'interrupted')
   AND ($1::text[] IS NULL OR c.run_id = ANY ($1))
 RETURNING c.run_id`
-	// finishRuns is finishRun for several runs.
-	finishRuns = `
-UPDATE service_runs r SET finished_at = now()
-WHERE r.id = ANY ($1) AND r.finished_at IS NULL AND NOT EXISTS (
-    SELECT 1 FROM service_run_clients WHERE run_id = r.id AND state NOT IN ('done', 'failed', 'interrupted'))`
 )
 
 // reconcile records the clients whose jobs River ended on its own (cancelled, discarded) and
@@ -278,8 +273,11 @@ func (s *Service) reconcile(ctx context.Context, runIDs []string) (bool, error) 
 	if err != nil || len(ended) == 0 {
 		return false, err
 	}
-	if _, err := s.pool.Exec(ctx, finishRuns, ended); err != nil {
-		return false, fmt.Errorf("reconcile runs: %w", err)
+	slices.Sort(ended)
+	for _, id := range slices.Compact(ended) {
+		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.finishRunTx(ctx, tx, id) }); err != nil {
+			return false, fmt.Errorf("reconcile runs: %w", err)
+		}
 	}
 	return true, nil
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// count).
 	MaxAttempts int
 	Logger      *slog.Logger
+
+	// Notify says where and when the service tells people what went wrong (notify.go).
+	Notify NotifyConfig
 }
 
 // Service is one process of the service: it queues runs, reads them, and works jobs when its
@@ -59,6 +62,9 @@ type Service struct {
 	// stopReconcile ends the worker's reconcile loop; reconciled is closed when it has.
 	stopReconcile context.CancelFunc
 	reconciled    chan struct{}
+
+	// metrics are the process's Prometheus metrics (metrics.go).
+	metrics *Metrics
 }
 
 // reconcileEvery is how often a worker records the clients whose jobs River ended on its own.
@@ -84,6 +90,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Notify = cfg.Notify.withDefaults()
+	if err := cfg.Notify.check(); err != nil {
+		return nil, fmt.Errorf("%w: notifications: %w", pipeline.ErrUsage, err)
+	}
 	if cfg.Pipeline.MaxConns == 0 {
 		// Each job holds one connection for its run lock and borrows another for a query or
 		// its load; River holds a few (its listener, fetches, completions). Jobs wait for the
@@ -92,12 +102,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Pipeline.MaxConns = int32(cfg.Concurrency + 10)
 	}
 	cfg.Pipeline.Logger = cfg.Logger
+	metrics := newMetrics()
+	cfg.Pipeline.OnGraphAnswer = metrics.graphAnswer
 	runner, err := pipeline.Open(ctx, cfg.Pipeline)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, runner: runner, pool: runner.Pool(), log: cfg.Logger,
 		fleet: fleetThrottle{pool: runner.Pool()}, stage: filepath.Join(stageDir(cfg.Pipeline), "service")}
+	s.metrics = metrics
+	metrics.reg.MustRegister(&dbCollector{s: s})
 	if err := checkSchemas(ctx, s.pool); err != nil {
 		runner.Close()
 		return nil, fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
@@ -115,8 +129,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &clientWorker{s: s})
 		river.AddWorker(workers, &dailyWorker{s: s})
+		river.AddWorker(workers, &notifyWorker{s: s})
 		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}}
+		rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}, notifyQueue: {MaxWorkers: 2}}
 		if cfg.Schedule != "" {
 			sched, err := cron.ParseStandard(cfg.Schedule)
 			if err != nil {

@@ -23,7 +23,10 @@ func newApp() *cli.Command {
 		Version: versionString(),
 		Description: "Environment: DATABASE_URL, META_ACCESS_TOKEN (default token), META_APP_SECRET (adds appsecret_proof),\n" +
 			"META_GRAPH_URL (default " + extract.DefaultGraphURL + "), META_API_VERSION (default " + extract.DefaultAPIVersion + "),\n" +
-			"METAPIPE_STAGE_DIR (default of --stage-dir), METAPIPE_API_TOKEN (serve: the API's bearer token).\n" +
+			"METAPIPE_STAGE_DIR (default of --stage-dir), METAPIPE_API_TOKEN (serve: the API's bearer token),\n" +
+			"METAPIPE_WEBHOOK_URL, METAPIPE_SLACK_WEBHOOK_URL, METAPIPE_WEBHOOK_SECRET, METAPIPE_NOTIFY_FAILURES,\n" +
+			"METAPIPE_NOTIFY_THROTTLE (notifications: README, \"Notifications\"), METAPIPE_TOKEN_KEY and\n" +
+			"METAPIPE_TOKEN_KEY_PREVIOUS (the clients' encrypted tokens: README, \"Clients and their tokens\").\n" +
 			"Global options go before or after the command. Exit codes: 0 every client done, 1 some client failed\n" +
 			"(the others are loaded), 2 usage or configuration error, 3 could not start (database or Graph API\n" +
 			"unreachable, another run holds a client), 130 interrupted (SIGINT/SIGTERM; the next run resumes it).",
@@ -32,7 +35,7 @@ func newApp() *cli.Command {
 			newMigrateCommand(), newPlanCommand(), newRunCommand(),
 			newStageCommand(pipeline.StageExtract), newStageCommand(pipeline.StageTransform), newStageCommand(pipeline.StageLoad),
 			newStatusCommand(), newResetStateCommand(), newWorkerCommand(), newServeCommand(), newEnqueueCommand(),
-			newSimCommand(), newDemoCommand(),
+			newSimCommand(), newDemoCommand(), newNotifyCommand(), newClientsCommand(),
 		},
 		// Reached only without a command, or with one that does not exist.
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -51,6 +54,9 @@ func newApp() *cli.Command {
 	for _, c := range app.Commands {
 		c.OnUsageError = onUsage
 		c.Action = noArgs(c.Action)
+		for _, sub := range c.Commands { // clients, notify
+			sub.OnUsageError = onUsage
+		}
 	}
 	return app
 }

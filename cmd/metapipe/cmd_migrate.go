@@ -12,7 +12,7 @@ import (
 )
 
 func newMigrateCommand() *cli.Command {
-	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent)", Action: runMigrate}
+	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent); with METAPIPE_TOKEN_KEY, encrypt the clients' tokens", Action: runMigrate}
 }
 
 func runMigrate(ctx context.Context, cmd *cli.Command) error {
@@ -41,8 +41,19 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
+	encrypted, tokens, err := r.EncryptTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+	}
+	if tokens.Plain > 0 {
+		cfg.Logger.Warn("client tokens stored in plain text: set METAPIPE_TOKEN_KEY and run metapipe migrate again to encrypt them", "clients", tokens.Plain)
+	}
+	if tokens.Other > 0 {
+		cfg.Logger.Warn("client tokens encrypted under a key not given (METAPIPE_TOKEN_KEY, METAPIPE_TOKEN_KEY_PREVIOUS): they cannot be read", "clients", tokens.Other)
+	}
 	if jsonMode(cmd) {
-		event(cmd, "migrated", false, "from_version", from, "version", version, "applied", version-from, "river_applied", river)
+		event(cmd, "migrated", false, "from_version", from, "version", version, "applied", version-from, "river_applied", river,
+			"tokens_encrypted", encrypted, "tokens_plain", tokens.Plain, "tokens_unreadable", tokens.Other)
 		return nil
 	}
 	w := cmd.Root().Writer
@@ -58,6 +69,9 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 		fmt.Fprintf(w, "; River's: %d migrations applied\n", river)
 	} else {
 		fmt.Fprintln(w, "; River's: up to date")
+	}
+	if encrypted > 0 {
+		fmt.Fprintf(w, "client tokens: %d encrypted now (METAPIPE_TOKEN_KEY)\n", encrypted)
 	}
 	return nil
 }

@@ -55,6 +55,11 @@ func runServe(ctx context.Context, cmd *cli.Command) error {
 		// Only a process that works jobs can be the one that queues the daily run.
 		return fmt.Errorf("%w: --schedule needs --worker (or give it to the metapipe worker processes)", pipeline.ErrUsage)
 	}
+	metrics, err := listenMetrics(cmd)
+	if err != nil {
+		return err
+	}
+	defer metrics.close()
 	svc, cfg, err := openService(ctx, cmd, concurrency)
 	if err != nil {
 		return err
@@ -67,6 +72,7 @@ func runServe(ctx context.Context, cmd *cli.Command) error {
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
+	metrics.serve(cmd, svc)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%w: listen %s: %w", pipeline.ErrCannotStart, addr, err)
@@ -81,7 +87,7 @@ func runServe(ctx context.Context, cmd *cli.Command) error {
 	if jsonMode(cmd) {
 		event(cmd, "serving", false, "url", "http://"+ln.Addr().String(), "worker", concurrency > 0)
 	} else {
-		fmt.Fprintf(cmd.Root().Writer, "serving http://%s (API /v1/runs, pages /runs, River's UI /riverui/)\n", ln.Addr())
+		fmt.Fprintf(cmd.Root().Writer, "serving http://%s (API /v1/runs, pages /runs, River's UI /riverui/, metrics /metrics)\n", ln.Addr())
 	}
 	select {
 	case err := <-served:

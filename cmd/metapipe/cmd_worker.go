@@ -22,6 +22,7 @@ func serviceFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "inline-wait", Value: 5 * time.Second, Validator: between(100*time.Millisecond, time.Minute),
 			Usage: "the longest a job waits for Meta (a poll, a throttle) before it snoozes and frees the worker"},
 		&cli.IntFlag{Name: "max-attempts", Value: 6, Validator: between(1, 100), Usage: "River's attempts of a failing client (snoozes do not count)"},
+		metricsAddrFlag(),
 	}, pacingFlags()...)
 }
 
@@ -49,7 +50,11 @@ func serviceConfig(cmd *cli.Command, concurrency int) (service.Config, error) {
 		return service.Config{}, err
 	}
 	pc.Concurrency, pc.Reporter, pc.Logger = pipeline.ConcurrencyAuto, nil, logger(cmd)
-	return service.Config{Pipeline: pc, ID: cmd.String("id"), Concurrency: concurrency, RescueAfter: cmd.Duration("rescue-after"),
+	notify, err := notifyConfig()
+	if err != nil {
+		return service.Config{}, err
+	}
+	return service.Config{Notify: notify, Pipeline: pc, ID: cmd.String("id"), Concurrency: concurrency, RescueAfter: cmd.Duration("rescue-after"),
 		Schedule: cmd.String("schedule"), InlineWait: cmd.Duration("inline-wait"), MaxAttempts: cmd.Int("max-attempts"),
 		Logger: pc.Logger}, nil
 }
@@ -65,11 +70,17 @@ func openService(ctx context.Context, cmd *cli.Command, concurrency int) (*servi
 }
 
 func runWorker(ctx context.Context, cmd *cli.Command) error {
+	metrics, err := listenMetrics(cmd)
+	if err != nil {
+		return err
+	}
+	defer metrics.close()
 	svc, cfg, err := openService(ctx, cmd, cmd.Int("concurrency"))
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	metrics.serve(cmd, svc)
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}

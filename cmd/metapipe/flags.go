@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/tokencrypt"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -244,6 +245,11 @@ func config(cmd *cli.Command) (pipeline.Config, error) {
 		JobsPerAccount: cmd.Int("jobs-per-account"),
 		Logger:         logger(cmd),
 	}
+	keys, err := tokencrypt.FromEnv()
+	if err != nil {
+		return cfg, fmt.Errorf("%w: %w", pipeline.ErrUsage, err)
+	}
+	cfg.TokenKeys = keys
 	if first, most := cfg.Poll.First, cfg.Poll.Max; first != 0 && most != 0 && most < first {
 		return cfg, fmt.Errorf("%w: --poll-max %s is shorter than --poll-first %s: allowed range --poll-first to %s", pipeline.ErrUsage, most, first, maxPoll)
 	}
