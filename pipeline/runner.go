@@ -55,16 +55,18 @@ type Runner struct {
 	rep  Reporter
 }
 
-// Open connects to the database. A missing or malformed URL is ErrUsage; an unreachable
-// database is ErrCannotStart. The error never echoes the URL's password.
+// Open connects to the database (load.PoolConfig: statements in load.DefaultExecMode). A
+// missing or malformed URL, or a file it names that cannot be read, is ErrUsage
+// (*load.ConfigError); a database that does not let us in is ErrCannotStart
+// (*load.ConnectError: authentication, certificate, unreachable …). The error never echoes
+// the URL's password.
 func Open(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or --database-url", ErrUsage)
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	pcfg, err := load.PoolConfig(cfg.DatabaseURL)
 	if err != nil {
-		// pgx's message may quote the URL, password included: say only what is wrong.
-		return nil, fmt.Errorf("%w: DATABASE_URL is not a valid PostgreSQL URL", ErrUsage)
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err) // says what is wrong, never quoting the URL
 	}
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
@@ -77,7 +79,7 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("%w: database %s:%d unreachable: %w", ErrCannotStart, pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, err)
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, load.DescribeConnectError(&pcfg.ConnConfig.Config, err))
 	}
 	r := newRunner(cfg)
 	r.pool = pool

@@ -311,7 +311,7 @@ func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(ctx, updateClientPlan, a.RunID, a.ClientID, b, len(records.Kinds)); err != nil {
+	if _, err := s.pool.Exec(ctx, updateClientPlan, a.RunID, a.ClientID, string(b), len(records.Kinds)); err != nil {
 		return nil, err
 	}
 	return &cp, nil
