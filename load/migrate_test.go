@@ -53,7 +53,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		t.Errorf("second Migrate changed the schema:\n%s\n---\n%s", first, again)
 	}
 	cur, latest, err := SchemaVersion(ctx, pool)
-	if err != nil || cur != latest || cur != 7 {
+	if err != nil || cur != latest || cur != 8 {
 		t.Errorf("SchemaVersion = %d, %d, %v", cur, latest, err)
 	}
 }

@@ -143,7 +143,8 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
 
 	// One run at a time per client, across metapipe run and the jobs.
-	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client})
+	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client},
+		s.runner.Lease(fmt.Sprintf("metapipe worker %s, job %d of run %s", s.cfg.ID, job.ID, a.RunID)))
 	var busy *load.BusyError
 	if errors.As(err, &busy) {
 		log.Info("client held by another run: snoozing", "for", busyWait)
@@ -153,6 +154,8 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 		return err
 	}
 	defer locks.Release()
+	ctx, unbind := locks.Bind(ctx) // ends the attempt if its lock is lost
+	defer unbind()
 
 	cp, err := s.planStep(ctx, job, cr)
 	if err != nil {

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,6 +114,14 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		JobTimeout: cfg.RescueAfter,
 	}
 	if cfg.Concurrency > 0 {
+		if notifyWorks(ctx, s.pool) {
+			s.log.Info("River listens for new jobs (LISTEN/NOTIFY reaches this process)")
+		} else {
+			// River's own advice for PgBouncer in transaction mode: its poll-only mode.
+			rc.PollOnly = true
+			s.log.Info("River polls for new jobs every second (poll-only mode): LISTEN/NOTIFY does not reach this process, " +
+				"as through a pooler in transaction mode (Supabase's port 6543, Neon's -pooler host)")
+		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &clientWorker{s: s})
 		river.AddWorker(workers, &dailyWorker{s: s})
@@ -134,6 +144,30 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("%w: river: %w", pipeline.ErrUsage, err)
 	}
 	return s, nil
+}
+
+// notifyWorks reports whether a notification sent on one connection of the pool reaches a
+// session that listens on another, within 3 s. Through a pooler in transaction mode it does
+// not: the LISTEN stays with a server connection the listener no longer holds.
+func notifyWorks(ctx context.Context, pool *pgxpool.Pool) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	channel := "metapipe_probe_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return false
+	}
+	if _, err := pool.Exec(ctx, `SELECT pg_notify($1, 'probe')`, channel); err != nil {
+		return false
+	}
+	n, err := conn.WaitForNotification(ctx)
+	return err == nil && n.Channel == channel
 }
 
 func stageDir(c pipeline.Config) string {
