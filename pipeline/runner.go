@@ -42,9 +42,9 @@ type Config struct {
 	// LockLease is how long a run lock outlives a holder that died (load.DefaultLeaseTTL).
 	LockLease time.Duration
 	// Holder names this process in the run locks it takes ("" is load.DefaultHolder("metapipe")).
-	Holder string
-	MaxConns       int32         // the database pool's size (0: pgx's default, max(4, CPUs))
-	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
+	Holder     string
+	MaxConns   int32        // the database pool's size (0: pgx's default, max(4, CPUs))
+	HTTPClient *http.Client // nil: the default transport (TLS verified)
 
 	Logger   *slog.Logger     // nil: discard
 	Reporter Reporter         // nil: log lines only
