@@ -79,7 +79,7 @@ type Result struct {
 const (
 	defaultLockTimeout      = 30 * time.Second
 	defaultStatementTimeout = 10 * time.Minute
-	stagingTable       = "metapipe_staging"
+	stagingTable            = "metapipe_staging"
 )
 
 // setupSettings sets the lock timeout, the transaction's statement and idle timeouts and, when
