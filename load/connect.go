@@ -115,7 +115,8 @@ func DescribeConnectError(cfg *pgconn.Config, err error) error {
 	var verify *tls.CertificateVerificationError
 	var netErr net.Error
 	switch {
-	case errors.As(err, &pgErr) && (pgErr.Code == pgerrcode.InvalidPassword || pgErr.Code == pgerrcode.InvalidAuthorizationSpecification):
+	case errors.As(err, &pgErr) && (pgErr.Code == pgerrcode.InvalidPassword || pgErr.Code == pgerrcode.InvalidAuthorizationSpecification ||
+		strings.Contains(pgErr.Message, "authentication failed")): // PgBouncer's: SQLSTATE 08P01
 		ce.Kind = "authentication"
 		ce.Reason = fmt.Sprintf("authentication failed for user %q (%s): check the user and password in DATABASE_URL "+
 			"(or PGPASSWORD, ~/.pgpass); on Supabase's pooler the user is postgres.<project ref>", cfg.User, pgErr.Message)

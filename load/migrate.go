@@ -94,8 +94,29 @@ func WithMigrationLock(ctx context.Context, pool *pgxpool.Pool, name string, o M
 	return f(ctx)
 }
 
-// SchemaVersion returns the current and the latest known schema version.
+// SchemaVersion returns the current and the latest known schema version; current is 0 on a
+// database metapipe never migrated (nothing is created: a role that may not create tables
+// gets the versions, not "permission denied").
 func SchemaVersion(ctx context.Context, pool *pgxpool.Pool) (current, latest int64, err error) {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, migrationsTable).Scan(&exists); err != nil {
+		return 0, 0, fmt.Errorf("schema version: %w", err)
+	}
+	if !exists {
+		fsys, err := fs.Sub(migrationFiles, "migrations")
+		if err != nil {
+			return 0, 0, err
+		}
+		files, err := fs.Glob(fsys, "*.sql")
+		if err != nil || len(files) == 0 {
+			return 0, 0, fmt.Errorf("schema version: no migrations embedded")
+		}
+		latest, err := goose.NumericComponent(files[len(files)-1])
+		if err != nil {
+			return 0, 0, fmt.Errorf("schema version: %w", err)
+		}
+		return 0, latest, nil
+	}
 	p, err := newProvider(pool)
 	if err != nil {
 		return 0, 0, err

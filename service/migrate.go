@@ -55,6 +55,9 @@ func checkSchemas(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
+	if current == 0 {
+		return fmt.Errorf("metapipe's tables are not in this database (run metapipe migrate, as a role that may create tables in its schema: the database's owner)")
+	}
 	if current < latest {
 		return fmt.Errorf("metapipe schema at version %d, this binary needs %d (run metapipe migrate)", current, latest)
 	}

@@ -25,6 +25,22 @@ import (
 // skipped otherwise.
 func PgBouncer(t testing.TB, dbURL, mode string) string {
 	t.Helper()
+	return PgBouncerWith(t, dbURL, BouncerOptions{Mode: mode})
+}
+
+// BouncerOptions are a PgBouncer's pool mode and what it asks of its clients.
+type BouncerOptions struct {
+	Mode     string // "transaction" or "session"
+	Password string // "": trust; else the user must give it (scram-sha-256)
+	// TLSCert and TLSKey, PEM files: the PgBouncer requires TLS of its clients with this
+	// certificate.
+	TLSCert, TLSKey string
+}
+
+// PgBouncerWith is PgBouncer with options.
+func PgBouncerWith(t testing.TB, dbURL string, o BouncerOptions) string {
+	t.Helper()
+	mode := o.Mode
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/pgbouncer", "/usr/local/sbin/pgbouncer"} {
@@ -49,6 +65,10 @@ func PgBouncer(t testing.TB, dbURL, mode string) string {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	port := freePort(t)
+	authType := "trust"
+	if o.Password != "" {
+		authType = "scram-sha-256"
+	}
 	ini := fmt.Sprintf(`[databases]
 * = host=%s port=%d
 
@@ -56,7 +76,7 @@ func PgBouncer(t testing.TB, dbURL, mode string) string {
 listen_addr = 127.0.0.1
 listen_port = %d
 unix_socket_dir =
-auth_type = trust
+auth_type = %s
 auth_file = %s
 pool_mode = %s
 max_client_conn = 1000
@@ -65,15 +85,24 @@ ignore_startup_parameters = extra_float_digits,options
 server_reset_query = DISCARD ALL
 logfile = %s
 pidfile = %s
-`, cfg.Host, cfg.Port, port, filepath.Join(dir, "userlist.txt"), mode, filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
+`, cfg.Host, cfg.Port, port, authType, filepath.Join(dir, "userlist.txt"), mode, filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
 	must := func(err error) {
 		if err != nil {
 			t.Helper()
 			t.Fatal(err)
 		}
 	}
+	if o.TLSCert != "" {
+		for _, f := range []string{o.TLSCert, o.TLSKey} {
+			b, err := os.ReadFile(f)
+			must(err)
+			must(os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644))
+		}
+		ini += fmt.Sprintf("client_tls_sslmode = require\nclient_tls_cert_file = %s\nclient_tls_key_file = %s\n",
+			filepath.Join(dir, filepath.Base(o.TLSCert)), filepath.Join(dir, filepath.Base(o.TLSKey)))
+	}
 	must(os.WriteFile(filepath.Join(dir, "pgbouncer.ini"), []byte(ini), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("%q \"\"\n", cfg.User)), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("%q %q\n", cfg.User, o.Password)), 0o644))
 	args := []string{bin, filepath.Join(dir, "pgbouncer.ini")}
 	if os.Getuid() == 0 {
 		pg, err := user.Lookup("postgres")
@@ -108,11 +137,18 @@ pidfile = %s
 		t.Fatal(err)
 	}
 	u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if o.Password != "" {
+		u.User = url.UserPassword(cfg.User, o.Password)
+	}
 	pooled := u.String()
+	probe := pooled + sep(pooled) + "default_query_exec_mode=simple_protocol"
+	if o.TLSCert != "" {
+		probe = strings.Replace(probe, "sslmode=disable", "sslmode=require", 1)
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := pgx.Connect(ctx, pooled+sep(pooled)+"default_query_exec_mode=simple_protocol")
+		c, err := pgx.Connect(ctx, probe)
 		cancel()
 		if err == nil {
 			_ = c.Close(context.Background())
