@@ -50,6 +50,10 @@ var errTakenOver = errors.New("the job was taken over by another worker")
 // wait (then snooze), then read its KPI days, transform it and load it in the transaction that
 // completes the job.
 func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) error {
+	if job.Attempt > w.s.cfg.MaxAttempts { // rescued or retried past this worker's limit
+		return w.s.settle(ctx, job, river.JobCancel(fmt.Errorf("%d attempts spent (this worker's --max-attempts is %d)",
+			job.Attempt-1, w.s.cfg.MaxAttempts)))
+	}
 	err := w.s.work(ctx, job)
 	return w.s.settle(ctx, job, err)
 }
@@ -353,7 +357,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		// Stopped (SIGTERM): the job goes back to the queue at once; River counts no attempt.
 		_ = s.note(ctx, job, StateQueued, "")
 		return err
-	case errors.As(err, &cancel), job.Attempt >= job.MaxAttempts:
+	case errors.As(err, &cancel), job.Attempt >= min(job.MaxAttempts, s.cfg.MaxAttempts):
 		msg := err.Error()
 		if cancel != nil && cancel.Unwrap() != nil {
 			msg = cancel.Unwrap().Error()
@@ -361,13 +365,17 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		_ = s.note(ctx, job, StateFailed, msg)
 		s.markRunFinished(ctx, job.Args.RunID)
 		s.removeStaged(job.Args)
-		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err)
+		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err,
+			"attempts", job.Attempt, "max_attempts", s.cfg.MaxAttempts)
+		if cancel == nil {
+			err = river.JobCancel(err) // this worker's limit, not River's: River must not retry
+		}
 		return err
 	default:
 		_, _ = s.pool.Exec(context.WithoutCancel(ctx), `UPDATE service_run_clients SET error = $3, updated_at = now()
 			WHERE run_id = $1 AND client_id = $2`, job.Args.RunID, job.Args.ClientID, err.Error())
 		s.log.Warn("client attempt failed: River retries it", "run", job.Args.RunID, "client_id", job.Args.ClientID,
-			"attempt", attemptOf(job), "of", job.MaxAttempts, "err", err)
+			"attempt", attemptOf(job), "of", min(job.MaxAttempts, s.cfg.MaxAttempts), "err", err)
 		return err
 	}
 }

@@ -23,6 +23,11 @@ import (
 // queueName is the River queue of metapipe's jobs.
 const queueName = "metapipe"
 
+// MaxAttemptsCeiling is River's max_attempts of the clients' jobs and the highest
+// Config.MaxAttempts: each worker stops a client at its own MaxAttempts (River takes a job's
+// attempts from whoever inserts it, which is serve or enqueue, not the worker).
+const MaxAttemptsCeiling = 100
+
 // Config is a service process: the pipeline's configuration (database, Graph API, pacing,
 // stage folder) and how it works River's jobs.
 type Config struct {
@@ -42,8 +47,10 @@ type Config struct {
 	// InlineWait is the longest a job waits for Meta (a poll, a throttle) before it snoozes
 	// (default 5s), so a worker is not held while Meta works.
 	InlineWait time.Duration
-	// MaxAttempts bounds River's attempts of a failing client (default 6; snoozes do not
-	// count).
+	// MaxAttempts bounds the attempts of a failing client (default 6; snoozes do not count),
+	// for every job this process works, whoever queued it: the jobs are queued with River's
+	// max_attempts at MaxAttemptsCeiling, and the worker fails the client (River: cancelled)
+	// once its own limit is spent.
 	MaxAttempts int
 	Logger      *slog.Logger
 }
@@ -79,6 +86,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 6
 	}
+	cfg.MaxAttempts = min(cfg.MaxAttempts, MaxAttemptsCeiling)
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
