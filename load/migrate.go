@@ -78,6 +78,12 @@ func WithMigrationLock(ctx context.Context, pool *pgxpool.Pool, name string, o M
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(bootstrapLockID)); err != nil {
 			return err
 		}
+		// Only when missing: CREATE … IF NOT EXISTS needs the CREATE privilege even when the
+		// table exists, which a role granted only the tables' privileges has not.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('metapipe_locks') IS NOT NULL`).Scan(&exists); err != nil || exists {
+			return err
+		}
 		_, err := tx.Exec(ctx, locksTable)
 		return err
 	})

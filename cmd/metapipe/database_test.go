@@ -237,3 +237,49 @@ func selfSignedCert(t *testing.T, dir, host string) (ca, cert, key string) {
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "PRIVATE KEY", keyDER)
 }
+
+// A role granted the README's privileges on a schema migrated by its owner (no CREATE on it,
+// no ownership) runs metapipe run and works a service job; the README's grants are the
+// statements run here, word for word.
+func TestGrantedRoleRunsAndWorks(t *testing.T) {
+	role := pgtest.NewRole(t, map[string]string{"statement_timeout": "5s"}) // dropped after the database
+	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 3, JobDuration: 300 * time.Millisecond})
+	var db, owner string
+	if err := w.pool.QueryRow(context.Background(), `SELECT current_database(), current_user`).Scan(&db, &owner); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grants []string
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "GRANT ") || strings.HasPrefix(line, "ALTER DEFAULT PRIVILEGES ") {
+			stmt := strings.TrimSpace(strings.SplitN(line, ";", 2)[0])
+			stmt = strings.NewReplacer("metapipe_app", `"`+role.Name+`"`, "mydb", `"`+db+`"`, "owner_role", `"`+owner+`"`).Replace(stmt)
+			grants = append(grants, stmt)
+		}
+	}
+	if len(grants) != 6 {
+		t.Fatalf("found %d grants in the README, want 6: %q", len(grants), grants)
+	}
+	for _, g := range grants {
+		if _, err := w.pool.Exec(context.Background(), g); err != nil {
+			t.Fatalf("%s: %v", g, err)
+		}
+	}
+	w.db = role.URL(t, w.db)
+	if res := w.run(t, nil, relArgs()...); res.code != 0 {
+		t.Fatalf("run as the granted role: exit %d\n%s", res.code, tail(res.stderr, 3000))
+	}
+	w.checkTruth(t)
+	worker := w.start(t, "worker", nil, "worker", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
+	worker.event(t, "working jobs", 30*time.Second)
+	res := w.run(t, nil, "enqueue", "--wait", "--full", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
+	if res.code != 0 || !strings.Contains(res.stdout, `"state":"done"`) {
+		t.Fatalf("enqueue --wait as the granted role: exit %d, want 0 and done:\n%s%s", res.code, tail(res.stdout, 2000), tail(res.stderr, 2000))
+	}
+	if res := w.run(t, nil, "migrate", "--wait", "2s"); res.code != 0 {
+		t.Errorf("migrate as the granted role of a migrated schema: exit %d, want 0 (nothing to apply)\n%s", res.code, res.stderr)
+	}
+}
