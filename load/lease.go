@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgerrcode"
@@ -57,8 +58,9 @@ func (l Lease) withDefaults() Lease {
 }
 
 // locksTable holds the locks as lease rows, one per name ("run:<client uuid>", "migrate"): the
-// holder, its random token, since when and until when. A row whose expires_at has passed is
-// free. Migrate creates it first of all (a migration needs it for its own lock); migration 8
+// holder, its random token, since when and until when, and the holder's process (the pid in the
+// pid namespace instance, see thisInstance). A row whose expires_at has passed is free; so is
+// one whose process is gone from this very machine and pid namespace. Migrate creates it first of all (a migration needs it for its own lock); migration 8
 // records it in the schema's version.
 const locksTable = `
 CREATE TABLE IF NOT EXISTS metapipe_locks (
@@ -66,25 +68,64 @@ CREATE TABLE IF NOT EXISTS metapipe_locks (
     holder      text        NOT NULL,
     token       text        NOT NULL,
     acquired_at timestamptz NOT NULL DEFAULT now(),
-    expires_at  timestamptz NOT NULL
+    expires_at  timestamptz NOT NULL,
+    instance    text        NOT NULL DEFAULT '',
+    pid         integer     NOT NULL DEFAULT 0
 )`
 
 const (
 	// takeLeases takes every free name of $1 (sorted, so two takers never deadlock) and returns
 	// those taken; a name held by a live lease is left.
 	takeLeases = `
-INSERT INTO metapipe_locks AS l (name, holder, token, acquired_at, expires_at)
-SELECT n, $2::text, $3::text, now(), now() + $4::bigint * interval '1 millisecond' FROM unnest($1::text[]) AS n
+INSERT INTO metapipe_locks AS l (name, holder, token, acquired_at, expires_at, instance, pid)
+SELECT n, $2::text, $3::text, now(), now() + $4::bigint * interval '1 millisecond', $5::text, $6::integer FROM unnest($1::text[]) AS n
 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, token = EXCLUDED.token,
-    acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
+    acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at, instance = EXCLUDED.instance, pid = EXCLUDED.pid
 WHERE l.expires_at < now() OR l.token = EXCLUDED.token
 RETURNING name`
 	heldLeases = `
-SELECT name, holder, acquired_at, expires_at FROM metapipe_locks
+SELECT name, holder, acquired_at, expires_at, token, instance, pid FROM metapipe_locks
 WHERE name = ANY ($1::text[]) AND token <> $2::text AND expires_at >= now() ORDER BY name`
 	renewLeases   = `UPDATE metapipe_locks SET expires_at = now() + $2::bigint * interval '1 millisecond' WHERE token = $1::text`
 	releaseLeases = `DELETE FROM metapipe_locks WHERE token = $1::text`
+	// freeDead frees a lock whose holder's process is gone (name, its token).
+	freeDead = `DELETE FROM metapipe_locks WHERE name = $1::text AND token = $2::text`
 )
+
+// thisInstance names this machine's boot and this process's pid namespace (Linux: the boot id
+// and the namespace's inode); "" elsewhere. Two processes of one instance see each other's
+// pids, so one may tell that the other is gone (kill -9, a crash) and free its locks at once
+// instead of waiting for their lease to expire.
+var thisInstance = func() string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(boot)) + " " + ns
+}()
+
+// gone reports whether the holder of h was a process of this instance that no longer runs.
+func gone(h Holding) bool {
+	if thisInstance == "" || h.instance != thisInstance || h.pid <= 0 || h.pid == os.Getpid() {
+		return false
+	}
+	if errors.Is(syscall.Kill(h.pid, 0), syscall.ESRCH) {
+		return true
+	}
+	// A zombie (killed, not yet reaped by its parent) holds nothing either.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", h.pid))
+	if err != nil {
+		return false
+	}
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] == 'Z'
+	}
+	return false
+}
 
 // Holding is a lock someone holds.
 type Holding struct {
@@ -92,6 +133,10 @@ type Holding struct {
 	Holder string
 	Since  time.Time
 	Until  time.Time // when it frees itself unless renewed
+
+	token    string
+	instance string
+	pid      int
 }
 
 func (h Holding) String() string {
@@ -118,6 +163,30 @@ var ErrMissingLocksTable = errors.New("no metapipe_locks table (run metapipe mig
 // takeLocks takes every name or none; when some are held by others it returns them (and no
 // *Leases).
 func takeLocks(ctx context.Context, pool *pgxpool.Pool, names []string, l Lease) (*Leases, []Holding, error) {
+	ls, held, err := tryLocks(ctx, pool, names, l)
+	if err != nil || ls != nil {
+		return ls, held, err
+	}
+	// Holders of this machine whose process is gone (SIGKILL, a crash) hold nothing: free
+	// their locks and try again, once.
+	freed := false
+	for _, h := range held {
+		if gone(h) {
+			if _, err := pool.Exec(ctx, freeDead, h.Name, h.token); err != nil {
+				return nil, nil, err
+			}
+			l.withDefaults().Logger.Info("freed the lock of a process of this machine that is gone", "lock", h.Name, "holder", h.Holder)
+			freed = true
+		}
+	}
+	if !freed {
+		return nil, held, nil
+	}
+	return tryLocks(ctx, pool, names, l)
+}
+
+// tryLocks is one attempt of takeLocks.
+func tryLocks(ctx context.Context, pool *pgxpool.Pool, names []string, l Lease) (*Leases, []Holding, error) {
 	l = l.withDefaults()
 	names = slices.Clone(names)
 	slices.Sort(names)
@@ -130,7 +199,7 @@ func takeLocks(ctx context.Context, pool *pgxpool.Pool, names []string, l Lease)
 		if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', '10s', true)`); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, takeLeases, names, l.Holder, token, l.TTL.Milliseconds())
+		rows, err := tx.Query(ctx, takeLeases, names, l.Holder, token, l.TTL.Milliseconds(), thisInstance, os.Getpid())
 		if err != nil {
 			return err
 		}
@@ -145,7 +214,11 @@ func takeLocks(ctx context.Context, pool *pgxpool.Pool, names []string, l Lease)
 		if err != nil {
 			return err
 		}
-		held, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Holding])
+		held, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Holding, error) {
+			var h Holding
+			err := row.Scan(&h.Name, &h.Holder, &h.Since, &h.Until, &h.token, &h.instance, &h.pid)
+			return h, err
+		})
 		if err != nil {
 			return err
 		}

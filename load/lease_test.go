@@ -3,6 +3,8 @@ package load
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +100,52 @@ func TestMigrateWaitsThenNamesTheHolder(t *testing.T) {
 	}
 	if err := MigrateWith(ctx, pool, MigrateOptions{Wait: time.Second}); err != nil {
 		t.Fatalf("after the holder's lease expired: %v", err)
+	}
+}
+
+// The lock of a process of this machine that is gone (SIGKILL, a crash) is free at once; that
+// of a live one, or of a process elsewhere, waits for its lease.
+func TestLockOfAGoneProcessIsFreedAtOnce(t *testing.T) {
+	t.Parallel()
+	if thisInstance == "" {
+		t.Skip("no /proc: only the lease frees a dead holder's locks")
+	}
+	ctx := context.Background()
+	pool := newMigratedPool(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	cl := records.Client{ID: "00000000-0000-0000-0000-0000000000e1", Name: "Client E"}
+	hold := func(instance string, pid int) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `DELETE FROM metapipe_locks`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO metapipe_locks (name, holder, token, expires_at, instance, pid)
+			VALUES ('run:00000000-0000-0000-0000-0000000000e1', 'metapipe run', 'x', now() + interval '1 hour', $1, $2)`, instance, pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		what     string
+		instance string
+		pid      int
+		free     bool
+	}{
+		{"gone, this machine", thisInstance, dead.Process.Pid, true},
+		{"alive, this machine", thisInstance, os.Getppid(), false},
+		{"another machine", "another boot pid:[1]", dead.Process.Pid, false},
+	} {
+		hold(c.instance, c.pid)
+		ls, err := LockClients(ctx, pool, []records.Client{cl}, Lease{Holder: "test"})
+		var busy *BusyError
+		switch {
+		case c.free && err != nil:
+			t.Errorf("%s: %v, want the lock", c.what, err)
+		case !c.free && !errors.As(err, &busy):
+			t.Errorf("%s: %v, want a BusyError", c.what, err)
+		}
+		ls.Release()
 	}
 }

@@ -69,3 +69,11 @@ func LockClients(ctx context.Context, pool *pgxpool.Pool, clients []records.Clie
 	}
 	return &ClientLocks{ls}, nil
 }
+
+// Release gives the locks back; a nil *ClientLocks does nothing.
+func (l *ClientLocks) Release() {
+	if l == nil {
+		return
+	}
+	l.Leases.Release()
+}

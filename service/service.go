@@ -175,6 +175,9 @@ func notifyWorks(ctx context.Context, pool *pgxpool.Pool) bool {
 		return false
 	}
 	n, err := conn.WaitForNotification(ctx)
+	// Through a transaction pooler the LISTEN stays on a pooled server connection: unlisten
+	// (best effort: on whichever server connection this statement gets).
+	_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+channel)
 	return err == nil && n.Channel == channel
 }
 

@@ -22,8 +22,8 @@ import (
 //   - migrate twice (the old code's second failed: prepared statement "stmtcache_…" already exists);
 //   - two overlapping runs of one client: the second exits 3 at once, naming the holder (the old
 //     session advisory locks let both run through a transaction pooler);
-//   - kill -9 of the first, and a third run that starts once its lease has expired, the lease
-//     having been renewed at most --lock-lease before the kill;
+//   - kill -9 of the first (as if on a lost machine), and a third run that starts once its lease
+//     has expired, the lease having been renewed at most --lock-lease before the kill;
 //   - serve --worker and enqueue --wait ending done, the log saying whether River listens or
 //     polls (poll-only in transaction mode);
 //   - a pooled migrate, then a direct one that finishes at once (the old code's pooled migrate
@@ -93,6 +93,11 @@ func throughPgBouncer(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
+	// As if it had run on another machine (a lost one): a run on this machine would otherwise
+	// see its process gone and free its lock at once (TestKillAtEveryStage).
+	if _, err := pool.Exec(ctx, `UPDATE metapipe_locks SET instance = 'a lost machine'`); err != nil {
+		t.Fatal(err)
+	}
 	var expires time.Time
 	if err := pool.QueryRow(ctx, `SELECT expires_at FROM metapipe_locks WHERE name LIKE 'run:%'`).Scan(&expires); err != nil {
 		t.Fatalf("the killed run's lease: %v", err)
