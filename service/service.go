@@ -168,7 +168,7 @@ func notifyWorks(ctx context.Context, pool *pgxpool.Pool) bool {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	channel := "metapipe_probe_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return false
 	}
 	if _, err := pool.Exec(ctx, `SELECT pg_notify($1, 'probe')`, channel); err != nil {
@@ -177,7 +177,7 @@ func notifyWorks(ctx context.Context, pool *pgxpool.Pool) bool {
 	n, err := conn.WaitForNotification(ctx)
 	// Through a transaction pooler the LISTEN stays on a pooled server connection: unlisten
 	// (best effort: on whichever server connection this statement gets).
-	_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+channel)
+	_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+pgx.Identifier{channel}.Sanitize())
 	return err == nil && n.Channel == channel
 }
 
