@@ -26,6 +26,6 @@
 // float), bucket dates must fall on the requested weeks, and a malformed value is a [*RowError]
 // naming the client, the report, the row and the field.
 //
-// [ReadKPI] is the one bulk query of daily_kpi_data for every client of a run, streamed to
+// [ReadKPI] reads daily_kpi_data for every client of a run, 100 clients per statement, into
 // <run>/extract/kpi.parquet.
 package extract

@@ -1,8 +1,11 @@
 // Package load owns the database side of metapipe: the schema migrations, the clients and
 // sync-state reads, and the load of transform/summaries.parquet into campaign_summaries.
 //
-// Every advisory lock metapipe takes on a client has its key from [LockKey]: the run locks a
-// run holds for its whole length ([LockClients]) and the load's transaction-level locks.
+// Connections come from [PoolConfig] (pgx's exec mode: no prepared statement outlives a
+// statement, so a transaction pooler works). The run locks a run or a job holds for its whole
+// length ([LockClients]) and the migration locks are lease rows of metapipe_locks, renewed in
+// the background and free once expired; nothing metapipe relies on outlives a transaction. The
+// load's transaction-level advisory locks have their keys from [LockKey].
 //
 // A load is one transaction. It takes a transaction-level advisory lock per client in
 // ascending key order, reads the stored (key, content hash) pairs of those clients in one

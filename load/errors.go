@@ -73,11 +73,19 @@ func (e *DBError) Unwrap() error { return e.Err }
 
 // BusyError says that another run holds some of the clients' run locks; nothing was locked.
 type BusyError struct {
-	Clients []string // names of the clients held elsewhere
+	Clients []string  // names of the clients held elsewhere
+	Holders []Holding // their holders, in the same order
 }
 
 func (e *BusyError) Error() string {
-	return "another run holds client(s) " + strings.Join(e.Clients, ", ")
+	parts := make([]string, len(e.Clients))
+	for i, c := range e.Clients {
+		parts[i] = c
+		if i < len(e.Holders) {
+			parts[i] += " (held by " + e.Holders[i].String() + ")"
+		}
+	}
+	return "another run holds client(s) " + strings.Join(parts, ", ")
 }
 
 // errDirectConflict: a COPY straight into campaign_summaries met a key that was not there when

@@ -33,6 +33,11 @@ type Request struct {
 	DataSource string
 	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout); 0 means 30 s.
 	LockTimeout time.Duration
+	// StatementTimeout is the load transaction's own statement_timeout and
+	// idle_in_transaction_session_timeout (SET LOCAL; 0 means 10 min), whatever the role's: a
+	// managed role's 5 s would cancel the COPY of a thousand clients' weeks. It ends with the
+	// transaction; no other statement of metapipe needs more than a few seconds.
+	StatementTimeout time.Duration
 	// Ranges say which dates the file covers completely for a client, To being the as-of date
 	// of its figures: a stored row of that client in that range whose week is not in the file,
 	// and whose figures are not as of a later date, is deleted (the week lost all its
@@ -72,14 +77,18 @@ type Result struct {
 }
 
 const (
-	defaultLockTimeout = 30 * time.Second
-	stagingTable       = "metapipe_staging"
+	defaultLockTimeout      = 30 * time.Second
+	defaultStatementTimeout = 10 * time.Minute
+	stagingTable            = "metapipe_staging"
 )
 
-// setupSettings sets the lock timeout and, when the server was built with lz4, the TOAST
-// compression of the staging table (it must precede CREATE TEMP TABLE).
+// setupSettings sets the lock timeout, the transaction's statement and idle timeouts and, when
+// the server was built with lz4, the TOAST compression of the staging table (it must precede
+// CREATE TEMP TABLE).
 const setupSettings = `
 SELECT set_config('lock_timeout', $1, true),
+       set_config('statement_timeout', $2, true),
+       set_config('idle_in_transaction_session_timeout', $2, true),
        (SELECT set_config('default_toast_compression', 'lz4', true)
         FROM pg_settings
         WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))`
@@ -174,6 +183,9 @@ var retryPolicy = backoff.Policy{Base: 100 * time.Millisecond, Cap: 2 * time.Sec
 
 // withDefaults fills the lock timeout and the sync states' platform.
 func withDefaults(req Request) Request {
+	if req.StatementTimeout <= 0 {
+		req.StatementTimeout = defaultStatementTimeout
+	}
 	if req.LockTimeout <= 0 {
 		req.LockTimeout = defaultLockTimeout
 	}
@@ -277,7 +289,7 @@ func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]st
 	keys = slices.Compact(keys)
 
 	err = func() error {
-		stored, now, err := setup(ctx, tx, req.LockTimeout, keys, ids)
+		stored, now, err := setup(ctx, tx, req.LockTimeout, req.StatementTimeout, keys, ids)
 		if err != nil {
 			return err
 		}
@@ -427,12 +439,13 @@ func goneKeys(stored map[rowKey]storedRow, seen map[rowKey]struct{}, ranges []Cl
 
 // setup runs, in one round trip: the settings, the advisory locks, the staging table, the
 // read of the stored hashes and the transaction's now() (last_updated of the rows written).
-func setup(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, keys []int64, ids []pgtype.UUID) (map[rowKey]storedRow, time.Time, error) {
+func setup(ctx context.Context, tx pgx.Tx, lockTimeout, statementTimeout time.Duration, keys []int64, ids []pgtype.UUID) (map[rowKey]storedRow, time.Time, error) {
 	stored := make(map[rowKey]storedRow)
 	var now time.Time
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT now()`).QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
-	batch.Queue(setupSettings, strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms").Exec(func(pgconn.CommandTag) error { return nil })
+	batch.Queue(setupSettings, strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms",
+		strconv.FormatInt(statementTimeout.Milliseconds(), 10)+"ms").Exec(func(pgconn.CommandTag) error { return nil })
 	batch.Queue(lockClients, keys).Exec(func(pgconn.CommandTag) error { return nil })
 	batch.Queue(createStaging).Exec(func(pgconn.CommandTag) error { return nil })
 	batch.Queue(selectStoredHashes, ids).Query(func(rows pgx.Rows) error {

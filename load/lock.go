@@ -1,11 +1,9 @@
 package load
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,23 +11,19 @@ import (
 	"github.com/metapipe/metapipe/internal/records"
 )
 
-// LockScope says what a client's advisory lock guards. Each scope has its own key, so a run
-// that holds its clients' run locks on one connection never waits for itself when its load
-// takes the load locks on another.
+// LockScope says what a client's advisory lock guards.
 type LockScope string
 
 const (
-	// ScopeRun is held with pg_try_advisory_lock for the whole length of a run (or a stage
-	// command): a second run on any of its clients stops at once instead of waiting.
-	ScopeRun LockScope = "run"
 	// ScopeLoad is held with pg_advisory_xact_lock by the load's transaction, in ascending key
-	// order: two loads of one client never interleave, whoever started them.
+	// order: two loads of one client never interleave, whoever started them. A lock of a
+	// transaction holds through any pooler (the transaction keeps its server connection).
 	ScopeLoad LockScope = "client"
 )
 
 // LockKey is the PostgreSQL advisory lock key of a client in a scope: FNV-64a of
 // "metapipe:<scope>:" and the lowercase client uuid, as a signed 64-bit key. It is the one
-// place lock keys are made; every lock metapipe takes on a client uses it.
+// place advisory lock keys are made.
 func LockKey(scope LockScope, clientID string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("metapipe:" + string(scope) + ":"))
@@ -37,53 +31,43 @@ func LockKey(scope LockScope, clientID string) int64 {
 	return int64(h.Sum64())
 }
 
-const (
-	tryLock   = `SELECT pg_try_advisory_lock($1)`
-	unlock    = `SELECT pg_advisory_unlock($1)`
-	unlockAll = `SELECT pg_advisory_unlock_all()`
-)
-
-// ClientLocks are the run locks ([ScopeRun]) of a set of clients, held by one connection of the
-// pool until Release.
-type ClientLocks struct {
-	conn *pgxpool.Conn
+// runLockName is a client's run lock in metapipe_locks.
+func runLockName(clientID string) string {
+	return "run:" + strings.ToLower(strings.TrimSpace(clientID))
 }
 
-// LockClients takes the run lock of every client or of none. When another session holds any,
-// it releases what it took and returns a [*BusyError] naming the clients held; other errors are
-// the database's.
-func LockClients(ctx context.Context, pool *pgxpool.Pool, clients []records.Client) (*ClientLocks, error) {
-	conn, err := pool.Acquire(ctx)
+// ClientLocks are the run locks of a set of clients: lease rows of metapipe_locks, renewed
+// while the run or the job lasts, released by Release, and freed by themselves within the
+// lease's TTL of a holder that died (SIGKILL, a lost machine). Unlike a session advisory lock
+// they hold through a pooler in transaction mode and leave nothing on a pooled connection.
+type ClientLocks struct {
+	*Leases
+}
+
+// LockClients takes the run lock of every client or of none, at once (it never waits for
+// another holder). When another run or job holds any, it returns a [*BusyError] naming the
+// clients and their holders; a database that was not migrated is [ErrMissingLocksTable];
+// other errors are the database's.
+func LockClients(ctx context.Context, pool *pgxpool.Pool, clients []records.Client, lease Lease) (*ClientLocks, error) {
+	names := make([]string, len(clients))
+	byName := make(map[string]string, len(clients))
+	for i, c := range clients {
+		names[i] = runLockName(c.ID)
+		byName[names[i]] = c.Name
+	}
+	ls, held, err := takeLocks(ctx, pool, names, lease)
 	if err != nil {
-		return nil, fmt.Errorf("acquire a connection for the run locks: %w", err)
+		return nil, fmt.Errorf("run locks: %w", err)
 	}
-	sorted := slices.Clone(clients)
-	slices.SortFunc(sorted, func(a, b records.Client) int {
-		return cmp.Compare(LockKey(ScopeRun, a.ID), LockKey(ScopeRun, b.ID))
-	})
-	var held []int64
-	var busy []string
-	for _, c := range sorted {
-		k := LockKey(ScopeRun, c.ID)
-		var ok bool
-		if err := conn.QueryRow(ctx, tryLock, k).Scan(&ok); err != nil {
-			conn.Release()
-			return nil, fmt.Errorf("run lock of client %s: %w", c.Name, err)
+	if ls == nil {
+		be := &BusyError{}
+		for _, h := range held {
+			be.Clients = append(be.Clients, byName[h.Name])
+			be.Holders = append(be.Holders, h)
 		}
-		if ok {
-			held = append(held, k)
-		} else {
-			busy = append(busy, c.Name)
-		}
+		return nil, be
 	}
-	if len(busy) > 0 {
-		for _, k := range held {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), unlock, k)
-		}
-		conn.Release()
-		return nil, &BusyError{Clients: busy}
-	}
-	return &ClientLocks{conn: conn}, nil
+	return &ClientLocks{ls}, nil
 }
 
 // Release gives the locks back; a nil *ClientLocks does nothing.
@@ -91,6 +75,5 @@ func (l *ClientLocks) Release() {
 	if l == nil {
 		return
 	}
-	_, _ = l.conn.Exec(context.Background(), unlockAll)
-	l.conn.Release()
+	l.Leases.Release()
 }

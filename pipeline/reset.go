@@ -39,6 +39,8 @@ func (r *Runner) ResetState(ctx context.Context, names []string, from time.Time)
 		return nil, err
 	}
 	defer locks.Release()
+	ctx, unbind := locks.Bind(ctx) // ends the run if its locks are lost
+	defer unbind()
 	var fromMonday *time.Time
 	if !from.IsZero() {
 		m := Monday(from)

@@ -56,6 +56,8 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		return nil, err
 	}
 	defer locks.Release()
+	ctx, unbind := locks.Bind(ctx) // ends the run if its locks are lost
+	defer unbind()
 
 	ids := make([]string, len(clients))
 	for i, c := range clients {
@@ -224,6 +226,8 @@ func (r *Runner) Stage(ctx context.Context, runDir records.RunDir, stage Stage) 
 		return nil, err
 	}
 	defer locks.Release()
+	ctx, unbind := locks.Bind(ctx) // ends the run if its locks are lost
+	defer unbind()
 	if stage == StageExtract {
 		if err := r.reachGraph(ctx); err != nil {
 			return nil, err

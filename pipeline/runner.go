@@ -42,8 +42,12 @@ type Config struct {
 	PageSize       int           // result rows per page (500)
 	JobsPerAccount int           // report runs in flight per ad account (10)
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
-	MaxConns       int32         // the database pool's size (0: pgx's default, max(4, CPUs))
-	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
+	// LockLease is how long a run lock outlives a holder that died (load.DefaultLeaseTTL).
+	LockLease time.Duration
+	// Holder names this process in the run locks it takes ("" is load.DefaultHolder("metapipe")).
+	Holder     string
+	MaxConns   int32        // the database pool's size (0: pgx's default, max(4, CPUs))
+	HTTPClient *http.Client // nil: the default transport (TLS verified)
 
 	// TokenKeys decrypt the clients' own tokens stored encrypted (METAPIPE_TOKEN_KEY:
 	// internal/tokencrypt); the zero value reads plain-text tokens only.
@@ -65,16 +69,18 @@ type Runner struct {
 	rep  Reporter
 }
 
-// Open connects to the database. A missing or malformed URL is ErrUsage; an unreachable
-// database is ErrCannotStart. The error never echoes the URL's password.
+// Open connects to the database (load.PoolConfig: statements in load.DefaultExecMode). A
+// missing or malformed URL, or a file it names that cannot be read, is ErrUsage
+// (*load.ConfigError); a database that does not let us in is ErrCannotStart
+// (*load.ConnectError: authentication, certificate, unreachable …). The error never echoes
+// the URL's password.
 func Open(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or --database-url", ErrUsage)
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	pcfg, err := load.PoolConfig(cfg.DatabaseURL)
 	if err != nil {
-		// pgx's message may quote the URL, password included: say only what is wrong.
-		return nil, fmt.Errorf("%w: DATABASE_URL is not a valid PostgreSQL URL", ErrUsage)
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err) // says what is wrong, never quoting the URL
 	}
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
@@ -87,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("%w: database %s:%d unreachable: %w", ErrCannotStart, pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, err)
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, load.DescribeConnectError(&pcfg.ConnConfig.Config, err))
 	}
 	r := newRunner(cfg)
 	r.pool = pool
@@ -122,8 +128,14 @@ func (r *Runner) SyncWeeks() int { return r.cfg.Sync.Weeks }
 // Pool is the runner's database pool.
 func (r *Runner) Pool() *pgxpool.Pool { return r.pool }
 
-// Migrate brings the schema up to date (load.Migrate).
-func (r *Runner) Migrate(ctx context.Context) error { return load.Migrate(ctx, r.pool) }
+// Migrate brings the schema up to date (load.MigrateWith), waiting at most
+// load.DefaultMigrateWait for another migration.
+func (r *Runner) Migrate(ctx context.Context) error { return r.MigrateWait(ctx, 0) }
+
+// MigrateWait is Migrate waiting at most wait (0: load.DefaultMigrateWait) for another one.
+func (r *Runner) MigrateWait(ctx context.Context, wait time.Duration) error {
+	return load.MigrateWith(ctx, r.pool, load.MigrateOptions{Lease: r.Lease(""), Wait: wait, Log: r.log})
+}
 
 // clients reads every client; a failure means the schema is missing or the database went away.
 func (r *Runner) clients(ctx context.Context) ([]records.Client, error) {
@@ -147,11 +159,23 @@ func (r *Runner) selected(ctx context.Context, o Options) ([]records.Client, err
 
 // lock takes the run locks of the clients; another run holding any is ErrCannotStart.
 func (r *Runner) lock(ctx context.Context, clients []records.Client) (*load.ClientLocks, error) {
-	locks, err := load.LockClients(ctx, r.pool, clients)
+	locks, err := load.LockClients(ctx, r.pool, clients, r.Lease(""))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
 	return locks, nil
+}
+
+// Lease is the run locks' lease of this process: its holder (what, or Config.Holder), the
+// TTL, the logger.
+func (r *Runner) Lease(what string) load.Lease {
+	if what == "" {
+		what = r.cfg.Holder
+	}
+	if what == "" {
+		what = load.DefaultHolder("metapipe")
+	}
+	return load.Lease{Holder: what, TTL: r.cfg.LockLease, Logger: r.log}
 }
 
 // tokenFor returns the client's own token or the default one.

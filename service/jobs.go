@@ -50,6 +50,10 @@ var errTakenOver = errors.New("the job was taken over by another worker")
 // wait (then snooze), then read its KPI days, transform it and load it in the transaction that
 // completes the job.
 func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) error {
+	if job.Attempt > w.s.cfg.MaxAttempts { // rescued or retried past this worker's limit
+		return w.s.settle(ctx, job, river.JobCancel(fmt.Errorf("%d attempts spent (this worker's --max-attempts is %d)",
+			job.Attempt-1, w.s.cfg.MaxAttempts)))
+	}
 	err := w.s.work(ctx, job)
 	err = w.s.settle(ctx, job, err)
 	w.s.metrics.attempt(attemptOutcome(ctx, job, err))
@@ -145,7 +149,8 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
 
 	// One run at a time per client, across metapipe run and the jobs.
-	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client})
+	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client},
+		s.runner.Lease(fmt.Sprintf("metapipe worker %s, job %d of run %s", s.cfg.ID, job.ID, a.RunID)))
 	var busy *load.BusyError
 	if errors.As(err, &busy) {
 		log.Info("client held by another run: snoozing", "for", busyWait)
@@ -155,6 +160,8 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 		return err
 	}
 	defer locks.Release()
+	ctx, unbind := locks.Bind(ctx) // ends the attempt if its lock is lost
+	defer unbind()
 
 	cp, err := s.planStep(ctx, job, cr)
 	if err != nil {
@@ -315,7 +322,7 @@ func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(ctx, updateClientPlan, a.RunID, a.ClientID, b, len(records.Kinds)); err != nil {
+	if _, err := s.pool.Exec(ctx, updateClientPlan, a.RunID, a.ClientID, string(b), len(records.Kinds)); err != nil {
 		return nil, err
 	}
 	return &cp, nil
@@ -354,7 +361,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		// Stopped (SIGTERM): the job goes back to the queue at once; River counts no attempt.
 		_ = s.note(ctx, job, StateQueued, "")
 		return err
-	case errors.As(err, &cancel), job.Attempt >= job.MaxAttempts:
+	case errors.As(err, &cancel), job.Attempt >= min(job.MaxAttempts, s.cfg.MaxAttempts):
 		msg := err.Error()
 		if cancel != nil && cancel.Unwrap() != nil {
 			msg = cancel.Unwrap().Error()
@@ -365,13 +372,17 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		})
 		s.markRunFinished(ctx, job.Args.RunID)
 		s.removeStaged(job.Args)
-		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err)
+		s.log.Error("client failed", "run", job.Args.RunID, "client_id", job.Args.ClientID, "err", err,
+			"attempts", job.Attempt, "max_attempts", s.cfg.MaxAttempts)
+		if cancel == nil {
+			err = river.JobCancel(err) // this worker's limit, not River's: River must not retry
+		}
 		return err
 	default:
 		_, _ = s.pool.Exec(context.WithoutCancel(ctx), `UPDATE service_run_clients SET error = $3, updated_at = now()
 			WHERE run_id = $1 AND client_id = $2`, job.Args.RunID, job.Args.ClientID, err.Error())
 		s.log.Warn("client attempt failed: River retries it", "run", job.Args.RunID, "client_id", job.Args.ClientID,
-			"attempt", attemptOf(job), "of", job.MaxAttempts, "err", err)
+			"attempt", attemptOf(job), "of", min(job.MaxAttempts, s.cfg.MaxAttempts), "err", err)
 		return err
 	}
 }

@@ -5,45 +5,47 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/metapipe/metapipe/load"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 )
 
-// riverMigrateLockID serializes River's migrations (rivermigrate takes no lock of its own);
-// distinct from goose's lock, which load.Migrate takes.
-const riverMigrateLockID = 0x6d70726976657221 // "mpriver!"
-
-// MigrateRiver applies River's schema (its river_migration table, line "main"), idempotently.
-// Two processes migrating at once are serialized by a session advisory lock held on a
-// connection of its own, outside the pool (the migrator needs the pool's connections). log may
-// be nil. It returns how many of River's migrations it applied (0: the schema was current).
+// MigrateRiver applies River's schema (its river_migration table, line "main"), idempotently,
+// holding the lock "migrate river" of metapipe_locks (MigrateRiverWith, default options). log
+// may be nil. It returns how many of River's migrations it applied (0: the schema was current).
 func MigrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {
+	return MigrateRiverWith(ctx, pool, load.MigrateOptions{Log: log})
+}
+
+// MigrateRiverWith is MigrateRiver waiting for another migration as load.MigrateWith does: a
+// lease row, not a session advisory lock (rivermigrate takes none of its own), so nothing is
+// left on a pooled connection; a *load.WaitError names the holder after o.Wait.
+func MigrateRiverWith(ctx context.Context, pool *pgxpool.Pool, o load.MigrateOptions) (int, error) {
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	var applied int
+	err := load.WithMigrationLock(ctx, pool, "migrate river", o, func(ctx context.Context) error {
+		m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)}) // ours say what it applied
+		if err != nil {
+			return err
+		}
+		res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err != nil {
+			return err
+		}
+		for _, v := range res.Versions {
+			log.Info("river migration applied", "version", v.Version, "name", v.Name)
+		}
+		applied = len(res.Versions)
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("river migrate: connect: %w", err)
+		return 0, fmt.Errorf("river %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx)) // releases the lock
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrateLockID)); err != nil {
-		return 0, fmt.Errorf("river migrate: lock: %w", err)
-	}
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)}) // ours say what it applied
-	if err != nil {
-		return 0, fmt.Errorf("river migrate: %w", err)
-	}
-	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return 0, fmt.Errorf("river migrate: %w", err)
-	}
-	for _, v := range res.Versions {
-		log.Info("river migration applied", "version", v.Version, "name", v.Name)
-	}
-	return len(res.Versions), nil
+	return applied, nil
 }
 
 // checkSchemas says, clearly, when metapipe's schema is older than this binary's (a binary
@@ -52,6 +54,9 @@ func checkSchemas(ctx context.Context, pool *pgxpool.Pool) error {
 	current, latest, err := load.SchemaVersion(ctx, pool)
 	if err != nil {
 		return err
+	}
+	if current == 0 {
+		return fmt.Errorf("metapipe's tables are not in this database (run metapipe migrate, as a role that may create tables in its schema: the database's owner)")
 	}
 	if current < latest {
 		return fmt.Errorf("metapipe schema at version %d, this binary needs %d (run metapipe migrate)", current, latest)

@@ -145,7 +145,7 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		params := make([]river.InsertManyParams, len(ids))
 		for i, id := range ids {
 			params[i] = river.InsertManyParams{Args: ClientRunArgs{RunID: runID, ClientID: id},
-				InsertOpts: &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}}
+				InsertOpts: &river.InsertOpts{MaxAttempts: MaxAttemptsCeiling}} // the worker applies its own MaxAttempts
 		}
 		res, err := s.river.InsertManyTx(ctx, tx, params)
 		if err != nil {

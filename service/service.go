@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +22,11 @@ import (
 
 // queueName is the River queue of metapipe's jobs.
 const queueName = "metapipe"
+
+// MaxAttemptsCeiling is River's max_attempts of the clients' jobs and the highest
+// Config.MaxAttempts: each worker stops a client at its own MaxAttempts (River takes a job's
+// attempts from whoever inserts it, which is serve or enqueue, not the worker).
+const MaxAttemptsCeiling = 100
 
 // Config is a service process: the pipeline's configuration (database, Graph API, pacing,
 // stage folder) and how it works River's jobs.
@@ -40,8 +47,10 @@ type Config struct {
 	// InlineWait is the longest a job waits for Meta (a poll, a throttle) before it snoozes
 	// (default 5s), so a worker is not held while Meta works.
 	InlineWait time.Duration
-	// MaxAttempts bounds River's attempts of a failing client (default 6; snoozes do not
-	// count).
+	// MaxAttempts bounds the attempts of a failing client (default 6; snoozes do not count),
+	// for every job this process works, whoever queued it: the jobs are queued with River's
+	// max_attempts at MaxAttemptsCeiling, and the worker fails the client (River: cancelled)
+	// once its own limit is spent.
 	MaxAttempts int
 	Logger      *slog.Logger
 
@@ -83,6 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 6
 	}
+	cfg.MaxAttempts = min(cfg.MaxAttempts, MaxAttemptsCeiling)
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -126,6 +136,14 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		JobTimeout: cfg.RescueAfter,
 	}
 	if cfg.Concurrency > 0 {
+		if notifyWorks(ctx, s.pool) {
+			s.log.Info("River listens for new jobs (LISTEN/NOTIFY reaches this process)")
+		} else {
+			// River's own advice for PgBouncer in transaction mode: its poll-only mode.
+			rc.PollOnly = true
+			s.log.Info("River polls for new jobs every second (poll-only mode): LISTEN/NOTIFY does not reach this process, " +
+				"as through a pooler in transaction mode (Supabase's port 6543, Neon's -pooler host)")
+		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &clientWorker{s: s})
 		river.AddWorker(workers, &dailyWorker{s: s})
@@ -149,6 +167,33 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("%w: river: %w", pipeline.ErrUsage, err)
 	}
 	return s, nil
+}
+
+// notifyWorks reports whether a notification sent on one connection of the pool reaches a
+// session that listens on another, within 3 s. Through a pooler in transaction mode it does
+// not: the LISTEN stays with a server connection the listener no longer holds.
+func notifyWorks(ctx context.Context, pool *pgxpool.Pool) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	channel := "metapipe_probe_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return false
+	}
+	if _, err := pool.Exec(ctx, `SELECT pg_notify($1, 'probe')`, channel); err != nil {
+		return false
+	}
+	n, err := conn.WaitForNotification(ctx)
+	// Through a transaction pooler the LISTEN stays on a pooled server connection: unlisten
+	// (best effort: on whichever server connection this statement gets).
+	_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+pgx.Identifier{channel}.Sanitize())
+	return err == nil && n.Channel == channel
 }
 
 func stageDir(c pipeline.Config) string {

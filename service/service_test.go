@@ -470,3 +470,48 @@ func TestWorkerSweepsStagedFilesOfClientsThatAreOver(t *testing.T) {
 		t.Error("the unknown run's folder is left")
 	}
 }
+
+// failing answers every Graph API request with a transient error (HTTP 500, Meta's code 2).
+func failing(http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"error":{"message":"An unexpected error has occurred. Please retry your request later.","type":"OAuthException","is_transient":true,"code":2}}`))
+	})
+}
+
+// --max-attempts is the worker's, whoever queued the job: a run queued by a process whose
+// limit is 6 (serve, enqueue) and worked by a worker whose limit is 2 fails its client after
+// 2 attempts. Before, River took the attempts from the job's row, set by whoever inserted it,
+// and the worker's limit had no effect (River's third attempt came 16 s later, and three more).
+func TestWorkerMaxAttemptsAppliesToEveryJob(t *testing.T) {
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 1}, failing)
+	ctx := context.Background()
+	queuer := e.config("serve", 0)
+	queuer.MaxAttempts = 6
+	q := openWith(t, queuer)
+	wcfg := e.config("worker", 1)
+	wcfg.MaxAttempts = 2
+	start(t, openWith(t, wcfg))
+	id, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, q, id, time.Minute)
+	if c := r.Clients[0]; r.State != "failed" || c.State != "failed" || c.Attempt != 2 {
+		t.Errorf("run %s client %s attempt %d (%s), want failed after the worker's 2 attempts", r.State, c.State, c.Attempt, c.Error)
+	}
+	var state string
+	var attempt int
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) { // River records it a moment later
+		if err := e.pool.QueryRow(ctx, `SELECT state::text, attempt FROM river_job WHERE kind = 'metapipe_client_run'`).Scan(&state, &attempt); err != nil {
+			t.Fatal(err)
+		}
+		if state != "running" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if state != "cancelled" || attempt != 2 {
+		t.Errorf("River's job: %s after %d attempts, want cancelled after 2 (not retried on)", state, attempt)
+	}
+}

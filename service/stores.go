@@ -49,7 +49,7 @@ func (d *dbReportRuns) Save(ctx context.Context, kind records.Kind, e extract.Re
 	if err != nil {
 		return err
 	}
-	if _, err := d.pool.Exec(ctx, upsertReportRun, d.runID, d.clientID, string(kind), e.Since, e.Until, b); err != nil {
+	if _, err := d.pool.Exec(ctx, upsertReportRun, d.runID, d.clientID, string(kind), e.Since, e.Until, string(b)); err != nil {
 		return fmt.Errorf("save report run: %w", err)
 	}
 	return nil

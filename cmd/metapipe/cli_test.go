@@ -93,7 +93,7 @@ func TestGlobalFlagsInBothPositions(t *testing.T) {
 		t.Run("--database-url "+pos, func(t *testing.T) {
 			// Port 1 refuses: the URL was read (without it: exit 2, no database given).
 			res := bare(t, nil, args("plan", "--database-url", "postgres://u@127.0.0.1:1/x?connect_timeout=2")...)
-			if res.code != 3 || !strings.Contains(res.stderr, "127.0.0.1:1 unreachable") {
+			if res.code != 3 || !strings.Contains(res.stderr, "127.0.0.1:1 (user u, database x): unreachable") {
 				t.Errorf("exit %d, want 3 (unreachable):\n%s", res.code, res.stderr)
 			}
 		})

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -12,7 +13,9 @@ import (
 )
 
 func newMigrateCommand() *cli.Command {
-	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent); with METAPIPE_TOKEN_KEY, encrypt the clients' tokens", Action: runMigrate}
+	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent); with METAPIPE_TOKEN_KEY, encrypt the clients' tokens", Action: runMigrate,
+		Flags: []cli.Flag{&cli.DurationFlag{Name: "wait", Value: load.DefaultMigrateWait, Validator: between(time.Second, time.Hour),
+			Usage: "the longest it waits while another migrate holds the migration lock (then exit 3, naming the holder)"}}}
 }
 
 func runMigrate(ctx context.Context, cmd *cli.Command) error {
@@ -25,15 +28,15 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer r.Close()
-	// The version before: 0 on an empty database (goose creates its table first).
+	// The version before: 0 on an empty database (no goose table yet).
 	from, _, err := load.SchemaVersion(ctx, r.Pool())
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	if err := r.Migrate(ctx); err != nil {
+	if err := r.MigrateWait(ctx, cmd.Duration("wait")); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	river, err := service.MigrateRiver(ctx, r.Pool(), cfg.Logger)
+	river, err := service.MigrateRiverWith(ctx, r.Pool(), load.MigrateOptions{Lease: r.Lease(""), Wait: cmd.Duration("wait"), Log: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}

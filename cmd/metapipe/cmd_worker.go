@@ -21,7 +21,8 @@ func serviceFlags() []cli.Flag {
 		&cli.StringFlag{Name: "schedule", Usage: "a cron spec (\"15 6 * * *\", \"CRON_TZ=Europe/Warsaw 15 6 * * *\"): the workers queue the daily run of every active client themselves, once a day"},
 		&cli.DurationFlag{Name: "inline-wait", Value: 5 * time.Second, Validator: between(100*time.Millisecond, time.Minute),
 			Usage: "the longest a job waits for Meta (a poll, a throttle) before it snoozes and frees the worker"},
-		&cli.IntFlag{Name: "max-attempts", Value: 6, Validator: between(1, 100), Usage: "River's attempts of a failing client (snoozes do not count)"},
+		&cli.IntFlag{Name: "max-attempts", Value: 6, Validator: between(1, service.MaxAttemptsCeiling),
+			Usage: "attempts of a failing client, in every job this process works whoever queued it (serve, enqueue, the schedule); snoozes do not count"},
 		metricsAddrFlag(),
 	}, pacingFlags()...)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/tokencrypt"
+	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -75,6 +76,8 @@ func oneOf(words ...string) func(string) error {
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "database-url", Sources: cli.EnvVars("DATABASE_URL"), Usage: "PostgreSQL `URL`"},
+		&cli.DurationFlag{Name: "lock-lease", Value: load.DefaultLeaseTTL, Sources: cli.EnvVars("METAPIPE_LOCK_LEASE"), Validator: between(2*time.Second, time.Hour),
+			Usage: "how long a client's run lock (or the migration lock) outlives a holder that died (SIGKILL, a lost machine); live holders renew it every third of it"},
 		&cli.StringFlag{Name: "stage-dir", Value: pipeline.DefaultStageDir, Sources: cli.EnvVars("METAPIPE_STAGE_DIR"),
 			Usage: "folder of run directories", TakesFile: true},
 		&cli.StringFlag{Name: "log-format", Value: "text", Validator: oneOf("text", "json"),
@@ -243,6 +246,8 @@ func config(cmd *cli.Command) (pipeline.Config, error) {
 			StallTimeout: cmd.Duration("job-timeout"), MaxRunTime: cmd.Duration("job-max")},
 		PageSize:       cmd.Int("page-size"),
 		JobsPerAccount: cmd.Int("jobs-per-account"),
+		LockLease:      cmd.Duration("lock-lease"),
+		Holder:         load.DefaultHolder("metapipe " + cmd.Name),
 		Logger:         logger(cmd),
 	}
 	keys, err := tokencrypt.FromEnv()

@@ -583,7 +583,7 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for w.count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`) == 0 { // the run's lock
+	for w.count(t, `SELECT count(*) FROM metapipe_locks WHERE name LIKE 'run:%' AND expires_at > now()`) == 0 { // the run's lock
 		if run.ProcessState != nil || time.Now().After(deadline.Add(2*time.Minute)) {
 			t.Fatalf("the run never held the client:\n%s", runErr.String())
 		}
