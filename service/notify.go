@@ -200,7 +200,7 @@ func (s *Service) recordEvent(ctx context.Context, tx pgx.Tx, key string, e Even
 		return err
 	}
 	var id int64
-	switch err := tx.QueryRow(ctx, insertEvent, e.Event, key, b).Scan(&id); {
+	switch err := tx.QueryRow(ctx, insertEvent, e.Event, key, string(b)).Scan(&id); { // jsonb as text: every exec mode
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil // recorded already
 	case err != nil:
