@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +20,8 @@ import (
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
 )
 
 // POST /v1/runs answers 202 with the run's id and where to poll it, queues one River job per
@@ -42,7 +47,7 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 		t.Fatalf("the queued run: %+v", r)
 	}
 	for _, c := range r.Clients {
-		if c.State != "queued" || c.Attempt != 0 || c.ReportsDone != 0 || c.Rows != 0 || c.Error != "" ||
+		if c.State != "queued" || c.Attempt != 0 || c.ReportsDone != 0 || c.Rows != (pipeline.RowCounts{}) || c.Error != "" ||
 			!slices.Contains(e.clients[:2], c.ClientID) || !slices.Contains(e.names[:2], c.Name) {
 			t.Errorf("queued client: %+v", c)
 		}
@@ -300,8 +305,13 @@ func TestRunShapes(t *testing.T) {
 	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`,
 		e.clients[0], horizon).Scan(&rows)
 	if c["client_id"] != e.clients[0] || c["name"] != e.names[0] || c["state"] != "done" || c["attempt"] != 1.0 ||
-		c["reports_done"] != 5.0 || c["reports_total"] != 5.0 || c["percent"] != 100.0 || c["rows"] != float64(rows) || rows == 0 || c["error"] != "" {
-		t.Errorf("client %v, want done in one attempt, 5 of 5 report runs, 100 %%, %d rows", c, rows)
+		c["reports_done"] != 5.0 || c["reports_total"] != 5.0 || c["percent"] != 100.0 || c["error"] != "" {
+		t.Errorf("client %v, want done in one attempt, 5 of 5 report runs, 100 %%", c)
+	}
+	// The first load of the client: every row of its weeks inserted, as metapipe run counts.
+	want := map[string]any{"inserted": float64(rows), "updated": 0.0, "unchanged": 0.0, "confirmed": 0.0, "kept": 0.0, "deleted": 0.0}
+	if got, _ := c["rows"].(map[string]any); rows == 0 || !maps.Equal(got, want) {
+		t.Errorf("rows %v, want %v", c["rows"], want)
 	}
 
 	var list struct {
@@ -328,6 +338,105 @@ func TestRunShapes(t *testing.T) {
 	}
 	if a := get(t, base, "/v1/runs/nope"); a.status != http.StatusNotFound {
 		t.Errorf("unknown run: %d %s", a.status, a.body)
+	}
+}
+
+// What a run's loads did is counted apart, in the API's JSON and on the run's page, as
+// metapipe run counts it: the first run inserts every row; the same run again re-reads rows
+// equal to the stored ones and writes nothing (0 inserted, 0 updated, the rows unchanged); a
+// run as of an earlier date keeps the stored rows of later as-of (kept) and inserts the week
+// they lack.
+func TestRunRowCounts(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 1})
+	base := e.serve(t, e.open(t, "worker", 2))
+	ctx := context.Background()
+	count := func() (n int64) {
+		_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, e.clients[0]).Scan(&n)
+		return n
+	}
+	run := func(asOf time.Time) service.RunView {
+		t.Helper()
+		a := post(t, base, fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": 4}`, e.names[0], asOf.Format(time.DateOnly)))
+		if a.status != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", a.status, a.body)
+		}
+		r := waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute)
+		if r.State != "done" || len(r.Clients) != 1 {
+			t.Fatalf("run: %+v", r)
+		}
+		return r
+	}
+
+	first := run(lastSunday)
+	n := count()
+	if got := first.Clients[0].Rows; n == 0 || got != (pipeline.RowCounts{Inserted: n}) {
+		t.Errorf("first run: rows %+v, want %d inserted and nothing else", got, n)
+	}
+	checkPageRows(t, base, first)
+
+	again := run(lastSunday)
+	got := again.Clients[0].Rows
+	if got.Inserted != 0 || got.Updated != 0 || got.Deleted != 0 || got.Kept != 0 || got.Unchanged == 0 || got.Unchanged > n || count() != n {
+		t.Errorf("the same run again: rows %+v (table %d, then %d), want 0 inserted, 0 updated, and unchanged rows", got, n, count())
+	}
+	// The API's JSON says the same, field by field.
+	a := get(t, base, "/v1/runs/"+again.RunID)
+	var raw struct {
+		Clients []struct {
+			Rows map[string]int64 `json:"rows"`
+		} `json:"clients"`
+	}
+	if err := json.Unmarshal(a.body, &raw); err != nil || len(raw.Clients) != 1 ||
+		!maps.Equal(raw.Clients[0].Rows, map[string]int64{"inserted": 0, "updated": 0, "unchanged": got.Unchanged, "confirmed": 0, "kept": 0, "deleted": 0}) {
+		t.Errorf("GET /v1/runs/%s: %s (%v)", again.RunID, a.body, err)
+	}
+	checkPageRows(t, base, again)
+
+	older := run(lastSunday.AddDate(0, 0, -7))
+	got = older.Clients[0].Rows
+	if got.Kept == 0 || got.Inserted == 0 || got.Updated != 0 || count() != n+got.Inserted {
+		t.Errorf("a run as of a week earlier: rows %+v (table %d, then %d), want rows kept and the earlier week inserted", got, n, count())
+	}
+	checkPageRows(t, base, older)
+}
+
+// checkPageRows reads the run's page (signed in) and checks its counts of rows, the run's and
+// each client's, against the API's.
+func checkPageRows(t *testing.T, base string, r service.RunView) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	res, err := browser.PostForm(base+"/login", url.Values{"token": {apiToken}, "next": {"/runs/" + r.RunID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("the run's page: %d %s", res.StatusCode, body)
+	}
+	cells := func(html string) map[string]string {
+		m := map[string]string{}
+		for _, c := range regexp.MustCompile(`data-k="(inserted|updated|unchanged|kept)">(\d+)<`).FindAllStringSubmatch(html, -1) {
+			m[c[1]] = c[2]
+		}
+		return m
+	}
+	var sum pipeline.RowCounts
+	for _, c := range r.Clients {
+		sum.Inserted, sum.Updated, sum.Unchanged, sum.Kept = sum.Inserted+c.Rows.Inserted, sum.Updated+c.Rows.Updated, sum.Unchanged+c.Rows.Unchanged, sum.Kept+c.Rows.Kept
+		line := regexp.MustCompile(`(?s)<tr data-client="` + c.ClientID + `">.*?</tr>`).FindString(string(body))
+		want := map[string]string{"inserted": fmt.Sprint(c.Rows.Inserted), "updated": fmt.Sprint(c.Rows.Updated),
+			"unchanged": fmt.Sprint(c.Rows.Unchanged), "kept": fmt.Sprint(c.Rows.Kept)}
+		if got := cells(line); !maps.Equal(got, want) {
+			t.Errorf("run %s, client %s on the page: %v, want the API's %v", r.RunID, c.Name, got, want)
+		}
+	}
+	card := regexp.MustCompile(`(?s)id="sum-rows">.*?</div>`).FindString(string(body))
+	want := map[string]string{"inserted": fmt.Sprint(sum.Inserted), "updated": fmt.Sprint(sum.Updated),
+		"unchanged": fmt.Sprint(sum.Unchanged), "kept": fmt.Sprint(sum.Kept)}
+	if got := cells(card); !maps.Equal(got, want) {
+		t.Errorf("run %s: the page's rows %v, want %v", r.RunID, got, want)
 	}
 }
 

@@ -97,7 +97,7 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 
 // pageClient is one client's line on the run's page, as the browser shows it.
 type pageClient struct {
-	ID, Name, State, Attempt, Reports, Percent, Rows, Error string
+	ID, Name, State, Attempt, Reports, Percent, Inserted, Updated, Unchanged, Kept, Error string
 }
 
 // pageRun is what the run's page shows, read from the DOM.
@@ -114,7 +114,9 @@ const readPage = `(() => {
   return {
     State: (document.querySelector('#run-state') || {}).innerText || '',
     Clients: rows.map(tr => ({ID: tr.dataset.client, Name: cell(tr, 'name'), State: cell(tr, 'state'), Attempt: cell(tr, 'attempt'),
-      Reports: cell(tr, 'reports'), Percent: cell(tr, 'percent'), Rows: cell(tr, 'rows'), Error: cell(tr, 'error')})),
+      Reports: cell(tr, 'reports'), Percent: cell(tr, 'percent'),
+      Inserted: cell(tr, 'inserted'), Updated: cell(tr, 'updated'), Unchanged: cell(tr, 'unchanged'), Kept: cell(tr, 'kept'),
+      Error: cell(tr, 'error')})),
     Origin: performance.timeOrigin,
     Refresh: !!document.querySelector('[data-refresh]'),
   };
@@ -210,7 +212,8 @@ func TestRunPageInABrowser(t *testing.T) {
 	for i, c := range api.Clients {
 		want := pageClient{ID: c.ClientID, Name: c.Name, State: c.State, Attempt: fmt.Sprint(c.Attempt),
 			Reports: fmt.Sprintf("%d / %d", c.ReportsDone, c.ReportsTotal), Percent: fmt.Sprintf("%d %%", c.Percent),
-			Rows: fmt.Sprint(c.Rows), Error: c.Error}
+			Inserted: fmt.Sprint(c.Rows.Inserted), Updated: fmt.Sprint(c.Rows.Updated), Unchanged: fmt.Sprint(c.Rows.Unchanged),
+			Kept: fmt.Sprint(c.Rows.Kept), Error: c.Error}
 		if got := last.Clients[i]; got != want {
 			t.Errorf("line %d on the page:\n %+v\nwant (the API's)\n %+v", i, got, want)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -17,12 +18,14 @@ type runPageData struct {
 	Now     time.Time
 }
 
-// summary is a run's figures at a glance: its clients by outcome, report runs, rows, and the
-// share of its work done (each client's report runs weighed by Meta's percent, a client over
-// counting whole).
+// summary is a run's figures at a glance: its clients by outcome, report runs, what its loads
+// did to the rows (inserted, updated, unchanged, … summed over the clients), and the share of
+// its work done (each client's report runs weighed by Meta's percent, a client over counting
+// whole).
 type summary struct {
 	Clients, Done, Failed, Interrupted, Active int
-	Reports, ReportsTotal, Rows, Percent       int
+	Reports, ReportsTotal, Percent             int
+	Rows                                       pipeline.RowCounts
 }
 
 func summarize(r service.RunView) summary {
@@ -32,7 +35,12 @@ func summarize(r service.RunView) summary {
 	for _, c := range r.Clients {
 		s.Reports += c.ReportsDone
 		s.ReportsTotal += c.ReportsTotal
-		s.Rows += c.Rows
+		s.Rows.Inserted += c.Rows.Inserted
+		s.Rows.Updated += c.Rows.Updated
+		s.Rows.Unchanged += c.Rows.Unchanged
+		s.Rows.Confirmed += c.Rows.Confirmed
+		s.Rows.Kept += c.Rows.Kept
+		s.Rows.Deleted += c.Rows.Deleted
 		switch c.State {
 		case service.StateDone:
 			s.Done++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -450,26 +452,49 @@ func TestJobMax(t *testing.T) {
 
 // Extractor.Readers bounds the report runs whose results are read at once, every client
 // together, while all of them wait for Meta at once.
+//
+// Neither half depends on timing. The simulator's clock stands still until every client's
+// report runs are submitted, so no run can complete before all of them wait together: code that
+// made a client wait for a reader slot (or for another client) before submitting would never get
+// there. The pages read at once are counted in the clients' transport, from the request to the
+// closing of its body, which the extractor does inside its reader slot; counted in the server,
+// a handler still returning after its client had the whole body could overlap the next
+// reader's request and count a page too many.
 func TestReadersBound(t *testing.T) {
-	cfg := fixtures.Config{Accounts: 6, JobDuration: 100 * time.Millisecond, Latency: 5 * time.Millisecond}
+	const runs = 6 * 5 // six clients, five report runs each (records.Kinds, one year in one run)
+	t0 := time.Now()
+	var started atomic.Pointer[time.Time] // when the clock was let go
+	release := func() {
+		now := time.Now()
+		started.CompareAndSwap(nil, &now)
+	}
+	cfg := fixtures.Config{Accounts: 6, JobDuration: 100 * time.Millisecond, Latency: 5 * time.Millisecond,
+		Now: func() time.Time {
+			if s := started.Load(); s != nil {
+				return t0.Add(time.Since(*s))
+			}
+			return t0
+		}}
 	sim := fixtures.New(cfg)
-	var mu sync.Mutex
-	var reading, peak int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		page := strings.HasSuffix(r.URL.Path, "/insights") && r.Method == http.MethodGet && !strings.Contains(r.URL.Path, "act_")
-		if page {
-			mu.Lock()
-			reading++
-			peak = max(peak, reading)
-			mu.Unlock()
-			defer func() { mu.Lock(); reading--; mu.Unlock() }()
-		}
 		sim.ServeHTTP(w, r)
+		if started.Load() == nil && submitted(sim.Counters()) >= runs {
+			release()
+		}
 	}))
 	t.Cleanup(srv.Close)
+	// A deadlock guard, not a measure: code that did not submit every run while none can
+	// complete would hang here; past it the clock runs and the check below says so.
+	guard := time.AfterFunc(2*time.Minute, release)
+	defer guard.Stop()
+
 	x := newExtractor(srv.URL)
 	x.Readers = 2
 	x.PageSize = 50
+	// The clock standing still, polls see no progress: no stall or stuck verdict before it runs.
+	x.Poll.StallTimeout, x.Poll.MaxRunTime = time.Hour, time.Hour
+	pages := &pageCounter{base: x.Client.HTTP.Transport}
+	x.Client.HTTP.Transport = pages
 	var wg sync.WaitGroup
 	for _, a := range sim.Accounts() {
 		wg.Add(1)
@@ -481,10 +506,63 @@ func TestReadersBound(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if peak > 2 {
-		t.Errorf("%d result pages read at once, want at most 2 (Readers)", peak)
+	c := sim.Counters()
+	if c.PeakRunning != runs || submitted(c) != runs {
+		t.Errorf("%d report runs submitted, %d at once before any could complete; want %d and %d: the clients did not wait for Meta together",
+			submitted(c), c.PeakRunning, runs, runs)
 	}
-	if c := sim.Counters(); c.PeakRunning < 6*5 {
-		t.Errorf("peak report runs running %d: the clients did not wait for Meta together", c.PeakRunning)
+	// Every page served went through a client's transport (a retried one may count twice).
+	if served := c.Requests[fixtures.KindResults]; served == 0 || pages.total < served {
+		t.Errorf("%d result pages counted by the clients, %d served", pages.total, served)
 	}
+	if pages.peak > 2 {
+		t.Errorf("%d result pages read at once, want at most 2 (Readers)", pages.peak)
+	}
+}
+
+// submitted is the number of report runs every account submitted.
+func submitted(c fixtures.Counters) int64 {
+	var n int64
+	for _, a := range c.ByAccount {
+		n += a.ReportRuns
+	}
+	return n
+}
+
+// pageCounter counts the report runs' result pages being read at once through it: from the
+// request to the closing of the response's body (or the request's failure).
+type pageCounter struct {
+	base                 http.RoundTripper
+	mu                   sync.Mutex
+	reading, peak, total int64
+}
+
+func (p *pageCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/insights") || strings.Contains(r.URL.Path, "act_") {
+		return p.base.RoundTrip(r)
+	}
+	p.mu.Lock()
+	p.reading++
+	p.total++
+	p.peak = max(p.peak, p.reading)
+	p.mu.Unlock()
+	done := sync.OnceFunc(func() { p.mu.Lock(); p.reading--; p.mu.Unlock() })
+	resp, err := p.base.RoundTrip(r)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	resp.Body = &closeHook{ReadCloser: resp.Body, done: done}
+	return resp, nil
+}
+
+type closeHook struct {
+	io.ReadCloser
+	done func()
+}
+
+func (c *closeHook) Close() error {
+	err := c.ReadCloser.Close()
+	c.done()
+	return err
 }

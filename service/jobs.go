@@ -84,7 +84,8 @@ WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interr
 UPDATE service_run_clients SET state = $3, error = $4, updated_at = now()
 WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
 	updateClientDone = `
-UPDATE service_run_clients SET state = 'done', rows_loaded = $3, reports_done = reports_total, percent = 100, error = '', updated_at = now()
+UPDATE service_run_clients SET state = 'done', rows_inserted = $3, rows_updated = $4, rows_unchanged = $5,
+    rows_confirmed = $6, rows_kept = $7, rows_deleted = $8, reports_done = reports_total, percent = 100, error = '', updated_at = now()
 WHERE run_id = $1 AND client_id = $2`
 	finishRun = `
 UPDATE service_runs SET finished_at = now()
@@ -277,7 +278,8 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 		if lres, err = load.LoadTx(ctx, tx, lreq); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID, lres.Inserted+lres.Updated+lres.Unchanged); err != nil {
+		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID,
+			lres.Inserted, lres.Updated, lres.Unchanged, lres.Confirmed, lres.Kept, lres.Deleted); err != nil {
 			return err
 		}
 		if err := s.finishRunTx(ctx, tx, a.RunID); err != nil {

@@ -192,20 +192,21 @@ type RunView struct {
 }
 
 // ClientView is one client of a run: its state, its attempt (River's attempts, a rescue
-// included), its report runs done of those planned, Meta's percent, the rows it loaded and the
-// last error.
+// included), its report runs done of those planned, Meta's percent, what its load did to
+// campaign_summaries (rows inserted, updated, unchanged, … as `metapipe run` counts them; all 0
+// until it is done) and the last error.
 type ClientView struct {
-	ClientID     string    `json:"client_id"`
-	Name         string    `json:"name"`
-	State        string    `json:"state"`
-	Attempt      int       `json:"attempt"`
-	Worker       string    `json:"worker,omitempty"`
-	ReportsDone  int       `json:"reports_done"`
-	ReportsTotal int       `json:"reports_total"`
-	Percent      int       `json:"percent"`
-	Rows         int       `json:"rows"`
-	Error        string    `json:"error"`
-	Updated      time.Time `json:"updated_at"`
+	ClientID     string             `json:"client_id"`
+	Name         string             `json:"name"`
+	State        string             `json:"state"`
+	Attempt      int                `json:"attempt"`
+	Worker       string             `json:"worker,omitempty"`
+	ReportsDone  int                `json:"reports_done"`
+	ReportsTotal int                `json:"reports_total"`
+	Percent      int                `json:"percent"`
+	Rows         pipeline.RowCounts `json:"rows"`
+	Error        string             `json:"error"`
+	Updated      time.Time          `json:"updated_at"`
 }
 
 // ErrNoRun is a run id the service does not know.
@@ -230,7 +231,8 @@ SELECT c.run_id, c.client_id::text, cl.name,
        CASE WHEN j.id IS NULL THEN c.attempt
             WHEN j.attempted_at IS NULL THEN 0
             ELSE coalesce(array_length(j.errors, 1), 0) + CASE WHEN j.state IN ('cancelled', 'discarded') THEN 0 ELSE 1 END END,
-       c.worker, c.reports_done, c.reports_total, c.percent, c.rows_loaded,
+       c.worker, c.reports_done, c.reports_total, c.percent,
+       c.rows_inserted, c.rows_updated, c.rows_unchanged, c.rows_confirmed, c.rows_kept, c.rows_deleted,
        CASE WHEN c.error <> '' THEN c.error
             WHEN j.state IN ('cancelled', 'discarded') THEN coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '')
             ELSE '' END,
@@ -336,7 +338,8 @@ func (s *Service) queryRuns(ctx context.Context, query string, arg any) ([]RunVi
 	var runID string
 	var c ClientView
 	_, err = pgx.ForEachRow(crows, []any{&runID, &c.ClientID, &c.Name, &c.State, &c.Attempt, &c.Worker, &c.ReportsDone,
-		&c.ReportsTotal, &c.Percent, &c.Rows, &c.Error, &c.Updated}, func() error {
+		&c.ReportsTotal, &c.Percent, &c.Rows.Inserted, &c.Rows.Updated, &c.Rows.Unchanged, &c.Rows.Confirmed,
+		&c.Rows.Kept, &c.Rows.Deleted, &c.Error, &c.Updated}, func() error {
 		r := &runs[index[runID]]
 		r.Clients = append(r.Clients, c)
 		return nil

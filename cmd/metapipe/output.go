@@ -132,7 +132,9 @@ func finishWaited(cmd *cli.Command, run *service.RunView, err error) error {
 		w := cmd.Root().Writer
 		fmt.Fprintf(w, "run %s: %s\n", run.RunID, run.State)
 		for _, c := range run.Clients {
-			fmt.Fprintf(w, "  %-28s %-11s attempt %d, %d rows %s\n", c.Name, c.State, c.Attempt, c.Rows, c.Error)
+			r := c.Rows
+			fmt.Fprintf(w, "  %-28s %-11s attempt %d, rows: %d inserted, %d updated, %d unchanged, %d deleted, %d kept %s\n",
+				c.Name, c.State, c.Attempt, r.Inserted, r.Updated, r.Unchanged, r.Deleted, r.Kept, c.Error)
 		}
 		return err
 	}

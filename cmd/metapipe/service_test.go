@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -399,8 +400,20 @@ func TestEnqueueExitCodes(t *testing.T) {
 				args = append(args, "--client", c)
 			}
 			res := enqueue(args...)
-			if run := finished(res); res.code != tc.code || run["state"] != tc.state {
+			run := finished(res)
+			if res.code != tc.code || run["state"] != tc.state {
 				t.Errorf("exit %d, state %v; want %d and %s:\n%s", res.code, run["state"], tc.code, tc.state, res.stderr)
+			}
+			// Each client's rows counted apart, as run's: a first load inserts every row.
+			for _, c := range run["clients"].([]any) {
+				c := c.(map[string]any)
+				rows, _ := c["rows"].(map[string]any)
+				var n int64
+				_ = w.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, c["client_id"]).Scan(&n)
+				want := map[string]any{"inserted": float64(n), "updated": 0.0, "unchanged": 0.0, "confirmed": 0.0, "kept": 0.0, "deleted": 0.0}
+				if !maps.Equal(rows, want) || (c["state"] == "done") != (n > 0) {
+					t.Errorf("client %v: rows %v, want %v", c["name"], c["rows"], want)
+				}
 			}
 		})
 	}
