@@ -19,6 +19,9 @@ type accountLookup struct {
 	info      records.AdAccount
 	err       error
 	permanent bool // err will not go away by asking again
+	// usage is what the usage headers of Meta's answer said (hasUsage), for the planner.
+	usage    extract.Usage
+	hasUsage bool
 }
 
 // adAccounts reads the ad account of every client from the Graph API, one request each
@@ -84,8 +87,10 @@ func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c record
 		err = errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")
 	} else {
 		var info records.AdAccount
-		if info, err = cl.Session(id, tok, extract.NewThrottle(r.cfg.Throttle)).AdAccount(ctx); err == nil {
-			return accountLookup{info: info}
+		th := extract.NewThrottle(r.cfg.Throttle)
+		if info, err = cl.Session(id, tok, th).AdAccount(ctx); err == nil {
+			u, ok := th.Last()
+			return accountLookup{info: info, usage: u, hasUsage: ok}
 		}
 	}
 	if info, ok := cached[id]; ok && ctx.Err() == nil {

@@ -32,7 +32,10 @@ type Config struct {
 
 	// Sync says which reports are read synchronously; the zero value reads none (the command's
 	// --sync-weeks defaults to extract.DefaultSyncWeeks).
-	Sync           extract.SyncConfig
+	Sync extract.SyncConfig
+	// ReadPlanning tunes the choice between synchronous chunks and report runs for ranges
+	// longer than Sync.Weeks (the zero value: the defaults).
+	ReadPlanning   ReadPlanning
 	Poll           extract.PollConfig
 	Throttle       extract.ThrottleConfig
 	Retry          extract.RetryConfig
