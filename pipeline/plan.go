@@ -62,6 +62,10 @@ type Plan struct {
 	Full         bool         `json:"full"`
 	HorizonStart string       `json:"horizon_start"`
 	Clients      []ClientPlan `json:"clients"`
+
+	// cached names the clients whose ad account the plan took from a recent cache without
+	// asking Meta: the run asks beside the reports (refreshAccounts).
+	cached map[string]bool
 }
 
 // KPIRange is the span of the one KPI query: every client's range.
@@ -305,6 +309,12 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		}
 		cp := planClient(c, st, o, asOf, retentionStart(now))
 		cp.TimeZone, cp.Currency = acct.info.TimeZone, acct.info.Currency
+		if acct.cached {
+			if p.cached == nil {
+				p.cached = map[string]bool{}
+			}
+			p.cached[c.ID] = true
+		}
 		if acct.err != nil {
 			cp.Error, cp.Permanent = acct.err.Error(), acct.permanent
 		}

@@ -42,8 +42,12 @@ type Config struct {
 	PageSize       int           // result rows per page (500)
 	JobsPerAccount int           // report runs in flight per ad account (10)
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
-	MaxConns       int32         // the database pool's size (0: pgx's default, max(4, CPUs))
-	HTTPClient     *http.Client  // nil: the default transport (TLS verified)
+	// AccountMaxAge: a cached ad account Meta wrote or confirmed this recently serves the plan
+	// without a request in front of the reports, and is asked for again beside them (0:
+	// DefaultAccountMaxAge, a week; negative: always ask Meta first).
+	AccountMaxAge time.Duration
+	MaxConns      int32        // the database pool's size (0: pgx's default, max(4, CPUs))
+	HTTPClient    *http.Client // nil: the default transport (TLS verified)
 
 	Logger   *slog.Logger     // nil: discard
 	Reporter Reporter         // nil: log lines only

@@ -40,6 +40,7 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.kpiStage(gctx, dir, plan, lf) })
+	g.Go(func() error { r.refreshAccounts(gctx, plan, clients); return nil })
 	var clientGroup errgroup.Group
 	for _, cp := range todo {
 		if gate.acquire(gctx) != nil {
