@@ -68,6 +68,12 @@ type Request struct {
 	Dir        records.ClientDir // <run>/extract/<client id>: the staged rows
 	// Runs keeps the report runs; nil keeps them in <kind>.job.json in Dir (FileReportRuns).
 	Runs ReportRunStore
+	// SyncChunks, when it names a kind, reads that kind's range with synchronous requests in
+	// week-aligned chunks of that many weeks, all at once (at most SyncConfig.Parallel of the
+	// client's), each chunk falling back to a report run of its own range as a short range
+	// does; the planner's choice for a long range of a small fleet (pipeline.ClientPlan). A
+	// kind it does not name is read as SyncConfig says.
+	SyncChunks map[records.Kind]int
 }
 
 // KindResult is one report kind's outcome.
@@ -78,7 +84,11 @@ type KindResult struct {
 	Sync    bool `json:"sync,omitempty"`    // read with the synchronous request, no report run
 	// Fallback says why a synchronous read gave way to report runs (FallbackTooLarge, …).
 	Fallback string `json:"sync_fallback,omitempty"`
-	Error    string `json:"error,omitempty"`
+	// Chunks is how many week-aligned chunks the range was read in (Request.SyncChunks), and
+	// ChunkFallbacks how many of them gave way to a report run.
+	Chunks         int    `json:"sync_chunks,omitempty"`
+	ChunkFallbacks int    `json:"sync_chunk_fallbacks,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 // ClientResult is one client's outcome. Err is the first error of its report kinds (a
@@ -120,13 +130,14 @@ func (x *Extractor) Extract(ctx context.Context, req Request, progress ProgressF
 		slots = 10
 	}
 	sem := make(chan struct{}, slots)
+	chunkSem := make(chan struct{}, x.Sync.withDefaults().Parallel)
 
 	kinds := make([]KindResult, len(records.Kinds))
 	waits := make([]*WaitError, len(records.Kinds))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, kind := range records.Kinds {
 		g.Go(func() error {
-			kr, err := x.extractKind(gctx, sess, req, kind, pageSize, sem, progress)
+			kr, err := x.extractKind(gctx, sess, req, kind, pageSize, sem, chunkSem, progress)
 			if we, ok := asWait(err); ok {
 				kinds[i], waits[i] = KindResult{Waiting: true}, we
 				return nil // not a failure: the other kinds go on
@@ -153,7 +164,7 @@ func (x *Extractor) Extract(ctx context.Context, req Request, progress ProgressF
 	return res
 }
 
-func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, kind records.Kind, pageSize int, sem chan struct{}, progress ProgressFunc) (KindResult, error) {
+func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, kind records.Kind, pageSize int, sem, chunkSem chan struct{}, progress ProgressFunc) (KindResult, error) {
 	out := req.Dir.Report(kind)
 	if _, err := os.Stat(out); err == nil {
 		if progress != nil {
@@ -171,7 +182,7 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 	}
 	r := &reportRunner{s: s, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
 		sync: x.Sync.withDefaults(), runs: runs, slots: sem, readers: x.readerSlots(), progress: progress,
-		inlineWait: x.InlineWait}
+		inlineWait: x.InlineWait, chunkWeeks: req.SyncChunks[kind], chunkSlots: chunkSem}
 	rows, synced, fallback, err := r.fetchKind(ctx, req.Range)
 	if err != nil {
 		return KindResult{Fallback: fallback}, err
@@ -180,5 +191,5 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 		return KindResult{}, fmt.Errorf("stage rows: %w", err)
 	}
 	r.report(StateDone, 100, 0)
-	return KindResult{Rows: len(rows), Sync: synced, Fallback: fallback}, nil
+	return KindResult{Rows: len(rows), Sync: synced, Fallback: fallback, Chunks: r.chunks, ChunkFallbacks: int(r.chunkFallbacks.Load())}, nil
 }

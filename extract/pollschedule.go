@@ -16,14 +16,17 @@ import "time"
 //   - From the second percent on, the rate since the first percent gives the end of a run that
 //     progresses linearly once begun, queued or not; the rate is taken half a percent slower,
 //     since both readings are rounded down, so that the poll lands at or just after the end.
-//   - No progress since the previous poll (the same percent, or 100 % but not completed):
-//     twice the previous wait, or, when that wait was aimed at an end that did not come, the
-//     floor, to double from.
+//   - 100 % but not completed, first seen so: half the time elapsed (Meta's runs stay "Job
+//     Running" at 100 % a while: a tail of up to half the time to 100 % costs one poll).
+//   - No progress since the previous poll (the same percent, or still 100 % but not
+//     completed): twice the previous wait, or, when that wait was aimed at an end that did not
+//     come, the floor, to double from.
 //
 // Every wait is at least a twentieth of the time elapsed (and of First), so that a run near its
 // end is not polled in a burst, and at most PollConfig.Max, which also bounds how late a stall
 // is seen. Over runs of 2 s to 200 s whose percent rises linearly from the submit, a run is seen
-// done within 11.2 % of its length, and one of the usual length (20 s ± 25 %) in 2 to 4 polls
+// done within 12.3 % of its length, and one of the usual length (20 s ± 25 %) in 2 to 4 polls, also
+// when it stays "Job Running" at 100 % for its last third
 // (pollschedule_test.go, which also measures runs that queue first and coarse percents).
 type pollSchedule struct {
 	cfg     PollConfig // with its defaults
@@ -71,10 +74,15 @@ func (p *pollSchedule) next(elapsed time.Duration, pct float64) time.Duration {
 		// Nothing to extrapolate from: double the time elapsed.
 		p.zeroAt = elapsed
 		d = max(elapsed, p.cfg.First)
+	case pct >= 100 && progressed:
+		// Done by its percent but not by its status, first seen so: Meta's runs stay "Job
+		// Running" at 100 % a while before "Job Completed" (docs/META_API.md, section 2), a
+		// while that grows with the run. Half the time elapsed catches a tail of up to half
+		// the run's time to 100 % in one poll; a longer one doubles from there.
+		d = elapsed / 2
 	case pct >= 100 || !progressed:
-		// Done by its percent but not by its status, or no progress since the last poll: wait
-		// twice as long as the last time, starting from the floor if the last wait was aimed
-		// at an end that has not come.
+		// Still at 100 %, or no progress since the last poll: wait twice as long as the last
+		// time, starting from the floor if the last wait was aimed at an end that has not come.
 		d = 2 * p.last
 		if p.aimed {
 			d = floor
@@ -87,7 +95,9 @@ func (p *pollSchedule) next(elapsed time.Duration, pct float64) time.Duration {
 			// progresses linearly once it has begun, queued or not. Both readings are
 			// rounded down, so the rate is taken half a percent slower, not to poll early.
 			rate := (pct - p.basePct - 0.5) / float64(elapsed-p.baseAt) // percent per nanosecond
+			// And 1 % later, so that a poll aimed at the end does not land on 99 %.
 			end = elapsed + time.Duration((100-pct)/rate)
+			end += end / 100
 		case !p.resumed:
 			// One reading: linear progress since the last poll that read 0 % (or since the
 			// submit). One reading cannot tell a run that progressed from its submit from

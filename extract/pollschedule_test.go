@@ -37,6 +37,18 @@ var jobModels = []jobModel{
 		}
 		return false, math.Floor(100 * float64(e-q) / float64(T-q))
 	}},
+	// Linear from the submit to 100 % at two thirds of its length, then "Job Running" at 100 %
+	// for the last third (half the time to 100 %) before "Job Completed", as Meta's runs stay
+	// a while (the simulator's Faults.RunningAt100).
+	{"Job Running at 100 % for a third", func(e, T time.Duration) (bool, float64) {
+		if e >= T {
+			return true, 100
+		}
+		if e < T/15 {
+			return false, 0
+		}
+		return false, min(100, math.Floor(100*float64(e)/float64(2*T/3)))
+	}},
 	// Linear from the submit, in steps of 10 %.
 	{"steps of 10 %", func(e, T time.Duration) (bool, float64) {
 		if e >= T {
@@ -75,7 +87,8 @@ func TestPollScheduleSeesTheEndSoon(t *testing.T) {
 		late       float64 // the most a run may be seen done after its end, as a fraction of it
 		usualPolls int     // the most polls for a run of 15 to 25 s
 	}
-	bounds := map[string]bound{"linear from the submit": {0.15, 4}, "queued, then linear": {0.25, 7}, "steps of 10 %": {0.6, 6}}
+	bounds := map[string]bound{"linear from the submit": {0.15, 4}, "queued, then linear": {0.25, 7}, "steps of 10 %": {0.65, 6},
+		"Job Running at 100 % for a third": {0.6, 4}}
 	for _, m := range jobModels {
 		b := bounds[m.name]
 		var worstLate float64
@@ -183,5 +196,5 @@ func ExamplePollConfig_schedule() {
 	// 2s: 0 %
 	// 4s: 16 %
 	// 8s: 32 %
-	// 25.55s: Job Completed
+	// 25.8s: Job Completed
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -88,6 +89,13 @@ type reportRunner struct {
 	slots      chan struct{} // bounds the account's report runs in flight
 	readers    chan struct{} // bounds the results being read, every client together (Extractor.Readers)
 	progress   ProgressFunc
+	// chunkWeeks, when not 0, reads the range synchronously in chunks of that many weeks
+	// (Request.SyncChunks), chunkSlots bounding the client's chunk reads in flight; chunks and
+	// chunkFallbacks count what was read so.
+	chunkWeeks     int
+	chunkSlots     chan struct{}
+	chunks         int
+	chunkFallbacks atomic.Int64
 }
 
 // report tells the progress function, if any, the kind's state.

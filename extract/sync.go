@@ -29,6 +29,10 @@ type SyncConfig struct {
 	// Timeout is each synchronous request's own timeout; one that is not answered in time is
 	// not retried but falls back to a report run (30s).
 	Timeout time.Duration
+	// Parallel bounds the synchronous reads of one client's week-aligned chunks in flight at
+	// once, every kind together (Request.SyncChunks; 40: the old collector's planned 10 weeks
+	// × 4 calls).
+	Parallel int
 }
 
 // DefaultSyncWeeks is the command's --sync-weeks: a daily run fetches five or six weeks (four
@@ -42,6 +46,9 @@ func (c SyncConfig) withDefaults() SyncConfig {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 40
 	}
 	return c
 }
@@ -88,9 +95,12 @@ func (r *reportRunner) insightsParams(rng Range) url.Values {
 // synchronously), else, or when the synchronous read falls back, by report runs. fallback
 // names why a synchronous read gave way ("" when none did).
 func (r *reportRunner) fetchKind(ctx context.Context, rng Range) (rows []records.InsightRow, sync bool, fallback string, err error) {
+	if r.chunkWeeks > 0 {
+		return r.fetchChunks(ctx, rng)
+	}
 	_, saved := r.runs.find(rng)
 	if r.sync.Weeks > 0 && rng.Weeks() <= r.sync.Weeks && !saved {
-		rows, err = r.readSync(ctx, rng)
+		rows, err = r.readSync(ctx, rng, r.slots)
 		var fb *syncFallback
 		if !errors.As(err, &fb) {
 			return rows, err == nil, "", err
@@ -104,15 +114,16 @@ func (r *reportRunner) fetchKind(ctx context.Context, rng Range) (rows []records
 
 // readSync reads rng with the synchronous Insights request, paged by the cursor links and
 // parsed by the same strict row parser as a report run's pages. It holds one of the account's
-// slots, like a report run. It writes nothing to <kind>.job.json: there is nothing to resume,
-// and a read cut short is read again. A [*syncFallback] says to fetch rng by report runs.
-func (r *reportRunner) readSync(ctx context.Context, rng Range) ([]records.InsightRow, error) {
+// slots (sem), like a report run, or one of the client's chunk slots. It writes nothing to
+// <kind>.job.json: there is nothing to resume, and a read cut short is read again. A
+// [*syncFallback] says to fetch rng by report runs.
+func (r *reportRunner) readSync(ctx context.Context, rng Range, sem chan struct{}) ([]records.InsightRow, error) {
 	select {
-	case r.slots <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-r.slots }()
+	defer func() { <-sem }()
 	start := time.Now()
 	defer func() { r.s.Stats.Paging.Add(int64(time.Since(start))) }()
 	params := r.insightsParams(rng)

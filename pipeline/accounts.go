@@ -19,6 +19,11 @@ type accountLookup struct {
 	info      records.AdAccount
 	err       error
 	permanent bool // err will not go away by asking again
+	// usage is what the usage headers of Meta's answer said (hasUsage), for the planner.
+	usage    extract.Usage
+	hasUsage bool
+	fromMeta bool // info is Meta's answer of this run
+	cached   bool // info is the cache's, recent enough not to ask Meta before the reports
 }
 
 // adAccounts reads the ad account of every client from the Graph API, one request each
@@ -39,8 +44,20 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
 	}
 	out := make(map[string]accountLookup, len(clients))
+	recent, err := r.recentAccounts(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
+	}
+	var ask []records.Client
+	for _, c := range clients {
+		if info, ok := cached[accountDigits(c)]; ok && recent[accountDigits(c)] && ValidateAccount(c) == nil {
+			out[c.ID] = accountLookup{info: info, cached: true}
+			continue
+		}
+		ask = append(ask, c)
+	}
 	var mu sync.Mutex
-	var changed []records.AdAccount
+	var changed, confirmed []records.AdAccount
 	cl := r.graphClient()
 	var g errgroup.Group
 	limit := r.cfg.Concurrency
@@ -48,14 +65,18 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 		limit = r.cfg.AutoConcurrency.withDefaults().Start
 	}
 	g.SetLimit(limit)
-	for _, c := range clients {
+	for _, c := range ask {
 		g.Go(func() error {
 			l := r.lookupAccount(ctx, cl, c, cached)
 			mu.Lock()
 			defer mu.Unlock()
 			out[c.ID] = l
-			if l.err == nil && cached[l.info.ID] != l.info {
+			switch {
+			case l.err != nil || !l.fromMeta:
+			case cached[l.info.ID] != l.info:
 				changed = append(changed, l.info)
+			default:
+				confirmed = append(confirmed, l.info)
 			}
 			return nil
 		})
@@ -68,6 +89,9 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	} else if n > 0 {
 		r.log.Info("ad accounts cached", "changed", n)
+	}
+	if err := r.touchAccounts(ctx, confirmed); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
 	return out, nil
 }
@@ -84,8 +108,10 @@ func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c record
 		err = errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")
 	} else {
 		var info records.AdAccount
-		if info, err = cl.Session(id, tok, extract.NewThrottle(r.cfg.Throttle)).AdAccount(ctx); err == nil {
-			return accountLookup{info: info}
+		th := extract.NewThrottle(r.cfg.Throttle)
+		if info, err = cl.Session(id, tok, th).AdAccount(ctx); err == nil {
+			u, ok := th.Last()
+			return accountLookup{info: info, usage: u, hasUsage: ok, fromMeta: true}
 		}
 	}
 	if info, ok := cached[id]; ok && ctx.Err() == nil {

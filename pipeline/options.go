@@ -17,6 +17,10 @@ type Options struct {
 	Full     bool      // refetch the whole horizon
 	Clients  []string  // names or ids; empty means every active client
 	Shard    Shard     // a stable share of the clients
+	// FleetSize is how many clients the whole run holds when its clients are planned one at a
+	// time (the service's jobs), for the planner's choice between synchronous reads and report
+	// runs (ReadPlanning); 0: the clients planned together.
+	FleetSize int
 }
 
 // Shard is the i-th of n stable shares of the clients (0-based), for fanning a run out over

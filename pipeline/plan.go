@@ -32,6 +32,13 @@ type ClientPlan struct {
 	Error     string `json:"error,omitempty"`
 	Permanent bool   `json:"error_permanent,omitempty"`
 
+	// Read is how the range is read, ReadSync or ReadReportRuns (empty in a plan of an earlier
+	// version: by the --sync-weeks rule alone); SyncChunks, for a long range read
+	// synchronously, the weeks of each kind's chunks; ReadWhy why (chooseReads).
+	Read       string               `json:"read,omitempty"`
+	SyncChunks map[records.Kind]int `json:"sync_chunks,omitempty"`
+	ReadWhy    string               `json:"read_why,omitempty"`
+
 	// The client_sync_state written with the load.
 	CoveredFrom  string `json:"covered_from"`
 	FinalThrough string `json:"final_through,omitempty"`
@@ -59,6 +66,10 @@ type Plan struct {
 	Full         bool         `json:"full"`
 	HorizonStart string       `json:"horizon_start"`
 	Clients      []ClientPlan `json:"clients"`
+
+	// cached names the clients whose ad account the plan took from a recent cache without
+	// asking Meta: the run asks beside the reports (refreshAccounts).
+	cached map[string]bool
 }
 
 // KPIRange is the span of the one KPI query: every client's range.
@@ -85,10 +96,30 @@ func (p *Plan) ClientIDs() []string {
 	return ids
 }
 
-// Synchronous reports whether the client's range is read with synchronous requests under a
-// threshold of syncWeeks (extract.SyncConfig.Weeks; 0: never), unless one falls back.
+// Synchronous reports whether the client's range is read with synchronous requests (ReadSync,
+// or in a plan of an earlier version a range of at most syncWeeks weeks, extract.SyncConfig.Weeks;
+// 0: never), unless one falls back.
 func (c ClientPlan) Synchronous(syncWeeks int) bool {
+	if c.Read != "" {
+		return c.Error == "" && c.Read == ReadSync
+	}
 	return c.Error == "" && syncWeeks > 0 && c.Weeks <= syncWeeks
+}
+
+// SyncReads counts the synchronous reads of a client read synchronously: one per kind, or its
+// chunks (0 for a client read by report runs).
+func (c ClientPlan) SyncReads(syncWeeks int) int {
+	if !c.Synchronous(syncWeeks) {
+		return 0
+	}
+	if len(c.SyncChunks) == 0 {
+		return len(records.Kinds)
+	}
+	n := 0
+	for _, k := range records.Kinds {
+		n += len(c.Range().Chunks(c.SyncChunks[k]))
+	}
+	return n
 }
 
 // Reads counts the report runs the plan submits and the synchronous reads it makes when nothing
@@ -99,7 +130,7 @@ func (p *Plan) Reads(syncWeeks int) (reportRuns, syncReads int) {
 		switch {
 		case c.Error != "":
 		case c.Synchronous(syncWeeks):
-			syncReads += len(records.Kinds)
+			syncReads += c.SyncReads(syncWeeks)
 		default:
 			reportRuns += len(records.Kinds)
 		}
@@ -297,6 +328,12 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		cp := planClient(c, st, o, asOf, retentionStart(now))
 		cp.StateSeen = syncStateSeen(st)
 		cp.TimeZone, cp.Currency = acct.info.TimeZone, acct.info.Currency
+		if acct.cached {
+			if p.cached == nil {
+				p.cached = map[string]bool{}
+			}
+			p.cached[c.ID] = true
+		}
 		if acct.err != nil {
 			cp.Error, cp.Permanent = acct.err.Error(), acct.permanent
 		}
@@ -305,6 +342,18 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	if len(future) > 0 {
 		return nil, fmt.Errorf("%w: --as-of %s is after today in the ad account's time zone: %s", ErrUsage,
 			nominal.Format(time.DateOnly), strings.Join(future, "; "))
+	}
+	usage, app := map[string]extract.Usage{}, 0.0
+	for id, a := range accounts {
+		if a.hasUsage {
+			usage[id] = a.usage
+			if a.usage.HasApp {
+				app = max(app, a.usage.App)
+			}
+		}
+	}
+	if err := r.chooseReads(ctx, p, usage, app, o.FleetSize); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -35,7 +35,10 @@ type Config struct {
 
 	// Sync says which reports are read synchronously; the zero value reads none (the command's
 	// --sync-weeks defaults to extract.DefaultSyncWeeks).
-	Sync           extract.SyncConfig
+	Sync extract.SyncConfig
+	// ReadPlanning tunes the choice between synchronous chunks and report runs for ranges
+	// longer than Sync.Weeks (the zero value: the defaults).
+	ReadPlanning   ReadPlanning
 	Poll           extract.PollConfig
 	Throttle       extract.ThrottleConfig
 	Retry          extract.RetryConfig
@@ -45,9 +48,13 @@ type Config struct {
 	// LockLease is how long a run lock outlives a holder that died (load.DefaultLeaseTTL).
 	LockLease time.Duration
 	// Holder names this process in the run locks it takes ("" is load.DefaultHolder("metapipe")).
-	Holder     string
-	MaxConns   int32        // the database pool's size (0: pgx's default, max(4, CPUs))
-	HTTPClient *http.Client // nil: the default transport (TLS verified)
+	Holder string
+	// AccountMaxAge: a cached ad account Meta wrote or confirmed this recently serves the plan
+	// without a request in front of the reports, and is asked for again beside them (0:
+	// DefaultAccountMaxAge, a week; negative: always ask Meta first).
+	AccountMaxAge time.Duration
+	MaxConns      int32        // the database pool's size (0: pgx's default, max(4, CPUs))
+	HTTPClient    *http.Client // nil: the default transport (TLS verified)
 
 	// TokenKeys decrypt the clients' own tokens stored encrypted (METAPIPE_TOKEN_KEY:
 	// internal/tokencrypt); the zero value reads plain-text tokens only.

@@ -40,6 +40,7 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.kpiStage(gctx, dir, plan, lf) })
+	g.Go(func() error { r.refreshAccounts(gctx, plan, clients); return nil })
 	var clientGroup errgroup.Group
 	for _, cp := range todo {
 		if gate.acquire(gctx) != nil {
@@ -94,7 +95,7 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 		res = extract.ClientResult{ClientID: cp.ID, Err: err, Started: time.Now(), Ended: time.Now()}
 	} else {
 		req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c),
-			Range: cp.Range(), Dir: dir.Client(cp.ID)}
+			Range: cp.Range(), Dir: dir.Client(cp.ID), SyncChunks: cp.SyncChunks}
 		res = x.Extract(ctx, req, func(p extract.Progress) { r.rep.KindProgress(cp.ID, p) })
 	}
 	r.rep.ClientDone(cp.ID, res.Err)

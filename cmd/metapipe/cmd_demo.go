@@ -17,7 +17,7 @@ import (
 
 func newDemoCommand() *cli.Command {
 	return &cli.Command{Name: "demo", Usage: "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)",
-		Flags: append([]cli.Flag{flagAsOf(), flagWeeks(), flagLookback(), flagFull(), flagConcurrency(), flagSyncWeeks(), flagPageSize()}, simFlags()...), Action: runDemo}
+		Flags: append([]cli.Flag{flagAsOf(), flagWeeks(), flagLookback(), flagFull(), flagConcurrency(), flagSyncWeeks(), flagSyncBudget(), flagPageSize()}, simFlags()...), Action: runDemo}
 }
 
 // runDemo serves the simulator, seeds its accounts as clients with a year of KPI rows, runs the

@@ -8,7 +8,7 @@ import (
 
 func newPlanCommand() *cli.Command {
 	return &cli.Command{Name: "plan", Usage: "print what a run would fetch (changes nothing)",
-		Flags: append(planFlags(), flagJSON(), flagSyncWeeks()), Action: runPlan}
+		Flags: append(planFlags(), flagJSON(), flagSyncWeeks(), flagSyncBudget()), Action: runPlan}
 }
 
 func runPlan(ctx context.Context, cmd *cli.Command) error {

@@ -139,6 +139,28 @@ func flagSyncWeeks() cli.Flag {
 	return &cli.IntFlag{Name: "sync-weeks", Value: extract.DefaultSyncWeeks, Validator: between(0, maxWeeks),
 		Usage: "read ranges of up to this many weeks with synchronous requests instead of report runs (0: never)"}
 }
+func flagSyncBudget() cli.Flag {
+	return &cli.StringFlag{Name: "sync-budget", Value: "1000", Validator: func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 100000 {
+			return fmt.Errorf("--sync-budget %q: allowed range 0 to 100000", v)
+		}
+		return nil
+	}, Usage: "the most synchronous reads a run makes at once to read ranges longer than --sync-weeks in week-aligned chunks, " +
+		"every client together, shrunk by Meta's app-wide usage; a run that would need more reads them by report runs (0: always report runs)"}
+}
+
+// syncBudget is --sync-budget as pipeline.ReadPlanning.Budget: 0 (the default) where the
+// command has no such flag, -1 (report runs only) for --sync-budget 0.
+func syncBudget(cmd *cli.Command) int {
+	n, err := strconv.Atoi(cmd.String("sync-budget"))
+	switch {
+	case err != nil:
+		return 0
+	case n == 0:
+		return -1
+	}
+	return n
+}
 func flagPageSize() cli.Flag {
 	return &cli.IntFlag{Name: "page-size", Value: maxPageSize, Validator: between(1, maxPageSize), Usage: "result rows per page"}
 }
@@ -152,6 +174,7 @@ func extractFlags() []cli.Flag {
 	return []cli.Flag{
 		flagConcurrency(),
 		flagSyncWeeks(),
+		flagSyncBudget(),
 		&cli.DurationFlag{Name: "poll-first", Value: 2 * time.Second, Validator: between(minPoll, maxPoll),
 			Usage: "first wait before polling a report run; then the polls are timed by Meta's percent"},
 		&cli.DurationFlag{Name: "poll-max", Value: 2 * time.Minute, Validator: between(minPoll, maxPoll),
@@ -234,14 +257,15 @@ func openWithOptions(ctx context.Context, cmd *cli.Command) (*pipeline.Runner, p
 // extract flags are read where the command has them (run, extract, demo).
 func config(cmd *cli.Command) (pipeline.Config, error) {
 	cfg := pipeline.Config{
-		DatabaseURL: cmd.String("database-url"),
-		Token:       extract.NewToken(os.Getenv("META_ACCESS_TOKEN")),
-		AppSecret:   os.Getenv("META_APP_SECRET"),
-		GraphURL:    os.Getenv("META_GRAPH_URL"),
-		APIVersion:  os.Getenv("META_API_VERSION"),
-		StageDir:    cmd.String("stage-dir"),
-		Concurrency: concurrency(cmd),
-		Sync:        extract.SyncConfig{Weeks: cmd.Int("sync-weeks")},
+		DatabaseURL:  cmd.String("database-url"),
+		Token:        extract.NewToken(os.Getenv("META_ACCESS_TOKEN")),
+		AppSecret:    os.Getenv("META_APP_SECRET"),
+		GraphURL:     os.Getenv("META_GRAPH_URL"),
+		APIVersion:   os.Getenv("META_API_VERSION"),
+		StageDir:     cmd.String("stage-dir"),
+		Concurrency:  concurrency(cmd),
+		Sync:         extract.SyncConfig{Weeks: cmd.Int("sync-weeks")},
+		ReadPlanning: pipeline.ReadPlanning{Budget: syncBudget(cmd)},
 		Poll: extract.PollConfig{First: cmd.Duration("poll-first"), Max: cmd.Duration("poll-max"),
 			StallTimeout: cmd.Duration("job-timeout"), MaxRunTime: cmd.Duration("job-max")},
 		PageSize:       cmd.Int("page-size"),

@@ -84,7 +84,9 @@ func (w *world) run(t *testing.T, env []string, args ...string) result {
 	return result{code, out.String(), errb.String()}
 }
 
-var fast = []string{"--poll-first", "150ms", "--poll-max", "400ms"}
+// fast paces the polls for tests, and reads a long range by report runs (--sync-budget 0),
+// which most of these tests are about; TestPlanCommand shows the planner's own choice.
+var fast = []string{"--poll-first", "150ms", "--poll-max", "400ms", "--sync-budget", "0"}
 
 func runArgs(extra ...string) []string {
 	return append(append([]string{"run", "--as-of", lastSunday.Format(time.DateOnly)}, fast...), extra...)
@@ -230,8 +232,14 @@ func TestExitCodes(t *testing.T) {
 func TestPlanCommand(t *testing.T) {
 	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3})
 	res := w.run(t, nil, "plan", "--as-of", lastSunday.Format(time.DateOnly), "--log-format", "text") // after the command, it wins
-	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 10 report runs") || !strings.Contains(res.stdout, "never covered") {
+	// Two clients' years: synchronous reads in week-aligned chunks, and the plan says why.
+	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 0 report runs") || !strings.Contains(res.stdout, "never covered") ||
+		!strings.Contains(res.stdout, "synchronous reads at once, chunks of 54/") || !strings.Contains(res.stdout, "READ SO BECAUSE") {
 		t.Errorf("plan: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = w.run(t, nil, "plan", "--as-of", lastSunday.Format(time.DateOnly), "--log-format", "text", "--sync-budget", "0")
+	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 10 report runs") || !strings.Contains(res.stdout, "--sync-budget 0: long ranges by report runs") {
+		t.Errorf("plan --sync-budget 0: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	if n := w.sim.Counters().Requests[fixtures.KindSubmit]; n != 0 {
 		t.Errorf("plan submitted %d report runs", n)

@@ -23,17 +23,17 @@ func printPlan(w io.Writer, p *pipeline.Plan, syncWeeks int) {
 	}
 	fmt.Fprintf(w, "%s, horizon %d weeks, lookback %d days%s\n", asOf, p.Weeks, p.Lookback, map[bool]string{true: ", --full"}[p.Full])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT\tAD ACCOUNT\tTIME ZONE\tCURRENCY\tSINCE\tUNTIL\tWEEKS\tREADS\tWHY")
+	fmt.Fprintln(tw, "CLIENT\tAD ACCOUNT\tTIME ZONE\tCURRENCY\tSINCE\tUNTIL\tWEEKS\tREADS\tWHY\tREAD SO BECAUSE")
 	for _, c := range p.Clients {
-		reads, why := fmt.Sprintf("%d report runs", len(records.Kinds)), c.Reason
+		reads, why, readWhy := fmt.Sprintf("%d report runs", len(records.Kinds)), c.Reason, orDash(c.ReadWhy)
 		switch {
 		case c.Error != "":
-			reads, why = "none", "cannot run: "+c.Error
+			reads, why, readWhy = "none", "cannot run: "+c.Error, "-"
 		case c.Synchronous(syncWeeks):
-			reads = fmt.Sprintf("%d synchronous", len(records.Kinds))
+			reads = fmt.Sprintf("%d synchronous", c.SyncReads(syncWeeks))
 		}
-		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Name, c.Account, orDash(c.TimeZone), orDash(c.Currency),
-			c.Since, c.Until, c.Weeks, reads, why)
+		fmt.Fprintf(tw, "%s\tact_%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", c.Name, c.Account, orDash(c.TimeZone), orDash(c.Currency),
+			c.Since, c.Until, c.Weeks, reads, why, readWhy)
 	}
 	tw.Flush()
 	runs, syncs := p.Reads(syncWeeks)
