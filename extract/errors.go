@@ -23,6 +23,8 @@ const (
 	ClassNotReady               // results read before the job finished (2601): poll again
 	ClassAuth                   // token or permission refused: fatal for the client
 	ClassRunLag                 // a report run's own endpoint denies the run for a while: retry the same request
+
+	numClasses = ClassRunLag + 1
 )
 
 func (c Class) String() string {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +50,9 @@ const (
 	FallbackTooLarge = "too large"
 	FallbackTimeout  = "timed out"
 	FallbackPages    = "too many pages"
+	// FallbackTransient: Meta kept answering transient errors (1/99 "An unknown error
+	// occurred", 2/1504044 "Unknown Error Occurred", HTTP 5xx) past RetryConfig.MaxAttempts.
+	FallbackTransient = "kept failing"
 )
 
 // syncFallback is a synchronous read that gives way to a report run.
@@ -115,27 +117,27 @@ func (r *reportRunner) readSync(ctx context.Context, rng Range) ([]records.Insig
 	defer func() { <-r.slots }()
 	start := time.Now()
 	defer func() { r.s.Stats.Paging.Add(int64(time.Since(start))) }()
-	params := r.insightsParams(rng)
-	params.Set("limit", strconv.Itoa(r.pageSize))
 	path := "act_" + r.s.Account + "/insights"
 	r.report(StateReading, 0, 0)
-	return r.readPages(newRowParser(r.client, r.spec, rng), 0, path, params,
-		func(page int, path string, params url.Values, pg *insightsPage) error {
+	return r.readPages(newRowParser(r.client, r.spec, rng), 0, path, r.insightsParams(rng),
+		func(page int, path string, params url.Values, limit int, pg *insightsPage) (int, error) {
 			if page == r.sync.MaxPages {
-				return &syncFallback{reason: FallbackPages}
+				return limit, &syncFallback{reason: FallbackPages}
 			}
-			err := r.s.callWith(ctx, callOptions{timeout: r.sync.Timeout, timeoutFinal: true}, CallSync, http.MethodGet, path, params, pg)
+			n, err := r.s.doWith(ctx, r.sync.Timeout, ask{kind: CallSync, limit: limit, timeoutFinal: true, syncFirst: page == 0}, http.MethodGet, path, params, pg)
 			switch {
 			case err == nil:
-				return nil
+				return n, nil
 			case ctx.Err() != nil:
-				return ctx.Err()
+				return n, ctx.Err()
 			case ClassOf(err) == ClassTooLarge:
-				return &syncFallback{reason: FallbackTooLarge, err: err}
+				return n, &syncFallback{reason: FallbackTooLarge, err: err}
 			case errors.Is(err, ErrAttemptTimeout):
-				return &syncFallback{reason: FallbackTimeout, err: err}
+				return n, &syncFallback{reason: FallbackTimeout, err: err}
+			case ClassOf(err) == ClassTransient:
+				return n, &syncFallback{reason: FallbackTransient, err: err}
 			default:
-				return fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
+				return n, fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
 			}
 		})
 }

@@ -151,12 +151,14 @@ type Throttle struct {
 	cfg     ThrottleConfig
 	account string // digits, for the fleet (set by Client.Session)
 
-	mu         sync.Mutex
-	usage      Usage
-	updated    time.Time
-	until      time.Time // no call before this
-	fleetUntil time.Time // the fleet's hold, as last asked
-	fleetAsked time.Time
+	mu      sync.Mutex
+	usage   Usage
+	updated time.Time
+	until   time.Time // no call before this
+	// throttledSince is the first throttled answer with no success since (zero: none).
+	throttledSince time.Time
+	fleetUntil     time.Time // the fleet's hold, as last asked
+	fleetAsked     time.Time
 }
 
 // NewThrottle returns a throttle with the config's defaults filled in.
@@ -190,11 +192,36 @@ func (t *Throttle) Throttled(h http.Header) time.Duration {
 	if wait <= 0 {
 		wait = t.cfg.Cooldown
 	}
+	return t.hold(wait, "throttled")
+}
+
+// hold holds every call of the account for d (at most MaxWait) after a throttled answer, and
+// marks the account throttled from now on, unless it already was, until a call succeeds.
+func (t *Throttle) hold(d time.Duration, reason string) time.Duration {
 	t.mu.Lock()
-	d := t.holdLocked(time.Now(), wait)
+	now := time.Now()
+	d = t.holdLocked(now, d)
+	if t.throttledSince.IsZero() {
+		t.throttledSince = now
+	}
 	t.mu.Unlock()
-	t.publish(context.Background(), d, "throttled")
+	t.publish(context.Background(), d, reason)
 	return d
+}
+
+// answered says a call of the account succeeded: it is no longer throttled.
+func (t *Throttle) answered() {
+	t.mu.Lock()
+	t.throttledSince = time.Time{}
+	t.mu.Unlock()
+}
+
+// ThrottledSince is when Meta began answering the account's calls with throttling errors, with
+// no success since; zero when it is not throttled.
+func (t *Throttle) ThrottledSince() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.throttledSince
 }
 
 // publish tells the fleet, if any, that the account is held for d. A store that does not
