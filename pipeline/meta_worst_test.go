@@ -1,0 +1,157 @@
+package pipeline_test
+
+// Meta at its worst — large accounts, busy hours — as the simulator plays it (issue 17): each
+// case runs Runner.Run with one account under a fault and ends with the table equal to the
+// simulator's truth for every client. docs/META_API.md names the source of each fault.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/pipeline"
+)
+
+func TestFaultLargeAndBusyAccounts(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults fixtures.Faults
+		config func(*pipeline.Config)
+		check  func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters)
+	}{
+		{"a page refused as too much data: halved from the same cursor", fixtures.Faults{BigPageLimit: 60}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				// 500 → 250 → 125 → 62 → 31: four refusals for each of the five reports.
+				if st.SmallerPages != 5*4 || c.ReportRuns != 5 {
+					t.Errorf("%d smaller pages, %d report runs; want 20 and 5 (no split)", st.SmallerPages, c.ReportRuns)
+				}
+			}},
+		{"1/99 on a page: halved", fixtures.Faults{BigPageLimit: 100, BigPageError: "unknown"}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				if st.SmallerPages != 5*3 || c.ReportRuns != 5 {
+					t.Errorf("%d smaller pages, %d report runs; want 15 and 5", st.SmallerPages, c.ReportRuns)
+				}
+			}},
+		{"100/1487534 on a page: halved", fixtures.Faults{BigPageLimit: 300, BigPageError: "1487534"}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				if st.SmallerPages != 5 || c.ReportRuns != 5 {
+					t.Errorf("%d smaller pages, %d report runs; want 5 and 5", st.SmallerPages, c.ReportRuns)
+				}
+			}},
+		{"pages refused at every size over 4 weeks: split down to 4 weeks", fixtures.Faults{BigPageLimit: 1, BigPageOverWeeks: 4}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				// 13 weeks → 6 + 7 → 3 + 3 + 3 + 4: 1 + 2 + 4 report runs per kind.
+				if c.ReportRuns != 5*7 {
+					t.Errorf("%d report runs, want 35 (split twice)", c.ReportRuns)
+				}
+			}},
+		{"an empty page that has a next link, endlessly", fixtures.Faults{EndlessPaging: 1}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				if st.PagingEnded != 5 || st.Pages != c.Pages || st.Pages > 5*3 {
+					t.Errorf("paging ended %d times, %d pages read; want 5 and at most 15", st.PagingEnded, st.Pages)
+				}
+			}},
+		{"a next link that repeats its cursor", fixtures.Faults{EndlessPaging: 2}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				if st.PagingEnded != 5 || st.Pages > 5*3 {
+					t.Errorf("paging ended %d times, %d pages read; want 5 and at most 15", st.PagingEnded, st.Pages)
+				}
+			}},
+		{"synchronous reads answer 1/99: report runs", fixtures.Faults{SyncErrors: 1}, withSync,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				if st.Fallbacks != 5 || c.ReportRuns != 5 {
+					t.Errorf("%d fallbacks, %d report runs; want 5 and 5", st.Fallbacks, c.ReportRuns)
+				}
+			}},
+		{"synchronous reads answer 2/1504044: report runs", fixtures.Faults{SyncErrors: 2}, withSync,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				if st.Fallbacks != 5 || c.ReportRuns != 5 {
+					t.Errorf("%d fallbacks, %d report runs; want 5 and 5", st.Fallbacks, c.ReportRuns)
+				}
+			}},
+		{"not ready 15 times after Job Completed", fixtures.Faults{NotReadyReads: 15}, func(c *pipeline.Config) {
+			c.Poll.NotReadyWait = 5 * time.Millisecond
+		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+			if st.NotReady != 5*15 || c.ReportRuns != 5 {
+				t.Errorf("%d not-ready answers waited out, %d report runs; want 75 and 5", st.NotReady, c.ReportRuns)
+			}
+		}},
+		{"queued three stall timeouts long: waited, not resubmitted", fixtures.Faults{QueuedFor: 900 * time.Millisecond}, func(c *pipeline.Config) {
+			c.Poll.StallTimeout = 300 * time.Millisecond
+		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+			if c.ReportRuns != 5 {
+				t.Errorf("%d report runs, want 5", c.ReportRuns)
+			}
+		}},
+		{"report runs failed throttled (4/1504022): held, resubmitted, never split", fixtures.Faults{FailJobs: 3, FailCode: 4, FailSubcode: 1504022,
+			FailMessage: "(#4) Too Many API Requests"}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+				if c.ReportRuns != 5+3 || st.Throttled < 3 {
+					t.Errorf("%d report runs, %d holds; want 8 (3 resubmitted, none split) and at least 3", c.ReportRuns, st.Throttled)
+				}
+			}},
+		{"throttled without a regain time for 1.5 s (60 cooldowns)", fixtures.Faults{ThrottleFor: 1500 * time.Millisecond}, func(c *pipeline.Config) {
+			c.Throttle.Cooldown = 25 * time.Millisecond
+		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+			if c.Throttled == 0 {
+				t.Error("nothing was throttled")
+			}
+		}},
+		{"reduce on the ad account's read: retried", fixtures.Faults{AccountTooLarge: 1}, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+			accts := e.sim.Accounts()
+			e.sim.SetFaults(accts[1].ID, tc.faults)
+			cfg := e.config(3)
+			if tc.config != nil {
+				tc.config(&cfg)
+			}
+			rep, err := e.runWith(t, cfg, faultOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range accts {
+				if xs, ls := clientStatus(rep, e.clients[i]); xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
+				}
+			}
+			e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
+			if tc.check != nil {
+				tc.check(t, rep.Ledger.Clients[e.clients[1]].Extract.Stats, e.sim.Counters().ByAccount[accts[1].ID])
+			}
+		})
+	}
+}
+
+// withSync reads the quarter with synchronous requests.
+func withSync(c *pipeline.Config) { c.Sync = extract.SyncConfig{Weeks: faultWeeks} }
+
+// Throttling that outlasts RetryConfig.Throttled fails the client, saying for how long, and
+// leaves the others done and right.
+func TestFaultThrottledPastTheBudget(t *testing.T) {
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+	accts := e.sim.Accounts()
+	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
+	cfg := e.config(3)
+	cfg.Retry.Throttled = 400 * time.Millisecond
+	rep, err := e.runWith(t, cfg, faultOpts())
+	if err == nil {
+		t.Fatal("the run succeeded")
+	}
+	msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+	if !strings.Contains(msg, accts[1].Name) || !strings.Contains(msg, "still throttled after") || !strings.Contains(msg, "80000") {
+		t.Errorf("ledger error %q does not name the client, the wait and Meta's code", msg)
+	}
+	if n := e2etest.Rows(t, e.pool, e.clients[1]); n != 0 {
+		t.Errorf("%d rows of the throttled client loaded", n)
+	}
+	for _, i := range []int{0, 2} {
+		e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], lastSunday, faultWeeks)
+	}
+}
