@@ -17,10 +17,14 @@ import (
 	"github.com/metapipe/metapipe/internal/backoff"
 )
 
-// DefaultGraphURL and DefaultAPIVersion are used when META_GRAPH_URL / META_API_VERSION are unset.
+// DefaultGraphURL and DefaultAPIVersion are used when META_GRAPH_URL / META_API_VERSION are
+// unset. DefaultAPIVersion is the newest Marketing API version Meta serves (v27.0, released
+// 2026-11-04, expiry not yet set; v25.0 expires 2027-02-23, v26.0's expiry is not set either:
+// developers.facebook.com/documentation/ads-commerce/marketing-api/marketing-api-changelog/versions,
+// read 2026-12-07).
 const (
 	DefaultGraphURL   = "https://graph.facebook.com"
-	DefaultAPIVersion = "v25.0"
+	DefaultAPIVersion = "v27.0"
 )
 
 // RetryConfig bounds what one request puts up with, each budget one number (docs/META_API.md,
@@ -331,6 +335,9 @@ func (s *Session) once(ctx context.Context, timeout time.Duration, kind CallKind
 	}
 	if ge := parseGraphError(resp.StatusCode, raw); ge != nil {
 		ge.Message = Scrub(ge.Message, s.token)
+		if ge.Code == 2635 {
+			return resp.Header, &APIVersionError{Version: s.c.Version, Latest: latestVersion.FindString(ge.Message), Graph: ge}
+		}
 		return resp.Header, ge
 	}
 	if resp.StatusCode >= 300 {

@@ -269,7 +269,7 @@ func decideRange(rng Range, id string, resumed bool, err error, h rangeHistory, 
 	var ge *GraphError
 	var je *ReportRunError
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrAPIVersion):
 		return rangeDecision{step: stepFail, err: err}, h
 	case ClassOf(err) == ClassTooLarge && (id == "" || !errors.As(err, &je)):
 		if rng.Weeks() > 1 {

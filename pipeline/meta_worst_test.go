@@ -5,6 +5,8 @@ package pipeline_test
 // simulator's truth for every client. docs/META_API.md names the source of each fault.
 
 import (
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,49 @@ func TestFaultThrottledPastTheBudget(t *testing.T) {
 	}
 	for _, i := range []int{0, 2} {
 		e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], lastSunday, faultWeeks)
+	}
+}
+
+// Meta upgrades an expired version of some endpoints and not of others (its 2024-04-16
+// blog post): when the ad account reads pass and the Insights requests answer 2635, the run
+// stops at the first with one usage error naming META_API_VERSION, not one failed client
+// after another, and nothing is loaded.
+func TestFaultDeprecatedVersionOnInsightsOnly(t *testing.T) {
+	deprecated := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/insights") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"message":"(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: v27.0.","type":"OAuthException","code":2635,"fbtrace_id":"AbC"}}`))
+		})
+	}
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, deprecated)
+	cfg := e.config(1)
+	cfg.APIVersion = "v23.0"
+	rep, err := e.runWith(t, cfg, faultOpts())
+	if !errors.Is(err, pipeline.ErrUsage) || !errors.Is(err, extract.ErrAPIVersion) ||
+		!strings.Contains(err.Error(), "META_API_VERSION v23.0") || !strings.Contains(err.Error(), "v27.0") {
+		t.Fatalf("err = %v, want one usage error naming META_API_VERSION v23.0 and v27.0", err)
+	}
+	if errors.Is(err, pipeline.ErrSomeFailed) {
+		t.Error("reported as failed clients")
+	}
+	failed := 0
+	for _, id := range e.clients {
+		if rep.Ledger.Clients[id].Extract.Status == pipeline.StatusFailed {
+			failed++
+		}
+		if n := e2etest.Rows(t, e.pool, id); n != 0 {
+			t.Errorf("client %s: %d rows loaded", id, n)
+		}
+	}
+	if failed > 1 {
+		t.Errorf("%d clients failed one after another; the first should have stopped the run", failed)
+	}
+	if st := rep.Ledger.Stages[pipeline.StageExtract]; st == nil || !strings.Contains(st.Error, "META_API_VERSION") {
+		t.Errorf("the extract stage's error does not say why: %+v", st)
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -16,8 +17,12 @@ import (
 // extractStage extracts every planned client not already staged, as many at a time as the
 // clientGate allows (Config.Concurrency, or as Meta's usage headers allow), while the bulk KPI
 // read runs beside it. A client's failure is recorded in the ledger and does not stop the
-// others; the stage fails only when the KPI read fails or ctx ends.
+// others; the stage fails only when the KPI read fails, ctx ends, or Meta refuses the API
+// version (2635): that is the whole run's configuration (ErrUsage), and stops every client.
 func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Plan, clients []records.Client, lf *ledgerFile) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var versionErr error
 	end, _ := lf.begin(StageExtract)
 	byID := map[string]records.Client{}
 	for _, c := range clients {
@@ -51,6 +56,15 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 				return nil
 			}
 			res := r.extractClient(gctx, x, dir, cp, byID[cp.ID], lf)
+			var ve *extract.APIVersionError
+			if errors.As(res.Err, &ve) {
+				mu.Lock()
+				if versionErr == nil {
+					versionErr = fmt.Errorf("%w: %w", ErrUsage, ve)
+				}
+				mu.Unlock()
+				stop(versionErr)
+			}
 			mu.Lock()
 			jobWait += res.Stats.JobWait
 			paging += res.Stats.Paging
@@ -60,7 +74,10 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 	}
 	_ = clientGroup.Wait() // a client's error is in the ledger, not here
 	err := g.Wait()
-	if err == nil {
+	switch {
+	case versionErr != nil:
+		err = versionErr
+	case err == nil:
 		err = ctx.Err()
 	}
 	secs := end(err)
