@@ -103,6 +103,22 @@ func TestFaultLargeAndBusyAccounts(t *testing.T) {
 			}
 		}},
 		{"reduce on the ad account's read: retried", fixtures.Faults{AccountTooLarge: 1}, nil, nil},
+		{"x-app-usage, x-ad-account-usage and ads_management at 100 %: not paced by", fixtures.Faults{OtherUsageAt: 100}, func(c *pipeline.Config) {
+			c.Throttle.Cooldown = time.Second
+		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+			if st.ThrottleWait != 0 {
+				t.Errorf("waited %s for figures that do not gate Insights", st.ThrottleWait)
+			}
+		}},
+		{"acc_id_util_pct stuck at 100 % while Meta answers: one cooldown, then paced", fixtures.Faults{InsightsUsageAt: 100}, func(c *pipeline.Config) {
+			c.Throttle.Cooldown, c.Throttle.Pace = 300*time.Millisecond, 5*time.Millisecond
+		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+			// A cooldown before every call would be one per request (dozens); the kinds share
+			// the first one, each waiting it at most 1.2 ×.
+			if st.ThrottleWait > 10*300*time.Millisecond || st.ThrottleWait < 300*time.Millisecond {
+				t.Errorf("waited %s over %d requests, want one cooldown (300ms) for each kind and then 5ms a call", st.ThrottleWait, st.Requests)
+			}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
