@@ -5,7 +5,9 @@ package pipeline_test
 // simulator's truth for every client. docs/META_API.md names the source of each fault.
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -216,4 +218,53 @@ func TestFaultDeprecatedVersionOnInsightsOnly(t *testing.T) {
 	if st := rep.Ledger.Stages[pipeline.StageExtract]; st == nil || !strings.Contains(st.Error, "META_API_VERSION") {
 		t.Errorf("the extract stage's error does not say why: %+v", st)
 	}
+}
+
+// The current week's KPI window ends at the as-of date, whatever date_stop Meta gives the last
+// bucket: with an as-of on a Thursday and a last bucket that says Tuesday or Sunday, the KPI of
+// Monday to Thursday (the table equals the truth); and buckets anchored elsewhere than where metapipe asked
+// fail their client with an error naming the report and the bucket, nothing of it loaded.
+func TestFaultBuckets(t *testing.T) {
+	thursday := lastSunday.AddDate(0, 0, -3)
+	o := faultOpts()
+	o.AsOf = thursday
+	for _, shift := range []int{-2, 3} {
+		t.Run(fmt.Sprintf("a last bucket whose date_stop is %+d days from the as-of date", shift), func(t *testing.T) {
+			t.Parallel()
+			e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+			for _, a := range e.sim.Accounts() {
+				e.sim.SetFaults(a.ID, fixtures.Faults{LastBucketStop: shift})
+			}
+			if _, err := e.runWith(t, e.config(2), o); err != nil {
+				t.Fatal(err)
+			}
+			e2etest.CheckTable(t, e.pool, e.sim, e.clients, thursday, faultWeeks)
+			var kpiDays int
+			if err := e.pool.QueryRow(context.Background(), `SELECT kpi_days FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`,
+				e.clients[0], e2etest.Monday(thursday)).Scan(&kpiDays); err != nil || kpiDays > 4 {
+				t.Errorf("the as-of week has %d KPI days (%v), want at most 4 (Monday to Thursday)", kpiDays, err)
+			}
+		})
+	}
+	t.Run("buckets anchored three days after since", func(t *testing.T) {
+		t.Parallel()
+		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		accts := e.sim.Accounts()
+		e.sim.SetFaults(accts[1].ID, fixtures.Faults{BucketShift: 3})
+		rep, err := e.runWith(t, e.config(3), o)
+		if !errors.Is(err, pipeline.ErrSomeFailed) {
+			t.Fatalf("err = %v, want ErrSomeFailed", err)
+		}
+		msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+		if !strings.Contains(msg, accts[1].Name) || !strings.Contains(msg, "report ") || !strings.Contains(msg, "field date_start") ||
+			!strings.Contains(msg, "not the start of a weekly bucket") {
+			t.Errorf("ledger error %q does not name the client, the report and the bucket", msg)
+		}
+		if n := e2etest.Rows(t, e.pool, e.clients[1]); n != 0 {
+			t.Errorf("%d rows of the misbucketed client loaded", n)
+		}
+		for _, i := range []int{0, 2} {
+			e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], thursday, faultWeeks)
+		}
+	})
 }
