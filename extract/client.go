@@ -202,7 +202,7 @@ func (s *Session) doWith(ctx context.Context, timeout time.Duration, a ask, meth
 			h.at(c, time.Since(start))
 		}
 		d := decide(a, answer{err: err, regain: regain}, h, p)
-		if err != nil {
+		if err != nil && d.verb != verbSmaller { // a smaller page is a new question, not an attempt
 			h.counted(c)
 		}
 		switch d.verb {
@@ -224,6 +224,9 @@ func (s *Session) doWith(ctx context.Context, timeout time.Duration, a ask, meth
 		case verbHold:
 			s.Stats.Throttled.Add(1)
 			s.Throttle.hold(d.wait, "throttled")
+			if held := heldHook(ctx); held != nil {
+				held()
+			}
 		case verbSmaller:
 			s.Stats.SmallerPages.Add(1)
 			a.limit = d.limit

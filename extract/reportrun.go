@@ -60,6 +60,10 @@ type Progress struct {
 	Percent  int   // Meta's async_percent_completion at the last poll (0-100)
 	Pages    int   // result pages read so far (StateReading)
 	Requests int64 // the client's Graph API requests so far, every kind included
+	// ThrottledSince is when Meta began answering the ad account's calls with throttling
+	// errors, with no success since (zero when it is not throttled): State is StateThrottled
+	// while a call of this kind waits for it.
+	ThrottledSince time.Time
 }
 
 // The states of a report kind besides Meta's async_status.
@@ -68,7 +72,25 @@ const (
 	StateSubmitted  = "submitted"  // submitted (or resumed), not polled yet
 	StateReading    = "reading"    // completed; reading the result pages
 	StateDone       = "done"       // the rows are staged
+	StateThrottled  = "throttled"  // a call waits while Meta throttles the ad account (Progress.ThrottledSince)
 )
+
+// holdHook is told, through the context of a call (as net/http/httptrace hooks are), that the
+// call's ad account is held after a throttled answer.
+type holdHook struct{ held func() }
+
+type holdHookKey struct{}
+
+func withHoldHook(ctx context.Context, held func()) context.Context {
+	return context.WithValue(ctx, holdHookKey{}, &holdHook{held: held})
+}
+
+func heldHook(ctx context.Context) func() {
+	if h, ok := ctx.Value(holdHookKey{}).(*holdHook); ok {
+		return h.held
+	}
+	return nil
+}
 
 // ProgressFunc is told a kind's [Progress] at every step: the submit, each poll, each page.
 // It is called from the kinds' goroutines at once.
@@ -92,7 +114,8 @@ type reportRunner struct {
 // report tells the progress function, if any, the kind's state.
 func (r *reportRunner) report(state string, percent, pages int) {
 	if r.progress != nil {
-		r.progress(Progress{Kind: r.spec.Kind, State: state, Percent: percent, Pages: pages, Requests: r.s.Stats.Requests.Load()})
+		r.progress(Progress{Kind: r.spec.Kind, State: state, Percent: percent, Pages: pages, Requests: r.s.Stats.Requests.Load(),
+			ThrottledSince: r.s.Throttle.ThrottledSince()})
 	}
 }
 
@@ -133,6 +156,7 @@ func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightR
 				}
 				r.s.Stats.Throttled.Add(1)
 				r.s.Throttle.hold(d.hold, "report run failed throttled")
+				r.report(StateThrottled, 0, 0)
 			}
 		default: // stepWait (the run is saved: the next extraction of the client polls it), stepFail
 			return nil, d.err

@@ -90,6 +90,7 @@ func (r *reportRunner) insightsParams(rng Range) url.Values {
 // synchronously), else, or when the synchronous read falls back, by report runs. fallback
 // names why a synchronous read gave way ("" when none did).
 func (r *reportRunner) fetchKind(ctx context.Context, rng Range) (rows []records.InsightRow, sync bool, fallback string, err error) {
+	ctx = withHoldHook(ctx, func() { r.report(StateThrottled, 0, 0) })
 	_, saved := r.runs.find(rng)
 	if r.sync.Weeks > 0 && rng.Weeks() <= r.sync.Weeks && !saved {
 		rows, err = r.readSync(ctx, rng)
