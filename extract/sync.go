@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,12 +71,33 @@ func (e *syncFallback) Error() string {
 
 func (e *syncFallback) Unwrap() error { return e.err }
 
+// effectiveStatuses are every effective_status of a campaign and of an ad (the business SDK's
+// Campaign.EffectiveStatus and Ad.EffectiveStatus), live or not: asked for below the account
+// level, so that deleted and archived objects count there as they do in the account's totals.
+// Meta: act_<id>/insights?level=ad "does not return stats for the deleted object"; query them
+// "using the ad.effective_status filter" (Manage your ad object's status).
+var effectiveStatuses = map[string][]string{
+	"campaign": {"ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES"},
+	"ad": {"ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES", "PENDING_REVIEW", "DISAPPROVED",
+		"PREAPPROVED", "PENDING_BILLING_INFO", "CAMPAIGN_PAUSED", "ADSET_PAUSED"},
+}
+
 // insightsParams are the Insights parameters of a range, for a submit and for a synchronous
-// read alike: the level, the fields, the breakdowns, the range and weekly buckets.
+// read alike: the level, the fields, the breakdowns, the range and weekly buckets; below the
+// account level, a filter on every effective_status (deleted and archived objects included);
+// with actions, use_unified_attribution_setting=true, Ads Manager's attribution (Meta: action
+// metrics are not available when a total spans several attribution settings).
 func (r *reportRunner) insightsParams(rng Range) url.Values {
 	params := url.Values{}
 	params.Set("level", r.spec.Level)
 	params.Set("fields", strings.Join(r.spec.Fields, ","))
+	if st, ok := effectiveStatuses[r.spec.Level]; ok {
+		f, _ := json.Marshal([]map[string]any{{"field": r.spec.Level + ".effective_status", "operator": "IN", "value": st}})
+		params.Set("filtering", string(f))
+	}
+	if slices.Contains(r.spec.Fields, "actions") {
+		params.Set("use_unified_attribution_setting", "true")
+	}
 	if len(r.spec.Breakdowns) > 0 {
 		params.Set("breakdowns", strings.Join(r.spec.Breakdowns, ","))
 	}

@@ -105,6 +105,7 @@ func TestFaultLargeAndBusyAccounts(t *testing.T) {
 			}
 		}},
 		{"reduce on the ad account's read: retried", fixtures.Faults{AccountTooLarge: 1}, nil, nil},
+		{"deleted and archived campaigns: asked for below the account level", fixtures.Faults{GoneCampaigns: 3}, nil, nil},
 		{"x-app-usage, x-ad-account-usage and ads_management at 100 %: not paced by", fixtures.Faults{OtherUsageAt: 100}, func(c *pipeline.Config) {
 			c.Throttle.Cooldown = time.Second
 		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
