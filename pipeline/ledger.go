@@ -111,6 +111,10 @@ type TransformRecord struct {
 	Status   Status   `json:"status"`
 	Rows     int      `json:"rows"`
 	Warnings []string `json:"warnings,omitempty"`
+	// NotFinal lists the weeks (Mondays, YYYY-MM-DD) whose campaign, placement or demographic
+	// sums disagree with the account's totals: loaded, but never made final, so that later
+	// runs fetch them again.
+	NotFinal []string `json:"not_final,omitempty"`
 	Error    string   `json:"error,omitempty"`
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -268,4 +269,42 @@ func TestFaultBuckets(t *testing.T) {
 			e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], thursday, faultWeeks)
 		}
 	})
+}
+
+// Weeks whose campaign sums disagree with the account's totals are loaded but never made
+// final: the ledger names them (status prints them), final_through stops before the first,
+// and the next run fetches them again; the other clients' weeks become final as usual.
+func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+	accts := e.sim.Accounts()
+	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ShortCampaigns: true})
+	rep, err := e.runWith(t, e.config(2), faultOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf := rep.Ledger.Clients[e.clients[1]].Transform.NotFinal
+	if len(nf) == 0 || len(rep.Ledger.Clients[e.clients[0]].Transform.NotFinal) != 0 {
+		t.Fatalf("not final: %v and %v; want weeks for the short client only", nf, rep.Ledger.Clients[e.clients[0]].Transform.NotFinal)
+	}
+	final := func(id string) *time.Time {
+		var f *time.Time
+		if err := e.pool.QueryRow(context.Background(), `SELECT final_through FROM client_sync_state WHERE client_id = $1`, id).Scan(&f); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	first, _ := time.Parse(time.DateOnly, nf[0])
+	if f := final(e.clients[1]); f != nil && !f.Before(first) {
+		t.Errorf("final through %s, at or after the first disagreeing week %s", f.Format(time.DateOnly), nf[0])
+	}
+	if f := final(e.clients[0]); f == nil || f.Before(lastSunday.AddDate(0, 0, -35)) {
+		t.Errorf("the agreeing client is final through %v, want the last Sunday more than 28 days back", f)
+	}
+	plan, err := e.runner(t, 2).PlanClients(context.Background(), []records.Client{{ID: e.clients[1], Name: accts[1].Name, AdAccountID: "act_" + accts[1].ID}}, faultOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if since, _ := time.Parse(time.DateOnly, plan.Clients[0].Since); since.After(first) {
+		t.Errorf("the next run fetches from %s, after the first disagreeing week %s", plan.Clients[0].Since, nf[0])
+	}
 }

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
@@ -25,8 +27,14 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 	res, err := transform.Run(ctx, in)
 	secs := end(err)
 	warnings := map[string][]string{}
+	notFinal := map[string][]string{}
 	for _, w := range res.Warnings {
 		warnings[w.ClientID] = append(warnings[w.ClientID], w.String())
+		if strings.Contains(w.Check, "_vs_account_") {
+			if wk := w.Week.Format(time.DateOnly); !slices.Contains(notFinal[w.ClientID], wk) {
+				notFinal[w.ClientID] = append(notFinal[w.ClientID], wk)
+			}
+		}
 	}
 	lf.update(func(l *Ledger) {
 		l.Timings.Transform += secs
@@ -41,7 +49,9 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 			case pc.Err != nil:
 				*rec = TransformRecord{Status: StatusFailed, Error: pc.Err.Error()}
 			default:
-				*rec = TransformRecord{Status: StatusDone, Rows: pc.Rows, Warnings: warnings[c.ClientID]}
+				nf := notFinal[c.ClientID]
+				slices.Sort(nf)
+				*rec = TransformRecord{Status: StatusDone, Rows: pc.Rows, Warnings: warnings[c.ClientID], NotFinal: nf}
 			}
 		}
 	})
