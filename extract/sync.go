@@ -87,19 +87,23 @@ var effectiveStatuses = map[string][]string{
 // account level, a filter on every effective_status (deleted and archived objects included);
 // with actions, use_unified_attribution_setting=true, Ads Manager's attribution (Meta: action
 // metrics are not available when a total spans several attribution settings).
-func (r *reportRunner) insightsParams(rng Range) url.Values {
+func (r *reportRunner) insightsParams(rng Range) url.Values { return r.spec.Params(rng) }
+
+// Params are the Insights parameters of the report kind for rng (see insightsParams): what a
+// submit and a synchronous read send besides the token and the page size.
+func (s ReportSpec) Params(rng Range) url.Values {
 	params := url.Values{}
-	params.Set("level", r.spec.Level)
-	params.Set("fields", strings.Join(r.spec.Fields, ","))
-	if st, ok := effectiveStatuses[r.spec.Level]; ok {
-		f, _ := json.Marshal([]map[string]any{{"field": r.spec.Level + ".effective_status", "operator": "IN", "value": st}})
+	params.Set("level", s.Level)
+	params.Set("fields", strings.Join(s.Fields, ","))
+	if st, ok := effectiveStatuses[s.Level]; ok {
+		f, _ := json.Marshal([]map[string]any{{"field": s.Level + ".effective_status", "operator": "IN", "value": st}})
 		params.Set("filtering", string(f))
 	}
-	if slices.Contains(r.spec.Fields, "actions") {
+	if slices.Contains(s.Fields, "actions") {
 		params.Set("use_unified_attribution_setting", "true")
 	}
-	if len(r.spec.Breakdowns) > 0 {
-		params.Set("breakdowns", strings.Join(r.spec.Breakdowns, ","))
+	if len(s.Breakdowns) > 0 {
+		params.Set("breakdowns", strings.Join(s.Breakdowns, ","))
 	}
 	tr, _ := json.Marshal(map[string]string{"since": rng.Since.Format(time.DateOnly), "until": rng.Until.Format(time.DateOnly)})
 	params.Set("time_range", string(tr))
