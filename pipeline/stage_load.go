@@ -21,7 +21,7 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 			continue
 		}
 		req.ClientIDs = append(req.ClientIDs, cp.ID)
-		req.Sync = append(req.Sync, holdBackFinal(cp.SyncState(plan.RunID), snap.Clients[cp.ID].Transform.NotFinal))
+		req.Sync = append(req.Sync, cp.SyncStateHeldBack(plan.RunID, snap.Clients[cp.ID].Transform.NotFinal))
 		// The whole fetched range is in the file: a stored week in it that is not (it lost
 		// all delivery) goes.
 		req.Ranges = append(req.Ranges, cp.LoadRange())
@@ -60,11 +60,12 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 	return nil
 }
 
-// holdBackFinal keeps the weeks whose sums disagree with the account's totals (notFinal,
-// Mondays) from becoming final: final_through stops at the Sunday before the first of them, so
-// that the next runs fetch them again (load only moves final_through forward: a week made final
-// by an earlier run stays so).
-func holdBackFinal(st load.SyncState, notFinal []string) load.SyncState {
+// SyncStateHeldBack is SyncState with the weeks whose sums disagree with the account's totals
+// (notFinal: Mondays, YYYY-MM-DD, in order; see NotFinal) kept from becoming final:
+// final_through stops at the Sunday before the first of them, so that the next runs fetch them
+// again (load only moves final_through forward: a week made final by an earlier run stays so).
+func (c ClientPlan) SyncStateHeldBack(runID string, notFinal []string) load.SyncState {
+	st := c.SyncState(runID)
 	if len(notFinal) == 0 || st.FinalThrough == nil {
 		return st
 	}

@@ -27,15 +27,10 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 	res, err := transform.Run(ctx, in)
 	secs := end(err)
 	warnings := map[string][]string{}
-	notFinal := map[string][]string{}
 	for _, w := range res.Warnings {
 		warnings[w.ClientID] = append(warnings[w.ClientID], w.String())
-		if strings.Contains(w.Check, "_vs_account_") {
-			if wk := w.Week.Format(time.DateOnly); !slices.Contains(notFinal[w.ClientID], wk) {
-				notFinal[w.ClientID] = append(notFinal[w.ClientID], wk)
-			}
-		}
 	}
+	notFinal := NotFinal(res.Warnings)
 	lf.update(func(l *Ledger) {
 		l.Timings.Transform += secs
 		for _, c := range in.Clients {
@@ -49,9 +44,7 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 			case pc.Err != nil:
 				*rec = TransformRecord{Status: StatusFailed, Error: pc.Err.Error()}
 			default:
-				nf := notFinal[c.ClientID]
-				slices.Sort(nf)
-				*rec = TransformRecord{Status: StatusDone, Rows: pc.Rows, Warnings: warnings[c.ClientID], NotFinal: nf}
+				*rec = TransformRecord{Status: StatusDone, Rows: pc.Rows, Warnings: warnings[c.ClientID], NotFinal: notFinal[c.ClientID]}
 			}
 		}
 	})
@@ -59,4 +52,23 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 		r.log.Warn("transform check", "client", w.ClientID, "week", w.Week.Format(time.DateOnly), "check", w.Check, "detail", w.Detail)
 	}
 	return err
+}
+
+// NotFinal is, by client, the weeks (Mondays, YYYY-MM-DD, in order) whose campaign, placement
+// or demographic sums disagree with the account's totals (the transform's *_vs_account_*
+// warnings): loaded, but never made final (ClientPlan.SyncStateHeldBack).
+func NotFinal(warnings []transform.Warning) map[string][]string {
+	out := map[string][]string{}
+	for _, w := range warnings {
+		if !strings.Contains(w.Check, "_vs_account_") {
+			continue
+		}
+		if wk := w.Week.Format(time.DateOnly); !slices.Contains(out[w.ClientID], wk) {
+			out[w.ClientID] = append(out[w.ClientID], wk)
+		}
+	}
+	for _, weeks := range out {
+		slices.Sort(weeks)
+	}
+	return out
 }
