@@ -104,6 +104,9 @@ type ExtractRecord struct {
 	Kinds   map[records.Kind]extract.KindResult `json:"kinds,omitempty"`
 	Stats   extract.StatsSnapshot               `json:"stats"`
 	Error   string                              `json:"error,omitempty"`
+	// ThrottledSince is when Meta began throttling the client's ad account, with no success
+	// since: set while it lasts, cleared when the client is done, kept when it failed.
+	ThrottledSince time.Time `json:"throttled_since,omitzero"`
 }
 
 // TransformRecord is one client's transform.

@@ -155,13 +155,16 @@ func TestFaultLargeAndBusyAccounts(t *testing.T) {
 func withSync(c *pipeline.Config) { c.Sync = extract.SyncConfig{Weeks: faultWeeks} }
 
 // Throttling that outlasts RetryConfig.Throttled fails the client, saying for how long, and
-// leaves the others done and right.
+// leaves the others done and right. Throttled at the ad account read of its first run, the client
+// fails before anything is submitted; throttled during the extraction of a later run (its ad
+// account cached), the ledger also says since when (status prints "throttled by Meta since …"),
+// and the rows of the first run stay as they were.
 func TestFaultThrottledPastTheBudget(t *testing.T) {
 	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
 	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
 	cfg := e.config(3)
 	cfg.Retry.Throttled = 400 * time.Millisecond
+	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
 	rep, err := e.runWith(t, cfg, faultOpts())
 	if err == nil {
 		t.Fatal("the run succeeded")
@@ -176,6 +179,26 @@ func TestFaultThrottledPastTheBudget(t *testing.T) {
 	for _, i := range []int{0, 2} {
 		e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], lastSunday, faultWeeks)
 	}
+
+	// A later run: the ad account is cached, the extraction is throttled.
+	e.sim.SetFaults(accts[1].ID, fixtures.Faults{})
+	if _, err := e.runWith(t, cfg, faultOpts()); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
+	o := faultOpts()
+	o.Full = true
+	rep, err = e.runWith(t, cfg, o)
+	if !errors.Is(err, pipeline.ErrSomeFailed) {
+		t.Fatalf("err = %v, want ErrSomeFailed", err)
+	}
+	if ts := rep.Ledger.Clients[e.clients[1]].Extract.ThrottledSince; ts.IsZero() || ts.After(time.Now()) {
+		t.Errorf("the ledger says throttled since %v: want when Meta began throttling", ts)
+	}
+	if ts := rep.Ledger.Clients[e.clients[0]].Extract.ThrottledSince; !ts.IsZero() {
+		t.Errorf("a client that was not throttled says throttled since %v", ts)
+	}
+	e2etest.CheckClient(t, e.pool, e.sim, accts[1], e.clients[1], lastSunday, faultWeeks) // the first run's rows, still right
 }
 
 // Meta upgrades an expired version of some endpoints and not of others (its 2024-04-16

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -112,7 +113,17 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 	} else {
 		req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c),
 			Range: cp.Range(), Dir: dir.Client(cp.ID)}
-		res = x.Extract(ctx, req, func(p extract.Progress) { r.rep.KindProgress(cp.ID, p) })
+		var throttled atomic.Int64 // the ThrottledSince last written to the ledger, in Unix nanoseconds
+		res = x.Extract(ctx, req, func(p extract.Progress) {
+			r.rep.KindProgress(cp.ID, p)
+			var since int64
+			if !p.ThrottledSince.IsZero() {
+				since = p.ThrottledSince.UnixNano()
+			}
+			if throttled.Swap(since) != since {
+				lf.update(func(l *Ledger) { l.Clients[cp.ID].Extract.ThrottledSince = p.ThrottledSince.UTC() })
+			}
+		})
 	}
 	r.rep.ClientDone(cp.ID, res.Err)
 	lf.update(func(l *Ledger) {
@@ -121,6 +132,8 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 		rec.Status, rec.Error = StatusDone, ""
 		if res.Err != nil {
 			rec.Status, rec.Error = outcome(res.Err), res.Err.Error()
+		} else {
+			rec.ThrottledSince = time.Time{}
 		}
 	})
 	if errors.Is(res.Err, context.Canceled) {
