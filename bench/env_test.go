@@ -2,10 +2,7 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -148,12 +145,7 @@ func (w *world) warmReports(b *testing.B, since time.Time, old bool) {
 	for _, c := range w.clients {
 		if !old {
 			for _, k := range records.Kinds {
-				s := extract.Specs[k]
-				q := url.Values{"level": {s.Level}, "fields": {strings.Join(s.Fields, ",")}, "time_increment": {"7"},
-					"time_range": {fmt.Sprintf(`{"since":%q,"until":%q}`, since.Format(time.DateOnly), asOf.Format(time.DateOnly))}}
-				if len(s.Breakdowns) > 0 {
-					q.Set("breakdowns", strings.Join(s.Breakdowns, ","))
-				}
+				q := extract.Specs[k].Params(extract.Range{Since: since, Until: asOf}) // what metapipe will ask
 				if err := w.sim.Warm(c.AdAccountID, q); err != nil {
 					b.Fatal(err)
 				}

@@ -7,32 +7,57 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/metapipe/metapipe/internal/backoff"
 )
 
-// DefaultGraphURL and DefaultAPIVersion are used when META_GRAPH_URL / META_API_VERSION are unset.
+// DefaultGraphURL and DefaultAPIVersion are used when META_GRAPH_URL / META_API_VERSION are
+// unset. DefaultAPIVersion is the newest Marketing API version Meta serves (v27.0, released
+// 2026-11-04, expiry not yet set; v25.0 expires 2027-02-23, v26.0's expiry is not set either:
+// developers.facebook.com/documentation/ads-commerce/marketing-api/marketing-api-changelog/versions,
+// read 2026-12-07).
 const (
 	DefaultGraphURL   = "https://graph.facebook.com"
-	DefaultAPIVersion = "v25.0"
+	DefaultAPIVersion = "v27.0"
 )
 
-// RetryConfig bounds the retries of one call.
+// RetryConfig bounds what one request puts up with, each budget one number (docs/META_API.md,
+// "Budgets", has their sources and the worst cases they make).
 type RetryConfig struct {
-	Base        time.Duration // first backoff (500ms)
-	Cap         time.Duration // longest backoff (30s)
-	MaxAttempts int           // attempts for transient errors (6)
-	MaxThrottle int           // throttled answers tolerated for one call (20)
+	Base        time.Duration // first backoff after a transient answer or a run lag (500ms)
+	Cap         time.Duration // longest such backoff (30s)
+	MaxAttempts int           // transient answers tolerated for one request, the last included (6)
 	Timeout     time.Duration // each attempt's own timeout (60s)
 	// RunLag bounds, per request, how long a report run's own endpoints may deny the run
 	// (Meta's lag after creating it: docs/META_API.md, "Errors") before it counts as unknown
 	// (2m). The same request is retried meanwhile, with the backoff above.
 	RunLag time.Duration
+	// Throttled bounds, per request, how long Meta may keep answering it with throttling
+	// errors (60m: Meta's quotas count calls over a rolling hour). Meanwhile the ad account
+	// is held for Meta's regain time, or for ThrottleConfig.Cooldown doubling with each
+	// throttled answer in a row, up to ThrottleConfig.MaxWait.
+	Throttled time.Duration
+	// NotReady bounds how long a completed report run's results may answer "not ready"
+	// (2601/1815107) before the read gives up (10m; facebookarchive/php-graph-sdk#915, #1094).
+	// The waits start at PollConfig.NotReadyWait and double, up to Cap.
+	NotReady time.Duration
+	// PageFloor is the smallest page size asked for: a result page Meta refuses as too much
+	// data is asked for again from the same cursor at half the size, down to this (10).
+	PageFloor int
 }
+
+// The defaults of RetryConfig's budgets.
+const (
+	ThrottledDefault = 60 * time.Minute
+	NotReadyDefault  = 10 * time.Minute
+	PageFloorDefault = 10
+)
 
 func (c RetryConfig) withDefaults() RetryConfig {
 	if c.Base == 0 {
@@ -44,14 +69,20 @@ func (c RetryConfig) withDefaults() RetryConfig {
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 6
 	}
-	if c.MaxThrottle == 0 {
-		c.MaxThrottle = 20
-	}
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
 	}
 	if c.RunLag == 0 {
 		c.RunLag = 2 * time.Minute
+	}
+	if c.Throttled == 0 {
+		c.Throttled = ThrottledDefault
+	}
+	if c.NotReady == 0 {
+		c.NotReady = NotReadyDefault
+	}
+	if c.PageFloor <= 0 {
+		c.PageFloor = PageFloorDefault
 	}
 	return c
 }
@@ -101,6 +132,7 @@ type Session struct {
 	token    Token
 	Throttle *Throttle
 	Stats    *Stats
+	poll     PollConfig // the waits after a "not ready" (NotReadyWait)
 }
 
 // Session binds a token and an ad account (with or without the act_ prefix).
@@ -115,96 +147,118 @@ func (c *Client) Session(account string, token Token, th *Throttle) *Session {
 	return &Session{c: c, Account: account, token: token, Throttle: th, Stats: &Stats{}}
 }
 
-// call makes one Graph API request with retries: transient errors back off exponentially with
-// jitter and a cap (internal/backoff), throttled answers wait what the account's [Throttle]
-// says and do not count as attempts. path is relative to the version ("act_1/insights") or an
-// absolute URL on the Graph host (a paging.next link). The decoded JSON body goes into out.
+// call makes one Graph API request as [decide] says: transient errors back off exponentially,
+// throttled answers hold the account's [Throttle], Meta's lag on a report run is waited out.
+// path is relative to the version ("act_1/insights") or an absolute URL on the Graph host (a
+// paging.next link). The decoded JSON body goes into out.
 func (s *Session) call(ctx context.Context, kind CallKind, method, path string, params url.Values, out any) error {
-	return s.callWith(ctx, callOptions{}, kind, method, path, params, out)
-}
-
-// callOptions change how one call is made.
-type callOptions struct {
-	timeout      time.Duration // each attempt's own timeout instead of RetryConfig.Timeout
-	timeoutFinal bool          // an attempt that times out is not retried: the error is returned
-}
-
-// callWith is call with options.
-func (s *Session) callWith(ctx context.Context, o callOptions, kind CallKind, method, path string, params url.Values, out any) error {
-	cfg := s.c.Retry.withDefaults()
-	if o.timeout > 0 {
-		cfg.Timeout = o.timeout
-	}
-	policy := backoff.Policy{Base: cfg.Base, Cap: cfg.Cap, JitterPercent: 20, MaxAttempts: cfg.MaxAttempts}
-	attempts, throttled := 0, 0
-	err := backoff.Do(ctx, policy, func(ctx context.Context) error {
-		for {
-			waited, err := s.Throttle.Wait(ctx, kind == CallSubmit || kind == CallSync)
-			s.Stats.ThrottleWait.Add(int64(waited))
-			if err != nil {
-				return err
-			}
-			hdr, err := s.once(ctx, cfg.Timeout, kind, method, path, params, out)
-			if s.c.OnAnswer != nil && ctx.Err() == nil {
-				s.c.OnAnswer(kind, err)
-			}
-			if err == nil {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			switch ClassOf(err) {
-			case ClassThrottled:
-				throttled++
-				s.Stats.Throttled.Add(1)
-				if throttled > cfg.MaxThrottle {
-					return fmt.Errorf("still throttled after %d waits: %w", throttled-1, err)
-				}
-				s.Throttle.Throttled(hdr)
-				continue // the throttle holds the next attempt back as long as Meta said
-			case ClassTransient:
-				attempts++
-				if o.timeoutFinal && errors.Is(err, ErrAttemptTimeout) {
-					return err
-				}
-				if attempts < cfg.MaxAttempts {
-					s.Stats.Retries.Add(1)
-				}
-				return backoff.Retryable(err)
-			default:
-				return err
-			}
-		}
-	})
-	if err != nil && ctx.Err() == nil && ClassOf(err) == ClassTransient {
-		return fmt.Errorf("gave up after %d attempts: %w", attempts, err)
-	}
+	_, err := s.do(ctx, ask{kind: kind}, method, path, params, out)
 	return err
 }
 
-// callRun is call for a GET on a report run's own endpoints (its poll, its result pages):
-// besides call's retries, an answer that denies the run ([ClassRunLag]) is retried on the same
-// request with backoff (not counted as an attempt) for up to RetryConfig.RunLag; past that it
-// returns [ErrRunUnknown] wrapping Meta's last answer.
+// callRun is call for a GET on a report run's own endpoints (its poll, its result pages): an
+// answer that denies the run ([ClassRunLag]) is retried on the same request for up to
+// RetryConfig.RunLag; past that it returns [ErrRunUnknown] wrapping Meta's last answer.
 func (s *Session) callRun(ctx context.Context, kind CallKind, runID, path string, params url.Values, out any) error {
+	_, err := s.do(ctx, ask{kind: kind, runID: runID}, http.MethodGet, path, params, out)
+	return err
+}
+
+// do carries out [decide]'s decisions for one request: it asks, and asks again as long as the
+// decision says so, each attempt with its own timeout (timeout, or RetryConfig.Timeout when 0).
+// A page (a.limit > 0) is asked with limit=a.limit, which overrides the limit of a paging.next
+// link; the page size it ended with is returned, so that a read goes on at the size Meta
+// accepted. The loop ends: every class of answer has its budget (decide).
+func (s *Session) do(ctx context.Context, a ask, method, path string, params url.Values, out any) (limit int, err error) {
+	return s.doWith(ctx, 0, a, method, path, params, out)
+}
+
+func (s *Session) doWith(ctx context.Context, timeout time.Duration, a ask, method, path string, params url.Values, out any) (int, error) {
 	cfg := s.c.Retry.withDefaults()
-	lag := backoff.Policy{Base: cfg.Base, Cap: cfg.Cap, JitterPercent: 20, MaxElapsed: cfg.RunLag}.Backoff()
+	if timeout <= 0 {
+		timeout = cfg.Timeout
+	}
+	p := policyOf(cfg, s.Throttle.cfg, s.poll)
+	var h history
 	start := time.Now()
 	for {
-		err := s.call(ctx, kind, http.MethodGet, path, params, out)
-		if err == nil || classOnRun(err, runID) != ClassRunLag {
-			return err
+		waited, err := s.Throttle.Wait(ctx, a.kind == CallSubmit || a.kind == CallSync)
+		s.Stats.ThrottleWait.Add(int64(waited))
+		if err != nil {
+			return a.limit, err
 		}
-		d, stop := lag.Next()
-		if stop {
-			return fmt.Errorf("%w: denied for %s: %w", ErrRunUnknown, roundDuration(time.Since(start)), err)
+		q := params
+		if a.limit > 0 {
+			q = withParam(params, "limit", strconv.Itoa(a.limit))
 		}
-		s.Stats.Lagged.Add(1)
-		if err := backoff.Sleep(ctx, d); err != nil {
-			return err
+		hdr, err := s.once(ctx, timeout, a.kind, method, path, q, out)
+		if s.c.OnAnswer != nil && ctx.Err() == nil {
+			s.c.OnAnswer(a.kind, err)
+		}
+		if err != nil && ctx.Err() != nil {
+			return a.limit, ctx.Err()
+		}
+		var regain time.Duration
+		if err != nil {
+			u, _ := ParseUsage(hdr, s.Throttle.cfg.RegainUnit)
+			regain = u.Regain
+		}
+		var c Class
+		if err != nil {
+			c = classify(a, err)
+			h.at(c, time.Since(start))
+		}
+		d := decide(a, answer{err: err, regain: regain}, h, p)
+		if err != nil && d.verb != verbSmaller { // a smaller page is a new question, not an attempt
+			h.counted(c)
+		}
+		switch d.verb {
+		case verbDone:
+			s.Throttle.answered()
+			return a.limit, nil
+		case verbRetry:
+			switch c {
+			case ClassRunLag:
+				s.Stats.Lagged.Add(1)
+			case ClassNotReady:
+				s.Stats.NotReady.Add(1)
+			default:
+				s.Stats.Retries.Add(1)
+			}
+			if err := backoff.Sleep(ctx, jitter(d.wait)); err != nil {
+				return a.limit, err
+			}
+		case verbHold:
+			s.Stats.Throttled.Add(1)
+			s.Throttle.hold(d.wait, "throttled")
+			if held := heldHook(ctx); held != nil {
+				held()
+			}
+		case verbSmaller:
+			s.Stats.SmallerPages.Add(1)
+			a.limit = d.limit
+		default:
+			return a.limit, d.err
 		}
 	}
+}
+
+// jitter moves d by up to ±20 %, so that requests that failed together do not retry together.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d - d/5 + rand.N(2*d/5+1)
+}
+
+// withParam is params with key set to value, params unchanged.
+func withParam(params url.Values, key, value string) url.Values {
+	q := make(url.Values, len(params)+1)
+	for k, v := range params {
+		q[k] = v
+	}
+	q.Set(key, value)
+	return q
 }
 
 // roundDuration rounds d for a message: to the millisecond under a second, else to the second.
@@ -294,6 +348,9 @@ func (s *Session) once(ctx context.Context, timeout time.Duration, kind CallKind
 	}
 	if ge := parseGraphError(resp.StatusCode, raw); ge != nil {
 		ge.Message = Scrub(ge.Message, s.token)
+		if ge.Code == 2635 {
+			return resp.Header, &APIVersionError{Version: s.c.Version, Latest: latestVersion.FindString(ge.Message), Graph: ge}
+		}
 		return resp.Header, ge
 	}
 	if resp.StatusCode >= 300 {

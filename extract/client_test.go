@@ -213,9 +213,20 @@ func TestUsageHeaders(t *testing.T) {
 		t.Errorf("usage %+v, want 97 %% at the fullest, 40 %% app-wide", u)
 	}
 	h1 := http.Header{}
-	h1.Set("x-ad-account-usage", `{"acc_id_util_pct":12}`)
+	h1.Set("x-fb-ads-insights-throttle", `{"acc_id_util_pct":12}`)
 	if u, ok := ParseUsage(h1, time.Minute); !ok || u.Percent != 12 || u.HasApp {
 		t.Errorf("an account's usage alone: %+v, want no app-wide figure", u)
+	}
+	// Only what gates Insights calls: not x-app-usage (the Marketing API is excluded from the
+	// Graph API's app limits), not x-ad-account-usage (ads API calls of v3.3 and older), not
+	// x-business-use-case-usage entries of other types (Meta's example: ads_management at 95).
+	h3 := http.Header{}
+	h3.Set("x-app-usage", `{"call_count":100,"total_time":100,"total_cputime":100}`)
+	h3.Set("x-ad-account-usage", `{"acc_id_util_pct":100}`)
+	h3.Set("x-business-use-case-usage", `{"1":[{"type":"ads_management","call_count":95,"total_cputime":20,"total_time":20,"estimated_time_to_regain_access":9},`+
+		`{"type":"custom_audience","call_count":99},{"type":"ads_insights","call_count":30,"total_cputime":12,"total_time":12,"estimated_time_to_regain_access":0}]}`)
+	if u, ok := ParseUsage(h3, time.Minute); !ok || u.Percent != 30 || u.Regain != 0 || u.HasApp || u.Other != 100 {
+		t.Errorf("usage %+v, want 30 %% (ads_insights only), no regain, no app-wide figure, 100 %% elsewhere", u)
 	}
 	h2 := http.Header{}
 	h2.Set("x-app-usage", "not json")
@@ -228,7 +239,7 @@ func TestUsageHeaders(t *testing.T) {
 func TestThrottleHoldsSubmits(t *testing.T) {
 	th := NewThrottle(ThrottleConfig{Cooldown: 40 * time.Millisecond, RegainUnit: time.Millisecond})
 	h := http.Header{}
-	h.Set("x-ad-account-usage", `{"acc_id_util_pct":80}`)
+	h.Set("x-fb-ads-insights-throttle", `{"acc_id_util_pct":80}`)
 	th.Observe(h)
 	if w, _ := th.Wait(context.Background(), false); w != 0 {
 		t.Errorf("a poll at 80 %% waited %s", w)
@@ -236,7 +247,7 @@ func TestThrottleHoldsSubmits(t *testing.T) {
 	if w, _ := th.Wait(context.Background(), true); w < 40*time.Millisecond {
 		t.Errorf("a submit at 80 %% waited %s, want the cooldown", w)
 	}
-	h.Set("x-ad-account-usage", `{"acc_id_util_pct":99}`)
+	h.Set("x-fb-ads-insights-throttle", `{"acc_id_util_pct":99}`)
 	th.Observe(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -419,4 +430,41 @@ func TestRunLag(t *testing.T) {
 			t.Errorf("err %v after %d requests; want fatal at once", err, n.Load())
 		}
 	})
+}
+
+// A figure that stays high while Meta answers normally (Airbyte: acc_id_util_pct at 100 with
+// capacity back): one cooldown, then one call per Pace, not a cooldown before every call; a
+// throttled answer, or a reading below the thresholds, ends the pacing.
+func TestThrottlePacesAStuckFigure(t *testing.T) {
+	th := NewThrottle(ThrottleConfig{Cooldown: time.Hour, Pace: 2 * time.Millisecond, RegainUnit: time.Millisecond, MaxInline: time.Minute})
+	high := http.Header{}
+	high.Set("x-fb-ads-insights-throttle", `{"acc_id_util_pct":100}`)
+	th.Observe(high)
+	if _, err := th.Wait(context.Background(), false); err == nil {
+		t.Fatal("the first call at 100 % did not wait the cooldown")
+	}
+	th.mu.Lock()
+	th.until = time.Time{} // the cooldown served
+	th.mu.Unlock()
+	th.Observe(high) // Meta answers normally, still at 100 %
+	th.answered()
+	var waited time.Duration
+	for range 5 {
+		w, err := th.Wait(context.Background(), true)
+		if err != nil {
+			t.Fatalf("a paced call: %v", err)
+		}
+		waited += w
+		th.Observe(high)
+		th.answered()
+	}
+	if waited > time.Second {
+		t.Errorf("five paced calls waited %s", waited)
+	}
+	th.hold(time.Millisecond, "throttled") // a throttled answer: back to cooling down
+	time.Sleep(2 * time.Millisecond)
+	th.Observe(high)
+	if _, err := th.Wait(context.Background(), false); err == nil {
+		t.Error("after a throttled answer, a call at 100 % did not cool down")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ const (
 	ClassNotReady               // results read before the job finished (2601): poll again
 	ClassAuth                   // token or permission refused: fatal for the client
 	ClassRunLag                 // a report run's own endpoint denies the run for a while: retry the same request
+
+	numClasses = ClassRunLag + 1
 )
 
 func (c Class) String() string {
@@ -118,6 +121,40 @@ func classOnRun(err error, runID string) Class {
 		return ClassRunLag
 	}
 	return ClassOf(err)
+}
+
+// ErrAPIVersion marks Meta's answer (#2635) "You are calling a deprecated version of the Ads
+// API": a configuration error of the whole run, not of one client ([*APIVersionError]).
+var ErrAPIVersion = errors.New("deprecated API version")
+
+// APIVersionError is Meta refusing the API version the client calls (META_API_VERSION). It
+// names the version called and the one Meta asks for (from its message; "" when it names none).
+type APIVersionError struct {
+	Version string // the version called, e.g. v22.0
+	Latest  string // the version Meta asks for, e.g. v27.0
+	Graph   *GraphError
+}
+
+func (e *APIVersionError) Error() string {
+	want := e.Latest
+	if want == "" {
+		want = "a newer version"
+	}
+	return fmt.Sprintf("META_API_VERSION %s is a deprecated version of the Ads API: Meta asks for %s; set META_API_VERSION=%s, or unset it for metapipe's default %s (%v)",
+		e.Version, want, cmpOr(e.Latest, "<newer version>"), DefaultAPIVersion, e.Graph)
+}
+
+func (e *APIVersionError) Unwrap() []error { return []error{ErrAPIVersion, e.Graph} }
+
+// latestVersion finds the version Meta asks for in a 2635 message ("… Please update to the
+// latest version: v27.0.").
+var latestVersion = regexp.MustCompile(`v\d+\.\d+`)
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // ErrRunUnknown is returned when a report run's own endpoints kept denying the run

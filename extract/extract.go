@@ -121,6 +121,7 @@ func (x *Extractor) Extract(ctx context.Context, req Request, progress ProgressF
 		return res
 	}
 	sess := x.Client.Session(req.Account, req.Token, NewThrottle(x.Throttle))
+	sess.poll = x.Poll
 	pageSize := x.PageSize
 	if pageSize <= 0 {
 		pageSize = 500

@@ -566,3 +566,35 @@ func (c *closeHook) Close() error {
 	c.done()
 	return err
 }
+
+// While Meta throttles the ad account, its kinds say so and since when (the live lines, the
+// log): Progress.State "throttled" with ThrottledSince; once Meta answers again the kinds go on
+// and the rows are the truth's.
+func TestThrottledSinceIsShown(t *testing.T) {
+	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	a := sim.Accounts()[0]
+	sim.SetFaults(a.ID, fixtures.Faults{ThrottleFor: 300 * time.Millisecond})
+	x := newExtractor(url)
+	x.Throttle.Cooldown = 20 * time.Millisecond
+	var mu sync.Mutex
+	var throttled []extract.Progress
+	start := time.Now()
+	res := x.Extract(context.Background(), job(t, a, fixtures.DemoToken, extract.Range{Since: asOf.AddDate(0, 0, -13), Until: asOf}), func(p extract.Progress) {
+		if p.State == extract.StateThrottled {
+			mu.Lock()
+			throttled = append(throttled, p)
+			mu.Unlock()
+		}
+	})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if len(throttled) == 0 {
+		t.Fatal("no kind said it was throttled")
+	}
+	for _, p := range throttled {
+		if p.ThrottledSince.Before(start) || p.ThrottledSince.After(time.Now()) {
+			t.Errorf("%s throttled since %v: not when Meta began throttling", p.Kind, p.ThrottledSince)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package extract
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -62,6 +61,10 @@ type Progress struct {
 	Percent  int   // Meta's async_percent_completion at the last poll (0-100)
 	Pages    int   // result pages read so far (StateReading)
 	Requests int64 // the client's Graph API requests so far, every kind included
+	// ThrottledSince is when Meta began answering the ad account's calls with throttling
+	// errors, with no success since (zero when it is not throttled): State is StateThrottled
+	// while a call of this kind waits for it.
+	ThrottledSince time.Time
 }
 
 // The states of a report kind besides Meta's async_status.
@@ -70,7 +73,25 @@ const (
 	StateSubmitted  = "submitted"  // submitted (or resumed), not polled yet
 	StateReading    = "reading"    // completed; reading the result pages
 	StateDone       = "done"       // the rows are staged
+	StateThrottled  = "throttled"  // a call waits while Meta throttles the ad account (Progress.ThrottledSince)
 )
+
+// holdHook is told, through the context of a call (as net/http/httptrace hooks are), that the
+// call's ad account is held after a throttled answer.
+type holdHook struct{ held func() }
+
+type holdHookKey struct{}
+
+func withHoldHook(ctx context.Context, held func()) context.Context {
+	return context.WithValue(ctx, holdHookKey{}, &holdHook{held: held})
+}
+
+func heldHook(ctx context.Context) func() {
+	if h, ok := ctx.Value(holdHookKey{}).(*holdHook); ok {
+		return h.held
+	}
+	return nil
+}
 
 // ProgressFunc is told a kind's [Progress] at every step: the submit, each poll, each page.
 // It is called from the kinds' goroutines at once.
@@ -101,82 +122,52 @@ type reportRunner struct {
 // report tells the progress function, if any, the kind's state.
 func (r *reportRunner) report(state string, percent, pages int) {
 	if r.progress != nil {
-		r.progress(Progress{Kind: r.spec.Kind, State: state, Percent: percent, Pages: pages, Requests: r.s.Stats.Requests.Load()})
+		r.progress(Progress{Kind: r.spec.Kind, State: state, Percent: percent, Pages: pages, Requests: r.s.Stats.Requests.Load(),
+			ThrottledSince: r.s.Throttle.ThrottledSince()})
 	}
 }
 
-// fetch returns the rows of rng, splitting it when Meta says it is too large.
+// fetch returns the rows of rng, carrying out [decideRange]'s decisions after each attempt:
+// resubmit, hold the account and resubmit, split, wait or fail.
 func (r *reportRunner) fetch(ctx context.Context, rng Range) ([]records.InsightRow, error) {
 	if e, ok := r.runs.find(rng); ok && e.Status == runSplit {
 		return r.fetchSplit(ctx, rng)
 	}
-	failures, lost := 0, 0
-	var first *ReportRunError // the range's first failed or stuck run, once resubmitted
+	p := policyOf(r.s.c.Retry, r.s.Throttle.cfg, r.poll)
+	var h rangeHistory
+	var throttledStart time.Time
 	for {
 		rows, id, resumed, err := r.attempt(ctx, rng)
-		if _, waiting := asWait(err); waiting {
-			return nil, err // saved: the next extraction of the client polls it
-		}
-		if err != nil && id == "" {
-			if ClassOf(err) == ClassTooLarge && rng.Weeks() > 1 {
-				if err := r.runs.set(rng, "", runSplit); err != nil {
-					return nil, err
-				}
-				return r.fetchSplit(ctx, rng)
-			}
-			return nil, err
-		}
-		if err == nil {
-			return rows, r.runs.set(rng, id, runCompleted)
-		}
-		var ge *GraphError
-		var je *ReportRunError
-		switch {
-		case ctx.Err() != nil:
+		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
-		case errors.Is(err, ErrRunUnknown):
-			// Meta kept denying the run past RetryConfig.RunLag (a saved run being resumed
-			// included): it is lost. Resubmit once; lost again, the client fails.
-			if serr := r.runs.set(rng, id, runExpired); serr != nil {
-				return nil, serr
-			}
-			lost++
-			if lost == 1 {
-				continue
-			}
-			return nil, fmt.Errorf("range %s: %w (its first report run was lost too and resubmitted)", rng, err)
-		case resumed && errors.As(err, &ge) && ge.Class() == ClassFatal:
-			// The saved run is gone (expired or unknown): submit a new one.
-			if err := r.runs.set(rng, id, runExpired); err != nil {
+		}
+		if !throttledStart.IsZero() {
+			h.throttledFor = time.Since(throttledStart)
+		}
+		var d rangeDecision
+		d, h = decideRange(rng, id, resumed, err, h, p)
+		switch d.step {
+		case stepDone:
+			return rows, r.runs.set(rng, id, runCompleted)
+		case stepSplit:
+			if err := r.runs.set(rng, "", runSplit); err != nil {
 				return nil, err
 			}
-			continue
-		case errors.As(err, &je):
-			tooLarge := je.Graph != nil && je.Graph.Class() == ClassTooLarge
-			status := runFailed
-			if je.stuck() {
-				status = runStuck
+			return r.fetchSplit(ctx, rng)
+		case stepResubmit, stepHold:
+			if err := r.runs.set(rng, id, d.mark); err != nil {
+				return nil, err
 			}
-			if serr := r.runs.set(rng, id, status); serr != nil {
-				return nil, serr
-			}
-			failures++
-			if !tooLarge && failures == 1 {
-				first = je
-				continue // resubmit once
-			}
-			if rng.Weeks() > 1 && !je.stuck() { // a failing or too-large range: split it
-				if err := r.runs.set(rng, "", runSplit); err != nil {
-					return nil, err
+			if d.step == stepHold {
+				if throttledStart.IsZero() {
+					throttledStart = time.Now()
 				}
-				return r.fetchSplit(ctx, rng)
+				r.s.Stats.Throttled.Add(1)
+				r.s.Throttle.hold(d.hold, "report run failed throttled")
+				r.report(StateThrottled, 0, 0)
 			}
-			if first != nil {
-				return nil, fmt.Errorf("range %s: %w; resubmitted once after report run %s %s", rng, err, first.ReportRunID, first.verb())
-			}
-			return nil, fmt.Errorf("range %s: %w", rng, err)
-		default:
-			return nil, fmt.Errorf("range %s: %w", rng, err)
+		default: // stepWait (the run is saved: the next extraction of the client polls it), stepFail
+			return nil, d.err
 		}
 	}
 }
@@ -346,8 +337,9 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 			return re
 		}
 		waited, still := now.Sub(submitted), now.Sub(lastChange)
+		queued := run.Status == "Job Not Started" && pct == 0 // waiting for Meta, not stalled
 		switch {
-		case still > cfg.StallTimeout:
+		case still > cfg.StallTimeout && !queued:
 			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStalled, Stalled: still, Waited: waited}
 		case waited > cfg.MaxRunTime:
 			return &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunStuck, Waited: waited}
@@ -356,46 +348,49 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 	}
 }
 
-// read pages through the results with the cursor links; 2601 (read too early) waits and retries.
+// read pages through the results with the cursor links, from a page of r.pageSize rows; a page
+// Meta refuses as too large is asked for again smaller, and "not ready" (2601) after "Job
+// Completed" is waited out ([decide]).
 func (r *reportRunner) read(ctx context.Context, id string, rng Range) ([]records.InsightRow, error) {
-	cfg := r.poll.withDefaults()
 	start := time.Now()
 	defer func() { r.s.Stats.Paging.Add(int64(time.Since(start))) }()
-	params := url.Values{}
-	params.Set("limit", strconv.Itoa(r.pageSize))
-	path := id + "/insights"
 	r.report(StateReading, 100, 0)
-	notReady := 0
-	return r.readPages(newRowParser(r.client, r.spec, rng), 100, path, params,
-		func(page int, path string, params url.Values, pg *insightsPage) error {
-			for {
-				*pg = insightsPage{}
-				err := r.s.callRun(ctx, CallResults, id, path, params, pg)
-				if ClassOf(err) == ClassNotReady && notReady < 10 {
-					notReady++
-					if err := backoff.Sleep(ctx, cfg.NotReadyWait); err != nil {
-						return err
-					}
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("read report run %s page %d: %w", id, page+1, err)
-				}
-				return nil
+	return r.readPages(newRowParser(r.client, r.spec, rng), 100, id+"/insights", nil,
+		func(page int, path string, params url.Values, limit int, pg *insightsPage) (int, error) {
+			n, err := r.s.do(ctx, ask{kind: CallResults, runID: id, limit: limit}, http.MethodGet, path, params, pg)
+			if err != nil {
+				return n, fmt.Errorf("read report run %s page %d (limit %d): %w", id, page+1, n, err)
 			}
+			return n, nil
 		})
 }
 
+// maxPages bounds the pages of one read: a paging that has not ended by then is a malformed
+// answer (500 million rows at the default page size).
+const maxPages = 1_000_000
+
 // readPages reads an Insights result from path on, one page at a time through get, following
 // the cursor links, into p's rows; each page read is reported (percent: Meta's, for the
-// progress line). get returns the page-th page (from 0) of path, or the error to stop with.
+// progress line). get asks for the page-th page (from 0) of path at limit rows and returns the
+// page size it ended with (smaller when Meta refused a page as too large), which the next pages
+// keep, or the error to stop with. The read ends at the first page without a next link, and
+// also, counted in Stats.PagingEnded, at an empty page that still has one or at a cursor seen
+// before (Meta has answered endless next links for an empty result:
+// facebook/facebook-php-business-sdk#333).
 func (r *reportRunner) readPages(p *rowParser, percent int, path string, params url.Values,
-	get func(page int, path string, params url.Values, pg *insightsPage) error) ([]records.InsightRow, error) {
+	get func(page int, path string, params url.Values, limit int, pg *insightsPage) (int, error)) ([]records.InsightRow, error) {
+	limit := r.pageSize
+	seen := map[string]bool{}
 	for page := 0; ; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("%w: the paging did not end after %d pages", ErrBadResponse, maxPages)
+		}
 		var pg insightsPage
-		if err := get(page, path, params, &pg); err != nil {
+		n, err := get(page, path, params, limit, &pg)
+		if err != nil {
 			return nil, err
 		}
+		limit = n
 		next, err := p.addPage(&pg)
 		if err != nil {
 			return nil, err
@@ -404,8 +399,30 @@ func (r *reportRunner) readPages(p *rowParser, percent int, path string, params 
 		if next == "" {
 			break
 		}
+		key := cursorKey(next)
+		if len(pg.Data) == 0 || seen[key] {
+			r.s.Stats.PagingEnded.Add(1)
+			break
+		}
+		seen[key] = true
 		path, params = next, nil
 	}
 	r.s.Stats.Rows.Add(int64(len(p.rows)))
 	return p.rows, nil
+}
+
+// cursorKey is what identifies the page a next link points to: its after cursor, or the link
+// without its limit when it has none.
+func cursorKey(next string) string {
+	u, err := url.Parse(next)
+	if err != nil {
+		return next
+	}
+	q := u.Query()
+	if a := q.Get("after"); a != "" {
+		return a
+	}
+	q.Del("limit")
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -21,6 +21,9 @@ type Stats struct {
 	Submits, Polls, Pages, Requests atomic.Int64
 	Syncs, SyncFallbacks            atomic.Int64 // synchronous requests; synchronous reads that fell back to report runs
 	Retries, Throttled, Lagged      atomic.Int64
+	NotReady                        atomic.Int64 // "not ready" answers on completed report runs' results, waited out
+	SmallerPages                    atomic.Int64 // result pages Meta refused as too large, asked again smaller
+	PagingEnded                     atomic.Int64 // reads ended on an empty page with a next link or a repeated cursor
 	ThrottleWait, JobWait, Paging   atomic.Int64 // nanoseconds
 	Rows                            atomic.Int64
 }
@@ -35,7 +38,10 @@ type StatsSnapshot struct {
 	Fallbacks    int64         `json:"sync_fallbacks"` // synchronous reads that gave way to report runs
 	Retries      int64         `json:"retries"`
 	Throttled    int64         `json:"throttled"`
-	Lagged       int64         `json:"lagged"` // answers that denied a report run while Meta caught up, retried
+	Lagged       int64         `json:"lagged"`                  // answers that denied a report run while Meta caught up, retried
+	NotReady     int64         `json:"not_ready,omitempty"`     // "not ready" answers after "Job Completed", waited out
+	SmallerPages int64         `json:"smaller_pages,omitempty"` // pages refused as too large, asked again at half the size
+	PagingEnded  int64         `json:"paging_ended,omitempty"`  // reads ended on an empty page that had a next link, or a repeated cursor
 	ThrottleWait time.Duration `json:"throttle_wait_ns"`
 	JobWait      time.Duration `json:"job_wait_ns"`
 	Paging       time.Duration `json:"paging_ns"`
@@ -48,6 +54,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Requests: s.Requests.Load(), Submits: s.Submits.Load(), Polls: s.Polls.Load(), Pages: s.Pages.Load(),
 		Syncs: s.Syncs.Load(), Fallbacks: s.SyncFallbacks.Load(),
 		Retries: s.Retries.Load(), Throttled: s.Throttled.Load(), Lagged: s.Lagged.Load(),
+		NotReady: s.NotReady.Load(), SmallerPages: s.SmallerPages.Load(), PagingEnded: s.PagingEnded.Load(),
 		ThrottleWait: time.Duration(s.ThrottleWait.Load()), JobWait: time.Duration(s.JobWait.Load()),
 		Paging: time.Duration(s.Paging.Load()), Rows: s.Rows.Load(),
 	}

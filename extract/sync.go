@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +58,9 @@ const (
 	FallbackTooLarge = "too large"
 	FallbackTimeout  = "timed out"
 	FallbackPages    = "too many pages"
+	// FallbackTransient: Meta kept answering transient errors (1/99 "An unknown error
+	// occurred", 2/1504044 "Unknown Error Occurred", HTTP 5xx) past RetryConfig.MaxAttempts.
+	FallbackTransient = "kept failing"
 )
 
 // syncFallback is a synchronous read that gives way to a report run.
@@ -75,14 +78,39 @@ func (e *syncFallback) Error() string {
 
 func (e *syncFallback) Unwrap() error { return e.err }
 
+// effectiveStatuses are every effective_status of a campaign and of an ad (the business SDK's
+// Campaign.EffectiveStatus and Ad.EffectiveStatus), live or not: asked for below the account
+// level, so that deleted and archived objects count there as they do in the account's totals.
+// Meta: act_<id>/insights?level=ad "does not return stats for the deleted object"; query them
+// "using the ad.effective_status filter" (Manage your ad object's status).
+var effectiveStatuses = map[string][]string{
+	"campaign": {"ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES"},
+	"ad": {"ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES", "PENDING_REVIEW", "DISAPPROVED",
+		"PREAPPROVED", "PENDING_BILLING_INFO", "CAMPAIGN_PAUSED", "ADSET_PAUSED"},
+}
+
 // insightsParams are the Insights parameters of a range, for a submit and for a synchronous
-// read alike: the level, the fields, the breakdowns, the range and weekly buckets.
-func (r *reportRunner) insightsParams(rng Range) url.Values {
+// read alike: the level, the fields, the breakdowns, the range and weekly buckets; below the
+// account level, a filter on every effective_status (deleted and archived objects included);
+// with actions, use_unified_attribution_setting=true, Ads Manager's attribution (Meta: action
+// metrics are not available when a total spans several attribution settings).
+func (r *reportRunner) insightsParams(rng Range) url.Values { return r.spec.Params(rng) }
+
+// Params are the Insights parameters of the report kind for rng (see insightsParams): what a
+// submit and a synchronous read send besides the token and the page size.
+func (s ReportSpec) Params(rng Range) url.Values {
 	params := url.Values{}
-	params.Set("level", r.spec.Level)
-	params.Set("fields", strings.Join(r.spec.Fields, ","))
-	if len(r.spec.Breakdowns) > 0 {
-		params.Set("breakdowns", strings.Join(r.spec.Breakdowns, ","))
+	params.Set("level", s.Level)
+	params.Set("fields", strings.Join(s.Fields, ","))
+	if st, ok := effectiveStatuses[s.Level]; ok {
+		f, _ := json.Marshal([]map[string]any{{"field": s.Level + ".effective_status", "operator": "IN", "value": st}})
+		params.Set("filtering", string(f))
+	}
+	if slices.Contains(s.Fields, "actions") {
+		params.Set("use_unified_attribution_setting", "true")
+	}
+	if len(s.Breakdowns) > 0 {
+		params.Set("breakdowns", strings.Join(s.Breakdowns, ","))
 	}
 	tr, _ := json.Marshal(map[string]string{"since": rng.Since.Format(time.DateOnly), "until": rng.Until.Format(time.DateOnly)})
 	params.Set("time_range", string(tr))
@@ -95,6 +123,7 @@ func (r *reportRunner) insightsParams(rng Range) url.Values {
 // synchronously), else, or when the synchronous read falls back, by report runs. fallback
 // names why a synchronous read gave way ("" when none did).
 func (r *reportRunner) fetchKind(ctx context.Context, rng Range) (rows []records.InsightRow, sync bool, fallback string, err error) {
+	ctx = withHoldHook(ctx, func() { r.report(StateThrottled, 0, 0) })
 	if r.chunkWeeks > 0 {
 		return r.fetchChunks(ctx, rng)
 	}
@@ -126,27 +155,27 @@ func (r *reportRunner) readSync(ctx context.Context, rng Range, sem chan struct{
 	defer func() { <-sem }()
 	start := time.Now()
 	defer func() { r.s.Stats.Paging.Add(int64(time.Since(start))) }()
-	params := r.insightsParams(rng)
-	params.Set("limit", strconv.Itoa(r.pageSize))
 	path := "act_" + r.s.Account + "/insights"
 	r.report(StateReading, 0, 0)
-	return r.readPages(newRowParser(r.client, r.spec, rng), 0, path, params,
-		func(page int, path string, params url.Values, pg *insightsPage) error {
+	return r.readPages(newRowParser(r.client, r.spec, rng), 0, path, r.insightsParams(rng),
+		func(page int, path string, params url.Values, limit int, pg *insightsPage) (int, error) {
 			if page == r.sync.MaxPages {
-				return &syncFallback{reason: FallbackPages}
+				return limit, &syncFallback{reason: FallbackPages}
 			}
-			err := r.s.callWith(ctx, callOptions{timeout: r.sync.Timeout, timeoutFinal: true}, CallSync, http.MethodGet, path, params, pg)
+			n, err := r.s.doWith(ctx, r.sync.Timeout, ask{kind: CallSync, limit: limit, timeoutFinal: true, syncFirst: page == 0}, http.MethodGet, path, params, pg)
 			switch {
 			case err == nil:
-				return nil
+				return n, nil
 			case ctx.Err() != nil:
-				return ctx.Err()
+				return n, ctx.Err()
 			case ClassOf(err) == ClassTooLarge:
-				return &syncFallback{reason: FallbackTooLarge, err: err}
+				return n, &syncFallback{reason: FallbackTooLarge, err: err}
 			case errors.Is(err, ErrAttemptTimeout):
-				return &syncFallback{reason: FallbackTimeout, err: err}
+				return n, &syncFallback{reason: FallbackTimeout, err: err}
+			case ClassOf(err) == ClassTransient:
+				return n, &syncFallback{reason: FallbackTransient, err: err}
 			default:
-				return fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
+				return n, fmt.Errorf("synchronous read %s page %d: %w", rng, page+1, err)
 			}
 		})
 }

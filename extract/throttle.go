@@ -11,20 +11,35 @@ import (
 	"github.com/metapipe/metapipe/internal/backoff"
 )
 
-// Usage is what Meta's usage headers say about one ad account, as the highest percentage of
-// any quota they report, and how long Meta says to wait before access returns.
+// Usage is what Meta's usage headers say about the quotas that limit one ad account's Insights
+// calls, as the highest percentage of them, and how long Meta says to wait before access
+// returns.
 type Usage struct {
-	Percent float64       // 0..100+, the fullest quota
-	Regain  time.Duration // estimated_time_to_regain_access (minutes in the header)
+	// Percent is the fullest of the figures that gate Insights calls (0..100+): the
+	// ads_insights entries of x-business-use-case-usage and x-fb-ads-insights-throttle.
+	Percent float64
+	Regain  time.Duration // estimated_time_to_regain_access of an ads_insights entry (minutes in the header)
 	Reset   time.Duration // reset_time_duration (seconds in the header)
-	// App is the fullest of the app-wide quotas (x-app-usage's call_count, total_time and
-	// total_cputime, x-fb-ads-insights-throttle's app_id_util_pct), which every client of a
-	// run shares; HasApp says whether the headers carried any of them.
+	// App is x-fb-ads-insights-throttle's app_id_util_pct, the app-wide Insights quota every
+	// client of a run shares; HasApp says whether the headers carried it.
 	App    float64
 	HasApp bool
+	// Other is the fullest figure of the headers that do not gate Insights calls (x-app-usage,
+	// x-ad-account-usage, x-business-use-case-usage entries of other types): parsed, logged,
+	// never paced by.
+	Other float64
 }
 
-// ParseUsage reads the four usage headers (docs/META_API.md, "Usage headers and pacing"). Malformed headers are ignored:
+// insightsUseCase says whether an x-business-use-case-usage entry of this type gates Insights
+// calls: ads_insights (Meta's Rate Limiting page lists the types: ads_insights,
+// ads_management, custom_audience, …), or an entry without a type.
+func insightsUseCase(typ string) bool { return typ == "" || typ == "ads_insights" }
+
+// ParseUsage reads the four usage headers (docs/META_API.md, "Usage headers and pacing"). Only
+// the figures that gate Insights calls count in Percent: Meta says the Marketing API is excluded
+// from the Graph API's app-level limits (x-app-usage), x-ad-account-usage describes ads API
+// calls of v3.3 and older, and of x-business-use-case-usage only the ads_insights entries apply
+// (developers.facebook.com/docs/marketing-apis/rate-limiting). Malformed headers are ignored:
 // they inform pacing, they are not data. regainUnit is one "minute" (shortened in tests).
 func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 	var u Usage
@@ -38,15 +53,16 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 		maxf(v)
 		u.App, u.HasApp = max(u.App, v), true
 	}
+	other := func(vs ...float64) {
+		for _, v := range vs {
+			u.Other = max(u.Other, v)
+		}
+	}
 	if s := h.Get("x-app-usage"); s != "" {
-		var v struct{ CallCount, TotalTime, TotalCPUTime float64 }
 		var raw map[string]float64
 		if json.Unmarshal([]byte(s), &raw) == nil {
 			seen = true
-			v.CallCount, v.TotalTime, v.TotalCPUTime = raw["call_count"], raw["total_time"], raw["total_cputime"]
-			app(v.CallCount)
-			app(v.TotalTime)
-			app(v.TotalCPUTime)
+			other(raw["call_count"], raw["total_time"], raw["total_cputime"])
 		}
 	}
 	if s := h.Get("x-ad-account-usage"); s != "" {
@@ -56,7 +72,7 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 		}
 		if json.Unmarshal([]byte(s), &v) == nil {
 			seen = true
-			maxf(v.Pct)
+			other(v.Pct)
 			if v.Reset > 0 {
 				u.Reset = time.Duration(v.Reset * float64(time.Second))
 			}
@@ -64,6 +80,7 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 	}
 	if s := h.Get("x-business-use-case-usage"); s != "" {
 		var v map[string][]struct {
+			Type         string  `json:"type"`
 			CallCount    float64 `json:"call_count"`
 			TotalCPUTime float64 `json:"total_cputime"`
 			TotalTime    float64 `json:"total_time"`
@@ -73,6 +90,10 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 			seen = true
 			for _, list := range v {
 				for _, e := range list {
+					if !insightsUseCase(e.Type) {
+						other(e.CallCount, e.TotalCPUTime, e.TotalTime)
+						continue
+					}
 					maxf(e.CallCount)
 					maxf(e.TotalCPUTime)
 					maxf(e.TotalTime)
@@ -85,12 +106,14 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 	}
 	if s := h.Get("x-fb-ads-insights-throttle"); s != "" {
 		var v struct {
-			App float64 `json:"app_id_util_pct"`
-			Acc float64 `json:"acc_id_util_pct"`
+			App *float64 `json:"app_id_util_pct"`
+			Acc float64  `json:"acc_id_util_pct"`
 		}
 		if json.Unmarshal([]byte(s), &v) == nil {
 			seen = true
-			app(v.App)
+			if v.App != nil {
+				app(*v.App)
+			}
 			maxf(v.Acc)
 		}
 	}
@@ -99,11 +122,19 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 
 // ThrottleConfig says when to slow down.
 type ThrottleConfig struct {
-	SubmitAbove float64       // no new report runs while usage is at or above this percent (75)
-	PauseAbove  float64       // no request at all at or above this percent (95)
-	Cooldown    time.Duration // how long to hold back when above a threshold and Meta gives no time (30s)
-	RegainUnit  time.Duration // one minute of estimated_time_to_regain_access (time.Minute)
-	MaxWait     time.Duration // the longest single wait (10m)
+	SubmitAbove float64 // no new report runs while usage is at or above this percent (75)
+	PauseAbove  float64 // no request at all at or above this percent (95)
+	// Cooldown is how long to hold back when a figure is above a threshold, and after a
+	// throttled answer without a regain time (doubling with each in a row: RetryConfig.Throttled)
+	// (5s).
+	Cooldown time.Duration
+	// Pace is the gap between the account's calls while a figure stays at or above a threshold
+	// after a cooldown and Meta keeps answering normally (a fifth of Cooldown: 1s): Airbyte found acc_id_util_pct
+	// staying at 100 while Meta served requests (async_job_manager.py); a throttling answer
+	// stays the hard signal.
+	Pace       time.Duration
+	RegainUnit time.Duration // one minute of estimated_time_to_regain_access (time.Minute)
+	MaxWait    time.Duration // the longest single wait (10m)
 	// MaxInline, when not 0, is the longest Wait sleeps: a longer hold ends the call with a
 	// *WaitError saying when the account may be called again (see Extractor.InlineWait).
 	MaxInline time.Duration
@@ -112,6 +143,11 @@ type ThrottleConfig struct {
 	// the fleet's holds too.
 	Fleet FleetThrottle
 }
+
+// The defaults of ThrottleConfig's waits.
+const (
+	CooldownDefault = 5 * time.Second
+)
 
 // FleetThrottle shares the holds of ad accounts among processes. Durations are relative to
 // the store's own clock, so the machines' clocks need not agree.
@@ -133,7 +169,10 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 		c.PauseAbove = 95
 	}
 	if c.Cooldown == 0 {
-		c.Cooldown = 30 * time.Second
+		c.Cooldown = CooldownDefault
+	}
+	if c.Pace == 0 {
+		c.Pace = c.Cooldown / 5
 	}
 	if c.RegainUnit == 0 {
 		c.RegainUnit = time.Minute
@@ -151,12 +190,18 @@ type Throttle struct {
 	cfg     ThrottleConfig
 	account string // digits, for the fleet (set by Client.Session)
 
-	mu         sync.Mutex
-	usage      Usage
-	updated    time.Time
-	until      time.Time // no call before this
-	fleetUntil time.Time // the fleet's hold, as last asked
-	fleetAsked time.Time
+	mu      sync.Mutex
+	usage   Usage
+	updated time.Time
+	until   time.Time // no call before this
+	// throttledSince is the first throttled answer with no success since (zero: none).
+	throttledSince time.Time
+	// cooled: a cooldown was served for a high reading; steady: Meta then answered normally
+	// at a high reading, so calls go on one per Pace (nextPaced) instead of cooling down again.
+	cooled, steady bool
+	nextPaced      time.Time
+	fleetUntil     time.Time // the fleet's hold, as last asked
+	fleetAsked     time.Time
 }
 
 // NewThrottle returns a throttle with the config's defaults filled in.
@@ -172,6 +217,9 @@ func (t *Throttle) Observe(h http.Header) (u Usage, ok bool) {
 	t.mu.Lock()
 	now := time.Now()
 	t.usage, t.updated = u, now
+	if u.Percent < t.cfg.SubmitAbove {
+		t.cooled, t.steady = false, false
+	}
 	var d time.Duration
 	if u.Regain > 0 {
 		d = t.holdLocked(now, u.Regain)
@@ -190,11 +238,40 @@ func (t *Throttle) Throttled(h http.Header) time.Duration {
 	if wait <= 0 {
 		wait = t.cfg.Cooldown
 	}
+	return t.hold(wait, "throttled")
+}
+
+// hold holds every call of the account for d (at most MaxWait) after a throttled answer, and
+// marks the account throttled from now on, unless it already was, until a call succeeds.
+func (t *Throttle) hold(d time.Duration, reason string) time.Duration {
 	t.mu.Lock()
-	d := t.holdLocked(time.Now(), wait)
+	now := time.Now()
+	d = t.holdLocked(now, d)
+	if t.throttledSince.IsZero() {
+		t.throttledSince = now
+	}
+	t.cooled, t.steady = false, false
 	t.mu.Unlock()
-	t.publish(context.Background(), d, "throttled")
+	t.publish(context.Background(), d, reason)
 	return d
+}
+
+// answered says a call of the account succeeded: it is no longer throttled.
+func (t *Throttle) answered() {
+	t.mu.Lock()
+	t.throttledSince = time.Time{}
+	if t.cooled && t.usage.Percent >= t.cfg.SubmitAbove {
+		t.steady = true // high, yet Meta answers: pace, do not cool down again
+	}
+	t.mu.Unlock()
+}
+
+// ThrottledSince is when Meta began answering the account's calls with throttling errors, with
+// no success since; zero when it is not throttled.
+func (t *Throttle) ThrottledSince() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.throttledSince
 }
 
 // publish tells the fleet, if any, that the account is held for d. A store that does not
@@ -262,11 +339,19 @@ func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error)
 			if submit {
 				limit = t.cfg.SubmitAbove
 			}
-			if t.usage.Percent >= limit {
+			switch {
+			case t.usage.Percent < limit:
+			case t.steady:
+				// Meta kept answering at this reading after a cooldown: one call per Pace.
+				if d = t.nextPaced.Sub(now); d <= 0 {
+					t.nextPaced = now.Add(t.cfg.Pace)
+				}
+			default:
 				// Hold back for the cooldown, then forget the reading: the next response
 				// tells the new usage. (Not published: the fleet's own calls tell it.)
 				d = t.holdLocked(now, t.cfg.Cooldown)
 				t.usage = Usage{}
+				t.cooled = true
 			}
 		}
 		t.mu.Unlock()

@@ -85,6 +85,12 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	for _, l := range out {
+		var ve *extract.APIVersionError
+		if errors.As(l.err, &ve) {
+			return nil, fmt.Errorf("%w: %w", ErrUsage, ve) // the whole run's, not the client's
+		}
+	}
 	if n, err := load.SaveAdAccounts(ctx, r.pool, changed); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	} else if n > 0 {
@@ -114,7 +120,7 @@ func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c record
 			return accountLookup{info: info, usage: u, hasUsage: ok, fromMeta: true}
 		}
 	}
-	if info, ok := cached[id]; ok && ctx.Err() == nil {
+	if info, ok := cached[id]; ok && ctx.Err() == nil && !errors.Is(err, extract.ErrAPIVersion) {
 		r.log.Warn("ad account not read, using the cached time zone and currency", "client", c.Name,
 			"ad_account", "act_"+id, "time_zone", info.TimeZone, "currency", info.Currency, "err", err)
 		return accountLookup{info: info}

@@ -136,6 +136,9 @@ type ExtractRecord struct {
 	Kinds   map[records.Kind]extract.KindResult `json:"kinds,omitempty"`
 	Stats   extract.StatsSnapshot               `json:"stats"`
 	Error   string                              `json:"error,omitempty"`
+	// ThrottledSince is when Meta began throttling the client's ad account, with no success
+	// since: set while it lasts, cleared when the client is done, kept when it failed.
+	ThrottledSince time.Time `json:"throttled_since,omitzero"`
 }
 
 // TransformRecord is one client's transform.
@@ -143,6 +146,10 @@ type TransformRecord struct {
 	Status   Status   `json:"status"`
 	Rows     int      `json:"rows"`
 	Warnings []string `json:"warnings,omitempty"`
+	// NotFinal lists the weeks (Mondays, YYYY-MM-DD) whose campaign, placement or demographic
+	// sums disagree with the account's totals: loaded, but never made final, so that later
+	// runs fetch them again.
+	NotFinal []string `json:"not_final,omitempty"`
 	Error    string   `json:"error,omitempty"`
 }
 

@@ -43,7 +43,9 @@ func (r *logReporter) KindProgress(id string, p extract.Progress) {
 	changed := r.last[key] != p.State
 	r.last[key] = p.State
 	r.mu.Unlock()
-	if changed {
+	if changed && p.State == extract.StateThrottled {
+		r.log.Warn("throttled", "client_id", id, "kind", p.Kind, "since", p.ThrottledSince, "requests", p.Requests)
+	} else if changed {
 		r.log.Debug("report run", "client_id", id, "kind", p.Kind, "state", p.State, "percent", p.Percent, "requests", p.Requests)
 	}
 }

@@ -3,8 +3,10 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -16,8 +18,12 @@ import (
 // extractStage extracts every planned client not already staged, as many at a time as the
 // clientGate allows (Config.Concurrency, or as Meta's usage headers allow), while the bulk KPI
 // read runs beside it. A client's failure is recorded in the ledger and does not stop the
-// others; the stage fails only when the KPI read fails or ctx ends.
+// others; the stage fails only when the KPI read fails, ctx ends, or Meta refuses the API
+// version (2635): that is the whole run's configuration (ErrUsage), and stops every client.
 func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Plan, clients []records.Client, lf *ledgerFile) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var versionErr error
 	end, _ := lf.begin(StageExtract)
 	byID := map[string]records.Client{}
 	for _, c := range clients {
@@ -52,6 +58,15 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 				return nil
 			}
 			res := r.extractClient(gctx, x, dir, cp, byID[cp.ID], lf)
+			var ve *extract.APIVersionError
+			if errors.As(res.Err, &ve) {
+				mu.Lock()
+				if versionErr == nil {
+					versionErr = fmt.Errorf("%w: %w", ErrUsage, ve)
+				}
+				mu.Unlock()
+				stop(versionErr)
+			}
 			mu.Lock()
 			jobWait += res.Stats.JobWait
 			paging += res.Stats.Paging
@@ -61,7 +76,10 @@ func (r *Runner) extractStage(ctx context.Context, dir records.RunDir, plan *Pla
 	}
 	_ = clientGroup.Wait() // a client's error is in the ledger, not here
 	err := g.Wait()
-	if err == nil {
+	switch {
+	case versionErr != nil:
+		err = versionErr
+	case err == nil:
 		err = ctx.Err()
 	}
 	secs := end(err)
@@ -96,7 +114,17 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 	} else {
 		req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c),
 			Range: cp.Range(), Dir: dir.Client(cp.ID), SyncChunks: cp.SyncChunks}
-		res = x.Extract(ctx, req, func(p extract.Progress) { r.rep.KindProgress(cp.ID, p) })
+		var throttled atomic.Int64 // the ThrottledSince last written to the ledger, in Unix nanoseconds
+		res = x.Extract(ctx, req, func(p extract.Progress) {
+			r.rep.KindProgress(cp.ID, p)
+			var since int64
+			if !p.ThrottledSince.IsZero() {
+				since = p.ThrottledSince.UnixNano()
+			}
+			if throttled.Swap(since) != since {
+				lf.update(func(l *Ledger) { l.Clients[cp.ID].Extract.ThrottledSince = p.ThrottledSince.UTC() })
+			}
+		})
 	}
 	r.rep.ClientDone(cp.ID, res.Err)
 	lf.update(func(l *Ledger) {
@@ -105,6 +133,8 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 		rec.Status, rec.Error = StatusDone, ""
 		if res.Err != nil {
 			rec.Status, rec.Error = outcome(res.Err), res.Err.Error()
+		} else {
+			rec.ThrottledSince = time.Time{}
 		}
 	})
 	if errors.Is(res.Err, context.Canceled) {

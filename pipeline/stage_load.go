@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/load"
@@ -20,7 +21,7 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 			continue
 		}
 		req.ClientIDs = append(req.ClientIDs, cp.ID)
-		req.Sync = append(req.Sync, cp.SyncState(plan.RunID))
+		req.Sync = append(req.Sync, cp.SyncStateHeldBack(plan.RunID, snap.Clients[cp.ID].Transform.NotFinal))
 		// The whole fetched range is in the file: a stored week in it that is not (it lost
 		// all delivery) goes.
 		req.Ranges = append(req.Ranges, cp.LoadRange())
@@ -57,4 +58,26 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 	r.log.Info("loaded", "inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
 		"confirmed", res.Confirmed, "kept", res.Kept, "deleted", res.Deleted, "seconds", secs)
 	return nil
+}
+
+// SyncStateHeldBack is SyncState with the weeks whose sums disagree with the account's totals
+// (notFinal: Mondays, YYYY-MM-DD, in order; see NotFinal) kept from becoming final:
+// final_through stops at the Sunday before the first of them, so that the next runs fetch them
+// again (load only moves final_through forward: a week made final by an earlier run stays so).
+func (c ClientPlan) SyncStateHeldBack(runID string, notFinal []string) load.SyncState {
+	st := c.SyncState(runID)
+	if len(notFinal) == 0 || st.FinalThrough == nil {
+		return st
+	}
+	first, err := time.Parse(time.DateOnly, notFinal[0])
+	if err != nil || st.FinalThrough.Before(first) {
+		return st
+	}
+	sunday := first.AddDate(0, 0, -1)
+	if sunday.Before(st.CoveredFrom) {
+		st.FinalThrough = nil
+	} else {
+		st.FinalThrough = &sunday
+	}
+	return st
 }

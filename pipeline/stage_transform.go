@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
@@ -28,6 +30,7 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 	for _, w := range res.Warnings {
 		warnings[w.ClientID] = append(warnings[w.ClientID], w.String())
 	}
+	notFinal := NotFinal(res.Warnings)
 	lf.update(func(l *Ledger) {
 		l.Timings.Transform += secs
 		for _, c := range in.Clients {
@@ -41,7 +44,7 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 			case pc.Err != nil:
 				*rec = TransformRecord{Status: StatusFailed, Error: pc.Err.Error()}
 			default:
-				*rec = TransformRecord{Status: StatusDone, Rows: pc.Rows, Warnings: warnings[c.ClientID]}
+				*rec = TransformRecord{Status: StatusDone, Rows: pc.Rows, Warnings: warnings[c.ClientID], NotFinal: notFinal[c.ClientID]}
 			}
 		}
 	})
@@ -49,4 +52,23 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 		r.log.Warn("transform check", "client", w.ClientID, "week", w.Week.Format(time.DateOnly), "check", w.Check, "detail", w.Detail)
 	}
 	return err
+}
+
+// NotFinal is, by client, the weeks (Mondays, YYYY-MM-DD, in order) whose campaign, placement
+// or demographic sums disagree with the account's totals (the transform's *_vs_account_*
+// warnings): loaded, but never made final (ClientPlan.SyncStateHeldBack).
+func NotFinal(warnings []transform.Warning) map[string][]string {
+	out := map[string][]string{}
+	for _, w := range warnings {
+		if !strings.Contains(w.Check, "_vs_account_") {
+			continue
+		}
+		if wk := w.Week.Format(time.DateOnly); !slices.Contains(out[w.ClientID], wk) {
+			out[w.ClientID] = append(out[w.ClientID], wk)
+		}
+	}
+	for _, weeks := range out {
+		slices.Sort(weeks)
+	}
+	return out
 }

@@ -24,6 +24,7 @@ start=$(date +%s)
 if [ "${BENCH:-}" != service ]; then
 	run go test -run '^$' -bench '^BenchmarkDaily$' -benchtime 1x -timeout 1h ./bench/
 	run go test -run '^$' -bench '^BenchmarkFirstRun$' -benchtime 1x -timeout 1h ./bench/
+	run go test -run '^$' -bench '^BenchmarkMetaAtItsWorst$' -benchtime 1x -timeout 1h ./bench/
 	run go test -run '^$' -bench '^BenchmarkResources$' -benchtime 1x -timeout 1h ./bench/
 	run go test -run '^$' -bench '^BenchmarkTransform(Simulated)?$' -benchtime 1x -timeout 1h ./transform/
 	run go test -run '^$' -bench '^BenchmarkDecodePage$' -benchtime 2s -timeout 1h ./extract/

@@ -266,7 +266,7 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 		return load.Result{}, river.JobCancel(cerr) // the same report runs give the same rows
 	}
 	lreq := load.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
-		Sync: []load.SyncState{cp.SyncState(a.RunID)}, Ranges: []load.ClientRange{cp.LoadRange()},
+		Sync: []load.SyncState{cp.SyncStateHeldBack(a.RunID, pipeline.NotFinal(tres.Warnings)[a.ClientID])}, Ranges: []load.ClientRange{cp.LoadRange()},
 		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, LockTimeout: s.cfg.Pipeline.LockTimeout}
 	var lres load.Result
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

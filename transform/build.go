@@ -12,7 +12,9 @@ import (
 
 // buildClient turns one client's rows and KPI days into its summaries, sorted by week, and the
 // warnings of its checks.
-func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]records.Summary, []Warning) {
+// buildClient builds the client's weekly rows; the KPI window of a week ends at its Sunday, or
+// at asOf (a day number) in the week of the as-of date.
+func buildClient(clientID string, c *clientData, kpi []kpiDay, asOf int32) ([]records.Summary, []Warning) {
 	var rows []records.Summary
 	var warns []Warning
 	var j jsonBuf
@@ -22,14 +24,14 @@ func buildClient(clientID string, c *clientData, kpi []kpiDay) ([]records.Summar
 			warns = append(warns, orphanWarnings(clientID, w)...)
 			continue
 		}
-		s, ws := buildWeek(&j, clientID, w, kpi)
+		s, ws := buildWeek(&j, clientID, w, kpi, asOf)
 		rows = append(rows, s)
 		warns = append(warns, ws...)
 	}
 	return rows, warns
 }
 
-func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay) (records.Summary, []Warning) {
+func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay, asOf int32) (records.Summary, []Warning) {
 	a := w.account
 	s := records.Summary{ClientID: clientID, SummaryDate: w.monday, Reach: a.reach}
 
@@ -91,8 +93,10 @@ func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay) (records.Summ
 	})
 	s.MetaTables = metaTablesJSON(j, w.placements, w.demographics, w.ads)
 
-	// KPI over the days the ad figures cover: Monday to the account row's date_stop.
-	k := sumKPI(kpi, w.monday, a.stop)
+	// KPI over the week up to the as-of date: Monday to Sunday, or to the as-of date in its
+	// week, whatever date_stop Meta gives the last bucket (whether Meta cuts the last 7-day
+	// bucket at `until` is not documented: docs/META_API.md, "Buckets").
+	k := sumKPI(kpi, w.monday, min(w.monday+6, asOf))
 	s.KPIDays = k.days
 	s.TotalConversions, s.ClickToCall, s.EmailContacts = k.counts[0], k.counts[1], k.counts[2]
 	s.BookingStep1, s.BookingStep2, s.BookingStep3 = k.counts[3], k.counts[4], k.counts[5]

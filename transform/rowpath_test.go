@@ -290,7 +290,7 @@ func (c *oldClientData) addCampaign(p oldRowParser, r *records.InsightRow, fig o
 
 // oldBuildClient turns one client's rows and KPI days into its summaries, sorted by oldWeek, and the
 // warnings of its checks.
-func oldBuildClient(clientID string, c *oldClientData, kpi []oldKpiDay) ([]records.Summary, []Warning) {
+func oldBuildClient(clientID string, c *oldClientData, kpi []oldKpiDay, asOf int32) ([]records.Summary, []Warning) {
 	var rows []records.Summary
 	var warns []Warning
 	for _, monday := range slices.Sorted(maps.Keys(c.weeks)) {
@@ -299,14 +299,14 @@ func oldBuildClient(clientID string, c *oldClientData, kpi []oldKpiDay) ([]recor
 			warns = append(warns, oldOrphanWarnings(clientID, w)...)
 			continue
 		}
-		s, ws := oldBuildWeek(clientID, w, kpi)
+		s, ws := oldBuildWeek(clientID, w, kpi, asOf)
 		rows = append(rows, s)
 		warns = append(warns, ws...)
 	}
 	return rows, warns
 }
 
-func oldBuildWeek(clientID string, w *oldWeek, kpi []oldKpiDay) (records.Summary, []Warning) {
+func oldBuildWeek(clientID string, w *oldWeek, kpi []oldKpiDay, asOf int32) (records.Summary, []Warning) {
 	a := w.account
 	s := records.Summary{ClientID: clientID, SummaryDate: w.monday, Reach: a.reach}
 
@@ -368,8 +368,8 @@ func oldBuildWeek(clientID string, w *oldWeek, kpi []oldKpiDay) (records.Summary
 	})
 	s.MetaTables = oldMetaTablesJSON(w.placements, w.demographics, w.ads)
 
-	// KPI over the days the ad oldFigures cover: Monday to the account row's date_stop.
-	k := oldSumKPI(kpi, w.monday, a.stop)
+	// KPI over the week up to the as-of date.
+	k := oldSumKPI(kpi, w.monday, min(w.monday+6, asOf))
 	s.KPIDays = k.days
 	s.TotalConversions, s.ClickToCall, s.EmailContacts = k.counts[0], k.counts[1], k.counts[2]
 	s.BookingStep1, s.BookingStep2, s.BookingStep3 = k.counts[3], k.counts[4], k.counts[5]
@@ -924,8 +924,8 @@ func oldTransformClient(c ClientInput, kpi []oldKpiDay) ([]records.Summary, []Wa
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, warns := oldBuildClient(c.ClientID, data, kpi)
 	asOf := records.DayNumber(c.AsOf)
+	rows, warns := oldBuildClient(c.ClientID, data, kpi, asOf)
 	for i := range rows {
 		rows[i].Currency, rows[i].AsOf = c.Currency, asOf
 		rows[i].ContentHash = rows[i].Hash()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -197,9 +198,13 @@ func transformClient(c ClientInput, kpi []kpiDay) ([]records.Summary, []Warning,
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, warns := buildClient(c.ClientID, data, kpi)
-	data.release() // the summaries hold copies of every string they use
 	asOf := records.DayNumber(c.AsOf)
+	kpiEnd := asOf
+	if c.AsOf.IsZero() {
+		kpiEnd = math.MaxInt32 // no as-of: the account rows' date_stop alone
+	}
+	rows, warns := buildClient(c.ClientID, data, kpi, kpiEnd)
+	data.release() // the summaries hold copies of every string they use
 	for i := range rows {
 		rows[i].Currency, rows[i].AsOf = c.Currency, asOf
 		rows[i].ContentHash = rows[i].Hash()

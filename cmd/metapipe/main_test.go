@@ -262,3 +262,23 @@ func TestPlanCommand(t *testing.T) {
 		}
 	}
 }
+
+// A deprecated API version (Meta's 2635) is one configuration error for the whole run: exit
+// 2, naming META_API_VERSION and the version Meta asks for, nothing submitted, nothing loaded.
+func TestDeprecatedAPIVersionExits2(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 3, Seed: 3, JobDuration: 150 * time.Millisecond, OldestVersion: "v24.0", NewestVersion: "v27.0"})
+	res := w.run(t, []string{"META_API_VERSION=v22.0"}, runArgs("--weeks", "6")...)
+	if res.code != 2 || !strings.Contains(res.stderr, "META_API_VERSION v22.0") || !strings.Contains(res.stderr, "v27.0") {
+		t.Fatalf("exit %d, want 2 naming META_API_VERSION v22.0 and v27.0:\n%s", res.code, res.stderr)
+	}
+	if n := strings.Count(res.stderr, "graph api error 2635"); n != 1 {
+		t.Errorf("Meta's 2635 said %d times, want once (one error for the run, not one per client):\n%s", n, res.stderr)
+	}
+	c := w.sim.Counters()
+	if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindSync] != 0 {
+		t.Errorf("requests %v: nothing should be submitted", c.Requests)
+	}
+	if n := w.count(t, `SELECT count(*) FROM campaign_summaries`); n != 0 {
+		t.Errorf("%d rows loaded", n)
+	}
+}

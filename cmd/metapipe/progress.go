@@ -208,6 +208,8 @@ func longState(p extract.Progress) string {
 		return fmt.Sprintf("reading page %d", p.Pages+1)
 	case extract.StateDone, extract.StateSubmitting, extract.StateSubmitted, "queued":
 		return p.State
+	case extract.StateThrottled:
+		return "throttled since " + p.ThrottledSince.Local().Format(time.TimeOnly)
 	case "Job Completed":
 		return "completed"
 	}
@@ -229,6 +231,8 @@ func shortState(p extract.Progress) string {
 		return "sub"
 	case extract.StateSubmitted:
 		return "wait"
+	case extract.StateThrottled:
+		return "thr"
 	case "queued":
 		return "-"
 	case "Job Failed", "Job Skipped":

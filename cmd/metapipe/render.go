@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -112,8 +113,15 @@ func printLedger(w io.Writer, dir records.RunDir, l *pipeline.Ledger) {
 		c := l.Clients[id]
 		s := c.Extract.Stats
 		errText := firstNonEmpty(c.Extract.Error, c.Transform.Error, c.Load.Error)
+		if ts := c.Extract.ThrottledSince; !ts.IsZero() {
+			errText = firstNonEmpty(errText, "throttled by Meta since "+ts.Local().Format(time.DateTime))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", c.Name, c.Extract.Status, s.Requests, s.Syncs, s.Submits,
 			s.Polls, s.Pages+s.Syncs, s.Retries, s.Throttled, s.Rows, c.Transform.Status, c.Transform.Rows, c.Load.Status, truncate(errText, 120))
+		if nf := c.Transform.NotFinal; len(nf) > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s: %d week(s) not final, their sums disagree with the account's totals (the next run fetches them again): %s",
+				c.Name, len(nf), strings.Join(nf, ", ")))
+		}
 		for _, w := range c.Transform.Warnings {
 			warnings = append(warnings, c.Name+": "+w)
 		}
