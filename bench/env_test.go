@@ -122,11 +122,7 @@ func (w *world) warmPlan(b *testing.B, p *pipeline.Plan) {
 				ranges = cp.Range().Chunks(weeks)
 			}
 			for _, rng := range ranges {
-				q := url.Values{"level": {s.Level}, "fields": {strings.Join(s.Fields, ",")}, "time_increment": {"7"},
-					"time_range": {fmt.Sprintf(`{"since":%q,"until":%q}`, rng.Since.Format(time.DateOnly), rng.Until.Format(time.DateOnly))}}
-				if len(s.Breakdowns) > 0 {
-					q.Set("breakdowns", strings.Join(s.Breakdowns, ","))
-				}
+				q := s.Params(rng) // what metapipe will ask
 				if err := w.sim.Warm(cp.Account, q); err != nil {
 					b.Fatal(err)
 				}
