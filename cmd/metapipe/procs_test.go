@@ -201,8 +201,10 @@ type apiRun struct {
 		State       string `json:"state"`
 		Attempt     int    `json:"attempt"`
 		ReportsDone int    `json:"reports_done"`
-		Rows        int    `json:"rows"`
-		Error       string `json:"error"`
+		Rows        struct {
+			Inserted, Updated, Unchanged, Kept int64
+		} `json:"rows"`
+		Error string `json:"error"`
 	} `json:"clients"`
 }
 
