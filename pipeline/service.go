@@ -26,20 +26,10 @@ func (r *Runner) NamedClients(ctx context.Context, names []string) ([]records.Cl
 }
 
 // PlanClients plans the clients as a run with these options would (the ad accounts read, the
-// week rules applied, an as-of after today refused with ErrUsage), without a run directory.
-// A range longer than --sync-weeks is planned by report runs, as the service's jobs read it
-// (they do not read synchronous chunks yet).
+// week rules applied, the read of each range chosen for a run of o.FleetSize clients, an as-of
+// after today refused with ErrUsage), without a run directory.
 func (r *Runner) PlanClients(ctx context.Context, clients []records.Client, o Options) (*Plan, error) {
-	p, err := r.plan(ctx, clients, o)
-	if err != nil {
-		return nil, err
-	}
-	for i := range p.Clients {
-		if c := &p.Clients[i]; len(c.SyncChunks) > 0 {
-			c.Read, c.SyncChunks, c.ReadWhy = ReadReportRuns, nil, "the service's jobs read a long range by report runs"
-		}
-	}
-	return p, nil
+	return r.plan(ctx, clients, o)
 }
 
 // Extractor is the extractor a run uses: the Graph API client and the pacing of the config.

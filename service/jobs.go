@@ -63,6 +63,7 @@ func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) 
 // clientRun is what the job reads of its run.
 type clientRun struct {
 	run    RunView
+	fleet  int // how many clients the run holds, for the planner (pipeline.Options.FleetSize)
 	client records.Client
 	state  string
 	plan   *pipeline.ClientPlan
@@ -70,7 +71,8 @@ type clientRun struct {
 
 const (
 	selectClientRun = `
-SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan
+SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan,
+    (SELECT count(*) FROM service_run_clients n WHERE n.run_id = r.id)
 FROM service_runs r JOIN service_run_clients c ON c.run_id = r.id
 WHERE r.id = $1 AND c.client_id = $2`
 	updateClientState = `
@@ -102,7 +104,7 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 	var cr clientRun
 	var asOf *time.Time
 	var plan []byte
-	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan)
+	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan, &cr.fleet)
 	if err != nil {
 		return nil, fmt.Errorf("read run %s client %s: %w", a.RunID, a.ClientID, err)
 	}
@@ -228,7 +230,7 @@ func (s *Service) extractStep(ctx context.Context, job *river.Job[ClientRunArgs]
 	x := s.runner.Extractor()
 	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, notifyingFleet{s.fleet, s, a}
 	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
-		Token: s.runner.TokenFor(cr.client), Range: cp.Range(), Dir: dir.Client(a.ClientID),
+		Token: s.runner.TokenFor(cr.client), Range: cp.Range(), Dir: dir.Client(a.ClientID), SyncChunks: cp.SyncChunks,
 		Runs: observedRuns{&dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}, s.metrics}}
 	prog := newProgressWriter(s, a)
 	res := x.Extract(ctx, req, prog.report)
@@ -308,7 +310,7 @@ func (s *Service) removeStaged(a ClientRunArgs) {
 
 // planClient plans the client as metapipe run would, and keeps the plan with the run.
 func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun) (*pipeline.ClientPlan, error) {
-	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: DefaultLookback, Full: cr.run.Full}
+	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: DefaultLookback, Full: cr.run.Full, FleetSize: cr.fleet}
 	if cr.run.AsOfGiven {
 		o.AsOf, _ = time.Parse(time.DateOnly, cr.run.AsOf)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/metapipe/metapipe/fixtures"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
@@ -184,6 +185,7 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 
 // A daily run after the first: the service's workers read the lookback's weeks synchronously
 // (--sync-weeks), submitting no report run, and the table still equals the simulator's truth.
+// The first run, 3 clients' 12 weeks, is read in synchronous chunks (the planner).
 func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	e := newEnv(t, fixtures.Config{Accounts: 3})
 	ctx := context.Background()
@@ -205,8 +207,9 @@ func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 		t.Fatalf("first run: %+v", r)
 	}
 	submitted, syncReads := runs(), e.sim.Counters().Requests[fixtures.KindSync]
-	if submitted != 3*5 {
-		t.Errorf("first run of 12 weeks: %d report runs, want 15", submitted)
+	if submitted != 0 {
+		// A run of 3 clients' 12 weeks: the planner reads them in synchronous chunks.
+		t.Errorf("first run of 12 weeks: %d report runs, want none", submitted)
 	}
 	daily, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 12, Source: "test"})
 	if err != nil {
@@ -520,4 +523,42 @@ func TestWorkerMaxAttemptsAppliesToEveryJob(t *testing.T) {
 	if state != "cancelled" || attempt != 2 {
 		t.Errorf("River's job: %s after %d attempts, want cancelled after 2 (not retried on)", state, attempt)
 	}
+}
+
+// A first run of one client's 54 weeks: the job plans it as a run of one client and reads it in
+// week-aligned synchronous chunks (the planner, issue 19), submitting no report run and polling
+// none, and the table equals the simulator's truth. Before, the service's jobs read a long
+// range by five report runs whatever the fleet.
+func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
+	e := newEnv(t, fixtures.Config{Accounts: 1})
+	ctx := context.Background()
+	cfg := e.config("worker", 2)
+	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
+	s := start(t, openWith(t, cfg))
+	id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 54, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, s, id, 2*time.Minute)
+	if r.State != "done" || len(r.Clients) != 1 || r.Clients[0].State != "done" || r.Clients[0].Error != "" {
+		t.Fatalf("run: %+v", r)
+	}
+	var plan pipeline.ClientPlan
+	if err := e.pool.QueryRow(ctx, `SELECT plan FROM service_run_clients WHERE run_id = $1`, id).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if plan.Read != pipeline.ReadSync || len(plan.SyncChunks) != len(records.Kinds) || !strings.Contains(plan.ReadWhy, "1 clients") {
+		t.Fatalf("the job's plan: read %q, chunks %v, why %q; want synchronous chunks of every kind for a run of 1 client",
+			plan.Read, plan.SyncChunks, plan.ReadWhy)
+	}
+	c := e.sim.Counters()
+	planned := 0
+	for _, k := range records.Kinds {
+		planned += len(plan.Range().Chunks(plan.SyncChunks[k]))
+	}
+	if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindPoll] != 0 || c.Requests[fixtures.KindSync] < int64(planned) ||
+		planned <= len(records.Kinds) {
+		t.Errorf("requests %v, %d chunks planned; want every chunk read synchronously, no report run submitted or polled", c.Requests, planned)
+	}
+	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 54)
 }
