@@ -1,12 +1,23 @@
 package extract
 
-import "time"
+import (
+	"slices"
+	"sync"
+	"time"
+)
 
 // pollSchedule times the polls of one report run by what Meta says of it: it extrapolates the
 // run's end from async_percent_completion and the time elapsed, and polls just after that
 // end, so that a run is seen done soon after it is done, whatever its length, in a few polls.
 //
-//   - The first poll comes PollConfig.First after the submit (at once on a resume).
+//   - The first poll comes PollConfig.First after the submit (at once on a resume), or, when
+//     the ad account's earlier report runs were seen done (PollConfig.Times), a quarter of
+//     their median time from submit to "Job Completed" if that is later: a first poll that
+//     still reads 0 % ("Job Not Started") costs a poll, and leaves one reading of a percent to
+//     time the poll at the end by, which cannot tell a run whose percent was hidden from one
+//     that queued. A quarter lands after Meta's first tenth at 0 % and before the end of runs
+//     up to 40 % shorter than the median, and "Job Completed" (which Meta reports a while after
+//     100 %) is still a good while off.
 //   - While Meta reports 0 % (a run still queued), the next poll comes at twice the time
 //     elapsed: polls at First, 2×First, 4×First, …
 //   - After the first percent p at elapsed e: progress that is linear since the last poll that
@@ -31,6 +42,7 @@ import "time"
 type pollSchedule struct {
 	cfg     PollConfig // with its defaults
 	resumed bool
+	typical time.Duration // the account's earlier runs' median time to "Job Completed" (0: none)
 
 	last    time.Duration // the previous wait
 	aimed   bool          // the previous wait was aimed at an estimated end
@@ -45,15 +57,73 @@ func newPollSchedule(cfg PollConfig, resumed bool) *pollSchedule {
 	return &pollSchedule{cfg: cfg, resumed: resumed, lastPct: -1, basePct: -1}
 }
 
-// first is the wait before the first poll: First after a submit, none on a resume (the run
-// may have ended while metapipe was not running).
+// forAccount is newPollSchedule for a run of the ad account, timed by its earlier runs
+// (cfg.Times; none when nil).
+func forAccount(cfg PollConfig, resumed bool, account string) *pollSchedule {
+	p := newPollSchedule(cfg, resumed)
+	p.typical = cfg.Times.Typical(account)
+	return p
+}
+
+// first is the wait before the first poll: First after a submit, or a quarter of the
+// account's typical run when that is later (at most Max); none on a resume (the run may have
+// ended while metapipe was not running).
 func (p *pollSchedule) first() time.Duration {
 	if p.resumed {
 		p.last = 0
 		return 0
 	}
-	p.last = p.cfg.First
-	return p.cfg.First
+	d := p.cfg.First
+	if q := p.typical / 4; q > d {
+		d = min(q, p.cfg.Max)
+	}
+	p.last = d
+	return d
+}
+
+// RunTimes keeps how long each ad account's recent report runs took from their submit to the
+// poll that saw "Job Completed" (the last 9), so that the next run of the account is first
+// polled when it has a percent to read ([pollSchedule]). One RunTimes serves every run of a
+// process (the service's workers keep it across jobs); the zero value and nil are empty. Safe
+// for concurrent use.
+type RunTimes struct {
+	mu   sync.Mutex
+	byID map[string][]time.Duration
+}
+
+// runTimesKept is how many recent runs of an account RunTimes keeps.
+const runTimesKept = 9
+
+// Add records a run of the account seen done d after its submit; nil ignores it.
+func (t *RunTimes) Add(account string, d time.Duration) {
+	if t == nil || d <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byID == nil {
+		t.byID = map[string][]time.Duration{}
+	}
+	ds := append(t.byID[account], d)
+	if len(ds) > runTimesKept {
+		ds = ds[len(ds)-runTimesKept:]
+	}
+	t.byID[account] = ds
+}
+
+// Typical is the median of the account's recent runs' times, or 0 when none was seen.
+func (t *RunTimes) Typical(account string) time.Duration {
+	if t == nil {
+		return 0
+	}
+	t.mu.Lock()
+	ds := slices.Clone(t.byID[account])
+	t.mu.Unlock()
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 // seed gives the schedule a reading made before a resume: the run was at pct at elapsed from

@@ -30,6 +30,9 @@ type PollConfig struct {
 	// progress or not (60m; --job-max).
 	MaxRunTime   time.Duration
 	NotReadyWait time.Duration // wait after a 2601 on the results (First)
+	// Times, when not nil, keeps how long the ad accounts' report runs took, to time the first
+	// poll of the next ([RunTimes]); shared by every copy of the config.
+	Times *RunTimes
 }
 
 func (c PollConfig) withDefaults() PollConfig {
@@ -297,7 +300,7 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 	}
 	// With the submit's time known, the time elapsed counts from it even after a resume, and
 	// the schedule extrapolates as for a run it saw from the start.
-	schedule := newPollSchedule(cfg, resumed && !known)
+	schedule := forAccount(cfg, resumed && !known, r.s.Account)
 	if known && lastPct > 0 {
 		schedule.seed(lastChange.Sub(submitted), lastPct)
 	}
@@ -327,6 +330,9 @@ func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed b
 		r.report(run.Status, int(pct), 0)
 		switch run.Status {
 		case "Job Completed":
+			if !resumed || known {
+				cfg.Times.Add(r.s.Account, now.Sub(submitted))
+			}
 			return nil
 		case "Job Failed", "Job Skipped":
 			re := &ReportRunError{ReportRunID: id, Status: run.Status, Percent: int(pct), Err: ErrReportRunFailed}

@@ -123,6 +123,11 @@ func newRunner(cfg Config) *Runner {
 	if rep == nil {
 		rep = NewLogReporter(log)
 	}
+	if cfg.Poll.Times == nil {
+		// The report runs' times, kept for the runner's life: a later run of an account (a
+		// later wave, a fallback, the service's next job) is first polled by them.
+		cfg.Poll.Times = new(extract.RunTimes)
+	}
 	return &Runner{cfg: cfg, log: log, rep: rep}
 }
 
