@@ -23,9 +23,11 @@ const (
 	Seed     = 7
 )
 
-// asOf is the as-of date of every run: today (the simulator has data up to its clock).
+// asOf is the as-of date of every run: today at UTC−12, the earliest today anywhere (the
+// simulator has data up to its clock), so that no ad account's time zone (America/Los_Angeles
+// among them) finds it after its own today, as between 00:00 and 08:00 UTC UTC's today was.
 var asOf = func() time.Time {
-	y, m, d := time.Now().UTC().Date()
+	y, m, d := time.Now().UTC().Add(-12 * time.Hour).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }()
 
