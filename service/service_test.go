@@ -560,5 +560,6 @@ func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 		planned <= len(records.Kinds) {
 		t.Errorf("requests %v, %d chunks planned; want every chunk read synchronously, no report run submitted or polled", c.Requests, planned)
 	}
+	t.Logf("%d chunks planned (%v weeks a chunk); requests %v", planned, plan.SyncChunks, c.Requests)
 	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 54)
 }
