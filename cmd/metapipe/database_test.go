@@ -41,7 +41,7 @@ func TestEveryExecMode(t *testing.T) {
 				t.Fatalf("run: exit %d %s", res.code, tail(res.stderr, 3000))
 			}
 			w.checkTruth(t)
-			worker := w.start(t, "worker", nil, "worker", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
+			worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
 			worker.event(t, "working jobs", 30*time.Second)
 			res := w.run(t, nil, "enqueue", "--wait", "--full", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
 			if res.code != 0 || !strings.Contains(res.stdout, `"state":"done"`) {
@@ -273,7 +273,7 @@ func TestGrantedRoleRunsAndWorks(t *testing.T) {
 		t.Fatalf("run as the granted role: exit %d\n%s", res.code, tail(res.stderr, 3000))
 	}
 	w.checkTruth(t)
-	worker := w.start(t, "worker", nil, "worker", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
+	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
 	worker.event(t, "working jobs", 30*time.Second)
 	res := w.run(t, nil, "enqueue", "--wait", "--full", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
 	if res.code != 0 || !strings.Contains(res.stdout, `"state":"done"`) {

@@ -101,9 +101,12 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 	serve := w.start(t, "serve", serveEnv, "serve", "--addr", "127.0.0.1:0")
 	base := serve.event(t, "serving", 30*time.Second)["url"].(string)
 	workers := map[string]*proc{}
+	// The workers of this file's tests (and database_test.go's) run with --sync-budget 0: they
+	// exercise report runs (saved, resumed, rescued), by which the planner no longer reads a
+	// small run's long range.
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("worker-%d", i)
-		workers[id] = w.start(t, id, nil, "--stage-dir", t.TempDir(), "worker", "--id", id, "--concurrency", "2",
+		workers[id] = w.start(t, id, nil, "--stage-dir", t.TempDir(), "worker", "--id", id, "--sync-budget", "0", "--concurrency", "2",
 			"--rescue-after", rescueAfter.String(), "--poll-max", "8s")
 	}
 	for _, p := range workers {
@@ -349,7 +352,7 @@ func TestEnqueueExitCodes(t *testing.T) {
 	if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, w.ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	worker := w.start(t, "worker", nil, "worker", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
+	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
 	worker.event(t, "working jobs", 30*time.Second)
 	asOf := lastSunday.Format(time.DateOnly)
 	enqueue := func(args ...string) result {
@@ -565,7 +568,7 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 6, JobDuration: 5 * time.Second})
 	name := "Demo " + w.sim.Accounts()[0].Name
 	// A worker that waits for Meta inside its attempts holds the client's lock for seconds.
-	worker := w.start(t, "worker", nil, "worker", "--concurrency", "1", "--inline-wait", "30s", "--poll-first", "200ms", "--poll-max", "400ms")
+	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "30s", "--poll-first", "200ms", "--poll-max", "400ms")
 	worker.event(t, "working jobs", 30*time.Second)
 	enq := w.run(t, nil, "enqueue", "--client", name, "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
 	var ev map[string]any
@@ -648,7 +651,7 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 // restart, a failover): it says it tries again, and ends as the run does, exit 0, not 1.
 func TestEnqueueWaitOutlastsADatabaseOutage(t *testing.T) {
 	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 4, JobDuration: 2 * time.Second})
-	worker := w.start(t, "worker", nil, "worker", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
+	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
 	worker.event(t, "working jobs", 30*time.Second)
 	wait := w.start(t, "enqueue", nil, "enqueue", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "20", "--full", "--wait")
 	wait.event(t, "run_queued", 30*time.Second)
