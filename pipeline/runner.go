@@ -63,6 +63,10 @@ type Runner struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 	rep  Reporter
+	// worker names this process in the runs' history; noHistory is set once the database
+	// is found without the history's tables (recordHistory).
+	worker    string
+	noHistory bool
 }
 
 // Open connects to the database. A missing or malformed URL is ErrUsage; an unreachable
@@ -110,7 +114,7 @@ func newRunner(cfg Config) *Runner {
 	if rep == nil {
 		rep = NewLogReporter(log)
 	}
-	return &Runner{cfg: cfg, log: log, rep: rep}
+	return &Runner{cfg: cfg, log: log, rep: rep, worker: historyWorker()}
 }
 
 // Close releases the database.
