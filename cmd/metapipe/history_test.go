@@ -43,10 +43,10 @@ func TestCronRunInTheServiceHistory(t *testing.T) {
 	var runs struct {
 		Runs []struct {
 			apiRun
-			Source     string `json:"source"`
-			Weeks      int    `json:"weeks"`
-			AsOf       string `json:"as_of"`
-			AsOfGiven  bool   `json:"as_of_given"`
+			Source    string `json:"source"`
+			Weeks     int    `json:"weeks"`
+			AsOf      string `json:"as_of"`
+			AsOfGiven bool   `json:"as_of_given"`
 		} `json:"runs"`
 	}
 	if err := json.Unmarshal(body, &runs); err != nil || len(runs.Runs) != 1 {
