@@ -98,6 +98,7 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 	s.mux.Handle("GET /metrics", s.auth(svc.Metrics().Handler()))
 	s.clientRoutes()
 	s.clientHealthRoutes()
+	s.actionRoutes()
 	return s, nil
 }
 

@@ -62,11 +62,13 @@ type clientRun struct {
 	client records.Client
 	state  string
 	plan   *pipeline.ClientPlan
+	// replace: an explicit re-fetch (service_runs.replace_stored, RunRequest.Replace).
+	replace bool
 }
 
 const (
 	selectClientRun = `
-SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan
+SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan, r.replace_stored
 FROM service_runs r JOIN service_run_clients c ON c.run_id = r.id
 WHERE r.id = $1 AND c.client_id = $2`
 	updateClientState = `
@@ -97,7 +99,7 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 	var cr clientRun
 	var asOf *time.Time
 	var plan []byte
-	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan)
+	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan, &cr.replace)
 	if err != nil {
 		return nil, fmt.Errorf("read run %s client %s: %w", a.RunID, a.ClientID, err)
 	}
@@ -259,7 +261,7 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 	}
 	lreq := load.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
 		Sync: []load.SyncState{cp.SyncState(a.RunID)}, Ranges: []load.ClientRange{cp.LoadRange()},
-		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, LockTimeout: s.cfg.Pipeline.LockTimeout}
+		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, Replace: cr.replace, LockTimeout: s.cfg.Pipeline.LockTimeout}
 	var lres load.Result
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var attempt int

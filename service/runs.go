@@ -25,7 +25,10 @@ type RunRequest struct {
 	AsOf    time.Time // zero: each ad account's today; never after today
 	Weeks   int       // horizon in weeks, the current week included (0: 54)
 	Full    bool      // refetch the whole horizon
-	Source  string    // api, enqueue or schedule (the run's history says who asked)
+	Source  string    // api, enqueue, schedule or page (the run's history says who asked)
+	// Replace is an explicit re-fetch: the loads replace the stored figures of the range even
+	// when they are as of a later date (load.Request.Replace). It needs Full.
+	Replace bool
 }
 
 // Defaults of a run (as `metapipe run`'s flags).
@@ -64,7 +67,7 @@ const (
 )
 
 const (
-	insertRun        = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	insertRun        = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source, replace_stored) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	insertRunClients = `INSERT INTO service_run_clients (run_id, client_id, job_id) SELECT $1, c, j FROM unnest($2::uuid[], $3::bigint[]) AS t (c, j)`
 	lockRequestKey   = `SELECT pg_advisory_xact_lock($1)`
 	// activeRun is the newest run of a request key with a client whose job is not over.
@@ -139,7 +142,7 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, DefaultLookback, req.Full, req.Source); err != nil {
+		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, DefaultLookback, req.Full || req.Replace, req.Source, req.Replace); err != nil {
 			return err
 		}
 		params := make([]river.InsertManyParams, len(ids))
