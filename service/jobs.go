@@ -22,11 +22,14 @@ import (
 	"github.com/metapipe/metapipe/transform"
 )
 
-// ClientRunArgs is the job of one client of one run. It carries ids only: no token, no data
+// ClientRunArgs is the job of one client of one run. It carries ids and the client's name: no token, no data
 // (River keeps jobs' arguments and shows them in its UI).
 type ClientRunArgs struct {
 	RunID    string `json:"run_id"`
 	ClientID string `json:"client_id"`
+	// Client is the client's name when the job was queued, for River's UI, which shows the
+	// arguments; the job works the client by its id.
+	Client string `json:"client,omitempty"`
 }
 
 // Kind is River's name of the job.
@@ -140,11 +143,17 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	if err != nil {
 		return err
 	}
+	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
 	switch cr.state {
 	case StateDone, StateFailed, StateInterrupted:
-		return nil // over: a duplicate delivery has nothing to do
+		// River hands out the job of a client that is over only when it was retried (River's
+		// UI's Retry, JobRetry): the client runs again, planned anew, and its run reopens.
+		if err := s.reopenClient(ctx, a); err != nil {
+			return err
+		}
+		log.Info("job retried: the client runs again", "was", cr.state)
+		cr.state, cr.plan = StateQueued, nil
 	}
-	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
 
 	// One run at a time per client, across metapipe run and the jobs.
 	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client})
@@ -184,6 +193,22 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	s.metrics.loaded(lres)
 	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
 	return nil
+}
+
+// reopenClient puts a client that was over back in its run, for a retried job: queued, no plan,
+// no error, no saved report runs (they were of the attempt that ended), the run not finished.
+func (s *Service) reopenClient(ctx context.Context, a ClientRunArgs) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE service_run_clients SET state = 'queued', plan = NULL, error = '', reports_done = 0, percent = 0,
+			updated_at = now() WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM service_report_runs WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE service_runs SET finished_at = NULL WHERE id = $1`, a.RunID)
+		return err
+	})
 }
 
 // planStep returns the client's plan, planning it first when it is not yet. A client that
