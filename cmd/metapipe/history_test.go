@@ -85,6 +85,18 @@ func TestCronRunInTheServiceHistory(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(page), failedName) || !strings.Contains(string(page), "190") {
 		t.Errorf("GET /runs/%s: %d, the failed client and its error not on it:\n%s", runID, code, page)
 	}
+	// /metrics counts it with the service's runs, and its clients by their state.
+	code, metrics := httpCall(t, "GET", base+"/metrics", apiToken, "")
+	for _, want := range []string{`metapipe_runs_finished_total{state="partial"} 1`, `metapipe_clients{state="failed"} 1`, `metapipe_clients{state="done"} 1`} {
+		if code != http.StatusOK || !strings.Contains(string(metrics), want) {
+			t.Errorf("GET /metrics: %d, no %s", code, want)
+		}
+	}
+	// The client pages show it: the refused client's page names the run and Meta's code.
+	code, page = httpCall(t, "GET", base+"/clients/"+w.ids[0], apiToken, "")
+	if code != http.StatusOK || !strings.Contains(string(page), runID) || !strings.Contains(string(page), "190") {
+		t.Errorf("GET /clients/%s: %d, run %s or code 190 not on it", w.ids[0], code, runID)
+	}
 	if code, _ := serve.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Errorf("serve after SIGTERM: exit %d", code)
 	}
