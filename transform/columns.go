@@ -23,10 +23,9 @@ import (
 // a Go struct. Reads go a record batch at a time, at most [records.RowGroupRows] rows, so a
 // reader holds about one row group.
 //
-// The Arrow arrays' memory is the Go allocator's (memory.DefaultAllocator): nothing of it is
-// pooled or reused, and a string taken from a batch (array.String.Value aliases the batch's
-// buffer) stays valid for as long as the batch is retained. The page readers' buffers (pages
-// read and decompressed, which no array aliases) come from pageBuffers and go back to it.
+// Arrow's memory is the Go allocator's (memory.DefaultAllocator): nothing is pooled or reused,
+// and a string taken from a batch (array.String.Value aliases the batch's buffer) stays valid
+// for as long as the batch is retained.
 type columnFile struct {
 	name string // base name, for errors
 	f    *os.File
@@ -52,7 +51,7 @@ func openColumnFile(path string) (cf *columnFile, err error) {
 			f.Close()
 		}
 	}()
-	pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(pageBuffers)))
+	pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(memory.DefaultAllocator)))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Base(path), err)
 	}
