@@ -52,7 +52,7 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 			t.Errorf("queued client: %+v", c)
 		}
 	}
-	// One job per client, holding ids only.
+	// One job per client, holding its ids and the client's name (for River's UI), nothing else.
 	rows, err := e.pool.Query(context.Background(), `SELECT args::text FROM river_job WHERE kind = 'metapipe_client_run' ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +68,10 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 	}
 	for _, s := range args {
 		var a map[string]string
-		if err := json.Unmarshal([]byte(s), &a); err != nil || len(a) != 2 || a["run_id"] != id || !slices.Contains(e.clients[:2], a["client_id"]) {
-			t.Errorf("job args %s: want exactly run_id and client_id", s)
+		err := json.Unmarshal([]byte(s), &a)
+		i := slices.Index(e.clients[:2], a["client_id"])
+		if err != nil || len(a) != 3 || a["run_id"] != id || i < 0 || a["client"] != e.names[i] {
+			t.Errorf("job args %s: want exactly run_id, client_id and client (its name)", s)
 		}
 	}
 

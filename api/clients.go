@@ -37,18 +37,6 @@ func sameSite(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
-	list, err := s.svc.ListClients(r.Context())
-	if err != nil {
-		s.serverError(w, "read the clients", err, false)
-		return
-	}
-	if list == nil {
-		list = []pipeline.ClientInfo{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"clients": list})
-}
-
 // clientError answers an error of the clients' administration.
 func (s *Server) clientError(w http.ResponseWriter, what string, err error) {
 	var ae *pipeline.ClientAdminError

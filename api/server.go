@@ -63,11 +63,12 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 		opts.Refresh = 2 * time.Second
 	}
 	pages, err := template.New("").Funcs(template.FuncMap{
-		"since":   func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
-		"between": func(a time.Time, b *time.Time) string { return b.Sub(a).Round(time.Second).String() },
-		"at":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
-		"summary": summarize,
+		"since":     func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+		"between":   func(a time.Time, b *time.Time) string { return b.Sub(a).Round(time.Second).String() },
+		"at":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"clock":     func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"summary":   summarize,
+		"weekTitle": weekTitle,
 		// signOut says whether the pages show the sign-out button: only with a token to sign in with.
 		"signOut": func() bool { return opts.Token != "" },
 	}).ParseFS(templateFiles, "templates/*.html")
@@ -96,6 +97,8 @@ func New(svc *service.Service, opts Options) (*Server, error) {
 	s.mux.Handle("/riverui/", s.auth(ui))
 	s.mux.Handle("GET /metrics", s.auth(svc.Metrics().Handler()))
 	s.clientRoutes()
+	s.clientHealthRoutes()
+	s.actionRoutes()
 	return s, nil
 }
 

@@ -381,15 +381,16 @@ func TestReport(t *testing.T) {
 	p("BenchmarkTransform (transform/bench_test.go, 200 synthetic client-years, 53 weeks, 52 raw rows per summary row, " +
 		"both paths on the same staged files in one run):")
 	p("")
-	p("| data | path | summary rows/s | raw rows/s |")
-	p("|---|---|---|---|")
+	p("| data | path | summary rows/s | raw rows/s | CPU s per op (user + system, every goroutine) | raw rows per CPU s |")
+	p("|---|---|---|---|---|---|")
 	for _, bench := range []struct{ name, label string }{{"Transform", "synthetic"}, {"TransformSimulated", "simulator, 200 accounts"}} {
 		for _, path := range []struct{ name, label string }{
 			{"rows", "rows: parquet-go row reconstruction, shopspring decimals (before issue 13)"},
 			{"columns", "columns: Arrow record batches, udecimal figures"},
 		} {
 			m := bench.name + "/" + path.name
-			p("| %s | %s | %s | %s |", bench.label, path.label, fs(r.get(m, "rows/s"), 0), fs(r.get(m, "raw_rows/s"), 0))
+			p("| %s | %s | %s | %s | %s | %s |", bench.label, path.label, fs(r.get(m, "rows/s"), 0), fs(r.get(m, "raw_rows/s"), 0),
+				fs(r.get(m, "cpu_s/op"), 2), fs(r.get(m, "raw_rows/cpu_s"), 0))
 		}
 	}
 	p("")

@@ -48,6 +48,10 @@ type Request struct {
 	// --full leaves them. Otherwise final_through and last_as_of only move forward. covered_from
 	// only moves back, either way.
 	RecomputeSync bool
+	// Replace is an explicit re-fetch (the user's word, POST /v1/clients/{id}/refetch): the
+	// file's rows replace the stored ones even when those are as of a later date (Kept counts
+	// none), and a stored week of Ranges missing from the file is deleted whatever its as-of.
+	Replace bool
 
 	afterRow     func(copied int64) // test hook: called after each row handed to COPY
 	forceStaging bool               // set after a direct COPY met a row it did not expect
@@ -126,7 +130,7 @@ WITH merged AS (
 ` + set.String() + `    data_source = EXCLUDED.data_source,
     last_updated = EXCLUDED.last_updated
   WHERE cs.content_hash IS DISTINCT FROM EXCLUDED.content_hash
-    AND (cs.as_of IS NULL OR cs.as_of <= EXCLUDED.as_of)
+    AND ($2::boolean OR cs.as_of IS NULL OR cs.as_of <= EXCLUDED.as_of)
   RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged`
@@ -300,7 +304,7 @@ func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]st
 
 		copyStart := time.Now()
 		src := newSummarySource(ctx, file, clients, stored)
-		src.afterRow = req.afterRow
+		src.afterRow, src.replace = req.afterRow, req.Replace
 		// No stored row for these clients (a first load): every row is new, and under the
 		// advisory locks nobody else inserts them, so they are copied straight into the table,
 		// skipping the staging table and the merge: half the writing.
@@ -335,7 +339,7 @@ func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]st
 		if direct {
 			res.Inserted = res.Copied
 		} else if res.Copied > 0 {
-			batch.Queue(mergeSummaries, dataSource).QueryRow(func(row pgx.Row) error {
+			batch.Queue(mergeSummaries, dataSource, req.Replace).QueryRow(func(row pgx.Row) error {
 				if err := row.Scan(&res.Inserted, &res.Updated); err != nil {
 					return mergeError(err)
 				}
@@ -349,7 +353,7 @@ func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]st
 				return nil
 			})
 		}
-		if gone := goneKeys(stored, src.seen, req.Ranges); len(gone.ids) > 0 {
+		if gone := goneKeys(stored, src.seen, req.Ranges, req.Replace); len(gone.ids) > 0 {
 			batch.Queue(deleteGone, gone.ids, gone.days).Exec(func(ct pgconn.CommandTag) error {
 				res.Deleted = ct.RowsAffected()
 				return nil
@@ -410,7 +414,7 @@ func confirmArgs(cs []confirmed) ([]pgtype.UUID, []pgtype.Date, []pgtype.Date) {
 // goneKeys are the stored rows within the ranges whose key is not in the file and whose
 // figures are not as of a later date than the range's end (the run's as-of): the run saw
 // those weeks lose all delivery.
-func goneKeys(stored map[rowKey]storedRow, seen map[rowKey]struct{}, ranges []ClientRange) keyArrays {
+func goneKeys(stored map[rowKey]storedRow, seen map[rowKey]struct{}, ranges []ClientRange, replace bool) keyArrays {
 	var out keyArrays
 	if len(ranges) == 0 {
 		return out
@@ -427,7 +431,7 @@ func goneKeys(stored map[rowKey]storedRow, seen map[rowKey]struct{}, ranges []Cl
 		}
 		week := records.DayTime(key.day)
 		for _, r := range byClient[key.client] {
-			if !week.Before(r.From) && !week.After(r.To) && st.asOf <= records.DayNumber(r.To) {
+			if !week.Before(r.From) && !week.After(r.To) && (replace || st.asOf <= records.DayNumber(r.To)) {
 				out.ids = append(out.ids, pgtype.UUID{Bytes: key.client, Valid: true})
 				out.days = append(out.days, pgtype.Date{Time: week, Valid: true})
 				break

@@ -57,6 +57,7 @@ type summarySource struct {
 	stored   map[rowKey]storedRow // the stored rows of the loaded clients
 	seen     map[rowKey]struct{}
 	afterRow func(copied int64) // test hook, may be nil
+	replace  bool               // Request.Replace: no stored row is kept for its later as-of
 
 	buf    []records.Summary
 	n, i   int
@@ -152,7 +153,7 @@ func (s *summarySource) next() bool {
 		s.seen[key] = struct{}{}
 		if st, ok := s.stored[key]; ok {
 			switch {
-			case st.asOf > row.AsOf:
+			case st.asOf > row.AsOf && !s.replace:
 				// The table's figures are as of a later date: fresher data always wins.
 				s.kept++
 				continue

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -229,5 +230,41 @@ func TestLatestRunIsTheLastCreated(t *testing.T) {
 	}
 	if got := LatestRun(stage); filepath.Base(string(got)) != "20261129T181513Z-1af694" {
 		t.Errorf("latest run %s, want 20261129T181513Z-1af694", got)
+	}
+}
+
+// The newest run is the one worked last: a run resumed (its ledger written) after another was
+// planned is newer than that one, which LatestRun would name.
+func TestNewestRunIsTheLastWorked(t *testing.T) {
+	stage := t.TempDir()
+	at := time.Date(2026, 11, 29, 18, 15, 13, 0, time.UTC)
+	for _, r := range []struct {
+		id      string
+		created time.Time
+		updated time.Time
+	}{
+		{"20261129T181513Z-aaaaaa", at, at.Add(time.Hour)},                        // resumed an hour later
+		{"20261129T181600Z-bbbbbb", at.Add(time.Minute), at.Add(2 * time.Minute)}, // planned after, over before
+		{"20261129T181700Z-cccccc", at.Add(2 * time.Minute), time.Time{}},         // planned only
+	} {
+		dir := records.RunDir(filepath.Join(stage, r.id))
+		if err := os.MkdirAll(string(dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := writePlan(dir, &Plan{RunID: r.id, Created: r.created}); err != nil {
+			t.Fatal(err)
+		}
+		if !r.updated.IsZero() {
+			b, _ := json.Marshal(Ledger{RunID: r.id, Status: StatusDone, Updated: r.updated})
+			if err := os.WriteFile(filepath.Join(string(dir), "run.json"), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := filepath.Base(string(NewestRun(stage))); got != "20261129T181513Z-aaaaaa" {
+		t.Errorf("newest run %s, want 20261129T181513Z-aaaaaa (worked last)", got)
+	}
+	if got := filepath.Base(string(LatestRun(stage))); got != "20261129T181700Z-cccccc" {
+		t.Errorf("latest planned %s, want 20261129T181700Z-cccccc", got)
 	}
 }

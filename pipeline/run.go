@@ -275,6 +275,7 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 
 	var stageErr error
 	for _, st := range stages {
+		r.recordHistory(ctx, plan, lf.snapshot(), st, false)
 		switch st {
 		case StageExtract:
 			stageErr = r.extractStage(ctx, dir, plan, clients, lf)
@@ -318,6 +319,7 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 		stageErr = err
 	}
 	rep := &Report{Dir: dir, Plan: plan, Ledger: lf.snapshot()}
+	r.recordHistory(ctx, plan, rep.Ledger, "", true)
 	if interrupted {
 		return rep, fmt.Errorf("%w; the next run with the same as-of and clients resumes %s: %w", ErrInterrupted, dir, context.Cause(ctx))
 	}

@@ -106,3 +106,33 @@ func LatestRun(stageDir string) records.RunDir {
 	}
 	return best
 }
+
+// NewestRun returns the run directory under stageDir that was worked last, or "": the one
+// whose ledger was updated last (a run resumed and finished after another was planned is the
+// newer), a directory without a ledger yet by its plan's creation.
+func NewestRun(stageDir string) records.RunDir {
+	entries, err := os.ReadDir(stageDir)
+	if err != nil {
+		return ""
+	}
+	var best records.RunDir
+	var bestTime time.Time
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := records.RunDir(filepath.Join(stageDir, e.Name()))
+		p, err := ReadPlan(dir)
+		if err != nil {
+			continue
+		}
+		t := p.Created
+		if l, err := ReadLedger(dir); err == nil && l.Updated.After(t) {
+			t = l.Updated
+		}
+		if best == "" || t.After(bestTime) || t.Equal(bestTime) && dir > best {
+			best, bestTime = dir, t
+		}
+	}
+	return best
+}

@@ -74,6 +74,10 @@ type Runner struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 	rep  Reporter
+	// worker names this process in the runs' history; noHistory is set once the database
+	// is found without the history's tables (recordHistory).
+	worker    string
+	noHistory bool
 }
 
 // Open connects to the database (load.PoolConfig: statements in load.DefaultExecMode). A
@@ -128,7 +132,7 @@ func newRunner(cfg Config) *Runner {
 		// later wave, a fallback, the service's next job) is first polled by them.
 		cfg.Poll.Times = new(extract.RunTimes)
 	}
-	return &Runner{cfg: cfg, log: log, rep: rep}
+	return &Runner{cfg: cfg, log: log, rep: rep, worker: historyWorker()}
 }
 
 // Close releases the database.

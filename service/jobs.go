@@ -22,11 +22,14 @@ import (
 	"github.com/metapipe/metapipe/transform"
 )
 
-// ClientRunArgs is the job of one client of one run. It carries ids only: no token, no data
+// ClientRunArgs is the job of one client of one run. It carries ids and the client's name: no token, no data
 // (River keeps jobs' arguments and shows them in its UI).
 type ClientRunArgs struct {
 	RunID    string `json:"run_id"`
 	ClientID string `json:"client_id"`
+	// Client is the client's name when the job was queued, for River's UI, which shows the
+	// arguments; the job works the client by its id.
+	Client string `json:"client,omitempty"`
 }
 
 // Kind is River's name of the job.
@@ -67,11 +70,13 @@ type clientRun struct {
 	client records.Client
 	state  string
 	plan   *pipeline.ClientPlan
+	// replace: an explicit re-fetch (service_runs.replace_stored, RunRequest.Replace).
+	replace bool
 }
 
 const (
 	selectClientRun = `
-SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan,
+SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan, r.replace_stored,
     (SELECT count(*) FROM service_run_clients n WHERE n.run_id = r.id)
 FROM service_runs r JOIN service_run_clients c ON c.run_id = r.id
 WHERE r.id = $1 AND c.client_id = $2`
@@ -104,7 +109,7 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 	var cr clientRun
 	var asOf *time.Time
 	var plan []byte
-	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan, &cr.fleet)
+	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan, &cr.replace, &cr.fleet)
 	if err != nil {
 		return nil, fmt.Errorf("read run %s client %s: %w", a.RunID, a.ClientID, err)
 	}
@@ -145,11 +150,17 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	if err != nil {
 		return err
 	}
+	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
 	switch cr.state {
 	case StateDone, StateFailed, StateInterrupted:
-		return nil // over: a duplicate delivery has nothing to do
+		// River hands out the job of a client that is over only when it was retried (River's
+		// UI's Retry, JobRetry): the client runs again, planned anew, and its run reopens.
+		if err := s.reopenClient(ctx, a); err != nil {
+			return err
+		}
+		log.Info("job retried: the client runs again", "was", cr.state)
+		cr.state, cr.plan = StateQueued, nil
 	}
-	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
 
 	// One run at a time per client, across metapipe run and the jobs.
 	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client},
@@ -192,6 +203,22 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	s.metrics.loaded(lres)
 	log.Info("client loaded", "inserted", lres.Inserted, "updated", lres.Updated, "unchanged", lres.Unchanged, "kept", lres.Kept)
 	return nil
+}
+
+// reopenClient puts a client that was over back in its run, for a retried job: queued, no plan,
+// no error, no saved report runs (they were of the attempt that ended), the run not finished.
+func (s *Service) reopenClient(ctx context.Context, a ClientRunArgs) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE service_run_clients SET state = 'queued', plan = NULL, error = '', reports_done = 0, percent = 0,
+			updated_at = now() WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM service_report_runs WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE service_runs SET finished_at = NULL WHERE id = $1`, a.RunID)
+		return err
+	})
 }
 
 // planStep returns the client's plan, planning it first when it is not yet. A client that
@@ -269,7 +296,7 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 	}
 	lreq := load.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
 		Sync: []load.SyncState{cp.SyncStateHeldBack(a.RunID, pipeline.NotFinal(tres.Warnings)[a.ClientID])}, Ranges: []load.ClientRange{cp.LoadRange()},
-		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, LockTimeout: s.cfg.Pipeline.LockTimeout}
+		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, Replace: cr.replace, LockTimeout: s.cfg.Pipeline.LockTimeout}
 	var lres load.Result
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var attempt int

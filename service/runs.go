@@ -25,7 +25,10 @@ type RunRequest struct {
 	AsOf    time.Time // zero: each ad account's today; never after today
 	Weeks   int       // horizon in weeks, the current week included (0: 54)
 	Full    bool      // refetch the whole horizon
-	Source  string    // api, enqueue or schedule (the run's history says who asked)
+	Source  string    // api, enqueue, schedule or page (the run's history says who asked)
+	// Replace is an explicit re-fetch: the loads replace the stored figures of the range even
+	// when they are as of a later date (load.Request.Replace). It needs Full.
+	Replace bool
 }
 
 // Defaults of a run (as `metapipe run`'s flags).
@@ -64,7 +67,7 @@ const (
 )
 
 const (
-	insertRun        = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	insertRun        = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source, replace_stored) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	insertRunClients = `INSERT INTO service_run_clients (run_id, client_id, job_id) SELECT $1, c, j FROM unnest($2::uuid[], $3::bigint[]) AS t (c, j)`
 	lockRequestKey   = `SELECT pg_advisory_xact_lock($1)`
 	// activeRun is the newest run of a request key with a client whose job is not over.
@@ -120,8 +123,9 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		asOf = &nominal
 	}
 	ids := make([]string, len(clients))
+	names := make(map[string]string, len(clients))
 	for i, c := range clients {
-		ids[i] = c.ID
+		ids[i], names[c.ID] = c.ID, c.Name
 	}
 	slices.Sort(ids)
 	key := requestKey(nominal, ids)
@@ -139,12 +143,12 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, DefaultLookback, req.Full, req.Source); err != nil {
+		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, DefaultLookback, req.Full || req.Replace, req.Source, req.Replace); err != nil {
 			return err
 		}
 		params := make([]river.InsertManyParams, len(ids))
 		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: ClientRunArgs{RunID: runID, ClientID: id},
+			params[i] = river.InsertManyParams{Args: ClientRunArgs{RunID: runID, ClientID: id, Client: names[id]},
 				InsertOpts: &river.InsertOpts{MaxAttempts: MaxAttemptsCeiling}} // the worker applies its own MaxAttempts
 		}
 		res, err := s.river.InsertManyTx(ctx, tx, params)
@@ -259,21 +263,45 @@ SET state = CASE WHEN j.state = 'cancelled' THEN 'interrupted' ELSE 'failed' END
 FROM river_job j
 WHERE j.id = c.job_id AND j.state IN ('cancelled', 'discarded') AND c.state NOT IN ('done', 'failed', 'interrupted')
   AND ($1::text[] IS NULL OR c.run_id = ANY ($1))
-RETURNING c.run_id`
+RETURNING c.run_id, c.client_id::text`
+	// endClientsOfDeletedJobs records the end of the clients whose job is gone from river_job
+	// while they were not over: deleted in River's UI (or by JobDelete), which only deletes jobs
+	// that are not running. River's own cleanup deletes only finished jobs, whose clients are
+	// over already.
+	endClientsOfDeletedJobs = `
+UPDATE service_run_clients c
+SET state = 'interrupted', error = $2, updated_at = now()
+WHERE c.job_id IS NOT NULL AND c.state NOT IN ('done', 'failed', 'interrupted')
+  AND ($1::text[] IS NULL OR c.run_id = ANY ($1))
+  AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = c.job_id)
+RETURNING c.run_id, c.client_id::text`
 )
+
+// msgDeleted is the error of a client whose job was deleted from outside the service.
+const msgDeleted = "its job was deleted (River's UI or JobDelete)"
 
 // reconcile records the clients whose jobs River ended on its own (cancelled, discarded) and
 // finishes their runs, for the runs given (nil: every run). Reads call it, so that a run is
 // shown as it is, and workers call it now and then, so that it is kept once River deletes the
 // jobs. It says whether it ended a client.
 func (s *Service) reconcile(ctx context.Context, runIDs []string) (bool, error) {
-	rows, err := s.pool.Query(ctx, endClientsOfEndedJobs, runIDs, msgCancelled)
-	if err != nil {
-		return false, fmt.Errorf("reconcile runs: %w", err)
+	var ended []string
+	for _, q := range []struct{ sql, msg string }{{endClientsOfEndedJobs, msgCancelled}, {endClientsOfDeletedJobs, msgDeleted}} {
+		rows, err := s.pool.Query(ctx, q.sql, runIDs, q.msg)
+		if err != nil {
+			return false, fmt.Errorf("reconcile runs: %w", err)
+		}
+		var a ClientRunArgs
+		if _, err := pgx.ForEachRow(rows, []any{&a.RunID, &a.ClientID}, func() error {
+			ended = append(ended, a.RunID)
+			s.removeStaged(a) // here at once when this process staged them; else the workers' sweep
+			return nil
+		}); err != nil {
+			return false, fmt.Errorf("reconcile runs: %w", err)
+		}
 	}
-	ended, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(ended) == 0 {
-		return false, err
+	if len(ended) == 0 {
+		return false, nil
 	}
 	slices.Sort(ended)
 	for _, id := range slices.Compact(ended) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v3"
@@ -10,30 +11,67 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
+// exitNotFinished is status --exit-code's code for a run not over yet (pending or running):
+// EX_TEMPFAIL, "try again later", of sysexits.h.
+const exitNotFinished = 75
+
+// errNotFinished is a run that status --exit-code finds not over yet.
+var errNotFinished = errors.New("not finished")
+
 func newStatusCommand() *cli.Command {
-	return &cli.Command{Name: "status", Usage: "print a run's ledger (default the latest run)",
-		Flags: []cli.Flag{flagRun(false), flagJSON()}, Action: runStatus}
+	return &cli.Command{Name: "status", Usage: "print a run's ledger (default the newest run: the one worked last)",
+		Flags: []cli.Flag{flagRun(false), flagJSON(),
+			&cli.BoolFlag{Name: "exit-code", Usage: "exit as the run ended: 0 done, 1 partial or failed, 130 interrupted, 75 not finished yet"}},
+		Action: runStatus}
 }
 
 func runStatus(_ context.Context, cmd *cli.Command) error {
 	dir := records.RunDir(cmd.String("run"))
+	which := "the run given (--run)"
 	if dir == "" {
-		dir = pipeline.LatestRun(cmd.String("stage-dir"))
+		dir = pipeline.NewestRun(cmd.String("stage-dir"))
 		if dir == "" {
 			return fmt.Errorf("%w: no run directory in %s", pipeline.ErrUsage, cmd.String("stage-dir"))
 		}
+		which = "the newest run in " + cmd.String("stage-dir") + " (the one worked last; --run DIR for another)"
 	}
 	l, err := pipeline.ReadLedger(dir)
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrUsage, err)
 	}
+	finished := l.Status != pipeline.StatusRunning && l.Status != pipeline.StatusPending
 	switch {
 	case jsonMode(cmd):
-		event(cmd, "status", false, "dir", string(dir), "ledger", l)
-		return nil
+		event(cmd, "status", false, "dir", string(dir), "which", which, "finished", finished, "ledger", l)
 	case cmd.Bool("json"):
-		return writeJSON(cmd.Root().Writer, l)
+		if err := writeJSON(cmd.Root().Writer, l); err != nil {
+			return err
+		}
+	default:
+		w := cmd.Root().Writer
+		if finished {
+			fmt.Fprintf(w, "%s: finished %s, last worked %s\n", which, l.Status, l.Updated.Format("2006-01-02T15:04:05Z07:00"))
+		} else {
+			fmt.Fprintf(w, "%s: not finished (%s), last worked %s\n", which, l.Status, l.Updated.Format("2006-01-02T15:04:05Z07:00"))
+		}
+		printLedger(w, dir, l)
 	}
-	printLedger(cmd.Root().Writer, dir, l)
-	return nil
+	if !cmd.Bool("exit-code") {
+		return nil
+	}
+	return statusExit(l)
+}
+
+// statusExit is the error whose exit code follows the run's state, for status --exit-code;
+// main has printed the ledger already, so the message is short.
+func statusExit(l *pipeline.Ledger) error {
+	switch l.Status {
+	case pipeline.StatusDone:
+		return nil
+	case pipeline.StatusInterrupted:
+		return fmt.Errorf("run %s: %w", l.RunID, pipeline.ErrInterrupted)
+	case pipeline.StatusPartial, pipeline.StatusFailed:
+		return fmt.Errorf("run %s is %s: %w", l.RunID, l.Status, pipeline.ErrSomeFailed)
+	}
+	return fmt.Errorf("run %s is %s: %w", l.RunID, l.Status, errNotFinished)
 }
