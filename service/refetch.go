@@ -1,0 +1,40 @@
+package service
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/riverqueue/river"
+
+	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/transform"
+)
+
+// refetchStep reads again, once in the run, each kind and week of the client whose sums
+// disagree with the account's totals in tres (pipeline.RefetchDisagreeing), replacing their
+// staged rows, and reports whether it did: the caller transforms again. An attempt that finds
+// the client's refetch directory (extract.RefetchDir) made by an earlier one does not read
+// again. A failed read is logged and leaves the first read's rows.
+func (s *Service) refetchStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir, tres transform.Result) (bool, error) {
+	a := job.Args
+	todo := pipeline.Disagreeing(tres.Warnings)[a.ClientID]
+	if len(todo) == 0 {
+		return false, nil
+	}
+	if _, err := os.Stat(filepath.Join(string(dir.Client(a.ClientID)), extract.RefetchDir)); err == nil {
+		return false, nil // read again by an earlier attempt
+	}
+	x := s.runner.Extractor()
+	x.Throttle.Fleet = notifyingFleet{s.fleet, s, a}
+	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
+		Token: s.runner.TokenFor(cr.client), Dir: dir.Client(a.ClientID)}
+	rs, st, err := pipeline.RefetchDisagreeing(ctx, x, req, cp.Range().Until, todo)
+	s.metrics.throttleWait.Add(st.ThrottleWait.Seconds())
+	for _, r := range rs {
+		s.log.Info("read again: its sums disagreed with the account's", "run", a.RunID, "client", cr.client.Name, "kind", r.Kind, "week", r.Week, "rows", r.Rows, "err", r.Error)
+	}
+	return len(rs) > 0, err
+}
