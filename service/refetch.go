@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 
@@ -15,17 +16,25 @@ import (
 
 // refetchStep reads again, once in the run, each kind and week of the client whose sums
 // disagree with the account's totals in tres (pipeline.RefetchDisagreeing), replacing their
-// staged rows, and reports whether it did: the caller transforms again. An attempt that finds
-// the client's refetch directory (extract.RefetchDir) made by an earlier one does not read
-// again. A failed read is logged and leaves the first read's rows.
-func (s *Service) refetchStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir, tres transform.Result) (bool, error) {
+// staged rows; it returns what it read again (kept in the client's refetch directory,
+// extract.RefetchDir, as read_again.json) and whether it read anything now: the caller
+// transforms again. An attempt that finds that directory made by an earlier one does not read
+// again, and returns the records the earlier one kept. A failed read is logged and leaves the
+// first read's rows.
+func (s *Service) refetchStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir, tres transform.Result) ([]pipeline.RefetchRecord, bool, error) {
 	a := job.Args
+	refetchDir := filepath.Join(string(dir.Client(a.ClientID)), extract.RefetchDir)
+	kept := filepath.Join(refetchDir, "read_again.json")
+	if _, err := os.Stat(refetchDir); err == nil {
+		var rs []pipeline.RefetchRecord
+		if b, err := records.ReadFileIfExists(kept); err == nil && b != nil {
+			_ = json.Unmarshal(b, &rs)
+		}
+		return rs, false, nil // read again by an earlier attempt
+	}
 	todo := pipeline.Disagreeing(tres.Warnings)[a.ClientID]
 	if len(todo) == 0 {
-		return false, nil
-	}
-	if _, err := os.Stat(filepath.Join(string(dir.Client(a.ClientID)), extract.RefetchDir)); err == nil {
-		return false, nil // read again by an earlier attempt
+		return nil, false, nil
 	}
 	x := s.runner.Extractor()
 	x.Throttle.Fleet = notifyingFleet{s.fleet, s, a}
@@ -36,5 +45,12 @@ func (s *Service) refetchStep(ctx context.Context, job *river.Job[ClientRunArgs]
 	for _, r := range rs {
 		s.log.Info("read again: its sums disagreed with the account's", "run", a.RunID, "client", cr.client.Name, "kind", r.Kind, "week", r.Week, "rows", r.Rows, "err", r.Error)
 	}
-	return len(rs) > 0, err
+	if err != nil {
+		return nil, false, err
+	}
+	b, _ := json.Marshal(rs)
+	if err := records.WriteFile(kept, b); err != nil {
+		return nil, false, err
+	}
+	return rs, len(rs) > 0, nil
 }
