@@ -59,3 +59,15 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Paging: time.Duration(s.Paging.Load()), Rows: s.Rows.Load(),
 	}
 }
+
+// Add is the sum of two snapshots, field by field (a client's first read and its refetches).
+func (s StatsSnapshot) Add(o StatsSnapshot) StatsSnapshot {
+	return StatsSnapshot{
+		Requests: s.Requests + o.Requests, Submits: s.Submits + o.Submits, Polls: s.Polls + o.Polls, Pages: s.Pages + o.Pages,
+		Syncs: s.Syncs + o.Syncs, Fallbacks: s.Fallbacks + o.Fallbacks,
+		Retries: s.Retries + o.Retries, Throttled: s.Throttled + o.Throttled, Lagged: s.Lagged + o.Lagged,
+		NotReady: s.NotReady + o.NotReady, SmallerPages: s.SmallerPages + o.SmallerPages, PagingEnded: s.PagingEnded + o.PagingEnded,
+		ThrottleWait: s.ThrottleWait + o.ThrottleWait, JobWait: s.JobWait + o.JobWait,
+		Paging: s.Paging + o.Paging, Rows: s.Rows + o.Rows,
+	}
+}

@@ -150,7 +150,10 @@ type TransformRecord struct {
 	// sums disagree with the account's totals: loaded, but never made final, so that later
 	// runs fetch them again.
 	NotFinal []string `json:"not_final,omitempty"`
-	Error    string   `json:"error,omitempty"`
+	// Refetched lists the kinds and weeks read again in this run because their sums
+	// disagreed, and whether they agreed then (RefetchRecord).
+	Refetched []RefetchRecord `json:"refetched,omitempty"`
+	Error     string          `json:"error,omitempty"`
 }
 
 // LoadClientRecord is one client's part of the load.

@@ -294,21 +294,29 @@ func TestFaultBuckets(t *testing.T) {
 	})
 }
 
-// Weeks whose campaign sums disagree with the account's totals are loaded but never made
-// final: the ledger names them (status prints them), final_through stops before the first,
-// and the next run fetches them again; the other clients' weeks become final as usual.
+// Weeks whose campaign sums disagree with the account's totals are read again once, in the same
+// run (one report run of the campaigns for each such week, nothing else); as they still
+// disagree, they are loaded but never made final: the ledger names them (status and the run's
+// summary print them), final_through stops before the first, and the next run fetches them
+// again; the other clients' weeks become final as usual.
 func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
 	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
 	accts := e.sim.Accounts()
 	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ShortCampaigns: true})
-	rep, err := e.runWith(t, e.config(2), faultOpts())
+	cfg := e.config(2)
+	cfg.ReadPlanning.Budget = -1 // report runs, five a client
+	rep, err := e.runWith(t, cfg, faultOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
-	nf := rep.Ledger.Clients[e.clients[1]].Transform.NotFinal
+	tr := rep.Ledger.Clients[e.clients[1]].Transform
+	nf := tr.NotFinal
 	if len(nf) == 0 || len(rep.Ledger.Clients[e.clients[0]].Transform.NotFinal) != 0 {
 		t.Fatalf("not final: %v and %v; want weeks for the short client only", nf, rep.Ledger.Clients[e.clients[0]].Transform.NotFinal)
 	}
+	checkReadAgainOnce(t, e, rep, 1, nf, false)
+	e2etest.CheckClient(t, e.pool, e.sim, accts[0], e.clients[0], lastSunday, faultWeeks)
+	checkAccountFigures(t, e, 1)
 	final := func(id string) *time.Time {
 		var f *time.Time
 		if err := e.pool.QueryRow(context.Background(), `SELECT final_through FROM client_sync_state WHERE client_id = $1`, id).Scan(&f); err != nil {
@@ -329,5 +337,112 @@ func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
 	}
 	if since, _ := time.Parse(time.DateOnly, plan.Clients[0].Since); since.After(first) {
 		t.Errorf("the next run fetches from %s, after the first disagreeing week %s", plan.Clients[0].Since, nf[0])
+	}
+}
+
+// Weeks whose campaign sums disagree only in the first report that covers them are read again
+// once, in the same run, agree then, and are loaded from the second read and made final: the
+// table equals the truth and final_through is as for a client that never disagreed.
+func TestFaultDisagreeingWeeksReadAgain(t *testing.T) {
+	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+	accts := e.sim.Accounts()
+	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ShortCampaignsFirstRead: true})
+	cfg := e.config(2)
+	cfg.ReadPlanning.Budget = -1
+	rep, err := e.runWith(t, cfg, faultOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Ledger.Clients[e.clients[1]].Transform
+	if len(tr.NotFinal) != 0 {
+		t.Errorf("not final after the second read: %v", tr.NotFinal)
+	}
+	var weeks []string
+	for _, r := range tr.Refetched {
+		weeks = append(weeks, r.Week)
+	}
+	if len(weeks) < 2 {
+		t.Fatalf("read again: %+v; want the weeks the first campaign delivered in", tr.Refetched)
+	}
+	checkReadAgainOnce(t, e, rep, 1, weeks, true)
+	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
+	var f0, f1 *time.Time
+	if err := e.pool.QueryRow(context.Background(), `SELECT (SELECT final_through FROM client_sync_state WHERE client_id = $1),
+		(SELECT final_through FROM client_sync_state WHERE client_id = $2)`, e.clients[0], e.clients[1]).Scan(&f0, &f1); err != nil {
+		t.Fatal(err)
+	}
+	if f0 == nil || f1 == nil || !f1.Equal(*f0) {
+		t.Errorf("final through %v, the client that always agreed %v; want the same", f1, f0)
+	}
+}
+
+// checkReadAgainOnce checks that client i's campaigns were read again exactly once for each of
+// weeks and for nothing else (the ledger's Transform.Refetched, and the simulator's count of
+// report runs: five for the first read, one for each week read again), each agreeing or not.
+func checkReadAgainOnce(t *testing.T, e *env, rep *pipeline.Report, i int, weeks []string, agrees bool) {
+	t.Helper()
+	rs := rep.Ledger.Clients[e.clients[i]].Transform.Refetched
+	if len(rs) != len(weeks) {
+		t.Errorf("read again %+v; want each of %v once", rs, weeks)
+	}
+	for j, r := range rs {
+		if j < len(weeks) && r.Week != weeks[j] || r.Kind != records.KindCampaigns || r.Agrees != agrees || r.Error != "" || r.Rows == 0 {
+			t.Errorf("read again %+v; want the campaigns of %v, agreeing %v, rows and no error", r, weeks, agrees)
+		}
+	}
+	for k, a := range e.sim.Accounts() {
+		want := int64(5)
+		if k == i {
+			want += int64(len(weeks))
+		}
+		if got := e.sim.Counters().ByAccount[a.ID].ReportRuns; got != want {
+			t.Errorf("%s: %d report runs, want %d", a.Name, got, want)
+		}
+	}
+}
+
+// checkAccountFigures compares client i's weekly spend, impressions and clicks with what Meta
+// gave throughout: the truth of every campaign but the first (the campaigns' sums, which the
+// transform builds a week's totals from).
+func checkAccountFigures(t *testing.T, e *env, i int) {
+	t.Helper()
+	a := e.sim.Accounts()[i]
+	horizon := e2etest.Monday(lastSunday).AddDate(0, 0, -7*(faultWeeks-1))
+	type fig struct{ spend, imp, clicks int64 }
+	want := map[string]fig{}
+	for mon := horizon; !mon.After(lastSunday); mon = mon.AddDate(0, 0, 7) {
+		var w fig
+		for _, c := range e.sim.Campaigns(a.ID)[1:] {
+			for _, ad := range c.Ads {
+				for d := mon; d.Before(mon.AddDate(0, 0, 7)) && !d.After(lastSunday); d = d.AddDate(0, 0, 1) {
+					f := e.sim.AdDay(a.ID, ad.ID, d)
+					w.spend, w.imp, w.clicks = w.spend+f.SpendCents, w.imp+f.Impressions, w.clicks+f.Clicks
+				}
+			}
+		}
+		if w.imp > 0 {
+			want[mon.Format(time.DateOnly)] = w
+		}
+	}
+	rows, err := e.pool.Query(context.Background(), `SELECT summary_date::text, total_spend::text, total_impressions, total_clicks
+		FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`, e.clients[i], horizon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var wk, spend string
+		var imp, clicks int64
+		if err := rows.Scan(&wk, &spend, &imp, &clicks); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if w := want[wk]; spend != e2etest.Cents(w.spend) || imp != w.imp || clicks != w.clicks {
+			t.Errorf("%s week %s: spend %s imp %d clicks %d, want %s %d %d", a.Name, wk, spend, imp, clicks, e2etest.Cents(w.spend), w.imp, w.clicks)
+		}
+	}
+	if n != len(want) {
+		t.Errorf("%s: %d weeks, want %d", a.Name, n, len(want))
 	}
 }

@@ -280,7 +280,11 @@ func (r *Runner) runStages(ctx context.Context, dir records.RunDir, plan *Plan, 
 		case StageExtract:
 			stageErr = r.extractStage(ctx, dir, plan, clients, lf)
 		case StageTransform:
-			stageErr = r.transformStage(ctx, dir, plan, lf)
+			var refetch []records.Client // a run that extracts reads disagreeing weeks again
+			if slices.Contains(stages, StageExtract) {
+				refetch = clients
+			}
+			stageErr = r.transformStage(ctx, dir, plan, lf, refetch)
 		case StageLoad:
 			stageErr = r.loadStage(ctx, dir, plan, lf)
 		}

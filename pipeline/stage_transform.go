@@ -4,16 +4,22 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/transform"
 )
 
 // transformStage builds the summaries of every client whose extraction is done and that is not
 // loaded yet. A client whose staged files are malformed fails alone; the stage fails when
-// nothing can be trusted (the KPI file, the output, ctx).
-func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile) error {
+// nothing can be trusted (the KPI file, the output, ctx). With clients (a run that extracts),
+// each kind and week whose sums disagree with the account's totals is read again once
+// (refetchDisagreeing) and the summaries built again from the rows Meta gave the second time.
+func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile, clients []records.Client) error {
 	snap := lf.snapshot()
 	var in transform.Input
 	for _, cp := range plan.Clients {
@@ -25,7 +31,14 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 	in.KPIPath, in.OutPath = dir.KPI(), dir.Summaries()
 	end, _ := lf.begin(StageTransform)
 	res, err := transform.Run(ctx, in)
+	var refetched map[string][]RefetchRecord
+	if err == nil && clients != nil {
+		if refetched, err = r.refetchDisagreeing(ctx, dir, plan, clients, snap, res, lf); err == nil && len(refetched) > 0 {
+			res, err = transform.Run(ctx, in)
+		}
+	}
 	secs := end(err)
+	still := Disagreeing(res.Warnings)
 	warnings := map[string][]string{}
 	for _, w := range res.Warnings {
 		warnings[w.ClientID] = append(warnings[w.ClientID], w.String())
@@ -35,6 +48,7 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 		l.Timings.Transform += secs
 		for _, c := range in.Clients {
 			rec := &l.Clients[c.ClientID].Transform
+			again := append(slices.Clone(rec.Refetched), refetched[c.ClientID]...) // an earlier attempt's, and this one's
 			pc, ok := res.PerClient[c.ClientID]
 			switch {
 			case err != nil:
@@ -45,7 +59,9 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 				*rec = TransformRecord{Status: StatusFailed, Error: pc.Err.Error()}
 			default:
 				*rec = TransformRecord{Status: StatusDone, Rows: pc.Rows, Warnings: warnings[c.ClientID], NotFinal: notFinal[c.ClientID]}
+				MarkAgreed(again, still[c.ClientID])
 			}
+			rec.Refetched = again
 		}
 	})
 	for _, w := range res.Warnings {
@@ -71,4 +87,46 @@ func NotFinal(warnings []transform.Warning) map[string][]string {
 		slices.Sort(weeks)
 	}
 	return out
+}
+
+// refetchDisagreeing reads again, once in the run, each kind and week of each client (of
+// clients, transformed without error) whose sums disagree in res and that an earlier attempt
+// of the run has not read again (the ledger's Transform.Refetched), as many clients at once as
+// Config.Concurrency (at least one). The requests are added to the client's Extract.Stats. It
+// returns the records by client; its error is ctx's.
+func (r *Runner) refetchDisagreeing(ctx context.Context, dir records.RunDir, plan *Plan, clients []records.Client, snap Ledger, res transform.Result, lf *ledgerFile) (map[string][]RefetchRecord, error) {
+	byID := map[string]records.Client{}
+	for _, c := range clients {
+		byID[c.ID] = c
+	}
+	dis := Disagreeing(res.Warnings)
+	out := map[string][]RefetchRecord{}
+	x := r.extractor()
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, r.cfg.Concurrency))
+	for _, cp := range plan.Clients {
+		done := snap.Clients[cp.ID].Transform.Refetched
+		todo := slices.DeleteFunc(slices.Clone(dis[cp.ID]), func(d RefetchRecord) bool {
+			return slices.ContainsFunc(done, func(x RefetchRecord) bool { return x.Kind == d.Kind && x.Week == d.Week })
+		})
+		c, ok := byID[cp.ID]
+		if pc, transformed := res.PerClient[cp.ID]; len(todo) == 0 || !ok || !transformed || pc.Err != nil {
+			continue
+		}
+		g.Go(func() error {
+			req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c), Dir: dir.Client(cp.ID)}
+			rs, st, err := RefetchDisagreeing(gctx, x, req, mustDate(cp.Until), todo)
+			for _, rr := range rs {
+				r.log.Info("read again: its sums disagreed with the account's", "client", cp.Name, "kind", rr.Kind, "week", rr.Week, "rows", rr.Rows, "err", rr.Error)
+			}
+			mu.Lock()
+			out[cp.ID] = rs
+			mu.Unlock()
+			lf.update(func(l *Ledger) { l.Clients[cp.ID].Extract.Stats = l.Clients[cp.ID].Extract.Stats.Add(st) })
+			return err
+		})
+	}
+	err := g.Wait()
+	return out, err
 }

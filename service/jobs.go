@@ -92,8 +92,14 @@ UPDATE service_run_clients SET state = $3, error = $4, updated_at = now()
 WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
 	updateClientDone = `
 UPDATE service_run_clients SET state = 'done', rows_inserted = $3, rows_updated = $4, rows_unchanged = $5,
-    rows_confirmed = $6, rows_kept = $7, rows_deleted = $8, reports_done = reports_total, percent = 100, error = '', updated_at = now()
+    rows_confirmed = $6, rows_kept = $7, rows_deleted = $8, reports_done = reports_total, percent = 100, error = '',
+    throttled_since = NULL, not_final = $9::text[]::date[], read_again = $10::text::jsonb, updated_at = now()
 WHERE run_id = $1 AND client_id = $2`
+	// updateClientThrottled sets (coalesce: the earliest of an unbroken throttling) or clears
+	// since when Meta's throttling holds a client that is not over.
+	updateClientThrottled = `
+UPDATE service_run_clients SET throttled_since = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE coalesce(throttled_since, $3) END
+WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
 	finishRun = `
 UPDATE service_runs SET finished_at = now()
 WHERE id = $1 AND finished_at IS NULL AND NOT EXISTS (
@@ -183,6 +189,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	}
 	if held, err := s.fleet.HeldFor(ctx, cp.Account); err == nil && held > s.cfg.InlineWait {
 		log.Info("ad account held by Meta's throttling: snoozing", "for", held)
+		_, _ = s.pool.Exec(ctx, updateClientThrottled, a.RunID, a.ClientID, time.Now())
 		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(held))
 	}
 	dir := records.RunDir(filepath.Join(s.stage, a.RunID, a.ClientID))
@@ -285,17 +292,33 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 	if _, err := extract.ReadKPI(ctx, s.pool, []string{a.ClientID}, since, until, dir.KPI()); err != nil {
 		return load.Result{}, err
 	}
-	tres, err := transform.Run(ctx, transform.Input{
+	in := transform.Input{
 		Clients: []transform.ClientInput{{ClientID: a.ClientID, Dir: dir.Client(a.ClientID), AsOf: until, Currency: cp.Currency}},
-		KPIPath: dir.KPI(), OutPath: dir.Summaries()})
+		KPIPath: dir.KPI(), OutPath: dir.Summaries()}
+	tres, err := transform.Run(ctx, in)
 	if err != nil {
 		return load.Result{}, err
 	}
+	var readAgain []pipeline.RefetchRecord
+	if tres.PerClient[a.ClientID].Err == nil {
+		var again bool
+		readAgain, again, err = s.refetchStep(ctx, job, cr, cp, dir, tres) // weeks whose sums disagree, read once more
+		if err != nil {
+			return load.Result{}, err
+		}
+		if again {
+			if tres, err = transform.Run(ctx, in); err != nil {
+				return load.Result{}, err
+			}
+		}
+		pipeline.MarkAgreed(readAgain, pipeline.Disagreeing(tres.Warnings)[a.ClientID])
+	}
+	notFinal := pipeline.NotFinal(tres.Warnings)[a.ClientID]
 	if cerr := tres.PerClient[a.ClientID].Err; cerr != nil {
 		return load.Result{}, river.JobCancel(cerr) // the same report runs give the same rows
 	}
 	lreq := load.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
-		Sync: []load.SyncState{cp.SyncStateHeldBack(a.RunID, pipeline.NotFinal(tres.Warnings)[a.ClientID])}, Ranges: []load.ClientRange{cp.LoadRange()},
+		Sync: []load.SyncState{cp.SyncStateHeldBack(a.RunID, notFinal)}, Ranges: []load.ClientRange{cp.LoadRange()},
 		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, Replace: cr.replace, LockTimeout: s.cfg.Pipeline.LockTimeout}
 	var lres load.Result
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -308,7 +331,8 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 			return err
 		}
 		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID,
-			lres.Inserted, lres.Updated, lres.Unchanged, lres.Confirmed, lres.Kept, lres.Deleted); err != nil {
+			lres.Inserted, lres.Updated, lres.Unchanged, lres.Confirmed, lres.Kept, lres.Deleted,
+			nonNil(notFinal), jsonText(nonNil(readAgain))); err != nil {
 			return err
 		}
 		if err := s.finishRunTx(ctx, tx, a.RunID); err != nil {
@@ -439,14 +463,30 @@ func permanent(err error) bool {
 	return false
 }
 
+// jsonText is v as JSON text.
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// nonNil is s, or an empty slice for nil (a JSON [] and a SQL '{}', not null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // progressWriter keeps a client's progress in service_run_clients: its report kinds done and
-// Meta's percent over the kinds, at most once a second.
+// Meta's percent over the kinds, at most once a second, and since when Meta's throttling holds
+// it, as soon as that changes.
 type progressWriter struct {
-	s       *Service
-	a       ClientRunArgs
-	mu      sync.Mutex
-	kinds   map[records.Kind]extract.Progress
-	written time.Time
+	s         *Service
+	a         ClientRunArgs
+	mu        sync.Mutex
+	kinds     map[records.Kind]extract.Progress
+	written   time.Time
+	throttled time.Time // the ThrottledSince last written (zero: none, or not yet written)
 }
 
 func newProgressWriter(s *Service, a ClientRunArgs) *progressWriter {
@@ -460,7 +500,16 @@ func (p *progressWriter) report(pr extract.Progress) {
 	if due {
 		p.written = time.Now()
 	}
+	throttled := !pr.ThrottledSince.Equal(p.throttled)
+	p.throttled = pr.ThrottledSince
 	p.mu.Unlock()
+	if throttled {
+		var since *time.Time // NULL clears it: a request succeeded since
+		if !pr.ThrottledSince.IsZero() {
+			since = &pr.ThrottledSince
+		}
+		_, _ = p.s.pool.Exec(context.Background(), updateClientThrottled, p.a.RunID, p.a.ClientID, since)
+	}
 	if due {
 		p.flush(context.Background())
 	}

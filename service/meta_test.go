@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -52,6 +53,27 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 		agree, short := final(e.clients[0]), final(e.clients[1])
 		if agree == nil || short != nil && !short.Before(*agree) {
 			t.Errorf("final through %v for the agreeing client, %v for the short one: want the short one held back", agree, short)
+		}
+	})
+	t.Run("weeks whose sums disagree only at first: read again, final", func(t *testing.T) {
+		e := newEnv(t, fixtures.Config{Accounts: 2})
+		e.sim.SetFaults(e.sim.Accounts()[1].ID, fixtures.Faults{ShortCampaignsFirstRead: true})
+		s := start(t, e.open(t, "worker", 2))
+		id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, s, id, time.Minute); r.State != "done" {
+			t.Fatalf("run %+v", r)
+		}
+		e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 13)
+		var agree, short *time.Time
+		if err := e.pool.QueryRow(ctx, `SELECT (SELECT final_through FROM client_sync_state WHERE client_id = $1),
+			(SELECT final_through FROM client_sync_state WHERE client_id = $2)`, e.clients[0], e.clients[1]).Scan(&agree, &short); err != nil {
+			t.Fatal(err)
+		}
+		if agree == nil || short == nil || !short.Equal(*agree) {
+			t.Errorf("final through %v for the client read again, %v for the other: want the same", short, agree)
 		}
 	})
 }

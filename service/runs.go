@@ -198,7 +198,8 @@ type RunView struct {
 // ClientView is one client of a run: its state, its attempt (River's attempts, a rescue
 // included), its report runs done of those planned, Meta's percent, what its load did to
 // campaign_summaries (rows inserted, updated, unchanged, … as `metapipe run` counts them; all 0
-// until it is done) and the last error.
+// until it is done), the last error, since when Meta's throttling holds it, and the weeks whose
+// sums disagreed with the account's totals.
 type ClientView struct {
 	ClientID     string             `json:"client_id"`
 	Name         string             `json:"name"`
@@ -211,6 +212,16 @@ type ClientView struct {
 	Rows         pipeline.RowCounts `json:"rows"`
 	Error        string             `json:"error"`
 	Updated      time.Time          `json:"updated_at"`
+	// ThrottledSince is when Meta began throttling the client's ad account, with no success
+	// since, while the client waits on it (null otherwise; kept when the client failed).
+	ThrottledSince *time.Time `json:"throttled_since"`
+	// NotFinal lists the weeks (Mondays, YYYY-MM-DD) whose campaign, placement or demographic
+	// sums still disagreed with the account's totals after they were read again: loaded, never
+	// made final (empty until the client is done).
+	NotFinal []string `json:"not_final"`
+	// ReadAgain lists the kinds and weeks read again in the run because their sums disagreed,
+	// and whether they agreed then.
+	ReadAgain []pipeline.RefetchRecord `json:"read_again"`
 }
 
 // ErrNoRun is a run id the service does not know.
@@ -240,7 +251,7 @@ SELECT c.run_id, c.client_id::text, cl.name,
        CASE WHEN c.error <> '' THEN c.error
             WHEN j.state IN ('cancelled', 'discarded') THEN coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '')
             ELSE '' END,
-       c.updated_at
+       c.updated_at, c.throttled_since, c.not_final::text[], c.read_again
 FROM service_run_clients c JOIN clients cl ON cl.id = c.client_id LEFT JOIN river_job j ON j.id = c.job_id
 WHERE c.run_id = ANY ($1::text[])
 ORDER BY cl.name, c.client_id`
@@ -367,7 +378,7 @@ func (s *Service) queryRuns(ctx context.Context, query string, arg any) ([]RunVi
 	var c ClientView
 	_, err = pgx.ForEachRow(crows, []any{&runID, &c.ClientID, &c.Name, &c.State, &c.Attempt, &c.Worker, &c.ReportsDone,
 		&c.ReportsTotal, &c.Percent, &c.Rows.Inserted, &c.Rows.Updated, &c.Rows.Unchanged, &c.Rows.Confirmed,
-		&c.Rows.Kept, &c.Rows.Deleted, &c.Error, &c.Updated}, func() error {
+		&c.Rows.Kept, &c.Rows.Deleted, &c.Error, &c.Updated, &c.ThrottledSince, &c.NotFinal, &c.ReadAgain}, func() error {
 		r := &runs[index[runID]]
 		r.Clients = append(r.Clients, c)
 		return nil

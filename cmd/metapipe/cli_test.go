@@ -317,6 +317,29 @@ func TestJSONModeRun(t *testing.T) {
 			t.Errorf("the log does not end with run_finished:\n%s", both.String())
 		}
 	})
+	t.Run("weeks that disagree, in the summary", func(t *testing.T) {
+		// Campaign sums short of the account's in every week (read again once, still short):
+		// run_finished names the client, its weeks not final and what was read again; the text
+		// summary says so too.
+		w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{ShortCampaigns: true})
+		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{})
+		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full")...), "done", 0)
+		ds, _ := last["disagreeing"].([]any)
+		if len(ds) != 1 {
+			t.Fatalf("run_finished disagreeing %v, want the short client", last["disagreeing"])
+		}
+		d := ds[0].(map[string]any)
+		nf, _ := d["not_final"].([]any)
+		again, _ := d["read_again"].([]any)
+		if d["client"] != "Demo "+w.sim.Accounts()[1].Name || len(nf) == 0 || len(again) != len(nf) ||
+			again[0].(map[string]any)["kind"] != "campaigns" || again[0].(map[string]any)["agrees"] != false {
+			t.Errorf("run_finished disagreeing %v, want Demo %s, its weeks not final, each read again once (campaigns, still disagreeing)", d, w.sim.Accounts()[1].Name)
+		}
+		res := w.run(t, nil, append([]string{"--log-format", "text"}, runArgs("--weeks", "6", "--full")...)...)
+		if want := "not final: Demo " + w.sim.Accounts()[1].Name + ": " + fmt.Sprint(len(nf)) + " week(s) whose sums disagree"; res.code != 0 || !strings.Contains(res.stdout, want) {
+			t.Errorf("exit %d, summary without %q:\n%s", res.code, want, res.stdout)
+		}
+	})
 }
 
 // migrate says what it did: metapipe's schema version, and how many of River's migrations it

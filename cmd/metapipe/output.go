@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -61,6 +63,16 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 			for _, c := range failedClients(&rep.Ledger) {
 				fmt.Fprintf(w, "  failed: %s: %s\n", c.Name, truncate(firstNonEmpty(c.Extract.Error, c.Transform.Error, c.Load.Error), 200))
 			}
+			for _, d := range disagreements(&rep.Ledger) {
+				if len(d.NotFinal) > 0 {
+					fmt.Fprintf(w, "  not final: %s: %d week(s) whose sums disagree with the account's totals, even read again (the next run fetches them again): %s\n",
+						d.Client, len(d.NotFinal), strings.Join(d.NotFinal, ", "))
+				}
+				if len(d.Agreed) > 0 {
+					fmt.Fprintf(w, "  read again: %s: %d week(s) whose sums disagreed at first agreed when read again: %s\n",
+						d.Client, len(d.Agreed), strings.Join(d.Agreed, ", "))
+				}
+			}
 			printTimings(w, &rep.Ledger)
 		}
 		return err
@@ -90,6 +102,9 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 		if c := rep.Ledger.Concurrency; c != nil {
 			attrs = append(attrs, "concurrency", c)
 		}
+		if d := disagreements(&rep.Ledger); len(d) > 0 {
+			attrs = append(attrs, "disagreeing", d)
+		}
 	}
 	if err != nil {
 		attrs = append(attrs, "error", err.Error())
@@ -103,6 +118,39 @@ func finish(cmd *cli.Command, name, label string, rep *pipeline.Report, status p
 		return reportedError{err}
 	}
 	return nil
+}
+
+// disagreement is one client's weeks whose campaign, placement or demographic sums disagreed
+// with the account's totals in a run: NotFinal still disagreed when read again (loaded, not
+// final), Agreed agreed the second time (Mondays, YYYY-MM-DD); ReadAgain is what was read again.
+type disagreement struct {
+	Client    string                   `json:"client"`
+	ClientID  string                   `json:"client_id"`
+	NotFinal  []string                 `json:"not_final"`
+	Agreed    []string                 `json:"agreed"`
+	ReadAgain []pipeline.RefetchRecord `json:"read_again"`
+}
+
+// disagreements lists, by client name, the clients of a ledger with weeks that disagreed.
+func disagreements(l *pipeline.Ledger) []disagreement {
+	var out []disagreement
+	for id, c := range l.Clients {
+		if len(c.Transform.NotFinal) == 0 && len(c.Transform.Refetched) == 0 {
+			continue
+		}
+		d := disagreement{Client: c.Name, ClientID: id, NotFinal: c.Transform.NotFinal, Agreed: []string{}, ReadAgain: c.Transform.Refetched}
+		for _, r := range c.Transform.Refetched {
+			if r.Agrees && !slices.Contains(d.Agreed, r.Week) && !slices.Contains(d.NotFinal, r.Week) {
+				d.Agreed = append(d.Agreed, r.Week)
+			}
+		}
+		if d.NotFinal == nil {
+			d.NotFinal = []string{}
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Client < out[j].Client })
+	return out
 }
 
 // failedClients are the clients of a ledger that failed in any stage, by name.

@@ -119,7 +119,7 @@ func printLedger(w io.Writer, dir records.RunDir, l *pipeline.Ledger) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", c.Name, c.Extract.Status, s.Requests, s.Syncs, s.Submits,
 			s.Polls, s.Pages+s.Syncs, s.Retries, s.Throttled, s.Rows, c.Transform.Status, c.Transform.Rows, c.Load.Status, truncate(errText, 120))
 		if nf := c.Transform.NotFinal; len(nf) > 0 {
-			warnings = append(warnings, fmt.Sprintf("%s: %d week(s) not final, their sums disagree with the account's totals (the next run fetches them again): %s",
+			warnings = append(warnings, fmt.Sprintf("%s: %d week(s) not final, their sums disagree with the account's totals even read again (the next run fetches them again): %s",
 				c.Name, len(nf), strings.Join(nf, ", ")))
 		}
 		for _, w := range c.Transform.Warnings {
