@@ -52,7 +52,7 @@ func historyKey(p *Plan) string {
 	ids := p.ClientIDs()
 	slices.Sort(ids)
 	sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
-	return "run|" + p.AsOf + "|" + hex.EncodeToString(sum[:])
+	return "run|" + p.AsOf.String() + "|" + hex.EncodeToString(sum[:])
 }
 
 // historyWorker names who worked a run of metapipe run: the command and its host and process.
@@ -114,7 +114,7 @@ func (r *Runner) recordHistory(ctx context.Context, plan *Plan, l Ledger, stage 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var asOf *time.Time
-	nominal, _ := time.Parse(time.DateOnly, plan.AsOf)
+	nominal := plan.AsOf.Time()
 	if plan.AsOfGiven {
 		asOf = &nominal
 	}

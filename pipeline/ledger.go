@@ -53,7 +53,7 @@ func ParseStage(s string) (Stage, error) {
 // Ledger is run.json: per stage and per client, what happened. It never holds a token.
 type Ledger struct {
 	RunID    string                   `json:"run_id"`
-	AsOf     string                   `json:"as_of"` // the plan's: --as-of, or the UTC date the run was planned
+	AsOf     records.Date             `json:"as_of"` // the plan's: --as-of, or the UTC date the run was planned
 	Status   Status                   `json:"status"`
 	Started  time.Time                `json:"started"`
 	Updated  time.Time                `json:"updated"`

@@ -335,7 +335,7 @@ func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if since, _ := time.Parse(time.DateOnly, plan.Clients[0].Since); since.After(first) {
+	if since := plan.Clients[0].Since.Time(); since.After(first) {
 		t.Errorf("the next run fetches from %s, after the first disagreeing week %s", plan.Clients[0].Since, nf[0])
 	}
 }

@@ -17,15 +17,15 @@ import (
 // ClientPlan is what one client's run fetches and, once loaded, what its sync state becomes.
 // Dates are YYYY-MM-DD in the ad account's calendar.
 type ClientPlan struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Account  string `json:"ad_account_id"` // digits, without act_
-	TimeZone string `json:"time_zone"`     // the ad account's (IANA name)
-	Currency string `json:"currency"`      // the ad account's (ISO 4217)
-	Since    string `json:"since"`         // a Monday
-	Until    string `json:"until"`         // the client's as-of date: --as-of, or the account's today
-	Weeks    int    `json:"weeks"`
-	Reason   string `json:"reason"`
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Account  string       `json:"ad_account_id"` // digits, without act_
+	TimeZone string       `json:"time_zone"`     // the ad account's (IANA name)
+	Currency string       `json:"currency"`      // the ad account's (ISO 4217)
+	Since    records.Date `json:"since"`         // a Monday
+	Until    records.Date `json:"until"`         // the client's as-of date: --as-of, or the account's today
+	Weeks    int          `json:"weeks"`
+	Reason   string       `json:"reason"`
 	// Error, when set, is why the client cannot run (its ad account could not be read and is
 	// not cached): it is not extracted and fails with this error. Permanent says retrying will
 	// not help (a refused token, an ad account id that is not one, no token at all).
@@ -40,8 +40,8 @@ type ClientPlan struct {
 	ReadWhy    string               `json:"read_why,omitempty"`
 
 	// The client_sync_state written with the load.
-	CoveredFrom  string `json:"covered_from"`
-	FinalThrough string `json:"final_through,omitempty"`
+	CoveredFrom  records.Date `json:"covered_from"`
+	FinalThrough records.Date `json:"final_through,omitzero"`
 	// StateSeen is the client_sync_state the plan was made from (syncStateSeen): a run resumed
 	// for a client whose state has changed since (reset-state, another run loaded it) would
 	// fetch by a stale plan and undo that change, so it is planned again instead.
@@ -50,7 +50,7 @@ type ClientPlan struct {
 
 // Range returns the fetched dates.
 func (c ClientPlan) Range() extract.Range {
-	return extract.Range{Since: mustDate(c.Since), Until: mustDate(c.Until)}
+	return extract.Range{Since: c.Since.Time(), Until: c.Until.Time()}
 }
 
 // Plan is plan.json: what a run fetches for whom.
@@ -59,12 +59,12 @@ type Plan struct {
 	Created time.Time `json:"created"`
 	// AsOf is the as-of date asked for (--as-of), or today's UTC date when none was: what a
 	// retry must ask again to resume the run. Each client's own as-of date is its Until.
-	AsOf         string       `json:"as_of"`
+	AsOf         records.Date `json:"as_of"`
 	AsOfGiven    bool         `json:"as_of_given"` // --as-of was given
 	Weeks        int          `json:"weeks"`
 	Lookback     int          `json:"lookback"`
 	Full         bool         `json:"full"`
-	HorizonStart string       `json:"horizon_start"`
+	HorizonStart records.Date `json:"horizon_start"`
 	Clients      []ClientPlan `json:"clients"`
 
 	// cached names the clients whose ad account the plan took from a recent cache without
@@ -75,7 +75,7 @@ type Plan struct {
 // KPIRange is the span of the one KPI query: every client's range.
 func (p *Plan) KPIRange() (from, to time.Time) {
 	for i, c := range p.Clients {
-		s, u := mustDate(c.Since), mustDate(c.Until)
+		s, u := c.Since.Time(), c.Until.Time()
 		if i == 0 || s.Before(from) {
 			from = s
 		}
@@ -148,14 +148,6 @@ func Monday(t time.Time) time.Time {
 func day(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func mustDate(s string) time.Time {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		panic(fmt.Sprintf("pipeline: bad date %q in plan", s))
-	}
-	return t
 }
 
 // lastFinalSunday is the last Sunday more than lookback days before asOf: the Sunday on or
@@ -239,12 +231,12 @@ func planClient(c records.Client, st *load.SyncState, o Options, asOf, oldest ti
 	}
 	cp := ClientPlan{
 		ID: c.ID, Name: c.Name, Account: accountDigits(c),
-		Since: since.Format(time.DateOnly), Until: asOf.Format(time.DateOnly),
+		Since: records.DateOf(since), Until: records.DateOf(asOf),
 		Weeks: extract.Range{Since: since, Until: asOf}.Weeks(), Reason: reason,
-		CoveredFrom: covered.Format(time.DateOnly),
+		CoveredFrom: records.DateOf(covered),
 	}
 	if final != nil {
-		cp.FinalThrough = final.Format(time.DateOnly)
+		cp.FinalThrough = records.DateOf(*final)
 	}
 	return cp
 }
@@ -306,9 +298,9 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	}
 	horizon, _ := horizonStart(nominal, o.Weeks, retentionStart(now))
 	p := &Plan{
-		RunID: NewRunID(), Created: now.UTC(), AsOf: nominal.Format(time.DateOnly), AsOfGiven: !o.AsOf.IsZero(),
+		RunID: NewRunID(), Created: now.UTC(), AsOf: records.DateOf(nominal), AsOfGiven: !o.AsOf.IsZero(),
 		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
-		HorizonStart: horizon.Format(time.DateOnly),
+		HorizonStart: records.DateOf(horizon),
 	}
 	var future []string
 	for _, c := range clients {

@@ -12,7 +12,16 @@ import (
 	"github.com/metapipe/metapipe/load"
 )
 
-func d(s string) time.Time { return mustDate(s) }
+func d(s string) time.Time { return date(s).Time() }
+
+// date parses a YYYY-MM-DD date of a test table.
+func date(s string) records.Date {
+	t, err := records.ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
 
 func TestPlanClient(t *testing.T) {
 	c := records.Client{ID: "c1", Name: "Acme", AdAccountID: "act_123"}
@@ -46,13 +55,13 @@ func TestPlanClient(t *testing.T) {
 			o := o
 			o.Full = tc.full
 			p := planClient(c, tc.st, o, o.AsOf, time.Time{})
-			if p.Since != tc.since || p.Weeks != tc.weeks || p.Until != "2026-11-25" {
+			if p.Since.String() != tc.since || p.Weeks != tc.weeks || p.Until.String() != "2026-11-25" {
 				t.Errorf("range %s..%s (%d weeks), want %s (%d weeks)", p.Since, p.Until, p.Weeks, tc.since, tc.weeks)
 			}
-			if p.CoveredFrom != tc.coveredFrom || p.FinalThrough != tc.finalThr {
+			if p.CoveredFrom.String() != tc.coveredFrom || p.FinalThrough.String() != tc.finalThr {
 				t.Errorf("sync state covered_from %s final_through %s, want %s %s", p.CoveredFrom, p.FinalThrough, tc.coveredFrom, tc.finalThr)
 			}
-			if d(p.Since).Weekday() != time.Monday {
+			if p.Since.Time().Weekday() != time.Monday {
 				t.Errorf("since %s is not a Monday", p.Since)
 			}
 			if p.Account != "123" {
@@ -126,7 +135,7 @@ func TestPlanNarrowFull(t *testing.T) {
 		{"none", &load.SyncState{CoveredFrom: d("2025-11-10")}, ""},
 	} {
 		p := planClient(c, tc.st, o, o.AsOf, time.Time{})
-		if p.Since != "2026-11-16" || p.CoveredFrom != "2025-11-10" || p.FinalThrough != tc.wantFinal {
+		if p.Since.String() != "2026-11-16" || p.CoveredFrom.String() != "2025-11-10" || p.FinalThrough.String() != tc.wantFinal {
 			t.Errorf("%s: since %s covered_from %s final_through %q, want 2026-11-16 2025-11-10 %q",
 				tc.name, p.Since, p.CoveredFrom, p.FinalThrough, tc.wantFinal)
 		}
@@ -142,17 +151,17 @@ func TestFindResumableMatchesTheWholeRun(t *testing.T) {
 	if err := os.MkdirAll(string(dir), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	p := &Plan{RunID: "20261129T120000Z-abcdef", AsOf: "2026-11-29", AsOfGiven: true, Weeks: 54, Lookback: 28,
+	p := &Plan{RunID: "20261129T120000Z-abcdef", AsOf: date("2026-11-29"), AsOfGiven: true, Weeks: 54, Lookback: 28,
 		Clients: []ClientPlan{{ID: "b"}, {ID: "a"}}}
 	if err := writePlan(dir, p); err != nil {
 		t.Fatal(err)
 	}
-	same := resumeKey{asOf: "2026-11-29", asOfGiven: true, weeks: 54, lookback: 28, ids: []string{"a", "b"}}
+	same := resumeKey{asOf: date("2026-11-29"), asOfGiven: true, weeks: 54, lookback: 28, ids: []string{"a", "b"}}
 	if got := findResumable(stage, same); got != dir {
 		t.Fatalf("the same run: %q, want %q", got, dir)
 	}
 	for name, change := range map[string]func(*resumeKey){
-		"another date":   func(k *resumeKey) { k.asOf = "2026-11-28" },
+		"another date":   func(k *resumeKey) { k.asOf = date("2026-11-28") },
 		"no --as-of":     func(k *resumeKey) { k.asOfGiven = false },
 		"other weeks":    func(k *resumeKey) { k.weeks = 6 },
 		"other lookback": func(k *resumeKey) { k.lookback = 14 },
@@ -181,7 +190,7 @@ func TestPlanBackfillLeavesAGapUncovered(t *testing.T) {
 		{"2025-11-20", "2025-10-27"}, // overlaps
 	} {
 		o := Options{AsOf: d(tc.asOf), Weeks: 4, Lookback: 28}
-		if p := planClient(c, st, o, o.AsOf, time.Time{}); p.CoveredFrom != tc.covered || p.FinalThrough != "2026-10-25" {
+		if p := planClient(c, st, o, o.AsOf, time.Time{}); p.CoveredFrom.String() != tc.covered || p.FinalThrough.String() != "2026-10-25" {
 			t.Errorf("as of %s: covered_from %s final_through %s, want %s 2026-10-25", tc.asOf, p.CoveredFrom, p.FinalThrough, tc.covered)
 		}
 	}
@@ -194,7 +203,7 @@ func TestPlanHorizonWithinMetaRetention(t *testing.T) {
 	oldest := retentionStart(d("2026-11-29")) // 2023-10-29 (midnight UTC is 14:00 on the 29th in UTC+14), a Sunday
 	o := Options{AsOf: d("2024-06-30"), Weeks: 54, Lookback: 28}
 	p := planClient(c, nil, o, o.AsOf, oldest)
-	if p.Since != "2023-10-30" || !strings.Contains(p.Reason, "Meta keeps 37 months") || p.CoveredFrom != "2023-10-30" {
+	if p.Since.String() != "2023-10-30" || !strings.Contains(p.Reason, "Meta keeps 37 months") || p.CoveredFrom.String() != "2023-10-30" {
 		t.Errorf("since %s covered_from %s (%s), want 2023-10-30 and the reason", p.Since, p.CoveredFrom, p.Reason)
 	}
 	if p.Weeks != 35 {
@@ -202,7 +211,7 @@ func TestPlanHorizonWithinMetaRetention(t *testing.T) {
 	}
 	// A horizon inside the 37 months is untouched.
 	o.AsOf = d("2026-11-25")
-	if p := planClient(c, nil, o, o.AsOf, oldest); p.Since != "2025-11-17" || strings.Contains(p.Reason, "Meta keeps") {
+	if p := planClient(c, nil, o, o.AsOf, oldest); p.Since.String() != "2025-11-17" || strings.Contains(p.Reason, "Meta keeps") {
 		t.Errorf("since %s (%s), want 2025-11-17", p.Since, p.Reason)
 	}
 }

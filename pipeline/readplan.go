@@ -181,7 +181,7 @@ func (r *Runner) chooseReads(ctx context.Context, p *Plan, usage map[string]extr
 	for k, i := range long {
 		ids[k] = p.Clients[i].ID
 	}
-	sizes, err := r.readSizes(ctx, ids, mustDate(p.AsOf).AddDate(0, 0, -7*cfg.HistoryWeeks))
+	sizes, err := r.readSizes(ctx, ids, p.AsOf.Time().AddDate(0, 0, -7*cfg.HistoryWeeks))
 	if err != nil {
 		return fmt.Errorf("%w: read the accounts' sizes: %w", ErrCannotStart, err)
 	}

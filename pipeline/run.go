@@ -80,7 +80,7 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		if !o.AsOf.IsZero() {
 			nominal = day(o.AsOf)
 		}
-		found := findResumable(r.cfg.StageDir, resumeKey{asOf: nominal.Format(time.DateOnly), asOfGiven: !o.AsOf.IsZero(),
+		found := findResumable(r.cfg.StageDir, resumeKey{asOf: records.DateOf(nominal), asOfGiven: !o.AsOf.IsZero(),
 			weeks: o.Weeks, lookback: o.Lookback, full: o.Full, ids: ids})
 		if found != "" {
 			p, err := ReadPlan(found)
@@ -182,7 +182,7 @@ func (r *Runner) replanUnready(ctx context.Context, dir records.RunDir, plan *Pl
 	}
 	o := Options{Weeks: plan.Weeks, Lookback: plan.Lookback, Full: plan.Full}
 	if plan.AsOfGiven {
-		o.AsOf = mustDate(plan.AsOf)
+		o.AsOf = plan.AsOf.Time()
 	}
 	p, err := r.plan(ctx, again, o)
 	if err != nil {

@@ -39,7 +39,7 @@ func writePlan(dir records.RunDir, p *Plan) error {
 // same horizon, lookback and --full, and the same clients (ids sorted). A run with other flags
 // is another run: resuming it would fetch what was not asked for.
 type resumeKey struct {
-	asOf      string
+	asOf      records.Date
 	asOfGiven bool
 	weeks     int
 	lookback  int

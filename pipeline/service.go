@@ -40,10 +40,10 @@ func (r *Runner) TokenFor(c records.Client) extract.Token { return r.tokenFor(c)
 
 // SyncState is the client_sync_state the client's load writes, for the run runID.
 func (c ClientPlan) SyncState(runID string) load.SyncState {
-	st := load.SyncState{ClientID: c.ID, Platform: "meta", CoveredFrom: mustDate(c.CoveredFrom),
-		LastAsOf: mustDate(c.Until), LastRunID: runID}
-	if c.FinalThrough != "" {
-		t := mustDate(c.FinalThrough)
+	st := load.SyncState{ClientID: c.ID, Platform: "meta", CoveredFrom: c.CoveredFrom.Time(),
+		LastAsOf: c.Until.Time(), LastRunID: runID}
+	if !c.FinalThrough.IsZero() {
+		t := c.FinalThrough.Time()
 		st.FinalThrough = &t
 	}
 	return st
@@ -52,5 +52,5 @@ func (c ClientPlan) SyncState(runID string) load.SyncState {
 // LoadRange is the range the client's load covers completely: a stored week in it that the
 // summaries lack lost all its delivery.
 func (c ClientPlan) LoadRange() load.ClientRange {
-	return load.ClientRange{ClientID: c.ID, From: mustDate(c.Since), To: mustDate(c.Until)}
+	return load.ClientRange{ClientID: c.ID, From: c.Since.Time(), To: c.Until.Time()}
 }

@@ -25,7 +25,7 @@ func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *P
 	for _, cp := range plan.Clients {
 		if rec := snap.Clients[cp.ID]; rec.Extract.Status == StatusDone && !rec.Loaded() {
 			in.Clients = append(in.Clients, transform.ClientInput{ClientID: cp.ID, Dir: dir.Client(cp.ID),
-				AsOf: mustDate(cp.Until), Currency: cp.Currency})
+				AsOf: cp.Until.Time(), Currency: cp.Currency})
 		}
 	}
 	in.KPIPath, in.OutPath = dir.KPI(), dir.Summaries()
@@ -116,7 +116,7 @@ func (r *Runner) refetchDisagreeing(ctx context.Context, dir records.RunDir, pla
 		}
 		g.Go(func() error {
 			req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c), Dir: dir.Client(cp.ID)}
-			rs, st, err := RefetchDisagreeing(gctx, x, req, mustDate(cp.Until), todo)
+			rs, st, err := RefetchDisagreeing(gctx, x, req, cp.Until.Time(), todo)
 			for _, rr := range rs {
 				r.log.Info("read again: its sums disagreed with the account's", "client", cp.Name, "kind", rr.Kind, "week", rr.Week, "rows", rr.Rows, "err", rr.Error)
 			}

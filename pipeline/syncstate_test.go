@@ -159,7 +159,7 @@ func TestFullRepairsAFutureFinalThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if since := p.Clients[0].Since; since > lastSunday.AddDate(0, 0, -o.Lookback).Format(time.DateOnly) {
+	if since := p.Clients[0].Since.String(); since > lastSunday.AddDate(0, 0, -o.Lookback).Format(time.DateOnly) {
 		t.Errorf("the next run fetches from %s: the lookback weeks are not refetched", since)
 	}
 }
@@ -271,7 +271,7 @@ func TestAccountsTimeZonesAndCurrencies(t *testing.T) {
 		if a.TimeZone == "America/Los_Angeles" {
 			want = lastSunday
 		}
-		if cp.Until != want.Format(time.DateOnly) || cp.TimeZone != a.TimeZone || cp.Currency != a.Currency {
+		if cp.Until.String() != want.Format(time.DateOnly) || cp.TimeZone != a.TimeZone || cp.Currency != a.Currency {
 			t.Errorf("%s (%s): as of %s in %s, %s; want %s, %s", a.Name, a.TimeZone, cp.Until, cp.TimeZone, cp.Currency,
 				want.Format(time.DateOnly), a.Currency)
 		}
@@ -322,7 +322,7 @@ func TestResetState(t *testing.T) {
 		t.Errorf("rows from %s without as_of: %d (reported %d), rows before it with as_of: %d", mon.Format(time.DateOnly), forgot, resets[0].RowsReset, kept)
 	}
 	p, err := r.Plan(ctx, o)
-	if err != nil || p.Clients[0].Since != mon.Format(time.DateOnly) {
+	if err != nil || p.Clients[0].Since.String() != mon.Format(time.DateOnly) {
 		t.Errorf("the next run fetches from %s, want %s (%v)", p.Clients[0].Since, mon.Format(time.DateOnly), err)
 	}
 	if resets, err = r.ResetState(ctx, []string{e.clients[0]}, time.Time{}); err != nil || resets[0].After != nil {
@@ -353,7 +353,7 @@ func TestBackfillWithinMetaRetention(t *testing.T) {
 	if err := e.pool.QueryRow(context.Background(), `SELECT min(summary_date), count(*) FROM campaign_summaries`).Scan(&oldest, &n); err != nil {
 		t.Fatal(err)
 	}
-	if n == 0 || oldest.Format(time.DateOnly) < first {
+	if n == 0 || oldest.Format(time.DateOnly) < first.String() {
 		t.Errorf("%d rows from %s, want rows from %s on", n, oldest.Format(time.DateOnly), first)
 	}
 }
@@ -427,7 +427,7 @@ func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
 	if noAsOf != 0 {
 		t.Errorf("%d rows of %s still without an as-of date: their weeks were not fetched again", noAsOf, acct.Name)
 	}
-	if got, want := syncState(t, e, e.clients[1]), rep.Plan.HorizonStart; !strings.HasPrefix(got, want) {
+	if got, want := syncState(t, e, e.clients[1]), rep.Plan.HorizonStart.String(); !strings.HasPrefix(got, want) {
 		t.Errorf("sync state %q, want covered from %s", got, want)
 	}
 	e2etest.CheckClient(t, e.pool, e.sim, acct, e.clients[1], lastSunday, o.Weeks)

@@ -20,7 +20,7 @@ import (
 func printPlan(w io.Writer, p *pipeline.Plan, syncWeeks int) {
 	asOf := "as of each ad account's today"
 	if p.AsOfGiven {
-		asOf = "as of " + p.AsOf
+		asOf = "as of " + p.AsOf.String()
 	}
 	fmt.Fprintf(w, "%s, horizon %d weeks, lookback %d days%s\n", asOf, p.Weeks, p.Lookback, map[bool]string{true: ", --full"}[p.Full])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
