@@ -23,12 +23,12 @@ const (
 // ReportRunEntry is one report run (or one split range) of a report kind of a client, as the
 // report-run log keeps it.
 type ReportRunEntry struct {
-	Since       string    `json:"since"` // the range, YYYY-MM-DD
-	Until       string    `json:"until"`
-	ReportRunID string    `json:"report_run_id,omitempty"`
-	Status      string    `json:"status"` // submitted, completed, failed, stuck, expired, split
-	Updated     time.Time `json:"updated"`
-	History     []string  `json:"history,omitempty"` // earlier report_run_id:status of this range
+	Since       records.Date `json:"since"` // the range
+	Until       records.Date `json:"until"`
+	ReportRunID string       `json:"report_run_id,omitempty"`
+	Status      string       `json:"status"` // submitted, completed, failed, stuck, expired, split
+	Updated     time.Time    `json:"updated"`
+	History     []string     `json:"history,omitempty"` // earlier report_run_id:status of this range
 
 	// What the polls saw, so that a run polled again after a snooze or a crash is judged from
 	// its submit and its last progress, not from the resume.
@@ -131,7 +131,7 @@ func openReportRunLog(ctx context.Context, store ReportRunStore, kind records.Ki
 func (j *reportRunLog) find(rng Range) (ReportRunEntry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	s, u := rng.Since.Format(time.DateOnly), rng.Until.Format(time.DateOnly)
+	s, u := records.DateOf(rng.Since), records.DateOf(rng.Until)
 	for _, e := range j.runs {
 		if e.Since == s && e.Until == u {
 			return e, true
@@ -143,7 +143,7 @@ func (j *reportRunLog) find(rng Range) (ReportRunEntry, bool) {
 func (j *reportRunLog) set(rng Range, id, status string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	s, u := rng.Since.Format(time.DateOnly), rng.Until.Format(time.DateOnly)
+	s, u := records.DateOf(rng.Since), records.DateOf(rng.Until)
 	e := ReportRunEntry{Since: s, Until: u}
 	i := -1
 	for k := range j.runs {
@@ -169,7 +169,7 @@ func (j *reportRunLog) set(rng Range, id, status string) error {
 func (j *reportRunLog) progress(rng Range, status string, percent int, at time.Time) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	s, u := rng.Since.Format(time.DateOnly), rng.Until.Format(time.DateOnly)
+	s, u := records.DateOf(rng.Since), records.DateOf(rng.Until)
 	for i, e := range j.runs {
 		if e.Since == s && e.Until == u {
 			e.AsyncStatus, e.Percent, e.ProgressAt, e.Updated = status, percent, at.UTC(), time.Now().UTC()

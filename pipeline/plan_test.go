@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +276,99 @@ func TestNewestRunIsTheLastWorked(t *testing.T) {
 	}
 	if got := filepath.Base(string(LatestRun(stage))); got != "20261129T181700Z-cccccc" {
 		t.Errorf("latest planned %s, want 20261129T181700Z-cccccc", got)
+	}
+}
+
+// oldPlanJSON is a plan.json as written before the plan's dates were records.Date (they were
+// strings then): it must read and be written again byte for byte.
+const oldPlanJSON = `{
+  "run_id": "20261129T120000Z-abcdef",
+  "created": "2026-11-29T12:00:00Z",
+  "as_of": "2026-11-29",
+  "as_of_given": true,
+  "weeks": 54,
+  "lookback": 28,
+  "full": false,
+  "horizon_start": "2025-11-17",
+  "clients": [
+    {
+      "id": "a",
+      "name": "A",
+      "ad_account_id": "1",
+      "time_zone": "UTC",
+      "currency": "EUR",
+      "since": "2026-10-26",
+      "until": "2026-11-29",
+      "weeks": 5,
+      "reason": "lookback",
+      "read": "sync",
+      "covered_from": "2025-11-17",
+      "final_through": "2026-10-25",
+      "state_seen": "x"
+    },
+    {
+      "id": "b",
+      "name": "B",
+      "ad_account_id": "2",
+      "time_zone": "Europe/Paris",
+      "currency": "EUR",
+      "since": "2025-11-17",
+      "until": "2026-11-28",
+      "weeks": 54,
+      "reason": "new",
+      "error": "refused",
+      "error_permanent": true,
+      "covered_from": "2025-11-17"
+    }
+  ]
+}
+`
+
+func TestPlanDatesByteCompatible(t *testing.T) {
+	dir := records.RunDir(t.TempDir())
+	if err := os.WriteFile(dir.Plan(), []byte(oldPlanJSON), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ReadPlan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.AsOf.String() != "2026-11-29" || p.Clients[0].FinalThrough.String() != "2026-10-25" || !p.Clients[1].FinalThrough.IsZero() {
+		t.Errorf("read as of %s, final through %s and %s", p.AsOf, p.Clients[0].FinalThrough, p.Clients[1].FinalThrough)
+	}
+	if from, to := p.KPIRange(); from.Format(time.DateOnly) != "2025-11-17" || to.Format(time.DateOnly) != "2026-11-29" {
+		t.Errorf("KPI range %v..%v", from, to)
+	}
+	if err := writePlan(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dir.Plan()); string(b) != oldPlanJSON {
+		t.Errorf("written again:\n%s\nwant:\n%s", b, oldPlanJSON)
+	}
+}
+
+// TestReadPlanBadDate: a hand-edited plan.json with a date that is not one is ErrUsage naming
+// the file, the field and the value, not a panic (mustDate panicked on it).
+func TestReadPlanBadDate(t *testing.T) {
+	for field, bad := range map[string]string{
+		"clients.since":         `"since": "2026-13-45"`,
+		"clients.until":         `"until": ""`,
+		"clients.final_through": `"final_through": "2026-10-32"`,
+		"as_of":                 `"as_of": "29/11/2026"`,
+		"horizon_start":         `"horizon_start": 20409`,
+	} {
+		old := bad[:strings.Index(bad, ":")]
+		i := strings.Index(oldPlanJSON, old)
+		j := i + strings.Index(oldPlanJSON[i:], ",")
+		dir := records.RunDir(t.TempDir())
+		if err := os.WriteFile(dir.Plan(), []byte(oldPlanJSON[:i]+bad+oldPlanJSON[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadPlan(dir)
+		value := strings.Trim(strings.TrimSpace(bad[strings.Index(bad, ":")+1:]), `"`)
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), dir.Plan()) ||
+			!strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), `"`+value+`"`) && value != "20409" {
+			t.Errorf("%s = %s: %v; want ErrUsage naming %s, the field and the value", field, bad, err, dir.Plan())
+		}
 	}
 }

@@ -61,9 +61,12 @@ func (d Date) String() string {
 // MarshalJSON writes the date as "YYYY-MM-DD" ("" for the zero Date).
 func (d Date) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// UnmarshalJSON reads a "YYYY-MM-DD" string; anything else is a *json.UnmarshalTypeError whose
+// UnmarshalJSON reads a "YYYY-MM-DD" string (null is a no-op); anything else is a *json.UnmarshalTypeError whose
 // Value quotes what was found.
 func (d *Date) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" { // encoding/json's convention: null leaves the value as it is
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Date]()}
