@@ -282,3 +282,34 @@ func TestDeprecatedAPIVersionExits2(t *testing.T) {
 		t.Errorf("%d rows loaded", n)
 	}
 }
+
+// TestHandEditedBadDates: a plan.json or run.json whose date is not one (hand-edited) is exit 2
+// naming the file, the field and the value. Before records.Date, run --run panicked in
+// mustDate (exit 2 by Go's panic, with a stack trace and no file named).
+func TestHandEditedBadDates(t *testing.T) {
+	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 3})
+	for _, bad := range []string{"2026-13-45", ""} {
+		dir := t.TempDir()
+		plan := `{"run_id": "20261129T120000Z-abcdef", "as_of": "2026-11-29", "as_of_given": true, "weeks": 6, "lookback": 28,
+  "horizon_start": "2026-10-19", "clients": [{"id": "` + w.ids[0] + `", "name": "x", "ad_account_id": "1", "time_zone": "UTC",
+  "currency": "EUR", "since": "` + bad + `", "until": "2026-11-29", "weeks": 6, "reason": "new", "covered_from": "2026-10-19"}]}`
+		if err := os.WriteFile(filepath.Join(dir, "plan.json"), []byte(plan), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := w.run(t, nil, append([]string{"run", "--run", dir}, fast...)...)
+		if res.code != 2 || !strings.Contains(res.stderr, filepath.Join(dir, "plan.json")) ||
+			!strings.Contains(res.stderr, "clients.since") || !strings.Contains(res.stderr, `\"`+bad+`\"`) ||
+			strings.Contains(res.stderr, "panic") {
+			t.Errorf("run --run with since %q: exit %d, want 2 naming plan.json, clients.since and the value:\n%s", bad, res.code, res.stderr)
+		}
+		ledger := `{"run_id": "20261129T120000Z-abcdef", "as_of": "` + bad + `", "status": "failed"}`
+		if err := os.WriteFile(filepath.Join(dir, "run.json"), []byte(ledger), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res = w.run(t, nil, "status", "--run", dir)
+		if res.code != 2 || !strings.Contains(res.stderr, filepath.Join(dir, "run.json")) ||
+			!strings.Contains(res.stderr, "as_of") || strings.Contains(res.stderr, "panic") {
+			t.Errorf("status --run with as_of %q: exit %d, want 2 naming run.json and as_of:\n%s", bad, res.code, res.stderr)
+		}
+	}
+}
