@@ -1,6 +1,7 @@
 // Package records holds the contracts between metapipe's stages, and nothing else: the report
 // kinds, the row types each stage writes and the next one reads (raw Insights rows, daily KPI
-// rows, weekly summaries, clients), day numbers, the run-directory layout, the one atomic
+// rows, weekly summaries, clients), day numbers and the one date type of the run directory's
+// JSON files ([Date], "YYYY-MM-DD"), the run-directory layout, the one atomic
 // writer of staged files and the summary column table that the load's staging table and COPY
 // follow by name.
 //
