@@ -15,6 +15,20 @@ import (
 
 func d(s string) time.Time { return date(s).Time() }
 
+// datedPlan fills the dates a test's plan leaves out, as a planned run always has them: a
+// plan.json whose date is "" does not read (TestReadPlanBadDate).
+func datedPlan(p *Plan) *Plan {
+	if p.AsOf.IsZero() {
+		p.AsOf = date("2026-11-29")
+	}
+	p.HorizonStart = date("2025-11-17")
+	for i := range p.Clients {
+		c := &p.Clients[i]
+		c.Since, c.Until, c.CoveredFrom = date("2026-11-02"), p.AsOf, date("2025-11-17")
+	}
+	return p
+}
+
 // date parses a YYYY-MM-DD date of a test table.
 func date(s string) records.Date {
 	t, err := records.ParseDate(s)
@@ -152,8 +166,8 @@ func TestFindResumableMatchesTheWholeRun(t *testing.T) {
 	if err := os.MkdirAll(string(dir), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	p := &Plan{RunID: "20261129T120000Z-abcdef", AsOf: date("2026-11-29"), AsOfGiven: true, Weeks: 54, Lookback: 28,
-		Clients: []ClientPlan{{ID: "b"}, {ID: "a"}}}
+	p := datedPlan(&Plan{RunID: "20261129T120000Z-abcdef", AsOf: date("2026-11-29"), AsOfGiven: true, Weeks: 54, Lookback: 28,
+		Clients: []ClientPlan{{ID: "b"}, {ID: "a"}}})
 	if err := writePlan(dir, p); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +248,7 @@ func TestLatestRunIsTheLastCreated(t *testing.T) {
 		if err := os.MkdirAll(string(dir), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := writePlan(dir, &Plan{RunID: r.id, Created: r.created}); err != nil {
+		if err := writePlan(dir, datedPlan(&Plan{RunID: r.id, Created: r.created})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -261,11 +275,11 @@ func TestNewestRunIsTheLastWorked(t *testing.T) {
 		if err := os.MkdirAll(string(dir), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := writePlan(dir, &Plan{RunID: r.id, Created: r.created}); err != nil {
+		if err := writePlan(dir, datedPlan(&Plan{RunID: r.id, Created: r.created})); err != nil {
 			t.Fatal(err)
 		}
 		if !r.updated.IsZero() {
-			b, _ := json.Marshal(Ledger{RunID: r.id, Status: StatusDone, Updated: r.updated})
+			b, _ := json.Marshal(Ledger{RunID: r.id, AsOf: date("2026-11-29"), Status: StatusDone, Updated: r.updated})
 			if err := os.WriteFile(filepath.Join(string(dir), "run.json"), b, 0o600); err != nil {
 				t.Fatal(err)
 			}
