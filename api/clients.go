@@ -1,11 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -52,17 +49,11 @@ func (s *Server) clientError(w http.ResponseWriter, what string, err error) {
 	}
 }
 
-// decodeBody decodes one JSON object of at most 64 KiB with known fields only; false when it
-// answered the error.
+// decodeBody decodes one JSON object of at most 64 KiB with known fields only (decodeObject);
+// false when it answered the error.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		e := decodeError(err)
-		if strings.HasPrefix(e.Error, "unknown field ") { // not POST /v1/runs's fields
-			e.Error = "unknown field " + e.Field
-		}
-		writeJSON(w, http.StatusBadRequest, e)
+	if e := decodeObject(http.MaxBytesReader(w, r.Body, 64<<10), v); e != nil {
+		writeJSON(w, http.StatusBadRequest, *e)
 		return false
 	}
 	return true

@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -196,14 +198,8 @@ type apiError struct {
 
 func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
 	var body runRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-		writeJSON(w, http.StatusBadRequest, decodeError(err))
-		return
-	}
-	if dec.More() {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "one JSON object expected"})
+	if ae := decodeObject(http.MaxBytesReader(w, r.Body, 1<<20), &body); ae != nil {
+		writeJSON(w, http.StatusBadRequest, *ae)
 		return
 	}
 	if body.Clients != nil && len(body.Clients) == 0 {
@@ -218,8 +214,8 @@ func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("as_of %q: want YYYY-MM-DD (or leave it out: each ad account's today)", *body.AsOf), Field: "as_of"})
 			return
 		}
-		if err := pipeline.CheckAsOfDate(t, time.Now()); err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": --as-of "), Field: "as_of"})
+		if fe := service.FieldErrorOf(pipeline.CheckAsOfDate(t, time.Now())); fe != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: fe.Error(), Field: fe.Field})
 			return
 		}
 		req.AsOf = t
@@ -275,20 +271,65 @@ func databaseDown(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &pe) && pgerrcode.IsOperatorIntervention(pe.Code)
 }
 
+// decodeObject decodes one JSON object (or nothing) into dst, a pointer to a struct, refusing a
+// key that is none of its fields' JSON names (exactly, case included), or an answer naming the
+// field. encoding/json has no typed error for DisallowUnknownFields (only the text "json:
+// unknown field"), so the keys are checked here, on the object's raw keys, before it decodes.
+func decodeObject(r io.Reader, dst any) *apiError {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return &apiError{Error: "one JSON object expected"}
+	}
+	known := jsonFields(dst)
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // the first unknown one by name, whatever the body's order
+	for _, k := range keys {
+		if !slices.Contains(known, k) {
+			return &apiError{Error: "unknown field " + k + " (" + strings.Join(known, ", ") + ")", Field: k}
+		}
+	}
+	if raw == nil {
+		return nil
+	}
+	b, _ := json.Marshal(raw) // re-encodes what was just decoded: cannot fail
+	if err := json.Unmarshal(b, dst); err != nil {
+		return decodeError(err)
+	}
+	return nil
+}
+
+// jsonFields is the JSON names of the fields of *dst, a pointer to a struct, in order.
+func jsonFields(dst any) []string {
+	t := reflect.TypeOf(dst).Elem()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // decodeError names the field of a body that does not decode.
-func decodeError(err error) apiError {
+func decodeError(err error) *apiError {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return &apiError{Error: "want a JSON object"}
 	case errors.As(err, &te):
-		return apiError{Error: fmt.Sprintf("%s: want %s", te.Field, te.Type), Field: te.Field}
+		return &apiError{Error: fmt.Sprintf("%s: want %s", te.Field, te.Type), Field: te.Field}
 	case errors.As(err, &se):
-		return apiError{Error: "not JSON: " + err.Error()}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apiError{Error: "unknown field " + f + " (clients, as_of, weeks, full)", Field: f}
+		return &apiError{Error: "not JSON: " + err.Error()}
 	}
-	return apiError{Error: "bad body: " + err.Error()}
+	return &apiError{Error: "bad body: " + err.Error()}
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,11 @@
 package pipeline
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
 
 // The errors the command maps to exit codes (docs/DESIGN.md, "Exit codes"): usage 2, cannot
 // start 3, some clients failed 1, interrupted 130. Test with errors.Is; the message after them
@@ -18,3 +23,77 @@ var (
 	// nothing is half-loaded, and the next run with the same as-of and clients resumes it.
 	ErrInterrupted = errors.New("interrupted")
 )
+
+// AsOfReason says why an as-of date is refused (an [AsOfError]).
+type AsOfReason int
+
+const (
+	// AsOfFuture: the date is after today in every time zone; Today is the latest today
+	// anywhere (UTC+14).
+	AsOfFuture AsOfReason = iota + 1
+	// AsOfAfterAccountToday: the date is after today in the time zone of one or more of the
+	// run's ad accounts, listed in Accounts.
+	AsOfAfterAccountToday
+	// AsOfTooOld: the date is more than 37 months before the latest today anywhere, where
+	// Meta keeps no Insights (error 3018); Oldest is the oldest day Meta keeps.
+	AsOfTooOld
+)
+
+// AccountToday is one ad account's today at the time an as-of date was checked.
+type AccountToday struct {
+	Client    string    // the client's name
+	AccountID string    // the ad account's digits, without act_
+	Zone      string    // the account's IANA time zone, as Meta names it
+	Today     time.Time // the account's calendar date (UTC midnight of it)
+}
+
+// AsOfError refuses an as-of date (--as-of, the API's as_of). It is a usage error:
+// errors.Is(err, ErrUsage) holds, so the CLI exits 2 and the service does not retry. Callers
+// that show it elsewhere (the API) build their text from its fields, not from Error.
+type AsOfError struct {
+	AsOf     time.Time      // the date refused (UTC midnight)
+	Reason   AsOfReason     // why
+	Today    time.Time      // AsOfFuture: the latest today anywhere (UTC+14)
+	Oldest   time.Time      // AsOfTooOld: the oldest day Meta keeps Insights for
+	Months   int            // AsOfTooOld: how many months back Meta keeps Insights (37)
+	Accounts []AccountToday // AsOfAfterAccountToday: the accounts whose today is before AsOf
+}
+
+// Error says what is wrong in the CLI's words, "usage: --as-of YYYY-MM-DD is …".
+func (e *AsOfError) Error() string {
+	return fmt.Sprintf("%v: --as-of %s", ErrUsage, e.detail())
+}
+
+// detail is the message without the "usage: --as-of " prefix: "YYYY-MM-DD is in the future:
+// …", "… is after today in the ad account's time zone: …", "… is more than 37 months ago: …".
+func (e *AsOfError) detail() string {
+	asOf := e.AsOf.Format(time.DateOnly)
+	switch e.Reason {
+	case AsOfFuture:
+		return fmt.Sprintf("%s is in the future: today is %s at the latest (in UTC+14)", asOf, e.Today.Format(time.DateOnly))
+	case AsOfTooOld:
+		return fmt.Sprintf("%s is more than %d months ago: Meta keeps Insights from %s on (error 3018)", asOf, e.Months, e.Oldest.Format(time.DateOnly))
+	default:
+		todays := make([]string, len(e.Accounts))
+		for i, a := range e.Accounts {
+			todays[i] = fmt.Sprintf("%s in %s (client %s, act_%s)", a.Today.Format(time.DateOnly), a.Zone, a.Client, a.AccountID)
+		}
+		return fmt.Sprintf("%s is after today in the ad account's time zone: %s", asOf, strings.Join(todays, "; "))
+	}
+}
+
+// Unwrap makes errors.Is(err, ErrUsage) hold.
+func (e *AsOfError) Unwrap() error { return ErrUsage }
+
+// UnknownClientError is a client named (--client, the API's clients) that is in no row of the
+// clients table, by name or ad account id. errors.Is(err, ErrUsage) holds.
+type UnknownClientError struct {
+	Name string // the name as given
+}
+
+func (e *UnknownClientError) Error() string {
+	return fmt.Sprintf("%v: unknown client %q", ErrUsage, e.Name)
+}
+
+// Unwrap makes errors.Is(err, ErrUsage) hold.
+func (e *UnknownClientError) Unwrap() error { return ErrUsage }

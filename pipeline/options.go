@@ -74,7 +74,7 @@ func SelectClients(all []records.Client, names []string, shard Shard) ([]records
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("%w: unknown client %q", ErrUsage, n)
+				return nil, &UnknownClientError{Name: n}
 			}
 		}
 	}

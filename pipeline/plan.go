@@ -302,7 +302,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		Weeks: o.Weeks, Lookback: o.Lookback, Full: o.Full,
 		HorizonStart: records.DateOf(horizon),
 	}
-	var future []string
+	var future []AccountToday
 	for _, c := range clients {
 		acct := accounts[c.ID]
 		today := acct.info.Today(now)
@@ -332,8 +332,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 		p.Clients = append(p.Clients, cp)
 	}
 	if len(future) > 0 {
-		return nil, fmt.Errorf("%w: --as-of %s is after today in the ad account's time zone: %s", ErrUsage,
-			nominal.Format(time.DateOnly), strings.Join(future, "; "))
+		return nil, &AsOfError{AsOf: nominal, Reason: AsOfAfterAccountToday, Accounts: future}
 	}
 	usage, app := map[string]extract.Usage{}, 0.0
 	for id, a := range accounts {
@@ -350,12 +349,12 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	return p, nil
 }
 
-// todayIn says a client's today in its ad account's time zone, for an as-of error.
-func todayIn(c records.Client, a records.AdAccount, now time.Time) string {
-	return fmt.Sprintf("%s in %s (client %s, act_%s)", a.Today(now).Format(time.DateOnly), a.TimeZone, c.Name, a.ID)
+// todayIn is a client's today in its ad account's time zone, for an as-of error.
+func todayIn(c records.Client, a records.AdAccount, now time.Time) AccountToday {
+	return AccountToday{Client: c.Name, AccountID: a.ID, Zone: a.TimeZone, Today: a.Today(now)}
 }
 
-// CheckAsOf refuses with ErrUsage an as-of date after today anywhere (UTC+14) or after today in
+// CheckAsOf refuses with an *AsOfError (ErrUsage) an as-of date after today anywhere (UTC+14) or after today in
 // the time zone of one of the clients' ad accounts as cached in ad_accounts, without asking
 // Meta: what a job queue checks before it queues a run. An account not cached yet is checked
 // when its run asks Meta for it (Plan). A database error is ErrCannotStart.
@@ -375,15 +374,14 @@ func (r *Runner) CheckAsOf(ctx context.Context, clients []records.Client, asOf t
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
-	var future []string
+	var future []AccountToday
 	for _, c := range clients {
 		if a, ok := cached[accountDigits(c)]; ok && day(asOf).After(a.Today(now)) {
 			future = append(future, todayIn(c, a, now))
 		}
 	}
 	if len(future) > 0 {
-		return fmt.Errorf("%w: --as-of %s is after today in the ad account's time zone: %s", ErrUsage,
-			day(asOf).Format(time.DateOnly), strings.Join(future, "; "))
+		return &AsOfError{AsOf: day(asOf), Reason: AsOfAfterAccountToday, Accounts: future}
 	}
 	return nil
 }
@@ -402,13 +400,12 @@ func retentionStart(now time.Time) time.Time {
 	return latestToday(now).AddDate(0, -metaRetentionMonths, 0)
 }
 
-// CheckAsOfDate refuses with ErrUsage an as-of date that Meta keeps no Insights for: more than
+// CheckAsOfDate refuses with an *AsOfError (ErrUsage) an as-of date that Meta keeps no Insights for: more than
 // 37 months before now (the zero date, 0001-01-01, included, so that it is never mistaken for
 // "not given"). A range that starts earlier but ends later is Meta's to refuse, per client.
 func CheckAsOfDate(asOf, now time.Time) error {
 	if oldest := retentionStart(now); day(asOf).Before(oldest) {
-		return fmt.Errorf("%w: --as-of %s is more than %d months ago: Meta keeps Insights from %s on (error 3018)", ErrUsage,
-			day(asOf).Format(time.DateOnly), metaRetentionMonths, oldest.Format(time.DateOnly))
+		return &AsOfError{AsOf: day(asOf), Reason: AsOfTooOld, Oldest: oldest, Months: metaRetentionMonths}
 	}
 	return nil
 }
@@ -423,8 +420,7 @@ func checkNotFuture(o Options, now time.Time) error {
 		}
 	}
 	if latest := latestToday(now); !o.AsOf.IsZero() && day(o.AsOf).After(latest) {
-		return fmt.Errorf("%w: --as-of %s is in the future: today is %s at the latest (in UTC+14)", ErrUsage,
-			day(o.AsOf).Format(time.DateOnly), latest.Format(time.DateOnly))
+		return &AsOfError{AsOf: day(o.AsOf), Reason: AsOfFuture, Today: latest}
 	}
 	return nil
 }

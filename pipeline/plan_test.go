@@ -108,8 +108,9 @@ func TestSelectClientsAndShards(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].ID != "b" {
 		t.Fatalf("named: %v %v", got, err)
 	}
-	if _, err := SelectClients(all, []string{"nope"}, Shard{}); err == nil {
-		t.Error("unknown client accepted")
+	var ue *UnknownClientError
+	if _, err := SelectClients(all, []string{"nope"}, Shard{}); !errors.As(err, &ue) || ue.Name != "nope" || !errors.Is(err, ErrUsage) {
+		t.Errorf("unknown client: %v, want an *UnknownClientError naming nope (ErrUsage)", err)
 	}
 	var ids []string
 	for i := 0; i < 300; i++ {

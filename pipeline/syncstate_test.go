@@ -50,17 +50,28 @@ func TestFutureAsOfChangesNothing(t *testing.T) {
 	before := e2etest.TableText(t, e.pool)
 	e.sim.ResetCounters()
 	for _, tc := range []struct {
-		asOf time.Time
-		says []string
+		asOf     time.Time
+		reason   pipeline.AsOfReason
+		accounts int
+		says     []string
 	}{
-		{time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC), []string{"--as-of 2027-06-01 is in the future"}},
-		{monday, []string{"--as-of " + monday.Format(time.DateOnly) + " is after today",
+		{time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC), pipeline.AsOfFuture, 0, []string{"--as-of 2027-06-01 is in the future"}},
+		{monday, pipeline.AsOfAfterAccountToday, 1, []string{"--as-of " + monday.Format(time.DateOnly) + " is after today",
 			lastSunday.Format(time.DateOnly) + " in America/Los_Angeles"}},
 	} {
 		o.AsOf = tc.asOf
 		_, err := r.Run(context.Background(), o, "")
 		if !errors.Is(err, pipeline.ErrUsage) {
 			t.Fatalf("as of %s: err = %v, want ErrUsage", tc.asOf.Format(time.DateOnly), err)
+		}
+		var ae *pipeline.AsOfError
+		if !errors.As(err, &ae) || !ae.AsOf.Equal(tc.asOf) || ae.Reason != tc.reason || len(ae.Accounts) != tc.accounts {
+			t.Errorf("as of %s: %#v, want an *AsOfError of reason %d naming %d accounts", tc.asOf.Format(time.DateOnly), ae, tc.reason, tc.accounts)
+		}
+		for _, a := range ae.Accounts {
+			if !a.Today.Equal(lastSunday) || a.Zone != "America/Los_Angeles" || a.Client == "" || a.AccountID == "" {
+				t.Errorf("account's today: %+v, want %s in America/Los_Angeles", a, lastSunday.Format(time.DateOnly))
+			}
 		}
 		for _, s := range tc.says {
 			if !strings.Contains(err.Error(), s) {

@@ -24,4 +24,4 @@ go tool nm -size -sort size "$debug" | awk '
   END {
     for (m in sum) printf "%10d  %5.1f%%  %s\n", sum[m], 100 * sum[m] / total, m
     printf "%10d  100.0%%  (every symbol)\n", total
-  }' | sort -rn | head -n "${TOP:-16}"
+  }' | sort -rn | awk -v top="${TOP:-16}" 'NR <= top' # reads it all: no SIGPIPE for sort under pipefail

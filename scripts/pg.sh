@@ -23,11 +23,14 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-# port_free PORT: nothing listens on 127.0.0.1:PORT.
+# port_free PORT: nothing listens on 127.0.0.1:PORT. SO_REUSEADDR, as PostgreSQL binds its own
+# socket: the connections the stopped cluster closed stay in TIME_WAIT on its port for a minute,
+# which a plain bind takes for "in use" (and the cluster would move to a new port).
 port_free() {
   python3 - "$1" <<'PY' 2>/dev/null
 import socket, sys
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); s.close()
 PY
 }
 

@@ -334,7 +334,7 @@ WHERE c.client_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2`, a.Client
 		return nil
 	}
 	e := Event{Event: EventClientFailing, RunID: a.RunID, Client: &c, FailuresInARow: n, Error: msg,
-		Summary: fmt.Sprintf("%s failed its %d. run in a row: %s", c.Name, n, msg)}
+		Summary: fmt.Sprintf("%s failed %d runs in a row: %s", c.Name, n, msg)}
 	return s.recordEvent(ctx, tx, EventClientFailing+":"+a.ClientID+":"+a.RunID, e)
 }
 

@@ -105,14 +105,17 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	}
 	clients, err := pipeline.SelectClients(all, req.Clients, pipeline.Shard{})
 	if err != nil {
-		return "", &FieldError{"clients", strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": ")}
+		if fe := FieldErrorOf(err); fe != nil {
+			return "", fe
+		}
+		return "", err
 	}
 	if len(clients) == 0 {
 		return "", &FieldError{"clients", "no active client to run"}
 	}
 	switch err := s.runner.CheckAsOf(ctx, clients, req.AsOf); {
-	case errors.Is(err, pipeline.ErrUsage):
-		return "", &FieldError{"as_of", strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": --as-of ")}
+	case FieldErrorOf(err) != nil:
+		return "", FieldErrorOf(err)
 	case err != nil:
 		return "", err
 	}

@@ -1,15 +1,22 @@
 package shiptest
 
 import (
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // scripts/pg.sh keeps the demo's database on its port across a stop and a start (make pg-stop,
 // make run), so an exported DATABASE_URL keeps working. Before, every start took a new port.
+// A connection is open at the stop (a serve or a psql left running): the server closes it, and
+// its side stays in TIME_WAIT on the port for a minute, which pg.sh took for a port in use.
 func TestPgScriptKeepsItsPort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
@@ -31,9 +38,19 @@ func TestPgScriptKeepsItsPort(t *testing.T) {
 	if first.code != 0 {
 		t.Fatalf("pg.sh start: exit %d %s", first.code, first.stderr)
 	}
-	if res := run(t, root, script, "stop", dir); res.code != 0 {
+	conn, err := pgx.Connect(context.Background(), strings.TrimSpace(first.stdout))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", first.stdout, err)
+	}
+	if res := run(t, root, script, "stop", dir); res.code != 0 { // the server closes conn first
 		t.Fatalf("pg.sh stop: exit %d %s", res.code, res.stderr)
 	}
+	// Read the server's goodbye to its end, then close without a word (a Terminate, or unread
+	// bytes, would make the kernel reset the connection instead of closing it).
+	raw := conn.PgConn().Conn()
+	_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.Copy(io.Discard, raw)
+	_ = raw.Close()
 	second := run(t, root, script, "start", dir)
 	if second.code != 0 || strings.TrimSpace(second.stdout) != strings.TrimSpace(first.stdout) {
 		t.Errorf("after a stop and a start the cluster is at %q (exit %d), want %q as before", second.stdout, second.code, first.stdout)
