@@ -254,8 +254,15 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 	}
 	t.Logf("%s stopped by SIGTERM: exit %d after %s; its job taken by %s %s after the signal",
 		stopped, code, took.Round(time.Millisecond), left, handoff.Round(time.Millisecond))
-	if handoff > rescueAfter/4 {
-		t.Errorf("the stopped worker's job was taken %s after SIGTERM: not at once (the rescue delay is %s)", handoff, rescueAfter)
+	// Handed back, not rescued: River's rescuer would have recorded "Stuck job rescued by
+	// JobRescuer" in the job's errors (the loop above bounds the hand-off by the rescue delay;
+	// its length under load is no test of it).
+	var jobErrors string
+	if err := w.pool.QueryRow(context.Background(), `SELECT coalesce(errors::text, '') FROM river_job WHERE id = $1`, handed.job).Scan(&jobErrors); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(jobErrors, "JobRescuer") {
+		t.Errorf("the stopped worker's job %d was rescued, not handed back at SIGTERM (taken %s after the signal): errors %s", handed.job, handoff, jobErrors)
 	}
 	for r = getRun(t, base, apiToken, one); r.FinishedAt == nil; r = getRun(t, base, apiToken, one) {
 		if time.Since(termed) > 2*time.Minute {
