@@ -85,32 +85,24 @@ func findResumable(stageDir string, key resumeKey) records.RunDir {
 // ids start with a UTC timestamp to the second, so two runs of the same second are told apart
 // by their plans' creation times, not by their names.
 func LatestRun(stageDir string) records.RunDir {
-	entries, err := os.ReadDir(stageDir)
-	if err != nil {
-		return ""
-	}
-	var best records.RunDir
-	var bestTime time.Time
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		dir := records.RunDir(filepath.Join(stageDir, e.Name()))
-		p, err := ReadPlan(dir)
-		if err != nil {
-			continue
-		}
-		if best == "" || p.Created.After(bestTime) || p.Created.Equal(bestTime) && dir > best {
-			best, bestTime = dir, p.Created
-		}
-	}
-	return best
+	return lastRunBy(stageDir, func(_ records.RunDir, p *Plan) time.Time { return p.Created })
 }
 
 // NewestRun returns the run directory under stageDir that was worked last, or "": the one
 // whose ledger was updated last (a run resumed and finished after another was planned is the
 // newer), a directory without a ledger yet by its plan's creation.
 func NewestRun(stageDir string) records.RunDir {
+	return lastRunBy(stageDir, func(dir records.RunDir, p *Plan) time.Time {
+		if l, err := ReadLedger(dir); err == nil && l.Updated.After(p.Created) {
+			return l.Updated
+		}
+		return p.Created
+	})
+}
+
+// lastRunBy returns the run directory under stageDir (one with a readable plan) whose time, as
+// when tells it, is the latest; ties go to the greater name. "" when there is none.
+func lastRunBy(stageDir string, when func(records.RunDir, *Plan) time.Time) records.RunDir {
 	entries, err := os.ReadDir(stageDir)
 	if err != nil {
 		return ""
@@ -126,11 +118,7 @@ func NewestRun(stageDir string) records.RunDir {
 		if err != nil {
 			continue
 		}
-		t := p.Created
-		if l, err := ReadLedger(dir); err == nil && l.Updated.After(t) {
-			t = l.Updated
-		}
-		if best == "" || t.After(bestTime) || t.Equal(bestTime) && dir > best {
+		if t := when(dir, p); best == "" || t.After(bestTime) || t.Equal(bestTime) && dir > best {
 			best, bestTime = dir, t
 		}
 	}
