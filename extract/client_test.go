@@ -446,7 +446,12 @@ func TestThrottlePacesAStuckFigure(t *testing.T) {
 	th.mu.Lock()
 	th.until = time.Time{} // the cooldown served
 	th.mu.Unlock()
-	th.Observe(high) // Meta answers normally, still at 100 %
+	th.Observe(high) // Meta answers, still at 100 %: headers read, the body not yet
+	// A call waiting while that answer's body is read (headers come first; under load this
+	// took long enough for most kinds to cool down again) is paced, not cooled down again.
+	if _, err := th.Wait(context.Background(), false); err != nil {
+		t.Fatalf("a call between an answer's headers and its end cooled down again: %v", err)
+	}
 	th.answered()
 	var waited time.Duration
 	for range 5 {

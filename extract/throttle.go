@@ -196,12 +196,16 @@ type Throttle struct {
 	until   time.Time // no call before this
 	// throttledSince is the first throttled answer with no success since (zero: none).
 	throttledSince time.Time
-	// cooled: a cooldown was served for a high reading; steady: Meta then answered normally
-	// at a high reading, so calls go on one per Pace (nextPaced) instead of cooling down again.
-	cooled, steady bool
-	nextPaced      time.Time
-	fleetUntil     time.Time // the fleet's hold, as last asked
-	fleetAsked     time.Time
+	// cooledAt is the reading a cooldown was served for (0: none since the last throttled
+	// answer or low reading). A reading no higher than it is Meta answering at a stuck figure:
+	// calls go on one per Pace (nextPaced) instead of cooling down again. It holds from the
+	// cooldown's end, not from the next success: a response's usage headers arrive before its
+	// body, and a call waiting in between would otherwise cool down again. A rising reading
+	// cools down again.
+	cooledAt   float64
+	nextPaced  time.Time
+	fleetUntil time.Time // the fleet's hold, as last asked
+	fleetAsked time.Time
 }
 
 // NewThrottle returns a throttle with the config's defaults filled in.
@@ -218,7 +222,7 @@ func (t *Throttle) Observe(h http.Header) (u Usage, ok bool) {
 	now := time.Now()
 	t.usage, t.updated = u, now
 	if u.Percent < t.cfg.SubmitAbove {
-		t.cooled, t.steady = false, false
+		t.cooledAt = 0
 	}
 	var d time.Duration
 	if u.Regain > 0 {
@@ -250,7 +254,7 @@ func (t *Throttle) hold(d time.Duration, reason string) time.Duration {
 	if t.throttledSince.IsZero() {
 		t.throttledSince = now
 	}
-	t.cooled, t.steady = false, false
+	t.cooledAt = 0
 	t.mu.Unlock()
 	t.publish(context.Background(), d, reason)
 	return d
@@ -260,9 +264,6 @@ func (t *Throttle) hold(d time.Duration, reason string) time.Duration {
 func (t *Throttle) answered() {
 	t.mu.Lock()
 	t.throttledSince = time.Time{}
-	if t.cooled && t.usage.Percent >= t.cfg.SubmitAbove {
-		t.steady = true // high, yet Meta answers: pace, do not cool down again
-	}
 	t.mu.Unlock()
 }
 
@@ -341,8 +342,9 @@ func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error)
 			}
 			switch {
 			case t.usage.Percent < limit:
-			case t.steady:
-				// Meta kept answering at this reading after a cooldown: one call per Pace.
+			case t.cooledAt > 0 && t.usage.Percent <= t.cooledAt:
+				// A cooldown was served for this reading or a higher one, and Meta has not
+				// throttled since: one call per Pace.
 				if d = t.nextPaced.Sub(now); d <= 0 {
 					t.nextPaced = now.Add(t.cfg.Pace)
 				}
@@ -350,8 +352,8 @@ func (t *Throttle) Wait(ctx context.Context, submit bool) (time.Duration, error)
 				// Hold back for the cooldown, then forget the reading: the next response
 				// tells the new usage. (Not published: the fleet's own calls tell it.)
 				d = t.holdLocked(now, t.cfg.Cooldown)
+				t.cooledAt = t.usage.Percent
 				t.usage = Usage{}
-				t.cooled = true
 			}
 		}
 		t.mu.Unlock()
