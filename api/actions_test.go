@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -21,7 +21,7 @@ import (
 // replaces; a backfill of a client never run loads its weeks; run now queues the client alone.
 // Without confirmation nothing is queued; a cross-site request is refused.
 func TestClientActions(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
+	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
 	ctx := context.Background()
 	base := e.serve(t, e.open(t, "worker-1", 3))
 	runs := func() int {

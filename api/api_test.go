@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/pipeline"
@@ -28,7 +28,7 @@ import (
 // client carrying ids only, and the run reads back as queued with every client; many identical
 // requests at once queue one run, the others answer 409 naming it.
 func TestPostRunQueuesAndAnswers(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3})
+	e := newEnv(t, graphsim.Config{Accounts: 3})
 	base := e.serve(t, e.open(t, "api", 0)) // works no job: the run stays queued
 
 	body := fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 13}`, e.names[0], e.clients[1], lastSunday.Format(time.DateOnly))
@@ -115,7 +115,7 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 // scheme the API answers 401 (and says how to authenticate) and the pages send the browser
 // to the login form; nothing is queued.
 func TestTokenRequired(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	base := e.serve(t, e.open(t, "api", 0))
 	id := post(t, base, `{"weeks": 2}`).json(t)["run_id"].(string)
 
@@ -154,7 +154,7 @@ func TestTokenRequired(t *testing.T) {
 
 // Each bad input is a 400 whose JSON names the field at fault, and queues nothing.
 func TestBadRequestsNameTheField(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	base := e.serve(t, e.open(t, "api", 0))
 	future := time.Now().UTC().AddDate(0, 0, 3).Format(time.DateOnly)
 	for _, tc := range []struct {
@@ -208,7 +208,7 @@ func TestBadRequestsNameTheField(t *testing.T) {
 // while it runs, whatever order or names the clients are given in; other as-of dates or
 // clients are queued; once the run is over the same request is queued anew.
 func TestConflictWhileQueuedOrRunning(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3, JobDuration: 3 * time.Second})
+	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 3 * time.Second})
 	s := e.open(t, "worker", 2)
 	base := e.serve(t, s)
 	asOf := lastSunday.Format(time.DateOnly)
@@ -261,7 +261,7 @@ func TestConflictWhileQueuedOrRunning(t *testing.T) {
 // the run; GET /v1/runs?limit=N gives the N newest first; an unknown run is 404; a bad limit
 // is 400 naming it.
 func TestRunShapes(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	base := e.serve(t, e.open(t, "worker", 2))
 	var ids []string
 	for i, c := range []string{e.names[0], e.names[1], e.names[0]} {
@@ -349,7 +349,7 @@ func TestRunShapes(t *testing.T) {
 // run as of an earlier date keeps the stored rows of later as-of (kept) and inserts the week
 // they lack.
 func TestRunRowCounts(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	base := e.serve(t, e.open(t, "worker", 2))
 	ctx := context.Background()
 	count := func() (n int64) {
@@ -446,7 +446,7 @@ func checkPageRows(t *testing.T, base string, r service.RunView) {
 // cookie; the right one sets an HttpOnly, SameSite=Strict cookie and goes back where the
 // browser was sent from; with the cookie, the pages, River's UI and its API answer.
 func TestLoginCookie(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	base := e.serve(t, e.open(t, "api", 0))
 	id := post(t, base, `{"weeks": 3}`).json(t)["run_id"].(string)
 
@@ -524,7 +524,7 @@ func TestLoginCookie(t *testing.T) {
 // client is loaded; the run ends interrupted, and it no longer stands in the way of the same
 // request.
 func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3, JobDuration: 4 * time.Second})
+	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 4 * time.Second})
 	base := e.serve(t, e.open(t, "worker", 3))
 	body := fmt.Sprintf(`{"as_of": %q, "weeks": 4}`, lastSunday.Format(time.DateOnly))
 	a := post(t, base, body)
@@ -598,7 +598,7 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 // While the database does not answer, the API says so with 503 and Retry-After, and names no
 // host, user or database (the log has the details); once it answers again, so does the API.
 func TestDatabaseDownIs503WithoutDetails(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	base := e.serve(t, e.open(t, "api", 0))
 	cfg, err := pgx.ParseConfig(e.dbURL)
 	if err != nil {

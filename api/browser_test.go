@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // -update (or METAPIPE_SCREENSHOTS=1) writes the browser test's screenshots to docs/images/,
@@ -129,13 +129,13 @@ const readPage = `(() => {
 // and at the end it shows what the API says. River's UI loads behind the same sign-in.
 // Screenshots of both go to docs/images/ with -update.
 func TestRunPageInABrowser(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 6, JobDuration: 5 * time.Second})
+	e := newEnv(t, graphsim.Config{Accounts: 6, JobDuration: 5 * time.Second})
 	ctx := newBrowser(t)
 	for i, a := range e.sim.Accounts() { // report runs of 3 to 8 s: the clients move at their own pace
-		e.sim.SetFaults(a.ID, fixtures.Faults{JobDuration: time.Duration(3+i) * time.Second})
+		e.sim.SetFaults(a.ID, graphsim.Faults{JobDuration: time.Duration(3+i) * time.Second})
 	}
 	refused := e.clients[5]
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, refused); err != nil {
+	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, refused); err != nil {
 		t.Fatal(err)
 	}
 	// The screenshots are taken where no CJK font may be installed: keep the names to Latin.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -36,13 +36,13 @@ const readClientPage = `(() => ({
 // what GET /v1/clients/{id} says and what the table holds. Screenshots go to docs/images/
 // with -update.
 func TestClientPagesInABrowser(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
+	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
 	ctx := context.Background()
 	healthy, failing, missing := e.clients[0], e.clients[1], e.clients[2]
 	if _, err := e.pool.Exec(ctx, `UPDATE clients SET name = regexp_replace(name, '\s*[^ -\u024F]+$', '')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, failing); err != nil {
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, failing); err != nil {
 		t.Fatal(err)
 	}
 	base := e.serve(t, e.open(t, "worker-1", 3))

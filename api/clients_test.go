@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/tokencrypt"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
@@ -22,7 +22,7 @@ import (
 // for this client), back to the default, deactivate, 404 for no client, 401 without the API
 // token, 403 for a cross-site write. No answer holds a token.
 func TestClientsAPI(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := context.Background()
 	raw := bytes.Repeat([]byte{5}, 32)
 	keys, err := tokencrypt.New(raw, nil)
@@ -31,7 +31,7 @@ func TestClientsAPI(t *testing.T) {
 	}
 	open := func(keys tokencrypt.Keys) string {
 		s, err := service.Open(ctx, service.Config{Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url,
-			Token: extract.NewToken(fixtures.DemoToken), StageDir: e.stage, TokenKeys: keys},
+			Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage, TokenKeys: keys},
 			ID: "api", Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +117,7 @@ func TestClientsAPI(t *testing.T) {
 		res.Body.Close()
 	}
 	for _, a := range answers {
-		for _, tok := range []string{"CANARY", fixtures.DemoToken, "sim-token-"} {
+		for _, tok := range []string{"CANARY", graphsim.DemoToken, "sim-token-"} {
 			if strings.Contains(string(a.body), tok) {
 				t.Errorf("an answer holds a token: %s", a.body)
 			}

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // The API's answers to each typed error, word for word: the texts are the API's own, built
 // from the errors' fields (service.FieldErrorOf, decodeObject), so a reworded CLI message or a
 // new encoding/json text cannot change them unseen.
 func TestTypedErrorTexts(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	base := e.serve(t, e.open(t, "api", 0))
 	now := time.Now()
 	y, m, d := now.In(time.FixedZone("UTC+14", 14*3600)).Date()

@@ -15,12 +15,12 @@ import (
 
 	"github.com/metapipe/metapipe/api"
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
+	"github.com/metapipe/metapipe/store"
 )
 
 // apiToken is the API token of every test server: recognisable, so that a test can look for
@@ -32,7 +32,7 @@ var lastSunday = e2etest.LastSunday
 // env is a simulator, a migrated database with the demo clients (one per simulated ad
 // account), and the log of every service process the test opens.
 type env struct {
-	sim     *fixtures.Simulator
+	sim     *graphsim.Simulator
 	url     string
 	dbURL   string
 	pool    *pgxpool.Pool
@@ -42,7 +42,7 @@ type env struct {
 	logs    *e2etest.Buffer
 }
 
-func newEnv(t *testing.T, cfg fixtures.Config) *env {
+func newEnv(t *testing.T, cfg graphsim.Config) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and the simulator")
@@ -53,7 +53,7 @@ func newEnv(t *testing.T, cfg fixtures.Config) *env {
 	if cfg.JobDuration == 0 {
 		cfg.JobDuration = 600 * time.Millisecond
 	}
-	sim := fixtures.New(cfg)
+	sim := graphsim.New(cfg)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), logs: &e2etest.Buffer{}}
@@ -64,13 +64,13 @@ func newEnv(t *testing.T, cfg fixtures.Config) *env {
 	}
 	t.Cleanup(pool.Close)
 	e.pool = pool
-	if err := load.Migrate(ctx, pool); err != nil {
+	if err := store.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := service.MigrateRiver(ctx, pool, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.clients, err = fixtures.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
+	if e.clients, err = graphsim.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range sim.Accounts() {
@@ -84,7 +84,7 @@ func newEnv(t *testing.T, cfg fixtures.Config) *env {
 func (e *env) open(t *testing.T, id string, concurrency int) *service.Service {
 	t.Helper()
 	cfg := service.Config{
-		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(fixtures.DemoToken), StageDir: e.stage,
+		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage,
 			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
 			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
 			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // families parses a scrape in Prometheus's text format.
@@ -65,13 +65,13 @@ func samples(fams map[string]*dto.MetricFamily, name string) map[string]float64 
 // (empty after the run). The metapipe_ names pass client_golang's lint (Prometheus's naming
 // conventions). Without the token /metrics is 401.
 func TestMetricsAfterARunWithAFailedClient(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3})
+	e := newEnv(t, graphsim.Config{Accounts: 3})
 	ctx := context.Background()
 	refused := e.clients[2]
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, refused); err != nil {
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, refused); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.SetFaults(e.sim.Accounts()[1].ID, fixtures.Faults{ThrottleEvery: 4, RegainMinutes: 1})
+	e.sim.SetFaults(e.sim.Accounts()[1].ID, graphsim.Faults{ThrottleEvery: 4, RegainMinutes: 1})
 	svc := e.open(t, "worker-1", 2)
 	base := e.serve(t, svc)
 
@@ -181,7 +181,7 @@ func TestMetricsAfterARunWithAFailedClient(t *testing.T) {
 			t.Errorf("lint: %s: %s", p.Metric, p.Text)
 		}
 	}
-	if strings.Contains(string(scrape.body), fixtures.DemoToken) || strings.Contains(string(scrape.body), fixtures.ExpiredToken) ||
+	if strings.Contains(string(scrape.body), graphsim.DemoToken) || strings.Contains(string(scrape.body), graphsim.ExpiredToken) ||
 		strings.Contains(string(scrape.body), e.dbURL) {
 		t.Error("the scrape holds a token or the database URL")
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -24,7 +24,7 @@ import (
 // are in not_final, what was read again in read_again (the campaigns of each such week, once,
 // not agreeing), on the page too; the other client has none of it.
 func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	accts := e.sim.Accounts()
 	base := e.serve(t, e.open(t, "worker", 2))
 	// A first run caches the ad accounts: the second reads them from the cache, and is
@@ -36,7 +36,7 @@ func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 	if r := waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute); r.State != "done" {
 		t.Fatalf("first run %+v", r)
 	}
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	a = post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6, "full": true}`, lastSunday.Format(time.DateOnly)))
 	if a.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", a.status, a.body)
@@ -70,7 +70,7 @@ func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 	}
 
 	// The throttling lifts; the campaign report lacks a campaign in every week.
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ShortCampaigns: true})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
 	r := waitRun(t, base, id, 2*time.Minute)
 	if r.State != "done" {
 		t.Fatalf("run %+v", r)
@@ -156,7 +156,7 @@ func clientRow(page, clientID string) string {
 // since …" on the throttled client's line while Meta holds it, and, updating itself in place
 // once the throttling lifts, the weeks not final on the same line, and no longer the throttling.
 func TestThrottlingAndDisagreeingWeeksInABrowser(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := newBrowser(t)
 	accts := e.sim.Accounts()
 	base := e.serve(t, e.open(t, "worker", 2))
@@ -165,7 +165,7 @@ func TestThrottlingAndDisagreeingWeeksInABrowser(t *testing.T) {
 		t.Fatalf("POST: %d %s", a.status, a.body)
 	}
 	waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute) // caches the ad accounts
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	a = post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6, "full": true}`, lastSunday.Format(time.DateOnly)))
 	if a.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", a.status, a.body)
@@ -200,7 +200,7 @@ func TestThrottlingAndDisagreeingWeeksInABrowser(t *testing.T) {
 	if c.ThrottledSince == nil || line("throttled") != "throttled by Meta since "+c.ThrottledSince.UTC().Format("2006-01-02 15:04:05 UTC") {
 		t.Errorf("the page says %q, the API %v", line("throttled"), c.ThrottledSince)
 	}
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ShortCampaigns: true})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
 	waitFor("the weeks not final", func() bool { return line("not-final") != "" })
 	r := waitRun(t, base, id, time.Minute)
 	for _, x := range r.Clients {

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/metapipe/metapipe/api"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // Sign-out: the pages show the button once signed in; POST /logout expires the cookie and
@@ -20,7 +20,7 @@ import (
 // cross-site POST (another site's form) is refused and keeps the cookie. Without an API token
 // there is nothing to sign out of: no button.
 func TestSignOut(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	svc := e.open(t, "api", 0)
 	base := e.serve(t, svc)
 	jar, _ := cookiejar.New(nil)
@@ -81,7 +81,7 @@ func TestSignOut(t *testing.T) {
 // The sign-out button in a real headless Chromium: signed in, the browser clicks it, lands on
 // the sign-in form that says it signed out, and the runs' page asks for the token again.
 func TestSignOutInABrowser(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := newBrowser(t)
 	base := e.serve(t, e.open(t, "api", 0))
 	do(t, ctx, chromedp.Navigate(base+"/runs"), chromedp.WaitVisible(chromedp.ID("token")),

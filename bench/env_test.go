@@ -9,11 +9,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/store"
 )
 
 const (
@@ -46,7 +46,7 @@ func dailySince() time.Time {
 
 // world is one simulator on a loopback server and one seeded database.
 type world struct {
-	sim     *fixtures.Simulator
+	sim     *graphsim.Simulator
 	url     string
 	dbURL   string
 	pool    *pgxpool.Pool
@@ -55,10 +55,10 @@ type world struct {
 
 // newWorld starts a simulator with `accounts` accounts and the given latency model, creates a
 // database, migrates it and seeds one client per account with its daily KPI rows.
-func newWorld(b *testing.B, accounts int, cfg fixtures.Config) *world {
+func newWorld(b *testing.B, accounts int, cfg graphsim.Config) *world {
 	b.Helper()
 	cfg.Accounts, cfg.Seed = accounts, Seed
-	sim := fixtures.New(cfg)
+	sim := graphsim.New(cfg)
 	srv := httptest.NewServer(sim)
 	b.Cleanup(srv.Close)
 	w := newDB(b, sim)
@@ -68,7 +68,7 @@ func newWorld(b *testing.B, accounts int, cfg fixtures.Config) *world {
 
 // newDB creates a database, migrates it and seeds one client per account of sim with its
 // daily KPI rows; the world it returns serves nothing (url is empty).
-func newDB(b *testing.B, sim *fixtures.Simulator) *world {
+func newDB(b *testing.B, sim *graphsim.Simulator) *world {
 	b.Helper()
 	ctx := context.Background()
 	w := &world{sim: sim, dbURL: pgtest.NewDatabase(b)}
@@ -78,13 +78,13 @@ func newDB(b *testing.B, sim *fixtures.Simulator) *world {
 	}
 	b.Cleanup(pool.Close)
 	w.pool = pool
-	if err := load.Migrate(ctx, pool); err != nil {
+	if err := store.Migrate(ctx, pool); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := fixtures.SeedDemo(ctx, pool, sim, horizon(), asOf); err != nil {
+	if _, err := graphsim.SeedDemo(ctx, pool, sim, horizon(), asOf); err != nil {
 		b.Fatal(err)
 	}
-	if w.clients, err = load.ReadClients(ctx, pool); err != nil {
+	if w.clients, err = store.ReadClients(ctx, pool); err != nil {
 		b.Fatal(err)
 	}
 	sim.ResetCounters()
@@ -107,7 +107,7 @@ SELECT id, $1, $2, $3, 'yesterday' FROM clients`, horizon(), final, asOf.AddDate
 	for _, a := range w.sim.Accounts() {
 		accts = append(accts, records.AdAccount{ID: a.ID, Name: a.Name, TimeZone: a.TimeZone, Currency: a.Currency})
 	}
-	if _, err := load.SaveAdAccounts(context.Background(), w.pool, accts); err != nil {
+	if _, err := store.SaveAdAccounts(context.Background(), w.pool, accts); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -134,7 +134,7 @@ func (w *world) warmPlan(b *testing.B, p *pipeline.Plan) {
 }
 
 // warmReports has the simulator compute, before a benchmark's timer starts, every report the
-// run will ask for (docs in fixtures.Simulator.Warm): for metapipe the five reports of each
+// run will ask for (docs in graphsim.Simulator.Warm): for metapipe the five reports of each
 // client from since to asOf by weeks, for the old loop and its fix the four reports of each
 // client and week. Meta computes its reports on its own machines; here the simulator would
 // take the CPU from the side it measures.

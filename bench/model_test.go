@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -20,7 +20,7 @@ const (
 	// The ad account read and anything else: not in the model; taken like a submit.
 	otherLatency = 300 * time.Millisecond
 	// A synchronous answer is charged 1 ms a row of the whole answer on its first page
-	// (fixtures.Config.SyncRowCost): Meta computes it while the caller waits.
+	// (graphsim.Config.SyncRowCost): Meta computes it while the caller waits.
 	syncRowCost = time.Millisecond
 	jobDuration = 20 * time.Second // report runs: 20 s ± 25 %
 	jobJitter   = 0.25
@@ -38,15 +38,15 @@ func (m model) d(x time.Duration) time.Duration { return x / time.Duration(m.sca
 func (m model) String() string { return fmt.Sprintf("÷%d", m.scale) }
 
 // sim is the simulator's configuration for the model.
-func (m model) sim() fixtures.Config {
-	return fixtures.Config{
+func (m model) sim() graphsim.Config {
+	return graphsim.Config{
 		Latency: m.d(otherLatency),
-		KindLatency: map[string]fixtures.Latency{
-			fixtures.KindSync:    {Base: m.d(syncLatency), Jitter: m.d(syncJitter)},
-			fixtures.KindSubmit:  {Base: m.d(submitLatency)},
-			fixtures.KindPoll:    {Base: m.d(pollLatency)},
-			fixtures.KindResults: {Base: m.d(pageLatency)},
-			fixtures.KindAccount: {Base: m.d(otherLatency)},
+		KindLatency: map[string]graphsim.Latency{
+			graphsim.KindSync:    {Base: m.d(syncLatency), Jitter: m.d(syncJitter)},
+			graphsim.KindSubmit:  {Base: m.d(submitLatency)},
+			graphsim.KindPoll:    {Base: m.d(pollLatency)},
+			graphsim.KindResults: {Base: m.d(pageLatency)},
+			graphsim.KindAccount: {Base: m.d(otherLatency)},
 		},
 		SyncRowCost: m.d(syncRowCost),
 		JobDuration: m.d(jobDuration),
@@ -60,7 +60,7 @@ func (m model) sim() fixtures.Config {
 // cooldown (extract.CooldownDefault, 5 s). So a run at ÷20 is the real one, twenty times faster.
 func (m model) config() pipeline.Config {
 	return pipeline.Config{
-		Token:       extract.NewToken(fixtures.DemoToken),
+		Token:       extract.NewToken(graphsim.DemoToken),
 		Concurrency: pipeline.ConcurrencyAuto,
 		Sync:        extract.SyncConfig{Weeks: extract.DefaultSyncWeeks, Timeout: m.d(30 * time.Second)},
 		Poll:        extract.PollConfig{First: m.d(2 * time.Second), Max: m.d(2 * time.Minute)},

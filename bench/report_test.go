@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // keptMarker starts the part of BENCHMARKS.md that TestReport keeps as it is.
@@ -279,7 +279,7 @@ func TestReport(t *testing.T) {
 	p("|---|---|---|---|---|---|---|---|---|")
 	reqRow := func(run, side, name string) {
 		var cells []string
-		for _, k := range []string{fixtures.KindAccount, fixtures.KindSync, fixtures.KindSubmit, fixtures.KindPoll, fixtures.KindResults} {
+		for _, k := range []string{graphsim.KindAccount, graphsim.KindSync, graphsim.KindSubmit, graphsim.KindPoll, graphsim.KindResults} {
 			cells = append(cells, fs(r.get(name, "req_"+k), 0))
 		}
 		p("| %s | %s | %s | %s | %s |", run, side, strings.Join(cells, " | "), fs(r.get(name, "requests"), 0), fs(r.get(name, "req/client"), 1))
@@ -347,7 +347,7 @@ func TestReport(t *testing.T) {
 	p("")
 
 	// Load.
-	p("## Load: 5,400 and 54,000 summary rows, campaign_data of 5-50 KB (load/bench_test.go)")
+	p("## Load: 5,400 and 54,000 summary rows, campaign_data of 5-50 KB (store/bench_test.go)")
 	p("")
 	p("| rows | network | ours rows/s | ours MB/s | per-row upserts rows/s | plain COPY (unlogged) rows/s | ours ÷ COPY | ours ÷ per-row | first load s | unchanged rerun s | first ÷ rerun |")
 	p("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -123,13 +123,13 @@ func BenchmarkResources(b *testing.B) {
 				simCmd = sc
 				// The same seed and accounts give the same world: seed the database from an
 				// in-process twin of the served simulator.
-				w := newDB(b, fixtures.New(fixtures.Config{Accounts: n, Seed: Seed}))
+				w := newDB(b, graphsim.New(graphsim.Config{Accounts: n, Seed: Seed}))
 				stage := b.TempDir()
 				args := append([]string{"--database-url", w.dbURL, "--stage-dir", stage, "--log-format", "json", "run",
 					"--as-of", asOf.Format(time.DateOnly), "--weeks", fmt.Sprint(Weeks)}, flags...)
 				runCmd = fmt.Sprintf("META_GRAPH_URL=<sim> metapipe run --weeks %d %s", Weeks, strings.Join(flags, " "))
 				cmd := exec.CommandContext(context.Background(), bin, args...)
-				cmd.Env = append(os.Environ(), "META_GRAPH_URL="+simURL, "META_ACCESS_TOKEN="+fixtures.DemoToken)
+				cmd.Env = append(os.Environ(), "META_GRAPH_URL="+simURL, "META_ACCESS_TOKEN="+graphsim.DemoToken)
 				var stderr bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &stderr, &stderr
 				b.StartTimer()

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
 // requestKinds are the simulator's request kinds, in the order the report lists them.
-var requestKinds = []string{fixtures.KindAccount, fixtures.KindSync, fixtures.KindSubmit, fixtures.KindPoll, fixtures.KindResults, fixtures.KindOther}
+var requestKinds = []string{graphsim.KindAccount, graphsim.KindSync, graphsim.KindSubmit, graphsim.KindPoll, graphsim.KindResults, graphsim.KindOther}
 
 // BenchmarkDaily is the job people run every day: five or six weeks per client (the database
 // says yesterday's run made everything before them final), 20 and 100 clients, on the
@@ -63,7 +63,7 @@ func BenchmarkFirstRun(b *testing.B) {
 
 // reportRequests reports the simulator's requests, in all and by kind (req_<kind>), and per
 // client.
-func reportRequests(b *testing.B, c fixtures.Counters, n int) {
+func reportRequests(b *testing.B, c graphsim.Counters, n int) {
 	total := sum(c.Requests)
 	b.ReportMetric(float64(total), "requests")
 	b.ReportMetric(float64(total)/float64(n), "req/client")
@@ -108,7 +108,7 @@ func benchOldLoop(b *testing.B, m model, n int, daily bool, parallel int) {
 }
 
 // kindOf names the report kind of a simulated report run by its level and breakdowns.
-func kindOf(r fixtures.ReportRunInfo) records.Kind {
+func kindOf(r graphsim.ReportRunInfo) records.Kind {
 	for k, s := range extract.Specs {
 		if s.Level == r.Level && strings.Join(s.Breakdowns, ",") == r.Breakdowns {
 			return k
@@ -201,10 +201,10 @@ func benchMetapipeWith(b *testing.B, m model, n int, daily bool, tune func(*pipe
 	// model's longest (800 + 200 ms, divided by the scale: with hundreds of reads in a wave,
 	// one is that slow); one read by a report run costs the submit, the run's own duration (as
 	// the simulator drew it), one poll and its pages one after another.
-	runOf := map[string]map[records.Kind]fixtures.ReportRunInfo{}
+	runOf := map[string]map[records.Kind]graphsim.ReportRunInfo{}
 	for _, r := range runs {
 		if runOf[r.Account] == nil {
-			runOf[r.Account] = map[records.Kind]fixtures.ReportRunInfo{}
+			runOf[r.Account] = map[records.Kind]graphsim.ReportRunInfo{}
 		}
 		runOf[r.Account][kindOf(r)] = r // the last run of a kind, if one was resubmitted
 	}
@@ -259,7 +259,7 @@ func benchMetapipeWith(b *testing.B, m model, n int, daily bool, tune func(*pipe
 		b.ReportMetric(late[len(late)/2], "seen_late_median_%")
 		b.ReportMetric(late[len(late)-1], "seen_late_max_%")
 	}
-	b.ReportMetric(float64(c.Requests[fixtures.KindResults]+c.Requests[fixtures.KindSync]-idealPages), "wasted_pages")
+	b.ReportMetric(float64(c.Requests[graphsim.KindResults]+c.Requests[graphsim.KindSync]-idealPages), "wasted_pages")
 	if cr := l.Concurrency; cr != nil {
 		b.ReportMetric(float64(cr.Peak), "conc_peak")
 		b.ReportMetric(cr.Average, "conc_avg")

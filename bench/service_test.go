@@ -21,12 +21,12 @@ import (
 
 	"github.com/metapipe/metapipe/api"
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
+	"github.com/metapipe/metapipe/store"
 )
 
 // The service benchmarks' latency model: the real API's 800 ms ± 200 ms per call divided by 20,
@@ -137,7 +137,7 @@ func postWorld(b *testing.B) (string, *pgxpool.Pool) {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
-	if err := load.Migrate(ctx, pool); err != nil {
+	if err := store.Migrate(ctx, pool); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := service.MigrateRiver(ctx, pool, nil); err != nil {
@@ -182,7 +182,7 @@ func BenchmarkWorkers(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				ctx := context.Background()
-				w = newWorld(b, serviceN, fixtures.Config{Latency: Latency, Jitter: Jitter, JobDuration: JobDuration})
+				w = newWorld(b, serviceN, graphsim.Config{Latency: Latency, Jitter: Jitter, JobDuration: JobDuration})
 				if procs == 0 {
 					b.StartTimer()
 					start := time.Now()
@@ -199,7 +199,7 @@ func BenchmarkWorkers(b *testing.B) {
 					cmd, log := startWorker(b, bin, w, fmt.Sprintf("worker-%d", i+1))
 					workers, logs = append(workers, cmd), append(logs, log)
 				}
-				svc, err := service.Open(ctx, service.Config{Pipeline: pipeline.Config{DatabaseURL: w.dbURL, Token: extract.NewToken(fixtures.DemoToken)}, ID: "bench-enqueue"})
+				svc, err := service.Open(ctx, service.Config{Pipeline: pipeline.Config{DatabaseURL: w.dbURL, Token: extract.NewToken(graphsim.DemoToken)}, ID: "bench-enqueue"})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -262,8 +262,8 @@ func BenchmarkWorkers(b *testing.B) {
 			c := w.sim.Counters()
 			b.ReportMetric(wall.Seconds(), "wall_s")
 			b.ReportMetric(float64(sum(c.Requests)), "requests")
-			b.ReportMetric(float64(c.Requests[fixtures.KindSubmit])/serviceN, "runs/client")
-			b.ReportMetric(float64(c.Requests[fixtures.KindPoll]), "polls")
+			b.ReportMetric(float64(c.Requests[graphsim.KindSubmit])/serviceN, "runs/client")
+			b.ReportMetric(float64(c.Requests[graphsim.KindPoll]), "polls")
 			b.ReportMetric(float64(rows), "rows")
 			if procs > 0 {
 				b.ReportMetric(float64(fetches), "fetches")
@@ -279,7 +279,7 @@ func startWorker(b *testing.B, bin string, w *world, id string) (*exec.Cmd, *e2e
 	b.Helper()
 	cmd := exec.Command(bin, "--database-url", w.dbURL, "--stage-dir", b.TempDir(), "--log-format", "json",
 		"worker", "--id", id, "--concurrency", fmt.Sprint(serviceConc))
-	cmd.Env = append(os.Environ(), "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+fixtures.DemoToken)
+	cmd.Env = append(os.Environ(), "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+graphsim.DemoToken)
 	log := &e2etest.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -305,7 +305,7 @@ func startWorker(b *testing.B, bin string, w *world, id string) (*exec.Cmd, *e2e
 func runProc(b *testing.B, bin string, w *world, args ...string) {
 	b.Helper()
 	cmd := exec.Command(bin, append([]string{"--database-url", w.dbURL, "--stage-dir", b.TempDir(), "--log-format", "json"}, args...)...)
-	cmd.Env = append(os.Environ(), "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+fixtures.DemoToken)
+	cmd.Env = append(os.Environ(), "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+graphsim.DemoToken)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("metapipe %s: %v\n%s", args[0], err, out[max(0, len(out)-4000):])
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -31,7 +31,7 @@ func BenchmarkSmallFleet(b *testing.B) {
 				b.Run("metapipe-report-runs-at-100", func(b *testing.B) {
 					benchMetapipeWith(b, m, n, false, reportRuns, func(w *world) {
 						for _, a := range w.sim.Accounts() {
-							w.sim.SetFaults(a.ID, fixtures.Faults{RunningAt100: true})
+							w.sim.SetFaults(a.ID, graphsim.Faults{RunningAt100: true})
 						}
 					})
 				})

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -17,8 +17,8 @@ import (
 // "Job Completed", every 10th call is throttled without a regain time, the usage figures that
 // do not gate Insights read 100 % and acc_id_util_pct is stuck at 100 %, two campaigns are
 // deleted or archived, and the last bucket's date_stop is two days short.
-func worstFaults(m model) fixtures.Faults {
-	return fixtures.Faults{
+func worstFaults(m model) graphsim.Faults {
+	return graphsim.Faults{
 		SyncErrors: 1, AccountTooLarge: 1,
 		QueuedFor: m.d(60 * time.Second),
 		FailJobs:  1, FailCode: 4, FailSubcode: 1504022, FailMessage: "(#4) Too Many API Requests",

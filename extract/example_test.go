@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/records"
 )
 
 // One client's three weeks, asked of the Graph API simulator: five report runs (one per kind),
 // their rows staged as Parquet in the client's folder of a run directory.
 func ExampleExtractor_Extract() {
-	sim := fixtures.New(fixtures.Config{Seed: 1, Accounts: 1, JobDuration: 50 * time.Millisecond})
+	sim := graphsim.New(graphsim.Config{Seed: 1, Accounts: 1, JobDuration: 50 * time.Millisecond})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	account := sim.Accounts()[0]

@@ -19,7 +19,7 @@ import (
 	"github.com/metapipe/metapipe/internal/records"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 func readRows(t *testing.T, dir records.ClientDir, kind records.Kind) []records.InsightRow {
@@ -36,7 +36,7 @@ func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 // One client-year: five report runs, at most four polls each, and exactly ceil(rows/500)
 // result pages per run.
 func TestClientYearCost(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	sim, url := newSim(t, graphsim.Config{Accounts: 1})
 	a := sim.Accounts()[0]
 	x := newExtractor(url)
 	j := job(t, a, a.Token, yearRange())
@@ -49,7 +49,7 @@ func TestClientYearCost(t *testing.T) {
 	if ac.ReportRuns != 5 {
 		t.Errorf("report runs submitted = %d, want 5", ac.ReportRuns)
 	}
-	if polls := ac.Requests[fixtures.KindPoll]; polls > 4*5 {
+	if polls := ac.Requests[graphsim.KindPoll]; polls > 4*5 {
 		t.Errorf("polls = %d, want at most 4 per report run (20)", polls)
 	}
 	var wantPages, rows int64
@@ -58,22 +58,22 @@ func TestClientYearCost(t *testing.T) {
 		rows += n
 		wantPages += max(1, ceilDiv(n, 500))
 	}
-	if got := ac.Requests[fixtures.KindResults]; got != wantPages {
+	if got := ac.Requests[graphsim.KindResults]; got != wantPages {
 		t.Errorf("result pages = %d, want %d (ceil(rows/500) per run)", got, wantPages)
 	}
 	if res.Stats.Rows != rows || ac.Rows != rows {
 		t.Errorf("rows: stats %d, simulator %d, staged %d", res.Stats.Rows, ac.Rows, rows)
 	}
 	t.Logf("client-year: %d report runs, %d polls, %d pages, %d rows, %d requests in all (old loop: 216 synchronous calls)",
-		ac.ReportRuns, ac.Requests[fixtures.KindPoll], ac.Requests[fixtures.KindResults], rows, res.Stats.Requests)
+		ac.ReportRuns, ac.Requests[graphsim.KindPoll], ac.Requests[graphsim.KindResults], rows, res.Stats.Requests)
 }
 
 // The staged rows equal the simulator's truth, computed without HTTP.
 func TestExtractMatchesTruth(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 2, Seed: 7})
+	sim, url := newSim(t, graphsim.Config{Accounts: 2, Seed: 7})
 	a := sim.Accounts()[1]
 	rng := extract.Range{Since: yearRange().Since.AddDate(0, 0, 7*40), Until: asOf}
-	j := job(t, a, fixtures.DemoToken, rng)
+	j := job(t, a, graphsim.DemoToken, rng)
 	if res := newExtractor(url).Extract(context.Background(), j, nil); res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -148,44 +148,44 @@ func TestExtractMatchesTruth(t *testing.T) {
 func TestFaults(t *testing.T) {
 	cases := []struct {
 		name   string
-		faults fixtures.Faults
-		check  func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult)
+		faults graphsim.Faults
+		check  func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult)
 	}{
-		{"job fails once then resubmitted", fixtures.Faults{FailJobs: 1}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"job fails once then resubmitted", graphsim.Faults{FailJobs: 1}, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if c.ReportRuns != 6 {
 				t.Errorf("report runs = %d, want 6 (one resubmitted)", c.ReportRuns)
 			}
 		}},
-		{"job stuck then resubmitted", fixtures.Faults{StuckJobs: 1}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"job stuck then resubmitted", graphsim.Faults{StuckJobs: 1}, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if c.ReportRuns != 6 {
 				t.Errorf("report runs = %d, want 6 (the stuck one resubmitted once)", c.ReportRuns)
 			}
 		}},
-		{"too large: split until it passes", fixtures.Faults{TooLargeOverWeeks: 10}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"too large: split until it passes", graphsim.Faults{TooLargeOverWeeks: 10}, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			// 54 weeks -> 27 -> 13/14 -> 6/7: eight ranges of at most 10 weeks per kind.
 			if c.ReportRuns != 5*8 {
 				t.Errorf("report runs = %d, want 40 (8 ranges per kind)", c.ReportRuns)
 			}
 		}},
-		{"HTTP 500 every 4th request", fixtures.Faults{ServerErrorEvery: 4}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"HTTP 500 every 4th request", graphsim.Faults{ServerErrorEvery: 4}, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if res.Stats.Retries == 0 || c.ServerErrors == 0 {
 				t.Errorf("retries %d, server errors %d: the fault did not fire", res.Stats.Retries, c.ServerErrors)
 			}
 		}},
-		{"throttled every 3rd request", fixtures.Faults{ThrottleEvery: 3, RegainMinutes: 1}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"throttled every 3rd request", graphsim.Faults{ThrottleEvery: 3, RegainMinutes: 1}, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if res.Stats.Throttled == 0 || res.Stats.ThrottleWait == 0 {
 				t.Errorf("throttled %d, waited %s: the fault did not slow us", res.Stats.Throttled, res.Stats.ThrottleWait)
 			}
 		}},
-		{"connection reset mid-body", fixtures.Faults{ResetEvery: 2}, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"connection reset mid-body", graphsim.Faults{ResetEvery: 2}, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if c.Resets == 0 || res.Stats.Retries == 0 {
 				t.Errorf("resets %d, retries %d", c.Resets, res.Stats.Retries)
 			}
 		}},
-		{"Job Running at 100 %", fixtures.Faults{RunningAt100: true}, nil},
+		{"Job Running at 100 %", graphsim.Faults{RunningAt100: true}, nil},
 	}
 	// The reference: the same extraction without faults.
-	sim0, url0 := newSim(t, fixtures.Config{Accounts: 1})
+	sim0, url0 := newSim(t, graphsim.Config{Accounts: 1})
 	a0 := sim0.Accounts()[0]
 	ref := job(t, a0, a0.Token, yearRange())
 	if res := newExtractor(url0).Extract(context.Background(), ref, nil); res.Err != nil {
@@ -194,7 +194,7 @@ func TestFaults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sim, url := newSim(t, fixtures.Config{Accounts: 1})
+			sim, url := newSim(t, graphsim.Config{Accounts: 1})
 			a := sim.Accounts()[0]
 			sim.SetFaults(a.ID, tc.faults)
 			j := job(t, a, a.Token, yearRange())
@@ -218,11 +218,11 @@ func TestFaults(t *testing.T) {
 }
 
 func TestFailingClients(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 2})
+	sim, url := newSim(t, graphsim.Config{Accounts: 2})
 	accts := sim.Accounts()
 	x := newExtractor(url)
 	t.Run("job fails always", func(t *testing.T) {
-		sim.SetFaults(accts[0].ID, fixtures.Faults{FailJobs: -1})
+		sim.SetFaults(accts[0].ID, graphsim.Faults{FailJobs: -1})
 		res := x.Extract(context.Background(), job(t, accts[0], accts[0].Token, extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 13)}), nil)
 		var je *extract.ReportRunError
 		if !errors.As(res.Err, &je) || !errors.Is(res.Err, extract.ErrReportRunFailed) {
@@ -233,17 +233,17 @@ func TestFailingClients(t *testing.T) {
 		}
 	})
 	t.Run("expired token", func(t *testing.T) {
-		before := sim.Counters().ByAccount[accts[1].ID].Requests[fixtures.KindSubmit]
-		res := x.Extract(context.Background(), job(t, accts[1], fixtures.ExpiredToken, yearRange()), nil)
+		before := sim.Counters().ByAccount[accts[1].ID].Requests[graphsim.KindSubmit]
+		res := x.Extract(context.Background(), job(t, accts[1], graphsim.ExpiredToken, yearRange()), nil)
 		var ge *extract.GraphError
 		if !errors.As(res.Err, &ge) || ge.Code != 190 || ge.Class() != extract.ClassAuth {
 			t.Fatalf("err = %v, want code 190 classed auth", res.Err)
 		}
-		if strings.Contains(res.Err.Error(), fixtures.ExpiredToken) {
+		if strings.Contains(res.Err.Error(), graphsim.ExpiredToken) {
 			t.Errorf("error leaks the token: %v", res.Err)
 		}
 		// Nothing retried: one refused submit per kind at most.
-		if n := sim.Counters().ByAccount[accts[1].ID].Requests[fixtures.KindSubmit] - before; n > 5 {
+		if n := sim.Counters().ByAccount[accts[1].ID].Requests[graphsim.KindSubmit] - before; n > 5 {
 			t.Errorf("%d submits with a refused token, want at most 5", n)
 		}
 	})
@@ -258,7 +258,7 @@ func TestFailingClients(t *testing.T) {
 
 // Killed after the submits: the rerun polls the saved report runs and submits nothing new.
 func TestResumePollsSavedJobs(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 1, JobDuration: 600 * time.Millisecond})
+	sim, url := newSim(t, graphsim.Config{Accounts: 1, JobDuration: 600 * time.Millisecond})
 	a := sim.Accounts()[0]
 	j := job(t, a, a.Token, yearRange())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -316,9 +316,9 @@ func TestResumePollsSavedJobs(t *testing.T) {
 
 // Splitting a range into many report runs keeps at most JobsPerAccount of them in flight.
 func TestReportRunsInFlightBound(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	sim, url := newSim(t, graphsim.Config{Accounts: 1})
 	a := sim.Accounts()[0]
-	sim.SetFaults(a.ID, fixtures.Faults{TooLargeOverWeeks: 4})
+	sim.SetFaults(a.ID, graphsim.Faults{TooLargeOverWeeks: 4})
 	x := newExtractor(url)
 	x.JobsPerAccount = 3
 	j := job(t, a, a.Token, extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 7*16-1)})
@@ -343,7 +343,7 @@ func TestRunLagFaults(t *testing.T) {
 	// How long a lost run is retried: short, so that the test is quick. The lag that clears is
 	// retried for newExtractor's 10 s, a bound it never reaches, however slow the machine.
 	const lostAfter = 300 * time.Millisecond
-	sim0, url0 := newSim(t, fixtures.Config{Accounts: 1})
+	sim0, url0 := newSim(t, graphsim.Config{Accounts: 1})
 	a0 := sim0.Accounts()[0]
 	ref := job(t, a0, a0.Token, yearRange())
 	x0 := newExtractor(url0)
@@ -353,20 +353,20 @@ func TestRunLagFaults(t *testing.T) {
 	}
 	cases := []struct {
 		name     string
-		faults   fixtures.Faults
+		faults   graphsim.Faults
 		runs     int64 // report runs submitted
 		lagged   int64 // denials answered, at least
 		statuses []string
 	}{
-		{"first two polls of every run name it unknown", fixtures.Faults{LagPolls: 2}, 5, 10, nil},
-		{"pages after the first name the run unknown", fixtures.Faults{LagPages: 2}, 5, 2, nil},
-		{"a field that wasn't there while creating the report run", fixtures.Faults{MissingFieldPages: 2}, 5, 2, nil},
-		{"the first run is never found: resubmitted once", fixtures.Faults{LostRuns: 1}, 6, 1, []string{"expired", "completed"}},
+		{"first two polls of every run name it unknown", graphsim.Faults{LagPolls: 2}, 5, 10, nil},
+		{"pages after the first name the run unknown", graphsim.Faults{LagPages: 2}, 5, 2, nil},
+		{"a field that wasn't there while creating the report run", graphsim.Faults{MissingFieldPages: 2}, 5, 2, nil},
+		{"the first run is never found: resubmitted once", graphsim.Faults{LostRuns: 1}, 6, 1, []string{"expired", "completed"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sim, url := newSim(t, fixtures.Config{Accounts: 1})
+			sim, url := newSim(t, graphsim.Config{Accounts: 1})
 			a := sim.Accounts()[0]
 			sim.SetFaults(a.ID, tc.faults)
 			j := job(t, a, a.Token, yearRange())
@@ -412,9 +412,9 @@ func TestRunLagFaults(t *testing.T) {
 	}
 	t.Run("every run is lost: the client fails saying so", func(t *testing.T) {
 		t.Parallel()
-		sim, url := newSim(t, fixtures.Config{Accounts: 1})
+		sim, url := newSim(t, graphsim.Config{Accounts: 1})
 		a := sim.Accounts()[0]
-		sim.SetFaults(a.ID, fixtures.Faults{LostRuns: -1})
+		sim.SetFaults(a.ID, graphsim.Faults{LostRuns: -1})
 		x := newExtractor(url)
 		x.Client.Retry.RunLag = lostAfter
 		res := x.Extract(context.Background(), job(t, a, a.Token, yearRange()), nil)
@@ -431,9 +431,9 @@ func TestRunLagFaults(t *testing.T) {
 // A run that keeps progressing but outlives PollConfig.MaxRunTime (--job-max) is stuck: it is
 // resubmitted once, then the client fails saying for how long it ran.
 func TestJobMax(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	sim, url := newSim(t, graphsim.Config{Accounts: 1})
 	a := sim.Accounts()[0]
-	sim.SetFaults(a.ID, fixtures.Faults{JobDuration: 2 * time.Second})
+	sim.SetFaults(a.ID, graphsim.Faults{JobDuration: 2 * time.Second})
 	x := newExtractor(url)
 	x.Poll = extract.PollConfig{First: 20 * time.Millisecond, Max: 50 * time.Millisecond, StallTimeout: time.Second, MaxRunTime: 300 * time.Millisecond}
 	rng := extract.Range{Since: yearRange().Since, Until: yearRange().Since.AddDate(0, 0, 13)}
@@ -468,14 +468,14 @@ func TestReadersBound(t *testing.T) {
 		now := time.Now()
 		started.CompareAndSwap(nil, &now)
 	}
-	cfg := fixtures.Config{Accounts: 6, JobDuration: 100 * time.Millisecond, Latency: 5 * time.Millisecond,
+	cfg := graphsim.Config{Accounts: 6, JobDuration: 100 * time.Millisecond, Latency: 5 * time.Millisecond,
 		Now: func() time.Time {
 			if s := started.Load(); s != nil {
 				return t0.Add(time.Since(*s))
 			}
 			return t0
 		}}
-	sim := fixtures.New(cfg)
+	sim := graphsim.New(cfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sim.ServeHTTP(w, r)
 		if started.Load() == nil && submitted(sim.Counters()) >= runs {
@@ -512,7 +512,7 @@ func TestReadersBound(t *testing.T) {
 			submitted(c), c.PeakRunning, runs, runs)
 	}
 	// Every page served went through a client's transport (a retried one may count twice).
-	if served := c.Requests[fixtures.KindResults]; served == 0 || pages.total < served {
+	if served := c.Requests[graphsim.KindResults]; served == 0 || pages.total < served {
 		t.Errorf("%d result pages counted by the clients, %d served", pages.total, served)
 	}
 	if pages.peak > 2 {
@@ -521,7 +521,7 @@ func TestReadersBound(t *testing.T) {
 }
 
 // submitted is the number of report runs every account submitted.
-func submitted(c fixtures.Counters) int64 {
+func submitted(c graphsim.Counters) int64 {
 	var n int64
 	for _, a := range c.ByAccount {
 		n += a.ReportRuns
@@ -571,15 +571,15 @@ func (c *closeHook) Close() error {
 // log): Progress.State "throttled" with ThrottledSince; once Meta answers again the kinds go on
 // and the rows are the truth's.
 func TestThrottledSinceIsShown(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 1})
+	sim, url := newSim(t, graphsim.Config{Accounts: 1})
 	a := sim.Accounts()[0]
-	sim.SetFaults(a.ID, fixtures.Faults{ThrottleFor: 300 * time.Millisecond})
+	sim.SetFaults(a.ID, graphsim.Faults{ThrottleFor: 300 * time.Millisecond})
 	x := newExtractor(url)
 	x.Throttle.Cooldown = 20 * time.Millisecond
 	var mu sync.Mutex
 	var throttled []extract.Progress
 	start := time.Now()
-	res := x.Extract(context.Background(), job(t, a, fixtures.DemoToken, extract.Range{Since: asOf.AddDate(0, 0, -13), Until: asOf}), func(p extract.Progress) {
+	res := x.Extract(context.Background(), job(t, a, graphsim.DemoToken, extract.Range{Since: asOf.AddDate(0, 0, -13), Until: asOf}), func(p extract.Progress) {
 		if p.State == extract.StateThrottled {
 			mu.Lock()
 			throttled = append(throttled, p)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/records"
 )
@@ -15,12 +15,12 @@ import (
 // refuses ranges older than 37 months, so the tests follow the calendar.
 var asOf = e2etest.LastSunday
 
-func newSim(t *testing.T, cfg fixtures.Config) (*fixtures.Simulator, string) {
+func newSim(t *testing.T, cfg graphsim.Config) (*graphsim.Simulator, string) {
 	t.Helper()
 	if cfg.JobDuration == 0 {
 		cfg.JobDuration = 150 * time.Millisecond
 	}
-	sim := fixtures.New(cfg)
+	sim := graphsim.New(cfg)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return sim, srv.URL
@@ -44,7 +44,7 @@ func yearRange() extract.Range {
 	return extract.Range{Since: since, Until: asOf}
 }
 
-func job(t *testing.T, a fixtures.Account, token string, rng extract.Range) extract.Request {
+func job(t *testing.T, a graphsim.Account, token string, rng extract.Range) extract.Request {
 	return extract.Request{ClientID: "client-" + a.ID, ClientName: a.Name, Account: "act_" + a.ID,
 		Token: extract.NewToken(token), Range: rng, Dir: records.ClientDir(t.TempDir())}
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/records"
 )
 
@@ -28,10 +28,10 @@ func syncExtractor(url string) *extract.Extractor {
 }
 
 // asyncRows is what report runs give for the range: the rows a synchronous read must equal.
-func asyncRows(t *testing.T, a fixtures.Account, rng extract.Range, cfg fixtures.Config) map[records.Kind][]records.InsightRow {
+func asyncRows(t *testing.T, a graphsim.Account, rng extract.Range, cfg graphsim.Config) map[records.Kind][]records.InsightRow {
 	t.Helper()
 	_, url := newSim(t, cfg)
-	j := job(t, a, fixtures.DemoToken, rng)
+	j := job(t, a, graphsim.DemoToken, rng)
 	if res := newExtractor(url).Extract(context.Background(), j, nil); res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -58,7 +58,7 @@ func sameRows(t *testing.T, dir records.ClientDir, want map[records.Kind][]recor
 // A daily run's range is read synchronously: one request per kind, no report run, no poll, no
 // saved report run, and the same rows as report runs give.
 func TestSyncReadsAShortRange(t *testing.T) {
-	cfg := fixtures.Config{Accounts: 1, Seed: 5}
+	cfg := graphsim.Config{Accounts: 1, Seed: 5}
 	sim, url := newSim(t, cfg)
 	a := sim.Accounts()[0]
 	j := job(t, a, a.Token, dailyRange())
@@ -67,7 +67,7 @@ func TestSyncReadsAShortRange(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	c := sim.Counters().ByAccount[a.ID]
-	if c.Requests[fixtures.KindSync] != 5 || c.ReportRuns != 0 || c.Requests[fixtures.KindPoll] != 0 || c.Requests[fixtures.KindResults] != 0 {
+	if c.Requests[graphsim.KindSync] != 5 || c.ReportRuns != 0 || c.Requests[graphsim.KindPoll] != 0 || c.Requests[graphsim.KindResults] != 0 {
 		t.Errorf("requests %v, %d report runs: want 5 synchronous reads and nothing else", c.Requests, c.ReportRuns)
 	}
 	if res.Stats.Syncs != 5 || res.Stats.Requests != 5 || res.Stats.Submits != 0 || res.Stats.Fallbacks != 0 {
@@ -95,14 +95,14 @@ func TestSyncOnlyForShortRanges(t *testing.T) {
 		{"6 weeks, threshold 0", 0, dailyRange()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sim, url := newSim(t, fixtures.Config{Accounts: 1})
+			sim, url := newSim(t, graphsim.Config{Accounts: 1})
 			a := sim.Accounts()[0]
 			x := newExtractor(url)
 			x.Sync.Weeks = tc.weeks
 			if res := x.Extract(context.Background(), job(t, a, a.Token, tc.rng), nil); res.Err != nil {
 				t.Fatal(res.Err)
 			}
-			if c := sim.Counters().ByAccount[a.ID]; c.Requests[fixtures.KindSync] != 0 || c.ReportRuns != 5 {
+			if c := sim.Counters().ByAccount[a.ID]; c.Requests[graphsim.KindSync] != 0 || c.ReportRuns != 5 {
 				t.Errorf("requests %v, %d report runs: want 5 report runs", c.Requests, c.ReportRuns)
 			}
 		})
@@ -111,7 +111,7 @@ func TestSyncOnlyForShortRanges(t *testing.T) {
 
 // A synchronous read is paged with the cursor links like a report run's results.
 func TestSyncPaging(t *testing.T) {
-	cfg := fixtures.Config{Accounts: 1, Seed: 5}
+	cfg := graphsim.Config{Accounts: 1, Seed: 5}
 	sim, url := newSim(t, cfg)
 	a := sim.Accounts()[0]
 	x := syncExtractor(url)
@@ -126,8 +126,8 @@ func TestSyncPaging(t *testing.T) {
 	for _, k := range records.Kinds {
 		want += max(1, ceilDiv(int64(len(readRows(t, j.Dir, k))), 7))
 	}
-	if c := sim.Counters().ByAccount[a.ID]; c.Requests[fixtures.KindSync] != want || want <= 5 || c.ReportRuns != 0 {
-		t.Errorf("%d synchronous pages, want %d (ceil(rows/7) per kind), and %d report runs", c.Requests[fixtures.KindSync], want, c.ReportRuns)
+	if c := sim.Counters().ByAccount[a.ID]; c.Requests[graphsim.KindSync] != want || want <= 5 || c.ReportRuns != 0 {
+		t.Errorf("%d synchronous pages, want %d (ceil(rows/7) per kind), and %d report runs", c.Requests[graphsim.KindSync], want, c.ReportRuns)
 	}
 	sameRows(t, j.Dir, asyncRows(t, a, dailyRange(), cfg))
 }
@@ -136,48 +136,48 @@ func TestSyncPaging(t *testing.T) {
 // much data", a timeout or more pages than the bound give way to report runs of the same
 // range; an error that would fail a report run fails the client.
 func TestSyncFaults(t *testing.T) {
-	cfg := fixtures.Config{Accounts: 1, Seed: 5}
+	cfg := graphsim.Config{Accounts: 1, Seed: 5}
 	cases := []struct {
 		name     string
-		faults   fixtures.Faults
+		faults   graphsim.Faults
 		tune     func(x *extract.Extractor)
 		fallback string // "" for none
-		check    func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult)
+		check    func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult)
 	}{
-		{"server errors: retried", fixtures.Faults{ServerErrorEvery: 2}, nil, "", func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"server errors: retried", graphsim.Faults{ServerErrorEvery: 2}, nil, "", func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if c.ServerErrors == 0 || res.Stats.Retries == 0 || c.ReportRuns != 0 {
 				t.Errorf("%d server errors, %d retries, %d report runs", c.ServerErrors, res.Stats.Retries, c.ReportRuns)
 			}
 		}},
-		{"throttled: waited out", fixtures.Faults{ThrottleEvery: 3}, nil, "", func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"throttled: waited out", graphsim.Faults{ThrottleEvery: 3}, nil, "", func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if c.Throttled == 0 || res.Stats.Throttled != c.Throttled || c.ReportRuns != 0 {
 				t.Errorf("%d throttled answers, %d seen, %d report runs", c.Throttled, res.Stats.Throttled, c.ReportRuns)
 			}
 		}},
-		{"pages cut mid-body: read again", fixtures.Faults{ResetEvery: 2}, nil, "", func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"pages cut mid-body: read again", graphsim.Faults{ResetEvery: 2}, nil, "", func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 			if c.Resets == 0 || c.ReportRuns != 0 {
 				t.Errorf("%d resets, %d report runs", c.Resets, c.ReportRuns)
 			}
 		}},
-		{"too large for a synchronous read", fixtures.Faults{SyncTooLargeOverWeeks: 3}, nil, extract.FallbackTooLarge, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
-			if c.Requests[fixtures.KindSync] != 5 || c.ReportRuns != 5 {
-				t.Errorf("%d synchronous reads, %d report runs: want 5 and 5", c.Requests[fixtures.KindSync], c.ReportRuns)
+		{"too large for a synchronous read", graphsim.Faults{SyncTooLargeOverWeeks: 3}, nil, extract.FallbackTooLarge, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
+			if c.Requests[graphsim.KindSync] != 5 || c.ReportRuns != 5 {
+				t.Errorf("%d synchronous reads, %d report runs: want 5 and 5", c.Requests[graphsim.KindSync], c.ReportRuns)
 			}
 		}},
-		{"too large for both: report runs split", fixtures.Faults{TooLargeOverWeeks: 3}, nil, extract.FallbackTooLarge, func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
-			if c.Requests[fixtures.KindSync] != 5 || c.ReportRuns != 10 {
-				t.Errorf("%d synchronous reads, %d report runs: want 5, and 10 (each range in halves)", c.Requests[fixtures.KindSync], c.ReportRuns)
+		{"too large for both: report runs split", graphsim.Faults{TooLargeOverWeeks: 3}, nil, extract.FallbackTooLarge, func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
+			if c.Requests[graphsim.KindSync] != 5 || c.ReportRuns != 10 {
+				t.Errorf("%d synchronous reads, %d report runs: want 5, and 10 (each range in halves)", c.Requests[graphsim.KindSync], c.ReportRuns)
 			}
 		}},
-		{"timed out", fixtures.Faults{SlowSync: time.Second}, func(x *extract.Extractor) { x.Sync.Timeout = 100 * time.Millisecond }, extract.FallbackTimeout,
-			func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"timed out", graphsim.Faults{SlowSync: time.Second}, func(x *extract.Extractor) { x.Sync.Timeout = 100 * time.Millisecond }, extract.FallbackTimeout,
+			func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 				// Not retried: one synchronous request per kind, then a report run.
 				if res.Stats.Syncs != 5 || c.ReportRuns != 5 {
 					t.Errorf("%d synchronous requests, %d report runs: want 5 and 5", res.Stats.Syncs, c.ReportRuns)
 				}
 			}},
-		{"more pages than the bound", fixtures.Faults{}, func(x *extract.Extractor) { x.PageSize, x.Sync.MaxPages = 5, 2 }, extract.FallbackPages,
-			func(t *testing.T, c fixtures.AccountCounters, res extract.ClientResult) {
+		{"more pages than the bound", graphsim.Faults{}, func(x *extract.Extractor) { x.PageSize, x.Sync.MaxPages = 5, 2 }, extract.FallbackPages,
+			func(t *testing.T, c graphsim.AccountCounters, res extract.ClientResult) {
 				// Every kind has more than 10 rows but the account report (a row a week with
 				// delivery: 1 or 2 pages).
 				acct := ceilDiv(int64(res.Kinds[records.KindAccount].Rows), 5)
@@ -221,13 +221,13 @@ func TestSyncFaults(t *testing.T) {
 	t.Run("expired token: the client fails", func(t *testing.T) {
 		sim, url := newSim(t, cfg)
 		a := sim.Accounts()[0]
-		res := syncExtractor(url).Extract(context.Background(), job(t, a, fixtures.ExpiredToken, dailyRange()), nil)
+		res := syncExtractor(url).Extract(context.Background(), job(t, a, graphsim.ExpiredToken, dailyRange()), nil)
 		var ge *extract.GraphError
 		if !errors.As(res.Err, &ge) || ge.Code != 190 {
 			t.Fatalf("err = %v, want code 190", res.Err)
 		}
-		if c := sim.Counters(); c.Requests[fixtures.KindSubmit] != 0 {
-			t.Errorf("%d report runs submitted after a refused token", c.Requests[fixtures.KindSubmit])
+		if c := sim.Counters(); c.Requests[graphsim.KindSubmit] != 0 {
+			t.Errorf("%d report runs submitted after a refused token", c.Requests[graphsim.KindSubmit])
 		}
 	})
 }
@@ -235,7 +235,7 @@ func TestSyncFaults(t *testing.T) {
 // A range whose report run was saved by a crashed run is resumed by polling that run, never
 // read synchronously.
 func TestSyncNotForSavedReportRuns(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 1, JobDuration: 600 * time.Millisecond})
+	sim, url := newSim(t, graphsim.Config{Accounts: 1, JobDuration: 600 * time.Millisecond})
 	a := sim.Accounts()[0]
 	j := job(t, a, a.Token, dailyRange())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -261,7 +261,7 @@ func TestSyncNotForSavedReportRuns(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if c := sim.Counters().ByAccount[a.ID]; c.Requests[fixtures.KindSync] != 0 || c.ReportRuns != 5 {
-		t.Errorf("resume: %d synchronous reads, %d report runs in all: want 0 and the 5 saved ones", c.Requests[fixtures.KindSync], c.ReportRuns)
+	if c := sim.Counters().ByAccount[a.ID]; c.Requests[graphsim.KindSync] != 0 || c.ReportRuns != 5 {
+		t.Errorf("resume: %d synchronous reads, %d report runs in all: want 0 and the 5 saved ones", c.Requests[graphsim.KindSync], c.ReportRuns)
 	}
 }

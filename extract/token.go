@@ -29,7 +29,7 @@ func (t Token) GoString() string             { return "extract.Token{[redacted]}
 func (t Token) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
 func (t Token) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
-// SimulatorTokenPrefix starts every token of the Graph API simulator (package fixtures):
+// SimulatorTokenPrefix starts every token of the Graph API simulator (package graphsim):
 // "sim-demo-token", "sim-token-<account>", "sim-expired-token". No Meta token starts so (Meta's
 // start with "EAA").
 const SimulatorTokenPrefix = "sim-"

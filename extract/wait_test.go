@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/records"
 )
 
@@ -44,7 +44,7 @@ func (m *memRuns) Save(_ context.Context, k records.Kind, e extract.ReportRunEnt
 // folder, as another worker would) poll the saved runs and never submit again; the rows equal
 // those of an extraction that waited.
 func TestInlineWaitReturnsAndResumes(t *testing.T) {
-	sim, url := newSim(t, fixtures.Config{Accounts: 1, JobDuration: 900 * time.Millisecond})
+	sim, url := newSim(t, graphsim.Config{Accounts: 1, JobDuration: 900 * time.Millisecond})
 	a := sim.Accounts()[0]
 	ref := job(t, a, a.Token, yearRange())
 	if res := newExtractor(url).Extract(context.Background(), ref, nil); res.Err != nil {

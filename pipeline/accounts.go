@@ -10,7 +10,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // accountLookup is a client's ad account as the plan knows it: info when known (from Meta, or
@@ -39,7 +39,7 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 			ids = append(ids, accountDigits(c))
 		}
 	}
-	cached, err := load.ReadAdAccounts(ctx, r.pool, ids)
+	cached, err := store.ReadAdAccounts(ctx, r.pool, ids)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
 	}
@@ -91,7 +91,7 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 			return nil, fmt.Errorf("%w: %w", ErrUsage, ve) // the whole run's, not the client's
 		}
 	}
-	if n, err := load.SaveAdAccounts(ctx, r.pool, changed); err != nil {
+	if n, err := store.SaveAdAccounts(ctx, r.pool, changed); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	} else if n > 0 {
 		r.log.Info("ad accounts cached", "changed", n)

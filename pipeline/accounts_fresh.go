@@ -8,7 +8,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // DefaultAccountMaxAge is Config.AccountMaxAge's default: a cached ad account Meta confirmed
@@ -115,7 +115,7 @@ func (r *Runner) refreshAccounts(ctx context.Context, plan *Plan, clients []reco
 		changed = append(changed, info) // SaveAdAccounts writes only what differs
 		confirmed = append(confirmed, info)
 	}
-	if _, err := load.SaveAdAccounts(ctx, r.pool, changed); err != nil {
+	if _, err := store.SaveAdAccounts(ctx, r.pool, changed); err != nil {
 		r.log.Warn("ad accounts not cached", "err", err)
 		return
 	}

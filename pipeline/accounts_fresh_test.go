@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // requestOrder records, in order, when a report request (synchronous read or submit) arrives
@@ -64,7 +64,7 @@ func (o *requestOrder) wrap(next http.Handler) http.Handler {
 // Before issue 19 the plan read every ad account before the first report was asked for.
 func TestDailyRunReadsTheCachedAccountBesideTheReports(t *testing.T) {
 	order := &requestOrder{delay: 300 * time.Millisecond}
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, order.wrap)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, order.wrap)
 	r := syncRunner(t, e)
 	if _, err := r.Run(context.Background(), opts(lastSunday.AddDate(0, 0, -7)), ""); err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestDailyRunReadsTheCachedAccountBesideTheReports(t *testing.T) {
 	if a, rq := order.first("account answered"), order.first("report asked"); a < 0 || rq < 0 || rq > a {
 		t.Errorf("daily run: events %v, want a report asked before any ad account answered, and the accounts read", order.events)
 	}
-	if n := e.sim.Counters().Requests[fixtures.KindAccount]; n != 2 {
+	if n := e.sim.Counters().Requests[graphsim.KindAccount]; n != 2 {
 		t.Errorf("daily run: %d ad account reads, want 2 (beside the reports)", n)
 	}
 	if cp := rep.Plan.Clients[0]; cp.TimeZone == "" || cp.Currency == "" {

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -45,7 +45,7 @@ func (a *accountAnswer) wrap(next http.Handler) http.Handler {
 // that is not an ISO code fails that client alone, with an error naming the field.
 func TestAdAccountAnswersAreChecked(t *testing.T) {
 	aa := &accountAnswer{}
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, aa.wrap)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, aa.wrap)
 	accts := e.sim.Accounts()
 	aa.edit = func(account string, status int, body []byte) (int, []byte) {
 		switch account {
@@ -81,7 +81,7 @@ func TestAdAccountAnswersAreChecked(t *testing.T) {
 // currency; the first run, with nothing cached, cannot run that client.
 func TestAdAccountCacheServesWhenMetaDoesNot(t *testing.T) {
 	aa := &accountAnswer{}
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, aa.wrap)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, aa.wrap)
 	down := e.sim.Accounts()[0].ID
 	aa.edit = func(account string, status int, body []byte) (int, []byte) {
 		if account == down {

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
@@ -267,7 +267,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			bp := &badPage{kind: tc.kind, rows: tc.rows, raw: tc.raw, runKind: map[string]records.Kind{}}
-			e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, bp.wrap)
+			e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, bp.wrap)
 			accts := e.sim.Accounts()
 			bp.account = accts[0].ID
 			cfg := e.config(2)
@@ -338,7 +338,7 @@ func TestBadClientConfig(t *testing.T) {
 		token     extract.Token
 		says      string
 	}{
-		{"malformed ad account id", `UPDATE clients SET meta_ad_account_id = $1 WHERE id = $2`, []any{"act_12x4"}, extract.NewToken(fixtures.DemoToken),
+		{"malformed ad account id", `UPDATE clients SET meta_ad_account_id = $1 WHERE id = $2`, []any{"act_12x4"}, extract.NewToken(graphsim.DemoToken),
 			`meta_ad_account_id "act_12x4"`},
 		{"no client token and no META_ACCESS_TOKEN", `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, nil, extract.Token{},
 			"no access token"},
@@ -346,7 +346,7 @@ func TestBadClientConfig(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+			e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
 			if _, err := e.pool.Exec(context.Background(), tc.set, append(tc.args, e.clients[0])...); err != nil {
 				t.Fatal(err)
 			}
@@ -363,7 +363,7 @@ func TestBadClientConfig(t *testing.T) {
 			if !strings.Contains(msg, a[0].Name) || !strings.Contains(msg, tc.says) {
 				t.Errorf("error %q: want the client and %q", msg, tc.says)
 			}
-			if n := e.sim.Counters().ByAccount[a[0].ID].Requests[fixtures.KindSubmit]; n != 0 {
+			if n := e.sim.Counters().ByAccount[a[0].ID].Requests[graphsim.KindSubmit]; n != 0 {
 				t.Errorf("%d report runs submitted for the misconfigured client", n)
 			}
 			e2etest.CheckClient(t, e.pool, e.sim, a[1], e.clients[1], lastSunday, 6)

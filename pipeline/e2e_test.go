@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -19,7 +19,7 @@ import (
 var lastSunday = e2etest.LastSunday
 
 type env struct {
-	sim     *fixtures.Simulator
+	sim     *graphsim.Simulator
 	url     string
 	dbURL   string
 	pool    *pgxpool.Pool
@@ -30,12 +30,12 @@ type env struct {
 
 func newEnv(t *testing.T, accounts int) *env {
 	t.Helper()
-	return newWrappedEnv(t, fixtures.Config{Accounts: accounts}, nil)
+	return newWrappedEnv(t, graphsim.Config{Accounts: accounts}, nil)
 }
 
 func (e *env) config(concurrency int) pipeline.Config {
 	return pipeline.Config{
-		DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(fixtures.DemoToken),
+		DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken),
 		StageDir: e.stage, Concurrency: concurrency,
 		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 300 * time.Millisecond},
 		Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
@@ -104,7 +104,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("first run fetched %d weeks for %s, want 54", cp.Weeks, cp.Name)
 		}
 	}
-	if runs := e.sim.Counters().Requests[fixtures.KindSubmit]; runs != 15 {
+	if runs := e.sim.Counters().Requests[graphsim.KindSubmit]; runs != 15 {
 		t.Errorf("first run submitted %d report runs, want 15", runs)
 	}
 
@@ -140,7 +140,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("a week later: %s fetched %d weeks (%s..%s), want 5-6", cp.Name, cp.Weeks, cp.Since, cp.Until)
 		}
 	}
-	if runs := e.sim.Counters().Requests[fixtures.KindSubmit]; runs != 15 {
+	if runs := e.sim.Counters().Requests[graphsim.KindSubmit]; runs != 15 {
 		t.Errorf("a week later: %d report runs, want 15", runs)
 	}
 	checkTable(t, e, asOf2)
@@ -175,7 +175,7 @@ func TestConcurrencyBound(t *testing.T) {
 func TestRefusedTokenFailsOneClient(t *testing.T) {
 	e := newEnv(t, 3)
 	bad := e.sim.Accounts()[1]
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[1]); err != nil {
+	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[1]); err != nil {
 		t.Fatal(err)
 	}
 	r := e.runner(t, 4)
@@ -212,7 +212,7 @@ func TestOverlappingRunStops(t *testing.T) {
 	e := newEnv(t, 2)
 	r := e.runner(t, 2)
 	// Start a run that blocks in its extraction, then a second one.
-	e.sim.SetFaults(e.sim.Accounts()[0].ID, fixtures.Faults{StuckJobs: -1})
+	e.sim.SetFaults(e.sim.Accounts()[0].ID, graphsim.Faults{StuckJobs: -1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := r.Run(ctx, opts(lastSunday), ""); done <- err }()
@@ -249,7 +249,7 @@ func TestNoTokenAnywhere(t *testing.T) {
 	if !errors.Is(err, pipeline.ErrUsage) || !strings.Contains(err.Error(), "META_ACCESS_TOKEN") {
 		t.Errorf("err = %v, want a usage error naming META_ACCESS_TOKEN", err)
 	}
-	if n := e.sim.Counters().Requests[fixtures.KindSubmit]; n != 0 {
+	if n := e.sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
 		t.Errorf("%d report runs submitted", n)
 	}
 }
@@ -272,8 +272,8 @@ func TestDailyRunSynchronous(t *testing.T) {
 	}
 	// Three clients' years: synchronous reads in week-aligned chunks, more than one per kind
 	// (TestPlannerReadsOneClientSynchronouslyAndAThousandByReportRuns).
-	if c := e.sim.Counters(); c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindSync] <= 15 {
-		t.Errorf("first run: %d report runs, %d synchronous reads; want none and chunks", c.Requests[fixtures.KindSubmit], c.Requests[fixtures.KindSync])
+	if c := e.sim.Counters(); c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindSync] <= 15 {
+		t.Errorf("first run: %d report runs, %d synchronous reads; want none and chunks", c.Requests[graphsim.KindSubmit], c.Requests[graphsim.KindSync])
 	}
 	e.sim.ResetCounters()
 	rep, err := r.Run(context.Background(), opts(lastSunday), "")
@@ -281,7 +281,7 @@ func TestDailyRunSynchronous(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := e.sim.Counters()
-	if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindPoll] != 0 || c.Requests[fixtures.KindResults] != 0 || c.Requests[fixtures.KindSync] != 15 {
+	if c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindPoll] != 0 || c.Requests[graphsim.KindResults] != 0 || c.Requests[graphsim.KindSync] != 15 {
 		t.Errorf("daily run: requests %v, want 15 synchronous reads and no report run", c.Requests)
 	}
 	for id, cr := range rep.Ledger.Clients {
@@ -303,7 +303,7 @@ func TestDailyRunSynchronous(t *testing.T) {
 func TestAutoConcurrency(t *testing.T) {
 	const clients = 40
 	run := func(t *testing.T, appBudget int) (*pipeline.ConcurrencyRecord, *env) {
-		e := newWrappedEnv(t, fixtures.Config{Accounts: clients, AppCallBudget: appBudget, JobDuration: 300 * time.Millisecond}, nil)
+		e := newWrappedEnv(t, graphsim.Config{Accounts: clients, AppCallBudget: appBudget, JobDuration: 300 * time.Millisecond}, nil)
 		cfg := e.config(pipeline.ConcurrencyAuto)
 		cfg.AutoConcurrency = pipeline.AutoConcurrency{Start: 4}
 		r, err := pipeline.Open(context.Background(), cfg)
@@ -350,7 +350,7 @@ func TestAutoConcurrency(t *testing.T) {
 // A run in which every client failed is failed, not partial (exit 1 still: ErrSomeFailed).
 func TestEveryClientRefusedFailsTheRun(t *testing.T) {
 	e := newEnv(t, 2)
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1`, fixtures.ExpiredToken); err != nil {
+	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1`, graphsim.ExpiredToken); err != nil {
 		t.Fatal(err)
 	}
 	o := opts(lastSunday)

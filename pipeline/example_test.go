@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -18,7 +18,7 @@ import (
 // starts a new one that rewrites nothing.
 func ExampleRunner_Run() {
 	ctx := context.Background()
-	sim := fixtures.New(fixtures.Config{Seed: 1, Accounts: 2, JobDuration: 50 * time.Millisecond})
+	sim := graphsim.New(graphsim.Config{Seed: 1, Accounts: 2, JobDuration: 50 * time.Millisecond})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	url, drop := pgtest.ExampleDatabase()
@@ -27,7 +27,7 @@ func ExampleRunner_Run() {
 	defer os.RemoveAll(stage)
 
 	r, err := pipeline.Open(ctx, pipeline.Config{
-		DatabaseURL: url, GraphURL: srv.URL, Token: extract.NewToken(fixtures.DemoToken), StageDir: stage,
+		DatabaseURL: url, GraphURL: srv.URL, Token: extract.NewToken(graphsim.DemoToken), StageDir: stage,
 		Poll: extract.PollConfig{First: 50 * time.Millisecond},
 	})
 	if err != nil {
@@ -37,7 +37,7 @@ func ExampleRunner_Run() {
 	defer r.Close()
 	asOf := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	_ = r.Migrate(ctx)
-	_, _ = fixtures.SeedDemo(ctx, r.Pool(), sim, asOf.AddDate(0, 0, -27), asOf) // clients and KPI rows
+	_, _ = graphsim.SeedDemo(ctx, r.Pool(), sim, asOf.AddDate(0, 0, -27), asOf) // clients and KPI rows
 
 	for range 2 {
 		rep, err := r.Run(ctx, pipeline.Options{AsOf: asOf, Weeks: 4, Lookback: 28}, "")

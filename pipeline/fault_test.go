@@ -23,7 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
@@ -35,7 +35,7 @@ const faultWeeks = 13
 
 // newWrappedEnv is newEnv with a simulator config of its own and an optional middleware in
 // front of the simulator (a proxy that misbehaves, a request log).
-func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) http.Handler) *env {
+func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -46,7 +46,7 @@ func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) ht
 	if cfg.JobDuration == 0 {
 		cfg.JobDuration = 150 * time.Millisecond
 	}
-	sim := fixtures.New(cfg)
+	sim := graphsim.New(cfg)
 	var h http.Handler = sim
 	if wrap != nil {
 		h = wrap(sim)
@@ -58,7 +58,7 @@ func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) ht
 	if err := r.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := fixtures.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7))
+	ids, err := graphsim.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,10 +240,10 @@ func (l *reqLog) figures() throttleFigures {
 func TestFaultThrottleStorm(t *testing.T) {
 	const regainUnit, cooldown = 100 * time.Millisecond, 100 * time.Millisecond
 	log := &reqLog{regainUnit: regainUnit, cooldown: cooldown, runAcct: map[string]string{}}
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3, EnforceBudget: true, CallBudget: 20, UsageWindow: time.Second}, log.wrap)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3, EnforceBudget: true, CallBudget: 20, UsageWindow: time.Second}, log.wrap)
 	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[0].ID, fixtures.Faults{ThrottleEvery: 2, ThrottleCode: 80004, RegainMinutes: 1})
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleEvery: 2, ThrottleCode: 17})
+	e.sim.SetFaults(accts[0].ID, graphsim.Faults{ThrottleEvery: 2, ThrottleCode: 80004, RegainMinutes: 1})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleEvery: 2, ThrottleCode: 17})
 	cfg := e.config(3)
 	cfg.Throttle = extract.ThrottleConfig{Cooldown: cooldown, RegainUnit: regainUnit}
 	start := time.Now()
@@ -284,33 +284,33 @@ func TestFaultThrottleStorm(t *testing.T) {
 func TestFaultReportRuns(t *testing.T) {
 	cases := []struct {
 		name   string
-		faults fixtures.Faults
+		faults graphsim.Faults
 		fails  bool
-		check  func(t *testing.T, c fixtures.AccountCounters)
+		check  func(t *testing.T, c graphsim.AccountCounters)
 	}{
-		{"fails once: resubmitted", fixtures.Faults{FailJobs: 1}, false, func(t *testing.T, c fixtures.AccountCounters) {
+		{"fails once: resubmitted", graphsim.Faults{FailJobs: 1}, false, func(t *testing.T, c graphsim.AccountCounters) {
 			if c.ReportRuns != 6 {
 				t.Errorf("%d report runs, want 6 (one resubmitted)", c.ReportRuns)
 			}
 		}},
-		{"fails always: the client fails, the others are done", fixtures.Faults{FailJobs: -1}, true, nil},
-		{"stuck in Job Running: resubmitted after the timeout", fixtures.Faults{StuckJobs: 1}, false, func(t *testing.T, c fixtures.AccountCounters) {
+		{"fails always: the client fails, the others are done", graphsim.Faults{FailJobs: -1}, true, nil},
+		{"stuck in Job Running: resubmitted after the timeout", graphsim.Faults{StuckJobs: 1}, false, func(t *testing.T, c graphsim.AccountCounters) {
 			if c.ReportRuns != 6 {
 				t.Errorf("%d report runs, want 6 (the stuck one resubmitted)", c.ReportRuns)
 			}
 		}},
-		{"too large: split until it passes", fixtures.Faults{TooLargeOverWeeks: 4}, false, func(t *testing.T, c fixtures.AccountCounters) {
+		{"too large: split until it passes", graphsim.Faults{TooLargeOverWeeks: 4}, false, func(t *testing.T, c graphsim.AccountCounters) {
 			// 13 weeks -> 6 + 7 -> 3 + 3 + 3 + 4: four ranges per kind, each at most 4 weeks.
 			if c.ReportRuns != 5*4 {
 				t.Errorf("%d report runs, want 20 (4 ranges per kind)", c.ReportRuns)
 			}
 		}},
-		{"Job Running at 100 %", fixtures.Faults{RunningAt100: true}, false, nil},
+		{"Job Running at 100 %", graphsim.Faults{RunningAt100: true}, false, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 			accts := e.sim.Accounts()
 			e.sim.SetFaults(accts[1].ID, tc.faults)
 			cfg := e.config(3)
@@ -356,9 +356,9 @@ func TestFaultProgress(t *testing.T) {
 		StallTimeout: 200 * time.Millisecond, MaxRunTime: 36 * time.Second}
 	t.Run("a 45 s run that keeps progressing under a 20 s job timeout loads", func(t *testing.T) {
 		t.Parallel()
-		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 		accts := e.sim.Accounts()
-		e.sim.SetFaults(accts[1].ID, fixtures.Faults{JobDuration: 450 * time.Millisecond})
+		e.sim.SetFaults(accts[1].ID, graphsim.Faults{JobDuration: 450 * time.Millisecond})
 		cfg := e.config(3)
 		cfg.Poll = poll
 		rep, err := e.runWith(t, cfg, faultOpts())
@@ -385,9 +385,9 @@ func TestFaultProgress(t *testing.T) {
 	})
 	t.Run("a run that stalls is resubmitted once, then the client fails", func(t *testing.T) {
 		t.Parallel()
-		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 		accts := e.sim.Accounts()
-		e.sim.SetFaults(accts[1].ID, fixtures.Faults{JobDuration: 450 * time.Millisecond, StuckJobs: -1})
+		e.sim.SetFaults(accts[1].ID, graphsim.Faults{JobDuration: 450 * time.Millisecond, StuckJobs: -1})
 		cfg := e.config(3)
 		cfg.Poll = poll
 		rep, err := e.runWith(t, cfg, faultOpts())
@@ -431,20 +431,20 @@ func TestFaultProgress(t *testing.T) {
 func TestFaultRunLag(t *testing.T) {
 	cases := []struct {
 		name   string
-		faults fixtures.Faults
+		faults graphsim.Faults
 		runs   int64 // report runs of the lagging account; 0: do not check
 		fails  bool
 	}{
-		{"an error naming the run on the first poll of every new run", fixtures.Faults{LagPolls: 1}, 5, false},
-		{"errors naming the run between pages", fixtures.Faults{LagPages: 3}, 5, false},
-		{"a field that wasn't there while creating the report run", fixtures.Faults{MissingFieldPages: 3}, 5, false},
-		{"the first run is never found: resubmitted once", fixtures.Faults{LostRuns: 1}, 6, false},
-		{"no run is ever found: the client fails", fixtures.Faults{LostRuns: -1}, 0, true},
+		{"an error naming the run on the first poll of every new run", graphsim.Faults{LagPolls: 1}, 5, false},
+		{"errors naming the run between pages", graphsim.Faults{LagPages: 3}, 5, false},
+		{"a field that wasn't there while creating the report run", graphsim.Faults{MissingFieldPages: 3}, 5, false},
+		{"the first run is never found: resubmitted once", graphsim.Faults{LostRuns: 1}, 6, false},
+		{"no run is ever found: the client fails", graphsim.Faults{LostRuns: -1}, 0, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 			accts := e.sim.Accounts()
 			e.sim.SetFaults(accts[1].ID, tc.faults)
 			cfg := e.config(3)
@@ -526,10 +526,10 @@ func TestFaultServerErrorsAndResets(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, proxy)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, proxy)
 	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[0].ID, fixtures.Faults{ServerErrorEvery: 5})
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ResetEvery: 2})
+	e.sim.SetFaults(accts[0].ID, graphsim.Faults{ServerErrorEvery: 5})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ResetEvery: 2})
 	cfg := e.config(3)
 	cfg.Retry = extract.RetryConfig{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond}
 	rep, err := e.runWith(t, cfg, faultOpts())
@@ -557,9 +557,9 @@ func TestFaultServerErrorsAndResets(t *testing.T) {
 // An expired token for one client: that client fails with 190 at once (nothing retried), the
 // others are loaded and right, and the token is in no error.
 func TestFaultExpiredToken(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 	accts := e.sim.Accounts()
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[2]); err != nil {
+	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[2]); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := e.runWith(t, e.config(3), faultOpts())
@@ -567,10 +567,10 @@ func TestFaultExpiredToken(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSomeFailed naming %s", err, accts[2].Name)
 	}
 	msg := rep.Ledger.Clients[e.clients[2]].Extract.Error
-	if !strings.Contains(msg, "190") || strings.Contains(msg, fixtures.ExpiredToken) || strings.Contains(err.Error(), fixtures.ExpiredToken) {
+	if !strings.Contains(msg, "190") || strings.Contains(msg, graphsim.ExpiredToken) || strings.Contains(err.Error(), graphsim.ExpiredToken) {
 		t.Errorf("ledger error %q: want code 190 and no token", msg)
 	}
-	if n := e.sim.Counters().ByAccount[accts[2].ID].Requests[fixtures.KindSubmit]; n > 5 {
+	if n := e.sim.Counters().ByAccount[accts[2].ID].Requests[graphsim.KindSubmit]; n > 5 {
 		t.Errorf("%d submits with an expired token, want at most one per kind", n)
 	}
 	if e2etest.Rows(t, e.pool, e.clients[2]) != 0 {
@@ -585,7 +585,7 @@ func TestFaultExpiredToken(t *testing.T) {
 // the test holds, after the COPY): the transaction rolls back, the tables are exactly as they
 // were, and a rerun resumes from the staged files and completes.
 func TestFaultConnectionKilledMidLoad(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 	ctx := context.Background()
 	asOf1 := lastSunday.AddDate(0, 0, -14)
 	o1 := opts(asOf1)
@@ -631,7 +631,7 @@ AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`)
 	if after := e2etest.TableText(t, e.pool); after != before {
 		t.Errorf("a killed load changed the tables")
 	}
-	submits := e.sim.Counters().Requests[fixtures.KindSubmit]
+	submits := e.sim.Counters().Requests[graphsim.KindSubmit]
 
 	rep, err := e.runWith(t, e.config(3), o2)
 	if err != nil {
@@ -640,7 +640,7 @@ AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`)
 	if rep.Ledger.Attempts != 2 {
 		t.Errorf("the rerun did not resume the killed run (attempts %d)", rep.Ledger.Attempts)
 	}
-	if n := e.sim.Counters().Requests[fixtures.KindSubmit] - submits; n != 0 {
+	if n := e.sim.Counters().Requests[graphsim.KindSubmit] - submits; n != 0 {
 		t.Errorf("the rerun submitted %d report runs, want 0 (all staged)", n)
 	}
 	n := e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
@@ -649,7 +649,7 @@ AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`)
 
 // A client whose name is SQL round-trips: every statement is parameterized.
 func TestClientNameIsNotSQL(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
 	const name = `O'Brien; DROP TABLE clients;--`
 	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET name = $1 WHERE id = $2`, name, e.clients[0]); err != nil {
 		t.Fatal(err)
@@ -682,7 +682,7 @@ func TestClientNameIsNotSQL(t *testing.T) {
 // TLS verification is always on: the default client refuses a self-signed certificate (and
 // sends nothing); the same server with its certificate trusted works.
 func TestTLSVerifiedByDefault(t *testing.T) {
-	sim := fixtures.New(fixtures.Config{Accounts: 1, JobDuration: 50 * time.Millisecond})
+	sim := graphsim.New(graphsim.Config{Accounts: 1, JobDuration: 50 * time.Millisecond})
 	srv := httptest.NewUnstartedServer(sim)
 	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the refused handshakes
 	srv.StartTLS()

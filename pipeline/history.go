@@ -22,7 +22,7 @@ import (
 // the stage commands, beside the service's api, enqueue and schedule.
 const SourceRun = "run"
 
-// The run's history, in the service's tables (load/migrations/00007_service.sql): a run of
+// The run's history, in the service's tables (store/migrations/00007_service.sql): a run of
 // metapipe run is one service_runs row (source "run", the run directory's id) and one
 // service_run_clients row per client (no River job), so that /runs, GET /v1/runs, the client
 // pages and /metrics show it beside the service's runs.

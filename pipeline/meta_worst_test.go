@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
@@ -23,100 +23,100 @@ import (
 func TestFaultLargeAndBusyAccounts(t *testing.T) {
 	cases := []struct {
 		name   string
-		faults fixtures.Faults
+		faults graphsim.Faults
 		config func(*pipeline.Config)
-		check  func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters)
+		check  func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters)
 	}{
-		{"a page refused as too much data: halved from the same cursor", fixtures.Faults{BigPageLimit: 60}, nil,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"a page refused as too much data: halved from the same cursor", graphsim.Faults{BigPageLimit: 60}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				// 500 → 250 → 125 → 62 → 31: four refusals for each of the five reports.
 				if st.SmallerPages != 5*4 || c.ReportRuns != 5 {
 					t.Errorf("%d smaller pages, %d report runs; want 20 and 5 (no split)", st.SmallerPages, c.ReportRuns)
 				}
 			}},
-		{"1/99 on a page: halved", fixtures.Faults{BigPageLimit: 100, BigPageError: "unknown"}, nil,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"1/99 on a page: halved", graphsim.Faults{BigPageLimit: 100, BigPageError: "unknown"}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				if st.SmallerPages != 5*3 || c.ReportRuns != 5 {
 					t.Errorf("%d smaller pages, %d report runs; want 15 and 5", st.SmallerPages, c.ReportRuns)
 				}
 			}},
-		{"100/1487534 on a page: halved", fixtures.Faults{BigPageLimit: 300, BigPageError: "1487534"}, nil,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"100/1487534 on a page: halved", graphsim.Faults{BigPageLimit: 300, BigPageError: "1487534"}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				if st.SmallerPages != 5 || c.ReportRuns != 5 {
 					t.Errorf("%d smaller pages, %d report runs; want 5 and 5", st.SmallerPages, c.ReportRuns)
 				}
 			}},
-		{"pages refused at every size over 4 weeks: split down to 4 weeks", fixtures.Faults{BigPageLimit: 1, BigPageOverWeeks: 4}, nil,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"pages refused at every size over 4 weeks: split down to 4 weeks", graphsim.Faults{BigPageLimit: 1, BigPageOverWeeks: 4}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				// 13 weeks → 6 + 7 → 3 + 3 + 3 + 4: 1 + 2 + 4 report runs per kind.
 				if c.ReportRuns != 5*7 {
 					t.Errorf("%d report runs, want 35 (split twice)", c.ReportRuns)
 				}
 			}},
-		{"an empty page that has a next link, endlessly", fixtures.Faults{EndlessPaging: 1}, nil,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"an empty page that has a next link, endlessly", graphsim.Faults{EndlessPaging: 1}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				if st.PagingEnded != 5 || st.Pages != c.Pages || st.Pages > 5*3 {
 					t.Errorf("paging ended %d times, %d pages read; want 5 and at most 15", st.PagingEnded, st.Pages)
 				}
 			}},
-		{"a next link that repeats its cursor", fixtures.Faults{EndlessPaging: 2}, nil,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"a next link that repeats its cursor", graphsim.Faults{EndlessPaging: 2}, nil,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				if st.PagingEnded != 5 || st.Pages > 5*3 {
 					t.Errorf("paging ended %d times, %d pages read; want 5 and at most 15", st.PagingEnded, st.Pages)
 				}
 			}},
-		{"synchronous reads answer 1/99: report runs", fixtures.Faults{SyncErrors: 1}, withSync,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"synchronous reads answer 1/99: report runs", graphsim.Faults{SyncErrors: 1}, withSync,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				if st.Fallbacks != 5 || c.ReportRuns != 5 {
 					t.Errorf("%d fallbacks, %d report runs; want 5 and 5", st.Fallbacks, c.ReportRuns)
 				}
 			}},
-		{"synchronous reads answer 2/1504044: report runs", fixtures.Faults{SyncErrors: 2}, withSync,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		{"synchronous reads answer 2/1504044: report runs", graphsim.Faults{SyncErrors: 2}, withSync,
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				if st.Fallbacks != 5 || c.ReportRuns != 5 {
 					t.Errorf("%d fallbacks, %d report runs; want 5 and 5", st.Fallbacks, c.ReportRuns)
 				}
 			}},
-		{"not ready 15 times after Job Completed", fixtures.Faults{NotReadyReads: 15}, func(c *pipeline.Config) {
+		{"not ready 15 times after Job Completed", graphsim.Faults{NotReadyReads: 15}, func(c *pipeline.Config) {
 			c.Poll.NotReadyWait = 5 * time.Millisecond
-		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		}, func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 			if st.NotReady != 5*15 || c.ReportRuns != 5 {
 				t.Errorf("%d not-ready answers waited out, %d report runs; want 75 and 5", st.NotReady, c.ReportRuns)
 			}
 		}},
-		{"queued three stall timeouts long: waited, not resubmitted", fixtures.Faults{QueuedFor: 900 * time.Millisecond}, func(c *pipeline.Config) {
+		{"queued three stall timeouts long: waited, not resubmitted", graphsim.Faults{QueuedFor: 900 * time.Millisecond}, func(c *pipeline.Config) {
 			c.Poll.StallTimeout = 300 * time.Millisecond
-		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		}, func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 			if c.ReportRuns != 5 {
 				t.Errorf("%d report runs, want 5", c.ReportRuns)
 			}
 		}},
-		{"report runs failed throttled (4/1504022): held, resubmitted, never split", fixtures.Faults{FailJobs: 3, FailCode: 4, FailSubcode: 1504022,
+		{"report runs failed throttled (4/1504022): held, resubmitted, never split", graphsim.Faults{FailJobs: 3, FailCode: 4, FailSubcode: 1504022,
 			FailMessage: "(#4) Too Many API Requests"}, nil,
-			func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+			func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 				if c.ReportRuns != 5+3 || st.Throttled < 3 {
 					t.Errorf("%d report runs, %d holds; want 8 (3 resubmitted, none split) and at least 3", c.ReportRuns, st.Throttled)
 				}
 			}},
-		{"throttled without a regain time for 1.5 s (60 cooldowns)", fixtures.Faults{ThrottleFor: 1500 * time.Millisecond}, func(c *pipeline.Config) {
+		{"throttled without a regain time for 1.5 s (60 cooldowns)", graphsim.Faults{ThrottleFor: 1500 * time.Millisecond}, func(c *pipeline.Config) {
 			c.Throttle.Cooldown = 25 * time.Millisecond
-		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		}, func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 			if c.Throttled == 0 {
 				t.Error("nothing was throttled")
 			}
 		}},
-		{"reduce on the ad account's read: retried", fixtures.Faults{AccountTooLarge: 1}, nil, nil},
-		{"deleted and archived campaigns: asked for below the account level", fixtures.Faults{GoneCampaigns: 3}, nil, nil},
-		{"x-app-usage, x-ad-account-usage and ads_management at 100 %: not paced by", fixtures.Faults{OtherUsageAt: 100}, func(c *pipeline.Config) {
+		{"reduce on the ad account's read: retried", graphsim.Faults{AccountTooLarge: 1}, nil, nil},
+		{"deleted and archived campaigns: asked for below the account level", graphsim.Faults{GoneCampaigns: 3}, nil, nil},
+		{"x-app-usage, x-ad-account-usage and ads_management at 100 %: not paced by", graphsim.Faults{OtherUsageAt: 100}, func(c *pipeline.Config) {
 			c.Throttle.Cooldown = time.Second
-		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		}, func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 			if st.ThrottleWait != 0 {
 				t.Errorf("waited %s for figures that do not gate Insights", st.ThrottleWait)
 			}
 		}},
-		{"acc_id_util_pct stuck at 100 % while Meta answers: one cooldown, then paced", fixtures.Faults{InsightsUsageAt: 100}, func(c *pipeline.Config) {
+		{"acc_id_util_pct stuck at 100 % while Meta answers: one cooldown, then paced", graphsim.Faults{InsightsUsageAt: 100}, func(c *pipeline.Config) {
 			c.Throttle.Cooldown, c.Throttle.Pace = 300*time.Millisecond, 5*time.Millisecond
-		}, func(t *testing.T, st extract.StatsSnapshot, c fixtures.AccountCounters) {
+		}, func(t *testing.T, st extract.StatsSnapshot, c graphsim.AccountCounters) {
 			// A cooldown before every call would be one per request (dozens); the kinds share
 			// the first one, each waiting it at most 1.2 ×.
 			if st.ThrottleWait > 10*300*time.Millisecond || st.ThrottleWait < 300*time.Millisecond {
@@ -127,7 +127,7 @@ func TestFaultLargeAndBusyAccounts(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 			accts := e.sim.Accounts()
 			e.sim.SetFaults(accts[1].ID, tc.faults)
 			cfg := e.config(3)
@@ -160,11 +160,11 @@ func withSync(c *pipeline.Config) { c.Sync = extract.SyncConfig{Weeks: faultWeek
 // account cached), the ledger also says since when (status prints "throttled by Meta since …"),
 // and the rows of the first run stay as they were.
 func TestFaultThrottledPastTheBudget(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 	accts := e.sim.Accounts()
 	cfg := e.config(3)
 	cfg.Retry.Throttled = 400 * time.Millisecond
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	rep, err := e.runWith(t, cfg, faultOpts())
 	if err == nil {
 		t.Fatal("the run succeeded")
@@ -181,11 +181,11 @@ func TestFaultThrottledPastTheBudget(t *testing.T) {
 	}
 
 	// A later run: the ad account is cached, the extraction is throttled.
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{})
 	if _, err := e.runWith(t, cfg, faultOpts()); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ThrottleFor: time.Hour})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	o := faultOpts()
 	o.Full = true
 	rep, err = e.runWith(t, cfg, o)
@@ -217,7 +217,7 @@ func TestFaultDeprecatedVersionOnInsightsOnly(t *testing.T) {
 			_, _ = w.Write([]byte(`{"error":{"message":"(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: v27.0.","type":"OAuthException","code":2635,"fbtrace_id":"AbC"}}`))
 		})
 	}
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, deprecated)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, deprecated)
 	cfg := e.config(1)
 	cfg.APIVersion = "v23.0"
 	rep, err := e.runWith(t, cfg, faultOpts())
@@ -256,9 +256,9 @@ func TestFaultBuckets(t *testing.T) {
 	for _, shift := range []int{-2, 3} {
 		t.Run(fmt.Sprintf("a last bucket whose date_stop is %+d days from the as-of date", shift), func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+			e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
 			for _, a := range e.sim.Accounts() {
-				e.sim.SetFaults(a.ID, fixtures.Faults{LastBucketStop: shift})
+				e.sim.SetFaults(a.ID, graphsim.Faults{LastBucketStop: shift})
 			}
 			if _, err := e.runWith(t, e.config(2), o); err != nil {
 				t.Fatal(err)
@@ -273,9 +273,9 @@ func TestFaultBuckets(t *testing.T) {
 	}
 	t.Run("buckets anchored three days after since", func(t *testing.T) {
 		t.Parallel()
-		e := newWrappedEnv(t, fixtures.Config{Accounts: 3}, nil)
+		e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 		accts := e.sim.Accounts()
-		e.sim.SetFaults(accts[1].ID, fixtures.Faults{BucketShift: 3})
+		e.sim.SetFaults(accts[1].ID, graphsim.Faults{BucketShift: 3})
 		rep, err := e.runWith(t, e.config(3), o)
 		if !errors.Is(err, pipeline.ErrSomeFailed) {
 			t.Fatalf("err = %v, want ErrSomeFailed", err)
@@ -300,9 +300,9 @@ func TestFaultBuckets(t *testing.T) {
 // summary print them), final_through stops before the first, and the next run fetches them
 // again; the other clients' weeks become final as usual.
 func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
 	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ShortCampaigns: true})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
 	cfg := e.config(2)
 	cfg.ReadPlanning.Budget = -1 // report runs, five a client
 	rep, err := e.runWith(t, cfg, faultOpts())
@@ -344,9 +344,9 @@ func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
 // once, in the same run, agree then, and are loaded from the second read and made final: the
 // table equals the truth and final_through is as for a client that never disagreed.
 func TestFaultDisagreeingWeeksReadAgain(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
 	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[1].ID, fixtures.Faults{ShortCampaignsFirstRead: true})
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaignsFirstRead: true})
 	cfg := e.config(2)
 	cfg.ReadPlanning.Budget = -1
 	rep, err := e.runWith(t, cfg, faultOpts())

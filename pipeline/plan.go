@@ -11,7 +11,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // ClientPlan is what one client's run fetches and, once loaded, what its sync state becomes.
@@ -172,7 +172,7 @@ func horizonStart(asOf time.Time, weeks int, oldest time.Time) (start time.Time,
 // is asOf (a date in the ad account's calendar, never after its today). The horizon starts no
 // earlier than the first Monday on or after oldest (Meta's oldest day, retentionStart; zero: no
 // limit), so that a backfill of an old date asks Meta only for what it keeps.
-func planClient(c records.Client, st *load.SyncState, o Options, asOf, oldest time.Time) ClientPlan {
+func planClient(c records.Client, st *store.SyncState, o Options, asOf, oldest time.Time) ClientPlan {
 	horizon, clamped := horizonStart(asOf, o.Weeks, oldest)
 	since, reason := horizon, "never covered: backfill the horizon"
 	switch {
@@ -244,7 +244,7 @@ func planClient(c records.Client, st *load.SyncState, o Options, asOf, oldest ti
 // syncStateSeen is a client's sync state as text, "none" when it has none: covered_from,
 // final_through ("-" when NULL), last_as_of and last_run_id. Every change of the state (a load,
 // reset-state) changes it.
-func syncStateSeen(st *load.SyncState) string {
+func syncStateSeen(st *store.SyncState) string {
 	if st == nil {
 		return "none"
 	}
@@ -284,7 +284,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 	for i, c := range clients {
 		ids[i] = c.ID
 	}
-	states, err := load.ReadSyncStates(ctx, r.pool, ids)
+	states, err := store.ReadSyncStates(ctx, r.pool, ids)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
@@ -313,7 +313,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 				future = append(future, todayIn(c, acct.info, now))
 			}
 		}
-		var st *load.SyncState
+		var st *store.SyncState
 		if s, ok := states[c.ID]; ok {
 			st = &s
 		}
@@ -370,7 +370,7 @@ func (r *Runner) CheckAsOf(ctx context.Context, clients []records.Client, asOf t
 	for _, c := range clients {
 		ids = append(ids, accountDigits(c))
 	}
-	cached, err := load.ReadAdAccounts(ctx, r.pool, ids)
+	cached, err := store.ReadAdAccounts(ctx, r.pool, ids)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}

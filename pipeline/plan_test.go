@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 func d(s string) time.Time { return date(s).Time() }
@@ -44,7 +44,7 @@ func TestPlanClient(t *testing.T) {
 	final := func(s string) *time.Time { x := d(s); return &x }
 	cases := []struct {
 		name                  string
-		st                    *load.SyncState
+		st                    *store.SyncState
 		full                  bool
 		since                 string
 		weeks                 int
@@ -54,16 +54,16 @@ func TestPlanClient(t *testing.T) {
 		// final Sunday: more than 28 days before the as-of date -> on or before 2026-10-27,
 		// i.e. 2026-10-25.
 		{"never covered", nil, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
-		{"daily run", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, false, "2026-10-19", 6, "2025-11-10", "2026-10-25"},
-		{"covered less far back than the horizon", &load.SyncState{CoveredFrom: d("2026-06-01"), FinalThrough: final("2026-10-18")}, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
-		{"nothing final yet", &load.SyncState{CoveredFrom: d("2025-11-17")}, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
-		{"a gap heals itself", &load.SyncState{CoveredFrom: d("2025-01-06"), FinalThrough: final("2026-05-03")}, false, "2026-05-04", 30, "2025-01-06", "2026-10-25"},
-		{"final older than the horizon", &load.SyncState{CoveredFrom: d("2024-01-01"), FinalThrough: final("2025-01-05")}, false, "2025-11-17", 54, "2024-01-01", "2026-10-25"},
-		{"--full", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, true, "2025-11-17", 54, "2025-11-10", "2026-10-25"},
+		{"daily run", &store.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, false, "2026-10-19", 6, "2025-11-10", "2026-10-25"},
+		{"covered less far back than the horizon", &store.SyncState{CoveredFrom: d("2026-06-01"), FinalThrough: final("2026-10-18")}, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		{"nothing final yet", &store.SyncState{CoveredFrom: d("2025-11-17")}, false, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		{"a gap heals itself", &store.SyncState{CoveredFrom: d("2025-01-06"), FinalThrough: final("2026-05-03")}, false, "2026-05-04", 30, "2025-01-06", "2026-10-25"},
+		{"final older than the horizon", &store.SyncState{CoveredFrom: d("2024-01-01"), FinalThrough: final("2025-01-05")}, false, "2025-11-17", 54, "2024-01-01", "2026-10-25"},
+		{"--full", &store.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, true, "2025-11-17", 54, "2025-11-10", "2026-10-25"},
 		// A final_through after the as-of date is a bad state: the current week only, and
 		// --full recomputes it from what it fetches.
-		{"final in the future", &load.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: final("2027-05-02")}, false, "2026-11-23", 1, "2025-11-17", "2027-05-02"},
-		{"final in the future, --full", &load.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: final("2027-05-02")}, true, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
+		{"final in the future", &store.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: final("2027-05-02")}, false, "2026-11-23", 1, "2025-11-17", "2027-05-02"},
+		{"final in the future, --full", &store.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: final("2027-05-02")}, true, "2025-11-17", 54, "2025-11-17", "2026-10-25"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,12 +143,12 @@ func TestPlanNarrowFull(t *testing.T) {
 	o := Options{AsOf: d("2026-11-25"), Weeks: 2, Lookback: 28, Full: true}
 	for _, tc := range []struct {
 		name      string
-		st        *load.SyncState
+		st        *store.SyncState
 		wantFinal string
 	}{
-		{"kept", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, "2026-10-18"},
-		{"brought back", &load.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2027-05-02")}, "2026-10-25"},
-		{"none", &load.SyncState{CoveredFrom: d("2025-11-10")}, ""},
+		{"kept", &store.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2026-10-18")}, "2026-10-18"},
+		{"brought back", &store.SyncState{CoveredFrom: d("2025-11-10"), FinalThrough: final("2027-05-02")}, "2026-10-25"},
+		{"none", &store.SyncState{CoveredFrom: d("2025-11-10")}, ""},
 	} {
 		p := planClient(c, tc.st, o, o.AsOf, time.Time{})
 		if p.Since.String() != "2026-11-16" || p.CoveredFrom.String() != "2025-11-10" || p.FinalThrough.String() != tc.wantFinal {
@@ -197,7 +197,7 @@ func TestFindResumableMatchesTheWholeRun(t *testing.T) {
 func TestPlanBackfillLeavesAGapUncovered(t *testing.T) {
 	c := records.Client{ID: "c", Name: "C", AdAccountID: "act_123"}
 	final := d("2026-10-25")
-	st := &load.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: &final}
+	st := &store.SyncState{CoveredFrom: d("2025-11-17"), FinalThrough: &final}
 	for _, tc := range []struct {
 		asOf, covered string
 	}{

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
@@ -49,7 +49,7 @@ func TestPlannerReadsOneClientSynchronouslyAndAThousandByReportRuns(t *testing.T
 		}
 		c := e.sim.Counters()
 		_, planned := rep.Plan.Reads(extract.DefaultSyncWeeks)
-		if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindPoll] != 0 || c.Requests[fixtures.KindSync] < int64(planned) || planned <= len(records.Kinds) {
+		if c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindPoll] != 0 || c.Requests[graphsim.KindSync] < int64(planned) || planned <= len(records.Kinds) {
 			t.Errorf("requests %v, %d synchronous reads planned; want every chunk read synchronously and no report run", c.Requests, planned)
 		}
 		kr := rep.Ledger.Clients[cp.ID].Extract.Kinds[records.KindPlacements]
@@ -107,7 +107,7 @@ func TestPlannerReadsOneClientSynchronouslyAndAThousandByReportRuns(t *testing.T
 func TestTooLargeChunkFallsBackToAReportRun(t *testing.T) {
 	// At most 60 rows per synchronous answer: the year of the account-level kind (one row a
 	// week) passes, chunks of the other kinds planned at 20 rows a week (250 rows) do not.
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 1, SyncMaxRows: 60}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 1, SyncMaxRows: 60}, nil)
 	r := syncRunner(t, e)
 	rep, err := r.Run(context.Background(), opts(lastSunday), "")
 	if err != nil {
@@ -118,7 +118,7 @@ func TestTooLargeChunkFallsBackToAReportRun(t *testing.T) {
 		t.Fatalf("plan: read %q (%s), want synchronous chunks", cp.Read, cp.ReadWhy)
 	}
 	c := e.sim.Counters()
-	if c.Requests[fixtures.KindSubmit] == 0 || c.Requests[fixtures.KindSync] == 0 || c.Errors == 0 {
+	if c.Requests[graphsim.KindSubmit] == 0 || c.Requests[graphsim.KindSync] == 0 || c.Errors == 0 {
 		t.Errorf("requests %v, %d errors: want refused chunks read by report runs besides synchronous ones", c.Requests, c.Errors)
 	}
 	kinds := rep.Ledger.Clients[cp.ID].Extract.Kinds
@@ -146,7 +146,7 @@ func newPlanEnv(t *testing.T, n int) *env {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	sim := fixtures.New(fixtures.Config{Accounts: n, Seed: 11})
+	sim := graphsim.New(graphsim.Config{Accounts: n, Seed: 11})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
@@ -154,7 +154,7 @@ func newPlanEnv(t *testing.T, n int) *env {
 	if err := r.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := fixtures.SeedDemo(context.Background(), r.Pool(), sim, lastSunday, lastSunday)
+	ids, err := graphsim.SeedDemo(context.Background(), r.Pool(), sim, lastSunday, lastSunday)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,15 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // Reset is what ResetState did to one client.
 type Reset struct {
 	Client        records.Client
-	From          *time.Time      // the Monday the weeks are non-final from; nil: every week
-	Before, After *load.SyncState // nil when there is none
-	RowsReset     int64           // stored rows that forgot their as-of date
+	From          *time.Time       // the Monday the weeks are non-final from; nil: every week
+	Before, After *store.SyncState // nil when there is none
+	RowsReset     int64            // stored rows that forgot their as-of date
 }
 
 // ResetState makes the named clients' weeks non-final on purpose (metapipe reset-state), from
@@ -48,7 +48,7 @@ func (r *Runner) ResetState(ctx context.Context, names []string, from time.Time)
 	}
 	var out []Reset
 	for _, c := range clients {
-		before, after, n, err := load.ResetSyncState(ctx, r.pool, c.ID, fromMonday)
+		before, after, n, err := store.ResetSyncState(ctx, r.pool, c.ID, fromMonday)
 		if err != nil {
 			return out, fmt.Errorf("%w: %w", ErrCannotStart, err)
 		}

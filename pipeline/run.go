@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // Report is what a run or stage leaves for the caller to print.
@@ -138,7 +138,7 @@ func (r *Runner) staleClients(ctx context.Context, dir records.RunDir, plan *Pla
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	states, err := load.ReadSyncStates(ctx, r.pool, ids)
+	states, err := store.ReadSyncStates(ctx, r.pool, ids)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
@@ -147,7 +147,7 @@ func (r *Runner) staleClients(ctx context.Context, dir records.RunDir, plan *Pla
 		if !slices.Contains(ids, cp.ID) {
 			continue
 		}
-		var st *load.SyncState
+		var st *store.SyncState
 		if s, ok := states[cp.ID]; ok {
 			st = &s
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/internal/tokencrypt"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // DefaultStageDir is where run directories live unless told otherwise.
@@ -45,9 +45,9 @@ type Config struct {
 	PageSize       int           // result rows per page (500)
 	JobsPerAccount int           // report runs in flight per ad account (10)
 	LockTimeout    time.Duration // the load's lock_timeout (30 s)
-	// LockLease is how long a run lock outlives a holder that died (load.DefaultLeaseTTL).
+	// LockLease is how long a run lock outlives a holder that died (store.DefaultLeaseTTL).
 	LockLease time.Duration
-	// Holder names this process in the run locks it takes ("" is load.DefaultHolder("metapipe")).
+	// Holder names this process in the run locks it takes ("" is store.DefaultHolder("metapipe")).
 	Holder string
 	// AccountMaxAge: a cached ad account Meta wrote or confirmed this recently serves the plan
 	// without a request in front of the reports, and is asked for again beside them (0:
@@ -80,16 +80,16 @@ type Runner struct {
 	noHistory bool
 }
 
-// Open connects to the database (load.PoolConfig: statements in load.DefaultExecMode). A
+// Open connects to the database (store.PoolConfig: statements in store.DefaultExecMode). A
 // missing or malformed URL, or a file it names that cannot be read, is ErrUsage
-// (*load.ConfigError); a database that does not let us in is ErrCannotStart
-// (*load.ConnectError: authentication, certificate, unreachable …). The error never echoes
+// (*store.ConfigError); a database that does not let us in is ErrCannotStart
+// (*store.ConnectError: authentication, certificate, unreachable …). The error never echoes
 // the URL's password.
 func Open(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or --database-url", ErrUsage)
 	}
-	pcfg, err := load.PoolConfig(cfg.DatabaseURL)
+	pcfg, err := store.PoolConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err) // says what is wrong, never quoting the URL
 	}
@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("%w: %w", ErrCannotStart, load.DescribeConnectError(&pcfg.ConnConfig.Config, err))
+		return nil, fmt.Errorf("%w: %w", ErrCannotStart, store.DescribeConnectError(&pcfg.ConnConfig.Config, err))
 	}
 	r := newRunner(cfg)
 	r.pool = pool
@@ -144,18 +144,18 @@ func (r *Runner) SyncWeeks() int { return r.cfg.Sync.Weeks }
 // Pool is the runner's database pool.
 func (r *Runner) Pool() *pgxpool.Pool { return r.pool }
 
-// Migrate brings the schema up to date (load.MigrateWith), waiting at most
-// load.DefaultMigrateWait for another migration.
+// Migrate brings the schema up to date (store.MigrateWith), waiting at most
+// store.DefaultMigrateWait for another migration.
 func (r *Runner) Migrate(ctx context.Context) error { return r.MigrateWait(ctx, 0) }
 
-// MigrateWait is Migrate waiting at most wait (0: load.DefaultMigrateWait) for another one.
+// MigrateWait is Migrate waiting at most wait (0: store.DefaultMigrateWait) for another one.
 func (r *Runner) MigrateWait(ctx context.Context, wait time.Duration) error {
-	return load.MigrateWith(ctx, r.pool, load.MigrateOptions{Lease: r.Lease(""), Wait: wait, Log: r.log})
+	return store.MigrateWith(ctx, r.pool, store.MigrateOptions{Lease: r.Lease(""), Wait: wait, Log: r.log})
 }
 
 // clients reads every client; a failure means the schema is missing or the database went away.
 func (r *Runner) clients(ctx context.Context) ([]records.Client, error) {
-	all, err := load.ReadClients(ctx, r.pool)
+	all, err := store.ReadClients(ctx, r.pool)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
 	}
@@ -174,8 +174,8 @@ func (r *Runner) selected(ctx context.Context, o Options) ([]records.Client, err
 }
 
 // lock takes the run locks of the clients; another run holding any is ErrCannotStart.
-func (r *Runner) lock(ctx context.Context, clients []records.Client) (*load.ClientLocks, error) {
-	locks, err := load.LockClients(ctx, r.pool, clients, r.Lease(""))
+func (r *Runner) lock(ctx context.Context, clients []records.Client) (*store.ClientLocks, error) {
+	locks, err := store.LockClients(ctx, r.pool, clients, r.Lease(""))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
@@ -184,14 +184,14 @@ func (r *Runner) lock(ctx context.Context, clients []records.Client) (*load.Clie
 
 // Lease is the run locks' lease of this process: its holder (what, or Config.Holder), the
 // TTL, the logger.
-func (r *Runner) Lease(what string) load.Lease {
+func (r *Runner) Lease(what string) store.Lease {
 	if what == "" {
 		what = r.cfg.Holder
 	}
 	if what == "" {
-		what = load.DefaultHolder("metapipe")
+		what = store.DefaultHolder("metapipe")
 	}
-	return load.Lease{Holder: what, TTL: r.cfg.LockLease, Logger: r.log}
+	return store.Lease{Holder: what, TTL: r.cfg.LockLease, Logger: r.log}
 }
 
 // tokenFor returns the client's own token or the default one.

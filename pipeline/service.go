@@ -6,7 +6,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // The pieces another driver of the stages uses (the service: one job per client): planning a
@@ -18,7 +18,7 @@ func (r *Runner) Clients(ctx context.Context) ([]records.Client, error) { return
 // NamedClients reads the clients that names (names or ids) name, as Clients would give them,
 // without reading the others; a failure is ErrCannotStart.
 func (r *Runner) NamedClients(ctx context.Context, names []string) ([]records.Client, error) {
-	named, err := load.ReadNamedClients(ctx, r.pool, names)
+	named, err := store.ReadNamedClients(ctx, r.pool, names)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (has `metapipe migrate` run?)", ErrCannotStart, err)
 	}
@@ -39,8 +39,8 @@ func (r *Runner) Extractor() *extract.Extractor { return r.extractor() }
 func (r *Runner) TokenFor(c records.Client) extract.Token { return r.tokenFor(c) }
 
 // SyncState is the client_sync_state the client's load writes, for the run runID.
-func (c ClientPlan) SyncState(runID string) load.SyncState {
-	st := load.SyncState{ClientID: c.ID, Platform: "meta", CoveredFrom: c.CoveredFrom.Time(),
+func (c ClientPlan) SyncState(runID string) store.SyncState {
+	st := store.SyncState{ClientID: c.ID, Platform: "meta", CoveredFrom: c.CoveredFrom.Time(),
 		LastAsOf: c.Until.Time(), LastRunID: runID}
 	if !c.FinalThrough.IsZero() {
 		t := c.FinalThrough.Time()
@@ -51,6 +51,6 @@ func (c ClientPlan) SyncState(runID string) load.SyncState {
 
 // LoadRange is the range the client's load covers completely: a stored week in it that the
 // summaries lack lost all its delivery.
-func (c ClientPlan) LoadRange() load.ClientRange {
-	return load.ClientRange{ClientID: c.ID, From: c.Since.Time(), To: c.Until.Time()}
+func (c ClientPlan) LoadRange() store.ClientRange {
+	return store.ClientRange{ClientID: c.ID, From: c.Since.Time(), To: c.Until.Time()}
 }

@@ -5,16 +5,16 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // loadStage loads the summaries of every client whose transform is done and that is not loaded
-// yet, with their sync states, in one transaction (load.Load): rows as of a later date in the
+// yet, with their sync states, in one transaction (store.Load): rows as of a later date in the
 // table are kept, sync states only move forward (under --full they are recomputed). The stage
 // is skipped when no client is left.
 func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile) error {
 	snap := lf.snapshot()
-	req := load.Request{SummariesPath: dir.Summaries(), DataSource: "metapipe " + plan.RunID, LockTimeout: r.cfg.LockTimeout,
+	req := store.Request{SummariesPath: dir.Summaries(), DataSource: "metapipe " + plan.RunID, LockTimeout: r.cfg.LockTimeout,
 		RecomputeSync: plan.Full}
 	for _, cp := range plan.Clients {
 		if rec := snap.Clients[cp.ID]; rec.Transform.Status != StatusDone || rec.Loaded() {
@@ -31,7 +31,7 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 		skipped()
 		return nil
 	}
-	res, err := load.Load(ctx, r.pool, req)
+	res, err := store.Load(ctx, r.pool, req)
 	secs := end(err)
 	lf.update(func(l *Ledger) {
 		l.Timings.Load += secs
@@ -64,7 +64,7 @@ func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, 
 // (notFinal: Mondays, YYYY-MM-DD, in order; see NotFinal) kept from becoming final:
 // final_through stops at the Sunday before the first of them, so that the next runs fetch them
 // again (load only moves final_through forward: a week made final by an earlier run stays so).
-func (c ClientPlan) SyncStateHeldBack(runID string, notFinal []string) load.SyncState {
+func (c ClientPlan) SyncStateHeldBack(runID string, notFinal []string) store.SyncState {
 	st := c.SyncState(runID)
 	if len(notFinal) == 0 || st.FinalThrough == nil {
 		return st

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -40,7 +40,7 @@ func syncState(t *testing.T, e *env, client string) string {
 func TestFutureAsOfChangesNothing(t *testing.T) {
 	monday := lastSunday.AddDate(0, 0, 1)
 	clock := shiftedClock(monday.Add(5 * time.Hour))
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3, Now: clock}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3, Now: clock}, nil)
 	r := e.runner(t, 3)
 	o := opts(lastSunday)
 	o.Weeks = 6
@@ -82,7 +82,7 @@ func TestFutureAsOfChangesNothing(t *testing.T) {
 	if after := e2etest.TableText(t, e.pool); after != before {
 		t.Error("campaign_summaries or client_sync_state changed")
 	}
-	if n := e.sim.Counters().Requests[fixtures.KindSubmit]; n != 0 {
+	if n := e.sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
 		t.Errorf("%d report runs submitted for a future as-of date", n)
 	}
 	if dirs, _ := filepath.Glob(filepath.Join(e.stage, "*")); len(dirs) != 1 {
@@ -224,7 +224,7 @@ func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
 func TestRetryResumesAPartialRun(t *testing.T) {
 	e := newEnv(t, 3)
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[1]); err != nil {
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[1]); err != nil {
 		t.Fatal(err)
 	}
 	r := e.runner(t, 3)
@@ -269,7 +269,7 @@ func TestRetryResumesAPartialRun(t *testing.T) {
 func TestAccountsTimeZonesAndCurrencies(t *testing.T) {
 	monday := lastSunday.AddDate(0, 0, 1)
 	clock := shiftedClock(monday.Add(5 * time.Hour))
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 3, Now: clock}, nil)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3, Now: clock}, nil)
 	r := e.runner(t, 3)
 	o := pipeline.Options{Weeks: 6, Lookback: 28}
 	rep, err := r.Run(context.Background(), o, "")
@@ -393,7 +393,7 @@ func refuseInsights(account *atomic.Pointer[string], on *atomic.Bool) func(http.
 func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
 	var refuse atomic.Bool
 	var refused atomic.Pointer[string]
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
 	acct := e.sim.Accounts()[1]
 	refused.Store(&acct.ID)
 	ctx := context.Background()
@@ -459,7 +459,7 @@ func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
 func TestRefetchIsNotUndoneByAResumedRun(t *testing.T) {
 	var refuse atomic.Bool
 	var refused atomic.Pointer[string]
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
 	acct := e.sim.Accounts()[1]
 	refused.Store(&acct.ID)
 	ctx := context.Background()

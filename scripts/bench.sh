@@ -4,7 +4,7 @@
 # worker vs three) and replaces only their section of BENCHMARKS.md.
 # Run under scripts/with-test-db.sh (make bench does), which sets TEST_DATABASE_URL.
 # The benchmarks live in bench/ (the daily and the first run on a Meta-like model: old loop, its
-# parallel fix and metapipe; metapipe's own CPU and memory; the service), load/, transform/ and
+# parallel fix and metapipe; metapipe's own CPU and memory; the service), store/, transform/ and
 # extract/. BENCH_SAVE=FILE keeps the raw benchmark output (the report can be rendered again from
 # it: see bench/report_test.go).
 set -euo pipefail
@@ -28,7 +28,7 @@ if [ "${BENCH:-}" != service ]; then
 	run go test -run '^$' -bench '^BenchmarkResources$' -benchtime 1x -timeout 1h ./bench/
 	run go test -run '^$' -bench '^BenchmarkTransform(Simulated)?$' -benchtime 1x -timeout 1h ./transform/
 	run go test -run '^$' -bench '^BenchmarkDecodePage$' -benchtime 2s -timeout 1h ./extract/
-	run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./load/
+	run go test -run '^$' -bench '^BenchmarkLoad$' -benchtime 1x -timeout 2h ./store/
 fi
 run go test -run '^$' -bench '^BenchmarkPostRuns$' -benchtime 1x -timeout 1h ./bench/
 run go test -run '^$' -bench '^BenchmarkWorkers$' -benchtime 1x -timeout 2h ./bench/

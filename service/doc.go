@@ -14,7 +14,7 @@
 // a job taken over meanwhile): a job is never done without its rows, nor its rows in without
 // the job done.
 //
-// The per-client run lock (load.LockClients, a lease row) keeps a client in one run at a time, across
+// The per-client run lock (store.LockClients, a lease row) keeps a client in one run at a time, across
 // `metapipe run` and jobs: a job whose client is held snoozes. Holds Meta puts on an ad account
 // (throttling) are shared by every worker through ad_account_throttle. A failing client is
 // retried by River with backoff, a bounded number of times; permanent errors (a refused token,

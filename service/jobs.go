@@ -17,8 +17,8 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/store"
 	"github.com/metapipe/metapipe/transform"
 )
 
@@ -169,9 +169,9 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	}
 
 	// One run at a time per client, across metapipe run and the jobs.
-	locks, err := load.LockClients(ctx, s.pool, []records.Client{cr.client},
+	locks, err := store.LockClients(ctx, s.pool, []records.Client{cr.client},
 		s.runner.Lease(fmt.Sprintf("metapipe worker %s, job %d of run %s", s.cfg.ID, job.ID, a.RunID)))
-	var busy *load.BusyError
+	var busy *store.BusyError
 	if errors.As(err, &busy) {
 		log.Info("client held by another run: snoozing", "for", busyWait)
 		return errors.Join(s.note(ctx, job, StateWaiting, "another run holds the client"), river.JobSnooze(busyWait))
@@ -283,51 +283,51 @@ func (s *Service) extractStep(ctx context.Context, job *river.Job[ClientRunArgs]
 
 // loadStep reads the client's KPI days, transforms it and loads it in the transaction that
 // completes the job, fenced against a job rescued or taken over meanwhile.
-func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir) (load.Result, error) {
+func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir) (store.Result, error) {
 	a := job.Args
 	if err := s.setState(ctx, job, StateLoading); err != nil {
-		return load.Result{}, err
+		return store.Result{}, err
 	}
 	since, until := cp.Range().Since, cp.Range().Until
 	if _, err := extract.ReadKPI(ctx, s.pool, []string{a.ClientID}, since, until, dir.KPI()); err != nil {
-		return load.Result{}, err
+		return store.Result{}, err
 	}
 	in := transform.Input{
 		Clients: []transform.ClientInput{{ClientID: a.ClientID, Dir: dir.Client(a.ClientID), AsOf: until, Currency: cp.Currency}},
 		KPIPath: dir.KPI(), OutPath: dir.Summaries()}
 	tres, err := transform.Run(ctx, in)
 	if err != nil {
-		return load.Result{}, err
+		return store.Result{}, err
 	}
 	var readAgain []pipeline.RefetchRecord
 	if tres.PerClient[a.ClientID].Err == nil {
 		var again bool
 		readAgain, again, err = s.refetchStep(ctx, job, cr, cp, dir, tres) // weeks whose sums disagree, read once more
 		if err != nil {
-			return load.Result{}, err
+			return store.Result{}, err
 		}
 		if again {
 			if tres, err = transform.Run(ctx, in); err != nil {
-				return load.Result{}, err
+				return store.Result{}, err
 			}
 		}
 		pipeline.MarkAgreed(readAgain, pipeline.Disagreeing(tres.Warnings)[a.ClientID])
 	}
 	notFinal := pipeline.NotFinal(tres.Warnings)[a.ClientID]
 	if cerr := tres.PerClient[a.ClientID].Err; cerr != nil {
-		return load.Result{}, river.JobCancel(cerr) // the same report runs give the same rows
+		return store.Result{}, river.JobCancel(cerr) // the same report runs give the same rows
 	}
-	lreq := load.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
-		Sync: []load.SyncState{cp.SyncStateHeldBack(a.RunID, notFinal)}, Ranges: []load.ClientRange{cp.LoadRange()},
+	lreq := store.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
+		Sync: []store.SyncState{cp.SyncStateHeldBack(a.RunID, notFinal)}, Ranges: []store.ClientRange{cp.LoadRange()},
 		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, Replace: cr.replace, LockTimeout: s.cfg.Pipeline.LockTimeout}
-	var lres load.Result
+	var lres store.Result
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var attempt int
 		var lastBy string
 		if err := tx.QueryRow(ctx, fenceJob, job.ID).Scan(&attempt, &lastBy); err != nil || attempt != job.Attempt || lastBy != s.cfg.ID {
 			return errTakenOver
 		}
-		if lres, err = load.LoadTx(ctx, tx, lreq); err != nil {
+		if lres, err = store.LoadTx(ctx, tx, lreq); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID,

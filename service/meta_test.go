@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/service"
 )
@@ -17,7 +17,7 @@ import (
 func TestServiceMetaAtItsWorst(t *testing.T) {
 	ctx := context.Background()
 	t.Run("a deprecated API version", func(t *testing.T) {
-		e := newEnv(t, fixtures.Config{Accounts: 2, OldestVersion: "v24.0", NewestVersion: "v27.0"})
+		e := newEnv(t, graphsim.Config{Accounts: 2, OldestVersion: "v24.0", NewestVersion: "v27.0"})
 		cfg := e.config("worker", 2)
 		cfg.Pipeline.APIVersion = "v22.0"
 		s := start(t, openWith(t, cfg))
@@ -33,8 +33,8 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 		}
 	})
 	t.Run("weeks whose sums disagree stay open", func(t *testing.T) {
-		e := newEnv(t, fixtures.Config{Accounts: 2})
-		e.sim.SetFaults(e.sim.Accounts()[1].ID, fixtures.Faults{ShortCampaigns: true})
+		e := newEnv(t, graphsim.Config{Accounts: 2})
+		e.sim.SetFaults(e.sim.Accounts()[1].ID, graphsim.Faults{ShortCampaigns: true})
 		s := start(t, e.open(t, "worker", 2))
 		id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13})
 		if err != nil {
@@ -56,8 +56,8 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 		}
 	})
 	t.Run("weeks whose sums disagree only at first: read again, final", func(t *testing.T) {
-		e := newEnv(t, fixtures.Config{Accounts: 2})
-		e.sim.SetFaults(e.sim.Accounts()[1].ID, fixtures.Faults{ShortCampaignsFirstRead: true})
+		e := newEnv(t, graphsim.Config{Accounts: 2})
+		e.sim.SetFaults(e.sim.Accounts()[1].ID, graphsim.Faults{ShortCampaignsFirstRead: true})
 		s := start(t, e.open(t, "worker", 2))
 		id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13})
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
+	"github.com/metapipe/metapipe/store"
 )
 
 // Metrics are a service process's Prometheus metrics (prometheus/client_golang), in a
@@ -106,7 +106,7 @@ func (m *Metrics) graphAnswer(kind extract.CallKind, err error) {
 }
 
 // loaded counts a load's rows.
-func (m *Metrics) loaded(r load.Result) {
+func (m *Metrics) loaded(r store.Result) {
 	m.rows.WithLabelValues("inserted").Add(float64(r.Inserted))
 	m.rows.WithLabelValues("updated").Add(float64(r.Updated))
 	m.rows.WithLabelValues("unchanged").Add(float64(r.Unchanged))

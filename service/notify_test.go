@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/backoff"
 	"github.com/metapipe/metapipe/service"
 )
@@ -73,23 +73,23 @@ func (r *receiver) all() []posted {
 // database URL. A third webhook that answers 400 is posted each event once, not retried, and
 // counted by metapipe_notify_deliveries_undelivered.
 func TestNotificationsArriveOnceSigned(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 4})
+	e := newEnv(t, graphsim.Config{Accounts: 4})
 	ctx := context.Background()
 	rcv := &receiver{fail: 2}
 	hook := httptest.NewServer(rcv)
 	t.Cleanup(hook.Close)
-	for i, tok := range []string{fixtures.DemoToken, fixtures.DemoToken, fixtures.ExpiredToken, ""} {
+	for i, tok := range []string{graphsim.DemoToken, graphsim.DemoToken, graphsim.ExpiredToken, ""} {
 		if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = nullif($1, '') WHERE id = $2`, tok, e.clients[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.sim.SetFaults(e.sim.Accounts()[0].ID, fixtures.Faults{ThrottleEvery: 3, RegainMinutes: 2})
+	e.sim.SetFaults(e.sim.Accounts()[0].ID, graphsim.Faults{ThrottleEvery: 3, RegainMinutes: 2})
 	hooks := []service.Webhook{{URL: hook.URL + "/generic", Format: service.FormatJSON}, {URL: hook.URL + "/slack", Format: service.FormatSlack},
 		{URL: hook.URL + "/refuse", Format: service.FormatJSON}}
 	workers := make([]*service.Service, 2)
 	for i := range workers {
 		cfg := e.config(fmt.Sprintf("worker-%d", i+1), 2)
-		cfg.Pipeline.Token = extract.NewToken(fixtures.ExpiredToken) // the default token, refused
+		cfg.Pipeline.Token = extract.NewToken(graphsim.ExpiredToken) // the default token, refused
 		cfg.Notify = service.NotifyConfig{
 			Webhooks:       hooks,
 			Secret:         webhookSecret,
@@ -158,7 +158,7 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 		if sig := p.header.Get("X-Metapipe-Signature"); sig != "sha256="+hex.EncodeToString(m.Sum(nil)) {
 			t.Errorf("%s event %s: signature %q does not match the body's HMAC-SHA256", p.path, id, sig)
 		}
-		for _, secret := range []string{fixtures.DemoToken, fixtures.ExpiredToken, webhookSecret, e.dbURL, "postgres://"} {
+		for _, secret := range []string{graphsim.DemoToken, graphsim.ExpiredToken, webhookSecret, e.dbURL, "postgres://"} {
 			if strings.Contains(string(p.body), secret) {
 				t.Errorf("%s event %s: the body holds %q:\n%s", p.path, id, secret, p.body)
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -24,15 +24,15 @@ import (
 // retried job completed at once without running, and the client stayed failed). Each job's
 // arguments name its client, never a token.
 func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
+	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
 	ctx := context.Background()
 	accts := e.sim.Accounts()
 	failing, deleted, cancelled := e.clients[0], e.clients[1], e.clients[2]
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, failing); err != nil {
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, failing); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range accts[1:] { // report runs that keep their jobs waiting (snoozed)
-		e.sim.SetFaults(a.ID, fixtures.Faults{JobDuration: 10 * time.Minute})
+		e.sim.SetFaults(a.ID, graphsim.Faults{JobDuration: 10 * time.Minute})
 	}
 	s := start(t, e.open(t, "worker-1", 3))
 	rc := s.River()
@@ -100,7 +100,7 @@ func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
 			t.Errorf("job %d's args %s: want the client's name %q", j, row.EncodedArgs, name)
 		}
 		if args := string(row.EncodedArgs); strings.Contains(args, "token") ||
-			strings.Contains(args, fixtures.DemoToken) || strings.Contains(args, fixtures.ExpiredToken) {
+			strings.Contains(args, graphsim.DemoToken) || strings.Contains(args, graphsim.ExpiredToken) {
 			t.Errorf("job %d's args hold a token: %s", j, args)
 		}
 	}
@@ -142,7 +142,7 @@ func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, failing); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.SetFaults(accts[2].ID, fixtures.Faults{})
+	e.sim.SetFaults(accts[2].ID, graphsim.Faults{})
 	for _, cid := range []string{failing, cancelled} {
 		if _, err := rc.JobRetry(ctx, jobs[cid]); err != nil {
 			t.Fatal(err)

@@ -27,7 +27,7 @@ type RunRequest struct {
 	Full    bool      // refetch the whole horizon
 	Source  string    // api, enqueue, schedule or page (the run's history says who asked)
 	// Replace is an explicit re-fetch: the loads replace the stored figures of the range even
-	// when they are as of a later date (load.Request.Replace). It needs Full.
+	// when they are as of a later date (store.Request.Replace). It needs Full.
 	Replace bool
 }
 

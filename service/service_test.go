@@ -14,19 +14,19 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
+	"github.com/metapipe/metapipe/store"
 )
 
 var lastSunday = e2etest.LastSunday
 
 type env struct {
-	sim     *fixtures.Simulator
+	sim     *graphsim.Simulator
 	url     string
 	dbURL   string
 	pool    *pgxpool.Pool
@@ -34,13 +34,13 @@ type env struct {
 	clients []string
 }
 
-func newEnv(t *testing.T, cfg fixtures.Config) *env {
+func newEnv(t *testing.T, cfg graphsim.Config) *env {
 	t.Helper()
 	return newWrappedEnv(t, cfg, nil)
 }
 
 // newWrappedEnv is newEnv with a middleware in front of the simulator.
-func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) http.Handler) *env {
+func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -51,7 +51,7 @@ func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) ht
 	if cfg.JobDuration == 0 {
 		cfg.JobDuration = 600 * time.Millisecond
 	}
-	sim := fixtures.New(cfg)
+	sim := graphsim.New(cfg)
 	var h http.Handler = sim
 	if wrap != nil {
 		h = wrap(sim)
@@ -66,13 +66,13 @@ func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) ht
 	t.Cleanup(pool.Close)
 	e.pool = pool
 	ctx := context.Background()
-	if err := load.Migrate(ctx, pool); err != nil {
+	if err := store.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := service.MigrateRiver(ctx, pool, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.clients, err = fixtures.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
+	if e.clients, err = graphsim.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -80,7 +80,7 @@ func newWrappedEnv(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) ht
 
 func (e *env) config(id string, concurrency int) service.Config {
 	return service.Config{
-		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(fixtures.DemoToken), StageDir: e.stage,
+		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage,
 			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
 			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
 			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},
@@ -137,7 +137,7 @@ func waitRun(t *testing.T, s *service.Service, id string, within time.Duration) 
 // the simulator's truth, five report runs each and no more although the jobs snoozed while
 // Meta worked; the run says done and its clients' progress is whole.
 func TestServiceRunsClientsAsJobs(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 4})
+	e := newEnv(t, graphsim.Config{Accounts: 4})
 	ctx := context.Background()
 	a, b := start(t, e.open(t, "worker-a", 2)), start(t, e.open(t, "worker-b", 2))
 	id, err := a.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 8, Source: "test"})
@@ -187,7 +187,7 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 // (--sync-weeks), submitting no report run, and the table still equals the simulator's truth.
 // The first run, 3 clients' 12 weeks, is read in synchronous chunks (the planner).
 func TestServiceDailyRunReadsSynchronously(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 3})
+	e := newEnv(t, graphsim.Config{Accounts: 3})
 	ctx := context.Background()
 	cfg := e.config("worker", 3)
 	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
@@ -206,7 +206,7 @@ func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	if r := waitRun(t, s, first, 2*time.Minute); r.State != "done" {
 		t.Fatalf("first run: %+v", r)
 	}
-	submitted, syncReads := runs(), e.sim.Counters().Requests[fixtures.KindSync]
+	submitted, syncReads := runs(), e.sim.Counters().Requests[graphsim.KindSync]
 	if submitted != 0 {
 		// A run of 3 clients' 12 weeks: the planner reads them in synchronous chunks.
 		t.Errorf("first run of 12 weeks: %d report runs, want none", submitted)
@@ -229,7 +229,7 @@ func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	if n := runs() - submitted; n != 0 {
 		t.Errorf("the daily run submitted %d report runs, want none", n)
 	}
-	if n := e.sim.Counters().Requests[fixtures.KindSync] - syncReads; n < 3*5 {
+	if n := e.sim.Counters().Requests[graphsim.KindSync] - syncReads; n < 3*5 {
 		t.Errorf("the daily run made %d synchronous reads, want at least one per client and kind (15)", n)
 	}
 	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 12)
@@ -243,9 +243,9 @@ func isConflict(err error, id string) bool {
 // A refused token fails that client at once (not retried), the others are loaded, and the run
 // is partial; bad requests are field errors.
 func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, e.clients[0]); err != nil {
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[0]); err != nil {
 		t.Fatal(err)
 	}
 	s := start(t, e.open(t, "worker", 2))
@@ -322,7 +322,7 @@ func slowPages(d time.Duration) func(http.Handler) http.Handler {
 // with an error that says so and what to raise, not a bare "context deadline exceeded"; given
 // a bound longer than its reading, the same client is loaded in one attempt.
 func TestAttemptOutlastingItsBound(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 1, JobDuration: 200 * time.Millisecond}, slowPages(300*time.Millisecond))
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 1, JobDuration: 200 * time.Millisecond}, slowPages(300*time.Millisecond))
 	ctx := context.Background()
 	run := func(rescueAfter time.Duration) *service.RunView {
 		cfg := e.config("worker-"+rescueAfter.String(), 1)
@@ -355,7 +355,7 @@ func TestAttemptOutlastingItsBound(t *testing.T) {
 // jobs, and the same request again is a conflict naming it: what a run was asked for is kept
 // short whatever its size.
 func TestEnqueueAWholeFleet(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := context.Background()
 	if _, err := e.pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id, active)
 		SELECT 'Fleet ' || i, 'act_' || (2000000000 + i), true FROM generate_series(1, 999) i`); err != nil {
@@ -384,7 +384,7 @@ func TestEnqueueAWholeFleet(t *testing.T) {
 // client, once a day: the schedule fires every second here, and one run is queued, worked and
 // done, and no second one.
 func TestScheduleQueuesOneRunADay(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := context.Background()
 	cfg := e.config("scheduler", 2)
 	cfg.Schedule = "@every 1s"
@@ -418,7 +418,7 @@ func TestScheduleQueuesOneRunADay(t *testing.T) {
 // A binary rolled out before metapipe migrate (metapipe's schema older than it needs) does not
 // start: exit 3 with what to run, not a failure at the first job.
 func TestServiceRefusesAnOldSchema(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := context.Background()
 	if _, err := e.pool.Exec(ctx, `DELETE FROM metapipe_schema_migrations WHERE version_id = (SELECT max(version_id) FROM metapipe_schema_migrations)`); err != nil {
 		t.Fatal(err)
@@ -437,7 +437,7 @@ func TestServiceRefusesAnOldSchema(t *testing.T) {
 // attempt retried and loaded elsewhere leaves files only this worker sees), and those of runs
 // the database does not know, when it starts; a client still in progress keeps its folder.
 func TestWorkerSweepsStagedFilesOfClientsThatAreOver(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 2})
+	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := context.Background()
 	q := e.open(t, "queue-only", 0)
 	done, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 3, Source: "test", Clients: []string{e.clients[0]}})
@@ -494,7 +494,7 @@ func failing(http.Handler) http.Handler {
 // 2 attempts. Before, River took the attempts from the job's row, set by whoever inserted it,
 // and the worker's limit had no effect (River's third attempt came 16 s later, and three more).
 func TestWorkerMaxAttemptsAppliesToEveryJob(t *testing.T) {
-	e := newWrappedEnv(t, fixtures.Config{Accounts: 1}, failing)
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 1}, failing)
 	ctx := context.Background()
 	queuer := e.config("serve", 0)
 	queuer.MaxAttempts = 6
@@ -530,7 +530,7 @@ func TestWorkerMaxAttemptsAppliesToEveryJob(t *testing.T) {
 // none, and the table equals the simulator's truth. Before, the service's jobs read a long
 // range by five report runs whatever the fleet.
 func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
-	e := newEnv(t, fixtures.Config{Accounts: 1})
+	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := context.Background()
 	cfg := e.config("worker", 2)
 	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
@@ -556,7 +556,7 @@ func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 	for _, k := range records.Kinds {
 		planned += len(plan.Range().Chunks(plan.SyncChunks[k]))
 	}
-	if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindPoll] != 0 || c.Requests[fixtures.KindSync] < int64(planned) ||
+	if c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindPoll] != 0 || c.Requests[graphsim.KindSync] < int64(planned) ||
 		planned <= len(records.Kinds) {
 		t.Errorf("requests %v, %d chunks planned; want every chunk read synchronously, no report run submitted or polled", c.Requests, planned)
 	}

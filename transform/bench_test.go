@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/records"
 )
 
@@ -113,12 +113,12 @@ func benchInput(b *testing.B, clients, weeks int) Input {
 }
 
 // BenchmarkTransformSimulated is BenchmarkTransform on the simulator's data: 200 ad accounts,
-// 54 weeks, extracted from the simulator (fixtures, in process) by extract as a run does, the
+// 54 weeks, extracted from the simulator (graphsim, in process) by extract as a run does, the
 // KPI days staged sorted by client as the extract's bulk read does, the clients in the plan's
 // order (by name). Its JSON columns are larger and less regular than the synthetic ones.
 func BenchmarkTransformSimulated(b *testing.B) {
 	const accounts = 200
-	sim := fixtures.New(fixtures.Config{Accounts: accounts, Seed: 13, JobDuration: 20 * time.Millisecond})
+	sim := graphsim.New(graphsim.Config{Accounts: accounts, Seed: 13, JobDuration: 20 * time.Millisecond})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	until := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC) // a Sunday
@@ -138,7 +138,7 @@ func BenchmarkTransformSimulated(b *testing.B) {
 	if err := g.Wait(); err != nil {
 		b.Fatal(err)
 	}
-	slices.SortFunc(accts, func(x, y fixtures.Account) int { return strings.Compare(x.ID, y.ID) })
+	slices.SortFunc(accts, func(x, y graphsim.Account) int { return strings.Compare(x.ID, y.ID) })
 	var kpi []records.KPIRow
 	for _, a := range accts {
 		for _, k := range sim.KPIDays(a.ID, since, until) {
@@ -152,7 +152,7 @@ func BenchmarkTransformSimulated(b *testing.B) {
 	if err := records.WriteParquet(in.KPIPath, kpi, records.KPIRowGroupRows); err != nil {
 		b.Fatal(err)
 	}
-	slices.SortFunc(accts, func(x, y fixtures.Account) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(accts, func(x, y graphsim.Account) int { return strings.Compare(x.Name, y.Name) })
 	for _, a := range accts {
 		in.Clients = append(in.Clients, ClientInput{ClientID: a.ID, Dir: run.Client(a.ID)})
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/transform"
 )
@@ -22,7 +22,7 @@ import (
 // (not by calling the code under test): totals, reach and frequency, campaign_data entry by
 // entry in order, the placement, demographic and ad tables, and the KPI columns.
 func TestGoldenFromSimulator(t *testing.T) {
-	sim := fixtures.New(fixtures.Config{Accounts: 2, Seed: 21, JobDuration: 80 * time.Millisecond})
+	sim := graphsim.New(graphsim.Config{Accounts: 2, Seed: 21, JobDuration: 80 * time.Millisecond})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 
@@ -129,7 +129,7 @@ type truthWeek struct {
 	resValue     decimal.Decimal
 }
 
-func weekTruth(sim *fixtures.Simulator, acct string, mon, end time.Time, kpi []records.KPIRow, clientID string) *truthWeek {
+func weekTruth(sim *graphsim.Simulator, acct string, mon, end time.Time, kpi []records.KPIRow, clientID string) *truthWeek {
 	w := &truthWeek{campaigns: map[string]*campTruth{}, placements: map[string]figs{}, demographics: map[string]figs{},
 		ads: map[string]figs{}, rankings: map[string]string{}}
 	add := func(f *figs, s, i, c int64) { f.spend += s; f.imp += i; f.clicks += c }

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
@@ -103,7 +103,7 @@ func TestGlobalFlagsInBothPositions(t *testing.T) {
 	}
 
 	// --verbose needs a run to say something at debug level.
-	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 4, JobDuration: 150 * time.Millisecond})
+	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 4, JobDuration: 150 * time.Millisecond})
 	for _, args := range [][]string{
 		append([]string{"--verbose"}, runArgs("--weeks", "2")...),
 		append(runArgs("--weeks", "2"), "--verbose"),
@@ -214,7 +214,7 @@ func jsonLines(t *testing.T, stream, s string) []map[string]any {
 // run_finished event carrying the status, the row counts and the timings: the last line of
 // stdout, and of both streams in one log as cron keeps it.
 func TestJSONModeRun(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 6, JobDuration: 150 * time.Millisecond})
+	w := newWorld(t, graphsim.Config{Accounts: 2, Seed: 6, JobDuration: 150 * time.Millisecond})
 	check := func(t *testing.T, res result, status string, code int) map[string]any {
 		t.Helper()
 		if res.code != code {
@@ -257,8 +257,8 @@ func TestJSONModeRun(t *testing.T) {
 	})
 	t.Run("a client failed", func(t *testing.T) {
 		// Report runs that always fail (six weeks are read synchronously unless told not to).
-		w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{FailJobs: -1})
-		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{})
+		w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{FailJobs: -1})
+		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{})
 		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--sync-weeks", "0")...), "partial", 1)
 		if e, _ := last["error"].(string); !strings.Contains(e, w.sim.Accounts()[1].Name) {
 			t.Errorf("run_finished error %q does not name the failed client", e)
@@ -321,8 +321,8 @@ func TestJSONModeRun(t *testing.T) {
 		// Campaign sums short of the account's in every week (read again once, still short):
 		// run_finished names the client, its weeks not final and what was read again; the text
 		// summary says so too.
-		w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{ShortCampaigns: true})
-		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, fixtures.Faults{})
+		w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{ShortCampaigns: true})
+		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{})
 		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full")...), "done", 0)
 		ds, _ := last["disagreeing"].([]any)
 		if len(ds) != 1 {

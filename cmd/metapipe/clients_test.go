@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/tokencrypt"
 )
 
@@ -40,7 +40,7 @@ func (w *world) runIn(t *testing.T, stdin string, env []string, args ...string) 
 // old one as METAPIPE_TOKEN_KEY_PREVIOUS) encrypts everything again under the new key. No
 // output holds a token.
 func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3, JobDuration: 100 * time.Millisecond})
+	w := newWorld(t, graphsim.Config{Accounts: 2, Seed: 3, JobDuration: 100 * time.Millisecond})
 	ctx := context.Background()
 	k1, k2 := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
 	key1 := []string{"METAPIPE_TOKEN_KEY=" + hex.EncodeToString(k1)}

@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/metapipe/metapipe/extract"
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
 )
@@ -41,7 +41,7 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer stop()
-	cfg.GraphURL, cfg.Token = url, extract.NewToken(fixtures.DemoToken)
+	cfg.GraphURL, cfg.Token = url, extract.NewToken(graphsim.DemoToken)
 	r, err := pipeline.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 		last = time.Now().In(time.FixedZone("UTC+14", 14*3600))
 	}
 	horizon := pipeline.Monday(last).AddDate(0, 0, -7*o.Weeks)
-	ids, err := fixtures.SeedDemo(ctx, r.Pool(), sim, horizon, last)
+	ids, err := graphsim.SeedDemo(ctx, r.Pool(), sim, horizon, last)
 	if err != nil {
 		return fmt.Errorf("%w: seed demo: %w", pipeline.ErrCannotStart, err)
 	}
@@ -113,7 +113,7 @@ func sumCounts(m map[string]int64) int64 {
 
 func fmtCounts(m map[string]int64) string {
 	var parts []string
-	for _, k := range []string{fixtures.KindAccount, fixtures.KindSubmit, fixtures.KindPoll, fixtures.KindResults, fixtures.KindSync, fixtures.KindOther} {
+	for _, k := range []string{graphsim.KindAccount, graphsim.KindSubmit, graphsim.KindPoll, graphsim.KindResults, graphsim.KindSync, graphsim.KindOther} {
 		if m[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 		}

@@ -7,14 +7,14 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
+	"github.com/metapipe/metapipe/store"
 )
 
 func newMigrateCommand() *cli.Command {
 	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent); with METAPIPE_TOKEN_KEY, encrypt the clients' tokens", Action: runMigrate,
-		Flags: []cli.Flag{&cli.DurationFlag{Name: "wait", Value: load.DefaultMigrateWait, Validator: between(time.Second, time.Hour),
+		Flags: []cli.Flag{&cli.DurationFlag{Name: "wait", Value: store.DefaultMigrateWait, Validator: between(time.Second, time.Hour),
 			Usage: "the longest it waits while another migrate holds the migration lock (then exit 3, naming the holder)"}}}
 }
 
@@ -29,18 +29,18 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer r.Close()
 	// The version before: 0 on an empty database (no goose table yet).
-	from, _, err := load.SchemaVersion(ctx, r.Pool())
+	from, _, err := store.SchemaVersion(ctx, r.Pool())
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
 	if err := r.MigrateWait(ctx, cmd.Duration("wait")); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	river, err := service.MigrateRiverWith(ctx, r.Pool(), load.MigrateOptions{Lease: r.Lease(""), Wait: cmd.Duration("wait"), Log: cfg.Logger})
+	river, err := service.MigrateRiverWith(ctx, r.Pool(), store.MigrateOptions{Lease: r.Lease(""), Wait: cmd.Duration("wait"), Log: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	version, _, err := load.SchemaVersion(ctx, r.Pool())
+	version, _, err := store.SchemaVersion(ctx, r.Pool())
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/store"
 )
 
 func newResetStateCommand() *cli.Command {
@@ -69,7 +69,7 @@ func printReset(w io.Writer, rs pipeline.Reset) {
 	fmt.Fprintf(w, "  before: %s\n  after:  %s\n", describeState(rs.Before), describeState(rs.After))
 }
 
-func describeState(s *load.SyncState) string {
+func describeState(s *store.SyncState) string {
 	if s == nil {
 		return "no sync state (the next run backfills the horizon)"
 	}
@@ -82,7 +82,7 @@ func describeState(s *load.SyncState) string {
 
 // syncStateJSON is a sync state as the other events write it: snake_case names, dates as
 // YYYY-MM-DD; nil when there is none.
-func syncStateJSON(st *load.SyncState) map[string]any {
+func syncStateJSON(st *store.SyncState) map[string]any {
 	if st == nil {
 		return nil
 	}

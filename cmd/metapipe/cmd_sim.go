@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/pipeline"
 )
 
@@ -22,17 +22,17 @@ func newSimCommand() *cli.Command {
 }
 
 // newSim builds the simulator from the sim and demo flags.
-func newSim(cmd *cli.Command) (*fixtures.Simulator, error) {
+func newSim(cmd *cli.Command) (*graphsim.Simulator, error) {
 	if err := checkJitter(cmd); err != nil {
 		return nil, err
 	}
-	return fixtures.New(fixtures.Config{Seed: cmd.Int64("seed"), Accounts: cmd.Int("accounts"), JobDuration: cmd.Duration("job-duration"),
+	return graphsim.New(graphsim.Config{Seed: cmd.Int64("seed"), Accounts: cmd.Int("accounts"), JobDuration: cmd.Duration("job-duration"),
 		Latency: cmd.Duration("latency"), Jitter: cmd.Duration("jitter")}), nil
 }
 
 // serveSim serves the simulator on a loopback address and returns its URL; the server's own
 // error lines go to log.
-func serveSim(ctx context.Context, addr string, sim *fixtures.Simulator, log *slog.Logger) (string, func(), error) {
+func serveSim(ctx context.Context, addr string, sim *graphsim.Simulator, log *slog.Logger) (string, func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: --addr %q: %w", pipeline.ErrUsage, addr, err)
@@ -76,12 +76,12 @@ func runSim(ctx context.Context, cmd *cli.Command) error {
 		for _, a := range sim.Accounts() {
 			accounts = append(accounts, "act_"+a.ID)
 		}
-		event(cmd, "sim_listening", false, "url", url, "token", fixtures.DemoToken, "accounts", accounts,
+		event(cmd, "sim_listening", false, "url", url, "token", graphsim.DemoToken, "accounts", accounts,
 			"job_duration", cmd.Duration("job-duration").String(), "latency", cmd.Duration("latency").String(), "jitter", cmd.Duration("jitter").String())
 	} else {
 		w := cmd.Root().Writer
 		fmt.Fprintf(w, "Graph API simulator on %s (job duration %s, latency %s ± %s)\n", url, cmd.Duration("job-duration"), cmd.Duration("latency"), cmd.Duration("jitter"))
-		fmt.Fprintf(w, "  export META_GRAPH_URL=%s META_ACCESS_TOKEN=%s\n", url, fixtures.DemoToken)
+		fmt.Fprintf(w, "  export META_GRAPH_URL=%s META_ACCESS_TOKEN=%s\n", url, graphsim.DemoToken)
 		for _, a := range sim.Accounts() {
 			fmt.Fprintf(w, "  account act_%s  %s\n", a.ID, a.Name)
 		}

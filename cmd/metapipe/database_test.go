@@ -21,7 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
@@ -32,7 +32,7 @@ import (
 func TestEveryExecMode(t *testing.T) {
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
-			w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 8, JobDuration: 300 * time.Millisecond})
+			w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 8, JobDuration: 300 * time.Millisecond})
 			w.db += "&default_query_exec_mode=" + mode
 			if res := w.run(t, nil, "migrate"); res.code != 0 {
 				t.Fatalf("migrate: exit %d %s", res.code, res.stderr)
@@ -243,7 +243,7 @@ func selfSignedCert(t *testing.T, dir, host string) (ca, cert, key string) {
 // statements run here, word for word.
 func TestGrantedRoleRunsAndWorks(t *testing.T) {
 	role := pgtest.NewRole(t, map[string]string{"statement_timeout": "5s"}) // dropped after the database
-	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 3, JobDuration: 300 * time.Millisecond})
+	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 3, JobDuration: 300 * time.Millisecond})
 	var db, owner string
 	if err := w.pool.QueryRow(context.Background(), `SELECT current_database(), current_user`).Scan(&db, &owner); err != nil {
 		t.Fatal(err)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/tokencrypt"
-	"github.com/metapipe/metapipe/load"
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/store"
 )
 
 // The allowed ranges of the numeric flags. A value outside is a usage error (exit 2) that names
@@ -76,7 +76,7 @@ func oneOf(words ...string) func(string) error {
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "database-url", Sources: cli.EnvVars("DATABASE_URL"), Usage: "PostgreSQL `URL`"},
-		&cli.DurationFlag{Name: "lock-lease", Value: load.DefaultLeaseTTL, Sources: cli.EnvVars("METAPIPE_LOCK_LEASE"), Validator: between(2*time.Second, time.Hour),
+		&cli.DurationFlag{Name: "lock-lease", Value: store.DefaultLeaseTTL, Sources: cli.EnvVars("METAPIPE_LOCK_LEASE"), Validator: between(2*time.Second, time.Hour),
 			Usage: "how long a client's run lock (or the migration lock) outlives a holder that died (SIGKILL, a lost machine); live holders renew it every third of it"},
 		&cli.StringFlag{Name: "stage-dir", Value: pipeline.DefaultStageDir, Sources: cli.EnvVars("METAPIPE_STAGE_DIR"),
 			Usage: "folder of run directories", TakesFile: true},
@@ -271,7 +271,7 @@ func config(cmd *cli.Command) (pipeline.Config, error) {
 		PageSize:       cmd.Int("page-size"),
 		JobsPerAccount: cmd.Int("jobs-per-account"),
 		LockLease:      cmd.Duration("lock-lease"),
-		Holder:         load.DefaultHolder("metapipe " + cmd.Name),
+		Holder:         store.DefaultHolder("metapipe " + cmd.Name),
 		Logger:         logger(cmd),
 	}
 	keys, err := tokencrypt.FromEnv()

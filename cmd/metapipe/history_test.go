@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // One history: a run of metapipe run, as cron or Airflow starts it, is in the service's
@@ -17,8 +17,8 @@ import (
 // failed client with Meta's code); status says it shows the newest run and, with --exit-code,
 // exits as the run ended.
 func TestCronRunInTheServiceHistory(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3, JobDuration: 150 * time.Millisecond})
-	if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, w.ids[0]); err != nil {
+	w := newWorld(t, graphsim.Config{Accounts: 2, Seed: 3, JobDuration: 150 * time.Millisecond})
+	if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	res := w.run(t, nil, runArgs("--weeks", "6")...)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 )
 
@@ -43,7 +43,7 @@ var lastSunday = e2etest.LastSunday
 
 // world is a simulator, a migrated database with its demo clients and a stage folder.
 type world struct {
-	sim   *fixtures.Simulator
+	sim   *graphsim.Simulator
 	url   string
 	db    string
 	pool  *pgxpool.Pool
@@ -51,7 +51,7 @@ type world struct {
 	ids   []string
 }
 
-func newWorld(t *testing.T, cfg fixtures.Config) *world {
+func newWorld(t *testing.T, cfg graphsim.Config) *world {
 	t.Helper()
 	return newWrappedWorld(t, cfg, nil)
 }
@@ -63,7 +63,7 @@ type result struct {
 
 func (w *world) cmd(env []string, args ...string) *exec.Cmd {
 	c := exec.Command(binary, append([]string{"--stage-dir", w.stage, "--log-format", "json"}, args...)...)
-	c.Env = append(os.Environ(), "DATABASE_URL="+w.db, "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+fixtures.DemoToken)
+	c.Env = append(os.Environ(), "DATABASE_URL="+w.db, "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+graphsim.DemoToken)
 	c.Env = append(c.Env, env...)
 	return c
 }
@@ -128,13 +128,13 @@ func (w *world) startUntilSaved(t *testing.T, n int) (*exec.Cmd, *bytes.Buffer) 
 // Killed with SIGKILL after its submits, the rerun submits nothing new for the saved report
 // runs and ends with the same table as an uninterrupted run.
 func TestKillAfterSubmitsThenResume(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 3, Seed: 5, JobDuration: 1500 * time.Millisecond})
+	w := newWorld(t, graphsim.Config{Accounts: 3, Seed: 5, JobDuration: 1500 * time.Millisecond})
 	c, _ := w.startUntilSaved(t, 3*5)
 	if err := c.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.Wait()
-	submitted := w.sim.Counters().Requests[fixtures.KindSubmit]
+	submitted := w.sim.Counters().Requests[graphsim.KindSubmit]
 	if submitted != 15 {
 		t.Fatalf("%d submits before the kill, want 15", submitted)
 	}
@@ -149,7 +149,7 @@ func TestKillAfterSubmitsThenResume(t *testing.T) {
 	if !strings.Contains(res.stderr, "resuming unfinished run") {
 		t.Errorf("the rerun did not resume: %s", res.stderr)
 	}
-	if n := w.sim.Counters().Requests[fixtures.KindSubmit] - submitted; n != 0 {
+	if n := w.sim.Counters().Requests[graphsim.KindSubmit] - submitted; n != 0 {
 		t.Errorf("the rerun submitted %d new report runs, want 0", n)
 	}
 	got := w.count(t, `SELECT count(*) FROM campaign_summaries`)
@@ -173,7 +173,7 @@ func TestKillAfterSubmitsThenResume(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3, JobDuration: 150 * time.Millisecond})
+	w := newWorld(t, graphsim.Config{Accounts: 2, Seed: 3, JobDuration: 150 * time.Millisecond})
 	cases := []struct {
 		name string
 		env  []string
@@ -209,7 +209,7 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 	t.Run("one client with a refused token", func(t *testing.T) {
-		if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, w.ids[0]); err != nil {
+		if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.ids[0]); err != nil {
 			t.Fatal(err)
 		}
 		res := w.run(t, nil, runArgs("--weeks", "6")...)
@@ -230,7 +230,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestPlanCommand(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 3})
+	w := newWorld(t, graphsim.Config{Accounts: 2, Seed: 3})
 	res := w.run(t, nil, "plan", "--as-of", lastSunday.Format(time.DateOnly), "--log-format", "text") // after the command, it wins
 	// Two clients' years: synchronous reads in week-aligned chunks, and the plan says why.
 	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 0 report runs") || !strings.Contains(res.stdout, "never covered") ||
@@ -241,7 +241,7 @@ func TestPlanCommand(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 10 report runs") || !strings.Contains(res.stdout, "--sync-budget 0: long ranges by report runs") {
 		t.Errorf("plan --sync-budget 0: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	if n := w.sim.Counters().Requests[fixtures.KindSubmit]; n != 0 {
+	if n := w.sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
 		t.Errorf("plan submitted %d report runs", n)
 	}
 	entries, _ := os.ReadDir(w.stage)
@@ -266,7 +266,7 @@ func TestPlanCommand(t *testing.T) {
 // A deprecated API version (Meta's 2635) is one configuration error for the whole run: exit
 // 2, naming META_API_VERSION and the version Meta asks for, nothing submitted, nothing loaded.
 func TestDeprecatedAPIVersionExits2(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 3, Seed: 3, JobDuration: 150 * time.Millisecond, OldestVersion: "v24.0", NewestVersion: "v27.0"})
+	w := newWorld(t, graphsim.Config{Accounts: 3, Seed: 3, JobDuration: 150 * time.Millisecond, OldestVersion: "v24.0", NewestVersion: "v27.0"})
 	res := w.run(t, []string{"META_API_VERSION=v22.0"}, runArgs("--weeks", "6")...)
 	if res.code != 2 || !strings.Contains(res.stderr, "META_API_VERSION v22.0") || !strings.Contains(res.stderr, "v27.0") {
 		t.Fatalf("exit %d, want 2 naming META_API_VERSION v22.0 and v27.0:\n%s", res.code, res.stderr)
@@ -275,7 +275,7 @@ func TestDeprecatedAPIVersionExits2(t *testing.T) {
 		t.Errorf("Meta's 2635 said %d times, want once (one error for the run, not one per client):\n%s", n, res.stderr)
 	}
 	c := w.sim.Counters()
-	if c.Requests[fixtures.KindSubmit] != 0 || c.Requests[fixtures.KindSync] != 0 {
+	if c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindSync] != 0 {
 		t.Errorf("requests %v: nothing should be submitted", c.Requests)
 	}
 	if n := w.count(t, `SELECT count(*) FROM campaign_summaries`); n != 0 {
@@ -287,7 +287,7 @@ func TestDeprecatedAPIVersionExits2(t *testing.T) {
 // naming the file, the field and the value. Before records.Date, run --run panicked in
 // mustDate (exit 2 by Go's panic, with a stack trace and no file named).
 func TestHandEditedBadDates(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 3})
+	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 3})
 	for _, bad := range []string{"2026-13-45", ""} {
 		dir := t.TempDir()
 		plan := `{"run_id": "20261129T120000Z-abcdef", "as_of": "2026-11-29", "as_of_given": true, "weeks": 6, "lookback": 28,

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // A worker's --metrics-addr: beyond loopback without METAPIPE_API_TOKEN it is exit 2 before
 // the database is touched; on loopback it serves /metrics without a token; elsewhere, with the
 // token, scrapes must send it.
 func TestWorkerMetricsAddr(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 3})
+	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 3})
 	res := w.run(t, []string{"DATABASE_URL=postgres://u:pw@127.0.0.1:1/x?connect_timeout=1"}, "worker", "--metrics-addr", "0.0.0.0:0")
 	if res.code != 2 || !strings.Contains(res.stderr, "METAPIPE_API_TOKEN") || !strings.Contains(res.stderr, "--metrics-addr") {
 		t.Errorf("worker --metrics-addr 0.0.0.0:0 without a token: exit %d, want 2 naming METAPIPE_API_TOKEN:\n%s", res.code, res.stderr)

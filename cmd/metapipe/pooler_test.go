@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
@@ -41,7 +41,7 @@ func throughPgBouncer(t *testing.T, mode string) {
 	}
 	const lease = 3 * time.Second
 	ctx := context.Background()
-	sim := fixtures.New(fixtures.Config{Accounts: 2, Seed: 9, JobDuration: 2 * time.Second})
+	sim := graphsim.New(graphsim.Config{Accounts: 2, Seed: 9, JobDuration: 2 * time.Second})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	direct := pgtest.NewDatabase(t)
@@ -60,7 +60,7 @@ func throughPgBouncer(t *testing.T, mode string) {
 	}
 	t.Cleanup(pool.Close)
 	w.pool = pool
-	if w.ids, err = fixtures.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
+	if w.ids, err = graphsim.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
 		t.Fatal(err)
 	}
 	name := "Demo " + sim.Accounts()[0].Name
@@ -155,7 +155,7 @@ func throughPgBouncer(t *testing.T, mode string) {
 	}
 	t.Cleanup(dpool.Close)
 	d.pool = dpool
-	if d.ids, err = fixtures.SeedDemo(ctx, dpool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
+	if d.ids, err = graphsim.SeedDemo(ctx, dpool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
 		t.Fatal(err)
 	}
 	if res := d.run(t, nil, relArgs()...); res.code != 0 {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
@@ -122,12 +122,12 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal, within time.Duration) (int
 // newSimWorld is a world whose simulator is `metapipe sim`, a process of its own; w.sim is an
 // in-process twin with the same seed, whose data (and so the truth) is the same, but whose
 // counters stay zero: simCounters reads the process's.
-func newSimWorld(t *testing.T, cfg fixtures.Config) *world {
+func newSimWorld(t *testing.T, cfg graphsim.Config) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the binary as several processes")
 	}
-	w := &world{sim: fixtures.New(cfg), db: pgtest.NewDatabase(t), stage: t.TempDir()}
+	w := &world{sim: graphsim.New(cfg), db: pgtest.NewDatabase(t), stage: t.TempDir()}
 	sim := w.start(t, "sim", nil, "sim", "--seed", itoa(cfg.Seed), "--accounts", itoa(int64(cfg.Accounts)),
 		"--job-duration", cfg.JobDuration.String())
 	w.url = sim.event(t, "sim_listening", 30*time.Second)["url"].(string)
@@ -140,7 +140,7 @@ func newSimWorld(t *testing.T, cfg fixtures.Config) *world {
 	}
 	t.Cleanup(pool.Close)
 	w.pool = pool
-	if w.ids, err = fixtures.SeedDemo(context.Background(), pool, w.sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
+	if w.ids, err = graphsim.SeedDemo(context.Background(), pool, w.sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -149,14 +149,14 @@ func newSimWorld(t *testing.T, cfg fixtures.Config) *world {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // simCounters reads what the simulator process served.
-func (w *world) simCounters(t *testing.T) fixtures.Counters {
+func (w *world) simCounters(t *testing.T) graphsim.Counters {
 	t.Helper()
 	res, err := http.Get(w.url + "/_sim/counters")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var c fixtures.Counters
+	var c graphsim.Counters
 	if err := json.NewDecoder(res.Body).Decode(&c); err != nil {
 		t.Fatal(err)
 	}

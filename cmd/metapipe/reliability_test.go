@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
@@ -35,12 +35,12 @@ import (
 const relWeeks = 13
 
 // newWrappedWorld is newWorld with a middleware in front of the simulator.
-func newWrappedWorld(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) http.Handler) *world {
+func newWrappedWorld(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
-	sim := fixtures.New(cfg)
+	sim := graphsim.New(cfg)
 	var h http.Handler = sim
 	if wrap != nil {
 		h = wrap(sim)
@@ -57,7 +57,7 @@ func newWrappedWorld(t *testing.T, cfg fixtures.Config, wrap func(http.Handler) 
 	}
 	t.Cleanup(pool.Close)
 	w.pool = pool
-	w.ids, err = fixtures.SeedDemo(context.Background(), pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
+	w.ids, err = graphsim.SeedDemo(context.Background(), pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 					next.ServeHTTP(rw, r)
 				})
 			}
-			w := newWrappedWorld(t, fixtures.Config{Accounts: 3, Seed: 5, JobDuration: 1200 * time.Millisecond}, slow)
+			w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 5, JobDuration: 1200 * time.Millisecond}, slow)
 			ctx := context.Background()
 			var lock interface{ Rollback(context.Context) error }
 			if p.lockTable {
@@ -172,7 +172,7 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 			// Submits the killed process had in flight still reach the simulator: wait until
 			// the count stands still.
 			for last, still := int64(-1), 0; still < 4; time.Sleep(100 * time.Millisecond) {
-				if n := w.sim.Counters().Requests[fixtures.KindSubmit]; n == last {
+				if n := w.sim.Counters().Requests[graphsim.KindSubmit]; n == last {
 					still++
 				} else {
 					last, still = n, 0
@@ -191,7 +191,7 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 			if n := w.count(t, `SELECT count(*) FROM campaign_summaries`); n != 0 {
 				t.Fatalf("%d rows in the table after the kill", n)
 			}
-			submitted := w.sim.Counters().Requests[fixtures.KindSubmit]
+			submitted := w.sim.Counters().Requests[graphsim.KindSubmit]
 			saved := jobs(w)
 
 			res := w.run(t, nil, relArgs("--page-size", "25")...)
@@ -204,7 +204,7 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 			if dirs := countGlob(filepath.Join(w.stage, "*", "plan.json")); dirs != 1 {
 				t.Errorf("%d run directories, want the one resumed", dirs)
 			}
-			resubmitted := w.sim.Counters().Requests[fixtures.KindSubmit] - submitted
+			resubmitted := w.sim.Counters().Requests[graphsim.KindSubmit] - submitted
 			if resubmitted != int64(15-saved) {
 				t.Errorf("%d report runs were saved, the rerun submitted %d, want %d", saved, resubmitted, 15-saved)
 			}
@@ -229,7 +229,7 @@ func checkNoTemp(t *testing.T, dir string) {
 // Two runs at once on overlapping clients: the second stops at once with exit 3 naming the
 // client it could not lock, having changed nothing; the first finishes and the table is right.
 func TestTwoRunsAtOnce(t *testing.T) {
-	w := newWrappedWorld(t, fixtures.Config{Accounts: 3, Seed: 5, JobDuration: 1500 * time.Millisecond}, nil)
+	w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 5, JobDuration: 1500 * time.Millisecond}, nil)
 	first := w.cmd(nil, relArgs()...)
 	var errb bytes.Buffer
 	first.Stderr = &errb
@@ -244,7 +244,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	name := "Demo " + w.sim.Accounts()[1].Name
-	submits := w.sim.Counters().Requests[fixtures.KindSubmit]
+	submits := w.sim.Counters().Requests[graphsim.KindSubmit]
 	second := w.run(t, nil, relArgs("--client", name)...)
 	if second.code != 3 || !strings.Contains(second.stderr, name) || !strings.Contains(second.stderr, "another run holds") {
 		t.Errorf("second run: exit %d, want 3 naming %s:\n%s", second.code, name, second.stderr)
@@ -252,7 +252,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first run: %v\n%s", err, errb.String())
 	}
-	if n := w.sim.Counters().Requests[fixtures.KindSubmit] - submits; n > 15 {
+	if n := w.sim.Counters().Requests[graphsim.KindSubmit] - submits; n > 15 {
 		t.Errorf("%d submits after the second run started: it submitted some", n)
 	}
 	if dirs := countGlob(filepath.Join(w.stage, "*", "plan.json")); dirs != 1 {
@@ -275,7 +275,7 @@ var canaries = []string{envToken, clientToken, echoToken, dbPassword}
 // token into every paging.next link (as Meta does), and answers the echo token with an error
 // that repeats it.
 func tokenProxy(next http.Handler) http.Handler {
-	swap := strings.NewReplacer(envToken, fixtures.DemoToken, clientToken, fixtures.DemoToken)
+	swap := strings.NewReplacer(envToken, graphsim.DemoToken, clientToken, graphsim.DemoToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		all := string(body) + r.URL.RawQuery + r.Header.Get("Authorization")
@@ -319,7 +319,7 @@ func tokenProxy(next http.Handler) http.Handler {
 // decoded), the ledger, or a database column other than clients.meta_access_token. Every
 // staged file and folder is readable by its owner only.
 func TestSecretsNeverLeak(t *testing.T) {
-	w := newWrappedWorld(t, fixtures.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
+	w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
 	ctx := context.Background()
 	for i, tok := range []any{nil, clientToken, echoToken} {
 		if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {

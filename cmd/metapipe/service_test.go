@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
@@ -97,7 +97,7 @@ FROM service_report_runs WHERE run_id = $1`, run)
 // submitting again.
 func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 	const rescueAfter = 20 * time.Second
-	w := newSimWorld(t, fixtures.Config{Seed: 12, Accounts: 9, JobDuration: 15 * time.Second})
+	w := newSimWorld(t, graphsim.Config{Seed: 12, Accounts: 9, JobDuration: 15 * time.Second})
 	serve := w.start(t, "serve", serveEnv, "serve", "--addr", "127.0.0.1:0")
 	base := serve.event(t, "serving", 30*time.Second)["url"].(string)
 	workers := map[string]*proc{}
@@ -301,7 +301,7 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 // variable, before it touches the database; on loopback it needs none, and with the token it
 // listens anywhere.
 func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 3})
+	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 3})
 	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0", "192.0.2.10:8080", "metapipe.example:8080"} {
 		res := w.run(t, []string{"DATABASE_URL=postgres://u:pw@127.0.0.1:1/x?connect_timeout=1"}, "serve", "--addr", addr)
 		if res.code != 2 || !strings.Contains(res.stderr, "METAPIPE_API_TOKEN") || !strings.Contains(res.stderr, "loopback") {
@@ -350,13 +350,13 @@ func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
 // running (naming that run), 130 a run interrupted (its job cancelled in River's UI) or the
 // wait itself interrupted (SIGINT), the run going on.
 func TestEnqueueExitCodes(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 3, Seed: 4, JobDuration: 300 * time.Millisecond})
+	w := newWorld(t, graphsim.Config{Accounts: 3, Seed: 4, JobDuration: 300 * time.Millisecond})
 	names := make([]string, 3)
 	for i, a := range w.sim.Accounts() {
 		names[i] = "Demo " + a.Name
 	}
 	ctx := context.Background()
-	if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, fixtures.ExpiredToken, w.ids[1]); err != nil {
+	if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
@@ -501,7 +501,7 @@ func TestEnqueueExitCodes(t *testing.T) {
 // of them appears in serve's or enqueue's output (debug level), in any answer of the API, the
 // pages or River's UI, or in River's jobs and the service's tables.
 func TestServiceSecretsNeverLeak(t *testing.T) {
-	w := newWrappedWorld(t, fixtures.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
+	w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
 	ctx := context.Background()
 	for i, tok := range []any{nil, clientToken, echoToken} {
 		if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {
@@ -572,7 +572,7 @@ func TestServiceSecretsNeverLeak(t *testing.T) {
 // whose client a run holds waits (snoozes) until the run is over, then finishes; both end
 // with the simulator's truth.
 func TestRunAndJobsKeepApart(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 6, JobDuration: 5 * time.Second})
+	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 6, JobDuration: 5 * time.Second})
 	name := "Demo " + w.sim.Accounts()[0].Name
 	// A worker that waits for Meta inside its attempts holds the client's lock for seconds.
 	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "30s", "--poll-first", "200ms", "--poll-max", "400ms")
@@ -657,7 +657,7 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 // enqueue --wait follows its run through a database that refuses connections for a while (a
 // restart, a failover): it says it tries again, and ends as the run does, exit 0, not 1.
 func TestEnqueueWaitOutlastsADatabaseOutage(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 1, Seed: 4, JobDuration: 2 * time.Second})
+	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 4, JobDuration: 2 * time.Second})
 	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
 	worker.event(t, "working jobs", 30*time.Second)
 	wait := w.start(t, "enqueue", nil, "enqueue", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "20", "--full", "--wait")

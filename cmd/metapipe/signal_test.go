@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -19,7 +19,7 @@ import (
 // with 130, says how to resume, loads nothing, the ledger and status say interrupted for the
 // run and the clients cut short, and the next run resumes the run directory.
 func TestSIGTERMCancelsCleanly(t *testing.T) {
-	w := newWorld(t, fixtures.Config{Accounts: 2, Seed: 9, JobDuration: 3 * time.Second})
+	w := newWorld(t, graphsim.Config{Accounts: 2, Seed: 9, JobDuration: 3 * time.Second})
 	c, errb := w.startUntilSaved(t, 2*5)
 	sent := time.Now()
 	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
@@ -59,12 +59,12 @@ func TestSIGTERMCancelsCleanly(t *testing.T) {
 		t.Errorf("status --json: exit %d, status %q (%v)\n%s", st.code, status.Ledger.Status, err, st.stdout)
 	}
 
-	submitted := w.sim.Counters().Requests[fixtures.KindSubmit]
+	submitted := w.sim.Counters().Requests[graphsim.KindSubmit]
 	res := w.run(t, nil, runArgs()...)
 	if res.code != 0 {
 		t.Fatalf("rerun: exit %d\n%s", res.code, res.stderr)
 	}
-	if n := w.sim.Counters().Requests[fixtures.KindSubmit] - submitted; n != 0 {
+	if n := w.sim.Counters().Requests[graphsim.KindSubmit] - submitted; n != 0 {
 		t.Errorf("the rerun submitted %d report runs, want 0 (the saved ones are polled)", n)
 	}
 	if n := w.count(t, `SELECT count(DISTINCT client_id) FROM campaign_summaries`); n != 2 {

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 )
 
 // LastSunday is the newest Sunday up to today in every time zone (today in UTC−12, where each
@@ -36,9 +36,9 @@ type WeekTruth struct {
 
 // Truth is the expected rows of one account from the Monday from up to asOf, by Monday
 // (YYYY-MM-DD). Weeks without delivery have no row.
-func Truth(sim *fixtures.Simulator, account string, from, asOf time.Time) map[string]WeekTruth {
+func Truth(sim *graphsim.Simulator, account string, from, asOf time.Time) map[string]WeekTruth {
 	out := map[string]WeekTruth{}
-	kpi := map[string]fixtures.KPIDay{}
+	kpi := map[string]graphsim.KPIDay{}
 	for _, k := range sim.KPIDays(account, from, asOf) {
 		kpi[k.Date.Format(time.DateOnly)] = k
 	}
@@ -91,7 +91,7 @@ func Cents(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }
 
 // CheckClient compares the campaign_summaries rows of one client over the weeks weeks ending
 // with asOf's week with the truth of its account; it returns the number of rows compared.
-func CheckClient(t testing.TB, pool *pgxpool.Pool, sim *fixtures.Simulator, a fixtures.Account, clientID string, asOf time.Time, weeks int) int {
+func CheckClient(t testing.TB, pool *pgxpool.Pool, sim *graphsim.Simulator, a graphsim.Account, clientID string, asOf time.Time, weeks int) int {
 	t.Helper()
 	horizon := Monday(asOf).AddDate(0, 0, -7*(weeks-1))
 	want := Truth(sim, a.ID, horizon, asOf)
@@ -145,7 +145,7 @@ FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2 AND summary_
 
 // CheckTable compares every account's client (ids in account order) with the truth; it
 // returns the rows compared.
-func CheckTable(t testing.TB, pool *pgxpool.Pool, sim *fixtures.Simulator, ids []string, asOf time.Time, weeks int) int {
+func CheckTable(t testing.TB, pool *pgxpool.Pool, sim *graphsim.Simulator, ids []string, asOf time.Time, weeks int) int {
 	t.Helper()
 	total := 0
 	for i, a := range sim.Accounts() {

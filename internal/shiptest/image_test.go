@@ -20,7 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/metapipe/metapipe/fixtures"
+	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
@@ -119,7 +119,7 @@ func TestImage(t *testing.T) {
 
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
-	sim := fixtures.New(fixtures.Config{Accounts: 3, Seed: 5, JobDuration: 200 * time.Millisecond})
+	sim := graphsim.New(graphsim.Config{Accounts: 3, Seed: 5, JobDuration: 200 * time.Millisecond})
 	srv := httptest.NewServer(sim) // on 127.0.0.1: the container shares the host's network
 	t.Cleanup(srv.Close)
 	// In the container, as deployed: the database and Meta from the environment, no TZ.
@@ -131,7 +131,7 @@ func TestImage(t *testing.T) {
 		}
 		return run(t, root, pm, append(append(a, image, "--log-format", "json"), args...)...)
 	}
-	meta := []string{"META_GRAPH_URL=" + srv.URL, "META_ACCESS_TOKEN=" + fixtures.DemoToken}
+	meta := []string{"META_GRAPH_URL=" + srv.URL, "META_ACCESS_TOKEN=" + graphsim.DemoToken}
 
 	res = container(nil, "migrate")
 	if ev := jsonLines(t, res.stdout); res.code != 0 || len(ev) != 1 || ev[0]["msg"] != "migrated" {
@@ -143,7 +143,7 @@ func TestImage(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	asOf := e2etest.LastSunday
-	ids, err := fixtures.SeedDemo(ctx, pool, sim, asOf.AddDate(0, 0, -7*10), asOf.AddDate(0, 0, 7))
+	ids, err := graphsim.SeedDemo(ctx, pool, sim, asOf.AddDate(0, 0, -7*10), asOf.AddDate(0, 0, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
