@@ -565,9 +565,9 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 		t.Fatalf("run: %+v, want interrupted", r)
 	}
 	for _, c := range r.Clients {
-		want := "interrupted"
+		want := service.StateInterrupted
 		if c.ClientID == e.clients[2] {
-			want = "done"
+			want = service.StateDone
 		} else if !strings.Contains(c.Error, "cancelled") {
 			t.Errorf("client %s: error %q, want it to say its job was cancelled", c.Name, c.Error)
 		}

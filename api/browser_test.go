@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/metapipe/metapipe/graphsim"
+	"github.com/metapipe/metapipe/service"
 )
 
 // -update (or METAPIPE_SCREENSHOTS=1) writes the browser test's screenshots to docs/images/,
@@ -179,7 +180,7 @@ func TestRunPageInABrowser(t *testing.T) {
 			seen[fmt.Sprint(c)] = true
 			states[c.State] = true
 		}
-		over := p.State == "done" || p.State == "partial" || p.State == "failed" || p.State == "interrupted"
+		over := service.RunState(p.State).Over()
 		if !shotRunning && p.State == "running" && strings.Contains(fmt.Sprint(p.Clients), "done") &&
 			slices.ContainsFunc(p.Clients, func(c pageClient) bool { return c.Percent != "0 %" && c.Percent != "100 %" }) {
 			shot(t, ctx, dir, "run-page-running.png") // some clients loaded, others still at Meta
@@ -206,11 +207,11 @@ func TestRunPageInABrowser(t *testing.T) {
 
 	// At the end the page says what the API says.
 	api := runView(t, base, id)
-	if last.State != api.State || api.State != "partial" || len(last.Clients) != 6 {
+	if last.State != string(api.State) || api.State != "partial" || len(last.Clients) != 6 {
 		t.Fatalf("page %+v, API %+v; want the run partial (one refused token) with 6 clients", last, api)
 	}
 	for i, c := range api.Clients {
-		want := pageClient{ID: c.ClientID, Name: c.Name, State: c.State, Attempt: fmt.Sprint(c.Attempt),
+		want := pageClient{ID: c.ClientID, Name: c.Name, State: string(c.State), Attempt: fmt.Sprint(c.Attempt),
 			Reports: fmt.Sprintf("%d / %d", c.ReportsDone, c.ReportsTotal), Percent: fmt.Sprintf("%d %%", c.Percent),
 			Inserted: fmt.Sprint(c.Rows.Inserted), Updated: fmt.Sprint(c.Rows.Updated), Unchanged: fmt.Sprint(c.Rows.Unchanged),
 			Kept: fmt.Sprint(c.Rows.Kept), Error: c.Error}

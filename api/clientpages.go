@@ -100,12 +100,7 @@ func (s *Server) clientsPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) clientPage(w http.ResponseWriter, r *http.Request) {
 	c, err := s.svc.ClientHealth(r.Context(), r.PathValue("id"), 0)
-	if errors.Is(err, service.ErrNoClient) {
-		http.Error(w, "no client "+r.PathValue("id"), http.StatusNotFound)
-		return
-	}
-	if err != nil {
-		s.serverError(w, "read the client", err, true)
+	if !s.pageFound(w, r, err, service.ErrNoClient, "client") {
 		return
 	}
 	s.render(w, "client.html", map[string]any{"C": c, "Charts": weekCharts(c.Weeks), "Now": time.Now()})

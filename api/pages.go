@@ -44,15 +44,15 @@ func summarize(r service.RunView) summary {
 		switch c.State {
 		case service.StateDone:
 			s.Done++
-			sum += 100
 		case service.StateFailed:
 			s.Failed++
-			sum += 100
 		case service.StateInterrupted:
 			s.Interrupted++
+		}
+		switch {
+		case c.State.Over():
 			sum += 100
-		case service.StateQueued:
-		default:
+		case c.State != service.StateQueued:
 			s.Active++
 			sum += c.Percent
 		}
@@ -65,12 +65,7 @@ func summarize(r service.RunView) summary {
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	run, err := s.svc.Run(r.Context(), r.PathValue("id"))
-	if errors.Is(err, service.ErrNoRun) {
-		http.Error(w, "no run "+r.PathValue("id"), http.StatusNotFound)
-		return
-	}
-	if err != nil {
-		s.serverError(w, "read the run", err, true)
+	if !s.pageFound(w, r, err, service.ErrNoRun, "run") {
 		return
 	}
 	d := runPageData{Run: run, Sum: summarize(*run), Now: time.Now()}
@@ -124,4 +119,18 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	if err := s.pages.ExecuteTemplate(w, name, data); err != nil {
 		s.log.Error("render page", "page", name, "err", err)
 	}
+}
+
+// pageFound answers a page whose read failed: 404 when the service does not know the path's
+// id (missing), else 500. It says whether the page can be drawn.
+func (s *Server) pageFound(w http.ResponseWriter, r *http.Request, err, missing error, what string) bool {
+	switch {
+	case errors.Is(err, missing):
+		http.Error(w, "no "+what+" "+r.PathValue("id"), http.StatusNotFound)
+		return false
+	case err != nil:
+		s.serverError(w, "read the "+what, err, true)
+		return false
+	}
+	return true
 }

@@ -71,12 +71,12 @@ type Week struct {
 
 // ClientRun is one run of a client, newest first.
 type ClientRun struct {
-	RunID   string    `json:"run_id"`
-	Source  string    `json:"source"`
-	Created time.Time `json:"created_at"`
-	State   string    `json:"state"`
-	Weeks   int       `json:"weeks"` // the run's horizon
-	Error   string    `json:"error,omitempty"`
+	RunID   string      `json:"run_id"`
+	Source  string      `json:"source"`
+	Created time.Time   `json:"created_at"`
+	State   ClientState `json:"state"` // the client's in the run
+	Weeks   int         `json:"weeks"` // the run's horizon
+	Error   string      `json:"error,omitempty"`
 }
 
 // ErrNoClient is a client id the service does not know.
@@ -91,20 +91,6 @@ LEFT JOIN client_sync_state s ON s.client_id = cl.id AND s.platform = 'meta'
 LEFT JOIN ad_account_throttle t ON t.ad_account_id = regexp_replace(coalesce(cl.meta_ad_account_id, ''), '^act_', '') AND t.until > now()
 WHERE $1::text IS NULL OR cl.id::text = $1
 ORDER BY cl.name, cl.id`
-	// selectHealthRuns is each client's newest runs (at most $2), its state as the runs' pages
-	// derive it.
-	selectHealthRuns = `
-SELECT client_id, run_id, source, created_at, state, weeks, error FROM (
-    SELECT c.client_id::text, r.id AS run_id, r.source, r.created_at, r.weeks,
-           CASE WHEN c.state IN ('done', 'failed', 'interrupted') THEN c.state
-                WHEN j.state = 'cancelled' THEN 'interrupted'
-                WHEN j.state = 'discarded' THEN 'failed'
-                ELSE c.state END AS state,
-           c.error,
-           row_number() OVER (PARTITION BY c.client_id ORDER BY r.created_at DESC, r.id DESC) AS n
-    FROM service_run_clients c JOIN service_runs r ON r.id = c.run_id LEFT JOIN river_job j ON j.id = c.job_id
-    WHERE $1::text IS NULL OR c.client_id::text = $1) x
-WHERE n <= $2 ORDER BY client_id, created_at DESC, run_id DESC`
 	selectHealthWeeks = `
 SELECT summary_date, coalesce(total_spend, 0)::float8, coalesce(total_impressions, 0), coalesce(reach, 0)
 FROM campaign_summaries
@@ -188,6 +174,9 @@ func (s *Service) health(ctx context.Context, id *string, runs int) ([]ClientHea
 	if len(list) == 0 {
 		return nil, nil
 	}
+	if _, err := s.reconcile(ctx, nil); err != nil { // the runs as River ended them
+		return nil, err
+	}
 	rrows, err := s.pool.Query(ctx, selectHealthRuns, id, runs)
 	if err != nil {
 		return nil, fmt.Errorf("read the clients' runs: %w", err)
@@ -213,10 +202,9 @@ func judge(c *ClientHealth) {
 	var finished []ClientRun
 	running := false
 	for _, r := range c.Runs {
-		switch r.State {
-		case StateDone, StateFailed, StateInterrupted:
+		if r.State.Over() {
 			finished = append(finished, r)
-		default:
+		} else {
 			running = running || len(finished) == 0
 		}
 	}

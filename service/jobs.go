@@ -68,48 +68,11 @@ type clientRun struct {
 	run    RunView
 	fleet  int // how many clients the run holds, for the planner (pipeline.Options.FleetSize)
 	client records.Client
-	state  string
+	state  ClientState
 	plan   *pipeline.ClientPlan
 	// replace: an explicit re-fetch (service_runs.replace_stored, RunRequest.Replace).
 	replace bool
 }
-
-const (
-	selectClientRun = `
-SELECT r.as_of, r.weeks, r.lookback, r.full_refetch, c.state, c.plan, r.replace_stored,
-    (SELECT count(*) FROM service_run_clients n WHERE n.run_id = r.id)
-FROM service_runs r JOIN service_run_clients c ON c.run_id = r.id
-WHERE r.id = $1 AND c.client_id = $2`
-	updateClientState = `
-UPDATE service_run_clients SET state = $3, attempt = $4, worker = $5, updated_at = now()
-WHERE run_id = $1 AND client_id = $2`
-	updateClientPlan     = `UPDATE service_run_clients SET plan = $3, reports_total = $4, updated_at = now() WHERE run_id = $1 AND client_id = $2`
-	updateClientProgress = `
-UPDATE service_run_clients SET reports_done = $3, percent = $4, updated_at = now()
-WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
-	updateClientError = `
-UPDATE service_run_clients SET state = $3, error = $4, updated_at = now()
-WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
-	updateClientDone = `
-UPDATE service_run_clients SET state = 'done', rows_inserted = $3, rows_updated = $4, rows_unchanged = $5,
-    rows_confirmed = $6, rows_kept = $7, rows_deleted = $8, reports_done = reports_total, percent = 100, error = '',
-    throttled_since = NULL, not_final = $9::text[]::date[], read_again = $10::text::jsonb, updated_at = now()
-WHERE run_id = $1 AND client_id = $2`
-	// updateClientThrottled sets (coalesce: the earliest of an unbroken throttling) or clears
-	// since when Meta's throttling holds a client that is not over.
-	updateClientThrottled = `
-UPDATE service_run_clients SET throttled_since = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE coalesce(throttled_since, $3) END
-WHERE run_id = $1 AND client_id = $2 AND state NOT IN ('done', 'failed', 'interrupted')`
-	finishRun = `
-UPDATE service_runs SET finished_at = now()
-WHERE id = $1 AND finished_at IS NULL AND NOT EXISTS (
-    SELECT 1 FROM service_run_clients WHERE run_id = $1 AND state NOT IN ('done', 'failed', 'interrupted'))`
-	// fenceJob locks the job's row and says whether this worker's attempt still holds it: a
-	// job rescued meanwhile, or taken by another worker, must not complete here.
-	fenceJob = `
-SELECT attempt, coalesce(attempted_by[array_upper(attempted_by, 1)], '')
-FROM river_job WHERE id = $1 AND state = 'running' FOR UPDATE`
-)
 
 func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRun, error) {
 	var cr clientRun
@@ -145,8 +108,8 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 // plus this one.
 func attemptOf(job *river.Job[ClientRunArgs]) int { return len(job.Errors) + 1 }
 
-func (s *Service) setState(ctx context.Context, job *river.Job[ClientRunArgs], state string) error {
-	_, err := s.pool.Exec(ctx, updateClientState, job.Args.RunID, job.Args.ClientID, state, attemptOf(job), s.cfg.ID)
+func (s *Service) setState(ctx context.Context, job *river.Job[ClientRunArgs], state ClientState) error {
+	_, err := s.pool.Exec(ctx, updateClientState, job.Args.RunID, job.Args.ClientID, string(state), attemptOf(job), s.cfg.ID)
 	return err
 }
 
@@ -157,8 +120,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 		return err
 	}
 	log := s.log.With("run", a.RunID, "client", cr.client.Name, "attempt", attemptOf(job))
-	switch cr.state {
-	case StateDone, StateFailed, StateInterrupted:
+	if cr.state.Over() {
 		// River hands out the job of a client that is over only when it was retried (River's
 		// UI's Retry, JobRetry): the client runs again, planned anew, and its run reopens.
 		if err := s.reopenClient(ctx, a); err != nil {
@@ -189,7 +151,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	}
 	if held, err := s.fleet.HeldFor(ctx, cp.Account); err == nil && held > s.cfg.InlineWait {
 		log.Info("ad account held by Meta's throttling: snoozing", "for", held)
-		_, _ = s.pool.Exec(ctx, updateClientThrottled, a.RunID, a.ClientID, time.Now())
+		_, _ = s.pool.Exec(ctx, updateClientThrottled, overStates, a.RunID, a.ClientID, time.Now())
 		return errors.Join(s.note(ctx, job, StateWaiting, ""), river.JobSnooze(held))
 	}
 	dir := records.RunDir(filepath.Join(s.stage, a.RunID, a.ClientID))
@@ -216,14 +178,13 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 // no error, no saved report runs (they were of the attempt that ended), the run not finished.
 func (s *Service) reopenClient(ctx context.Context, a ClientRunArgs) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE service_run_clients SET state = 'queued', plan = NULL, error = '', reports_done = 0, percent = 0,
-			updated_at = now() WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID); err != nil {
+		if _, err := tx.Exec(ctx, reopenClientRow, a.RunID, a.ClientID, string(StateQueued)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM service_report_runs WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID); err != nil {
+		if _, err := tx.Exec(ctx, deleteClientReportRuns, a.RunID, a.ClientID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE service_runs SET finished_at = NULL WHERE id = $1`, a.RunID)
+		_, err := tx.Exec(ctx, reopenRun, a.RunID)
 		return err
 	})
 }
@@ -248,7 +209,7 @@ func (s *Service) planStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 		if cp.Permanent {
 			return nil, river.JobCancel(err)
 		}
-		_, _ = s.pool.Exec(ctx, `UPDATE service_run_clients SET plan = NULL WHERE run_id = $1 AND client_id = $2`, a.RunID, a.ClientID)
+		_, _ = s.pool.Exec(ctx, clearClientPlan, a.RunID, a.ClientID)
 		return nil, err
 	}
 	return cp, nil
@@ -330,7 +291,7 @@ func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 		if lres, err = store.LoadTx(ctx, tx, lreq); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID,
+		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID, string(StateDone),
 			lres.Inserted, lres.Updated, lres.Unchanged, lres.Confirmed, lres.Kept, lres.Deleted,
 			nonNil(notFinal), jsonText(nonNil(readAgain))); err != nil {
 			return err
@@ -384,8 +345,8 @@ func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun
 }
 
 // note records a client's state and error, for the API, without failing the attempt.
-func (s *Service) note(ctx context.Context, job *river.Job[ClientRunArgs], state, msg string) error {
-	_, err := s.pool.Exec(context.WithoutCancel(ctx), updateClientError, job.Args.RunID, job.Args.ClientID, state, msg)
+func (s *Service) note(ctx context.Context, job *river.Job[ClientRunArgs], state ClientState, msg string) error {
+	_, err := s.pool.Exec(context.WithoutCancel(ctx), updateClientError, overStates, job.Args.RunID, job.Args.ClientID, string(state), msg)
 	return err
 }
 
@@ -434,8 +395,7 @@ func (s *Service) settle(ctx context.Context, job *river.Job[ClientRunArgs], err
 		}
 		return err
 	default:
-		_, _ = s.pool.Exec(context.WithoutCancel(ctx), `UPDATE service_run_clients SET error = $3, updated_at = now()
-			WHERE run_id = $1 AND client_id = $2`, job.Args.RunID, job.Args.ClientID, err.Error())
+		_, _ = s.pool.Exec(context.WithoutCancel(ctx), updateAttemptError, job.Args.RunID, job.Args.ClientID, err.Error())
 		s.log.Warn("client attempt failed: River retries it", "run", job.Args.RunID, "client_id", job.Args.ClientID,
 			"attempt", attemptOf(job), "of", min(job.MaxAttempts, s.cfg.MaxAttempts), "err", err)
 		return err
@@ -508,7 +468,7 @@ func (p *progressWriter) report(pr extract.Progress) {
 		if !pr.ThrottledSince.IsZero() {
 			since = &pr.ThrottledSince
 		}
-		_, _ = p.s.pool.Exec(context.Background(), updateClientThrottled, p.a.RunID, p.a.ClientID, since)
+		_, _ = p.s.pool.Exec(context.Background(), updateClientThrottled, overStates, p.a.RunID, p.a.ClientID, since)
 	}
 	if due {
 		p.flush(context.Background())
@@ -531,5 +491,5 @@ func (p *progressWriter) flush(ctx context.Context) {
 		}
 	}
 	p.mu.Unlock()
-	_, _ = p.s.pool.Exec(context.WithoutCancel(ctx), updateClientProgress, p.a.RunID, p.a.ClientID, done, sum/len(records.Kinds))
+	_, _ = p.s.pool.Exec(context.WithoutCancel(ctx), updateClientProgress, overStates, p.a.RunID, p.a.ClientID, done, sum/len(records.Kinds))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
@@ -137,11 +138,11 @@ type dbCollector struct{ s *Service }
 
 var (
 	descRunsInProgress = prometheus.NewDesc("metapipe_runs_in_progress",
-		"Service runs not over, by state (queued, running).", []string{"state"}, nil)
+		"Service runs not over, by state ("+joinStates(runStatesOver(false))+").", []string{"state"}, nil)
 	descRunsFinished = prometheus.NewDesc("metapipe_runs_finished_total",
-		"Service runs over, by state (done, partial, failed, interrupted), as kept in PostgreSQL.", []string{"state"}, nil)
+		"Service runs over, by state ("+joinStates(runStatesOver(true))+"), as kept in PostgreSQL.", []string{"state"}, nil)
 	descClients = prometheus.NewDesc("metapipe_clients",
-		"Active clients by the state of their newest service run (queued, planning, extracting, waiting, loading, done, failed, interrupted; never_run).", []string{"state"}, nil)
+		"Active clients by the state of their newest service run ("+joinStates(ClientStates())+"; never_run).", []string{"state"}, nil)
 	descLastSuccess = prometheus.NewDesc("metapipe_client_last_success_timestamp_seconds",
 		"Unix time of the client's last successful load (client_sync_state.updated_at, by metapipe run or the service), per active client.", []string{"client_id", "client"}, nil)
 	descUndelivered = prometheus.NewDesc("metapipe_notify_deliveries_undelivered",
@@ -157,43 +158,10 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 const (
-	// metricsRunStates is each run's state as runState derives it, counted by state.
-	metricsRunStates = `
-WITH c AS (
-    SELECT c.run_id,
-           CASE WHEN c.state IN ('done', 'failed', 'interrupted') THEN c.state
-                WHEN j.state = 'cancelled' THEN 'interrupted'
-                WHEN j.state = 'discarded' THEN 'failed'
-                ELSE c.state END AS state
-    FROM service_run_clients c LEFT JOIN river_job j ON j.id = c.job_id),
-r AS (
-    SELECT CASE WHEN count(*) FILTER (WHERE state = 'queued') = count(*) THEN 'queued'
-                WHEN count(*) FILTER (WHERE state NOT IN ('done', 'failed', 'interrupted')) > 0 THEN 'running'
-                WHEN count(*) FILTER (WHERE state = 'interrupted') > 0 THEN 'interrupted'
-                WHEN count(*) FILTER (WHERE state = 'done') = count(*) THEN 'done'
-                WHEN count(*) FILTER (WHERE state = 'done') > 0 THEN 'partial'
-                ELSE 'failed' END AS state
-    FROM c GROUP BY run_id)
-SELECT state, count(*) FROM r GROUP BY state`
-	// metricsClientStates is each active client's state in its newest run.
-	metricsClientStates = `
-SELECT coalesce(n.state, 'never_run'), count(*)
-FROM clients cl LEFT JOIN LATERAL (
-    SELECT CASE WHEN c.state IN ('done', 'failed', 'interrupted') THEN c.state
-                WHEN j.state = 'cancelled' THEN 'interrupted'
-                WHEN j.state = 'discarded' THEN 'failed'
-                ELSE c.state END AS state
-    FROM service_run_clients c JOIN service_runs r ON r.id = c.run_id LEFT JOIN river_job j ON j.id = c.job_id
-    WHERE c.client_id = cl.id ORDER BY r.created_at DESC, r.id DESC LIMIT 1) n ON true
-WHERE cl.active
-GROUP BY 1`
 	metricsLastSuccess = `
 SELECT cl.id::text, cl.name, extract(epoch FROM s.updated_at)::float8
 FROM clients cl JOIN client_sync_state s ON s.client_id = cl.id AND s.platform = 'meta'
 WHERE cl.active`
-	metricsRiverJobs = `
-SELECT state::text, count(*) FROM river_job
-WHERE queue = $1 AND state IN ('available', 'pending', 'scheduled', 'retryable', 'running') GROUP BY 1`
 )
 
 // Collect reads the gauges; a failed read is reported to the registry (the scrape answers
@@ -218,25 +186,27 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		_, err = pgx.ForEachRow(rows, []any{&k, &n}, func() error { out[k] = n; return nil })
 		return out, err
 	}
-	runs, err := counts(metricsRunStates)
+	runs, err := c.runStates(ctx)
 	if err != nil {
 		fail("runs", err)
 		return
 	}
-	for _, st := range []string{"queued", "running"} {
-		ch <- prometheus.MustNewConstMetric(descRunsInProgress, prometheus.GaugeValue, float64(runs[st]), st)
-	}
-	for _, st := range []string{"done", "partial", "failed", "interrupted"} {
-		ch <- prometheus.MustNewConstMetric(descRunsFinished, prometheus.CounterValue, float64(runs[st]), st)
+	for _, st := range RunStates {
+		if st.Over() {
+			ch <- prometheus.MustNewConstMetric(descRunsFinished, prometheus.CounterValue, float64(runs[st]), string(st))
+		} else {
+			ch <- prometheus.MustNewConstMetric(descRunsInProgress, prometheus.GaugeValue, float64(runs[st]), string(st))
+		}
 	}
 	clients, err := counts(metricsClientStates)
 	if err != nil {
 		fail("clients", err)
 		return
 	}
-	for _, st := range []string{StateQueued, StatePlanning, StateExtracting, StateWaiting, StateLoading, StateDone, StateFailed, StateInterrupted, "never_run"} {
-		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(clients[st]), st)
+	for _, st := range ClientStates() {
+		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(clients[string(st)]), string(st))
 	}
+	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(clients[""]), "never_run")
 	rows, err := c.s.pool.Query(ctx, metricsLastSuccess)
 	if err != nil {
 		fail("last successes", err)
@@ -264,13 +234,76 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	for w, n := range undelivered {
 		ch <- prometheus.MustNewConstMetric(descUndelivered, prometheus.GaugeValue, float64(n), w)
 	}
-	jobs, err := counts(metricsRiverJobs, queueName)
+	jobs, err := c.riverJobs(ctx)
 	if err != nil {
 		fail("River's jobs", err)
 		return
 	}
-	for _, st := range []string{"available", "pending", "scheduled", "retryable", "running"} {
-		ch <- prometheus.MustNewConstMetric(descRiverJobs, prometheus.GaugeValue, float64(jobs[st]), st)
+	for _, st := range riverJobStates {
+		ch <- prometheus.MustNewConstMetric(descRiverJobs, prometheus.GaugeValue, float64(jobs[st]), string(st))
+	}
+}
+
+// runStates counts the runs by state, each derived from its clients' as RunView's is, once
+// reconcile has recorded the clients whose jobs River ended.
+func (c *dbCollector) runStates(ctx context.Context) (map[RunState]int, error) {
+	if _, err := c.s.reconcile(ctx, nil); err != nil {
+		return nil, err
+	}
+	rows, err := c.s.pool.Query(ctx, metricsRunClientStates)
+	if err != nil {
+		return nil, err
+	}
+	byRun := map[string]map[ClientState]int{}
+	var run string
+	var st ClientState
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&run, &st, &n}, func() error {
+		if byRun[run] == nil {
+			byRun[run] = map[ClientState]int{}
+		}
+		byRun[run][st] += n
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := map[RunState]int{}
+	for _, n := range byRun {
+		out[runStateOf(n)]++
+	}
+	return out, nil
+}
+
+// joinStates is the states, comma-separated, for the metrics' help.
+func joinStates[S ~string](states []S) string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return strings.Join(out, ", ")
+}
+
+// riverJobStates are the states of a River job not over, as metapipe_river_jobs counts them.
+var riverJobStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStateRunning}
+
+// riverJobs counts the jobs of metapipe's queue not over by state, through River's client
+// (JobList, a page of jobListPage at a time).
+func (c *dbCollector) riverJobs(ctx context.Context) (map[rivertype.JobState]int, error) {
+	out := map[rivertype.JobState]int{}
+	p := river.NewJobListParams().Queues(queueName).States(riverJobStates...).First(jobListPage)
+	for {
+		res, err := c.s.river.JobList(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range res.Jobs {
+			out[j.State]++
+		}
+		if len(res.Jobs) < jobListPage {
+			return out, nil
+		}
+		p = p.After(res.LastCursor)
 	}
 }
 

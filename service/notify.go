@@ -139,7 +139,7 @@ type Event struct {
 	Summary string    `json:"summary"`
 	RunID   string    `json:"run_id,omitempty"`
 	// RunState is the run's end (run_finished): partial or failed.
-	RunState string `json:"run_state,omitempty"`
+	RunState RunState `json:"run_state,omitempty"`
 	// ClientsTotal and ClientsLoaded count the run's clients (run_finished).
 	ClientsTotal  int `json:"clients_total,omitempty"`
 	ClientsLoaded int `json:"clients_loaded,omitempty"`
@@ -162,10 +162,10 @@ type Event struct {
 
 // EventClient is a client in an event: its id, name, state in the run and last error.
 type EventClient struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	State string `json:"state,omitempty"`
-	Error string `json:"error,omitempty"`
+	ID    string      `json:"id"`
+	Name  string      `json:"name"`
+	State ClientState `json:"state,omitempty"`
+	Error string      `json:"error,omitempty"`
 }
 
 // NotifyArgs is the job that delivers one event to the webhooks. Unique by its event.
@@ -226,16 +226,13 @@ func (s *Service) inTx(ctx context.Context, what string, f func(context.Context,
 // and it ended partial or failed, records the event, in tx: one caller finishes a run.
 func (s *Service) finishRunTx(ctx context.Context, tx pgx.Tx, runID string) error {
 	var id string
-	switch err := tx.QueryRow(ctx, finishRun+" RETURNING id", runID).Scan(&id); {
+	switch err := tx.QueryRow(ctx, finishRun, overStates, runID).Scan(&id); {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil
 	case err != nil:
 		return err
 	}
-	rows, err := tx.Query(ctx, `
-SELECT c.client_id::text, cl.name, c.state, c.error
-FROM service_run_clients c JOIN clients cl ON cl.id = c.client_id
-WHERE c.run_id = $1 ORDER BY cl.name, c.client_id`, runID)
+	rows, err := tx.Query(ctx, selectRunEnd, runID)
 	if err != nil {
 		return err
 	}
@@ -244,27 +241,19 @@ WHERE c.run_id = $1 ORDER BY cl.name, c.client_id`, runID)
 		return err
 	}
 	e := Event{Event: EventRunFinished, RunID: runID, ClientsTotal: len(clients)}
-	interrupted := false
+	n := map[ClientState]int{}
 	var names []string
 	for _, c := range clients {
-		switch c.State {
-		case StateDone:
+		n[c.State]++
+		if c.State == StateDone {
 			e.ClientsLoaded++
-		case StateInterrupted:
-			interrupted = true
-			fallthrough
-		default:
+		} else {
 			e.Clients = append(e.Clients, c)
 			names = append(names, c.Name)
 		}
 	}
-	switch {
-	case interrupted || e.ClientsLoaded == len(clients):
+	if e.RunState = runStateOf(n); e.RunState != RunPartial && e.RunState != RunFailed {
 		return nil // done, or interrupted on purpose
-	case e.ClientsLoaded > 0:
-		e.RunState = "partial"
-	default:
-		e.RunState = "failed"
 	}
 	e.Summary = fmt.Sprintf("Run %s ended %s: %d of %d clients loaded; not loaded: %s",
 		runID, e.RunState, e.ClientsLoaded, e.ClientsTotal, strings.Join(names, ", "))
@@ -313,13 +302,11 @@ func (s *Service) clientFailedTx(ctx context.Context, tx pgx.Tx, a ClientRunArgs
 		}
 	}
 	n := s.cfg.Notify.FailuresInARow
-	rows, err := tx.Query(ctx, `
-SELECT c.state FROM service_run_clients c JOIN service_runs r ON r.id = c.run_id
-WHERE c.client_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2`, a.ClientID, n+1)
+	rows, err := tx.Query(ctx, selectClientStates, a.ClientID, n+1)
 	if err != nil {
 		return err
 	}
-	states, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	states, err := pgx.CollectRows(rows, pgx.RowTo[ClientState])
 	if err != nil {
 		return err
 	}
@@ -510,7 +497,7 @@ func Body(format string, e Event) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString(":rotating_light: *metapipe*: " + slackEscape(e.Summary))
 	for _, c := range e.Clients {
-		fmt.Fprintf(&b, "\n• *%s*: %s", slackEscape(c.Name), slackEscape(firstOf(c.Error, c.State)))
+		fmt.Fprintf(&b, "\n• *%s*: %s", slackEscape(c.Name), slackEscape(firstOf(c.Error, string(c.State))))
 	}
 	if e.Client != nil && e.Error != "" && e.Event != EventClientFailing {
 		fmt.Fprintf(&b, "\n> %s", slackEscape(e.Error))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
@@ -54,32 +55,6 @@ func (e *ConflictError) Error() string {
 	return "the same clients and as-of date are already queued or running in run " + e.RunID
 }
 
-// A client's state in a run.
-const (
-	StateQueued      = "queued"      // its job waits for a worker
-	StatePlanning    = "planning"    // reading its ad account and sync state
-	StateExtracting  = "extracting"  // submitting, polling, reading its report runs
-	StateWaiting     = "waiting"     // snoozed: Meta works, or another run holds the client
-	StateLoading     = "loading"     // KPI read, transform and load
-	StateDone        = "done"        // loaded
-	StateFailed      = "failed"      // gave up: a permanent error, or River's attempts spent
-	StateInterrupted = "interrupted" // its job was cancelled (River's UI)
-)
-
-const (
-	insertRun        = `INSERT INTO service_runs (id, request_key, as_of, nominal_as_of, weeks, lookback, full_refetch, source, replace_stored) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	insertRunClients = `INSERT INTO service_run_clients (run_id, client_id, job_id) SELECT $1, c, j FROM unnest($2::uuid[], $3::bigint[]) AS t (c, j)`
-	lockRequestKey   = `SELECT pg_advisory_xact_lock($1)`
-	// activeRun is the newest run of a request key with a client whose job is not over.
-	activeRun = `
-SELECT r.id FROM service_runs r
-WHERE r.request_key = $1 AND EXISTS (
-    SELECT 1 FROM service_run_clients c JOIN river_job j ON j.id = c.job_id
-    WHERE c.run_id = r.id AND c.state NOT IN ('done', 'failed', 'interrupted')
-      AND j.state NOT IN ('completed', 'cancelled', 'discarded'))
-ORDER BY r.created_at DESC LIMIT 1`
-)
-
 // Enqueue queues a run: one River job per client, in one transaction, and returns the run's
 // id at once, whatever the size of the run. A request that cannot run is a *FieldError; the
 // same clients and as-of date already queued or running are a *ConflictError with that run's
@@ -87,36 +62,8 @@ ORDER BY r.created_at DESC LIMIT 1`
 // time zone as cached (pipeline.Runner.CheckAsOf); an account never cached yet is checked by
 // its job, once Meta names its time zone.
 func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
-	if req.Weeks == 0 {
-		req.Weeks = DefaultWeeks
-	}
-	if req.Weeks < 1 || req.Weeks > maxWeeks {
-		return "", &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", req.Weeks, maxWeeks)}
-	}
-	var all []records.Client
-	var err error
-	if len(req.Clients) > 0 {
-		all, err = s.runner.NamedClients(ctx, req.Clients) // not the whole fleet for a few clients
-	} else {
-		all, err = s.runner.Clients(ctx)
-	}
+	clients, err := s.runClients(ctx, &req)
 	if err != nil {
-		return "", err
-	}
-	clients, err := pipeline.SelectClients(all, req.Clients, pipeline.Shard{})
-	if err != nil {
-		if fe := FieldErrorOf(err); fe != nil {
-			return "", fe
-		}
-		return "", err
-	}
-	if len(clients) == 0 {
-		return "", &FieldError{"clients", "no active client to run"}
-	}
-	switch err := s.runner.CheckAsOf(ctx, clients, req.AsOf); {
-	case FieldErrorOf(err) != nil:
-		return "", FieldErrorOf(err)
-	case err != nil:
 		return "", err
 	}
 	nominal := records.Day(time.Now().UTC())
@@ -134,36 +81,13 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	key := requestKey(nominal, ids)
 	runID := pipeline.NewRunID()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		h := fnv.New64a()
-		h.Write([]byte("metapipe:enqueue:" + key))
-		if _, err := tx.Exec(ctx, lockRequestKey, int64(h.Sum64())); err != nil {
-			return err
-		}
-		var existing string
-		switch err := tx.QueryRow(ctx, activeRun, key).Scan(&existing); {
-		case err == nil:
-			return &ConflictError{RunID: existing}
-		case !errors.Is(err, pgx.ErrNoRows):
+		if err := s.checkNoActiveRun(ctx, tx, key); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, DefaultLookback, req.Full || req.Replace, req.Source, req.Replace); err != nil {
 			return err
 		}
-		params := make([]river.InsertManyParams, len(ids))
-		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: ClientRunArgs{RunID: runID, ClientID: id, Client: names[id]},
-				InsertOpts: &river.InsertOpts{MaxAttempts: MaxAttemptsCeiling}} // the worker applies its own MaxAttempts
-		}
-		res, err := s.river.InsertManyTx(ctx, tx, params)
-		if err != nil {
-			return fmt.Errorf("queue the jobs: %w", err)
-		}
-		jobs := make([]int64, len(res))
-		for i, r := range res {
-			jobs[i] = r.Job.ID
-		}
-		_, err = tx.Exec(ctx, insertRunClients, runID, ids, jobs) // one statement, whatever the run's size
-		return err
+		return s.queueJobsTx(ctx, tx, runID, ids, names)
 	})
 	if err != nil {
 		var ce *ConflictError
@@ -174,6 +98,102 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 	}
 	s.log.Info("run queued", "run", runID, "clients", len(ids), "as_of", nominal.Format(time.DateOnly), "source", req.Source)
 	return runID, nil
+}
+
+// runClients checks a request (its weeks defaulted in place) and returns its clients, or a
+// *FieldError naming what is at fault.
+func (s *Service) runClients(ctx context.Context, req *RunRequest) ([]records.Client, error) {
+	if req.Weeks == 0 {
+		req.Weeks = DefaultWeeks
+	}
+	if req.Weeks < 1 || req.Weeks > maxWeeks {
+		return nil, &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", req.Weeks, maxWeeks)}
+	}
+	var all []records.Client
+	var err error
+	if len(req.Clients) > 0 {
+		all, err = s.runner.NamedClients(ctx, req.Clients) // not the whole fleet for a few clients
+	} else {
+		all, err = s.runner.Clients(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	clients, err := pipeline.SelectClients(all, req.Clients, pipeline.Shard{})
+	if err != nil {
+		if fe := FieldErrorOf(err); fe != nil {
+			return nil, fe
+		}
+		return nil, err
+	}
+	if len(clients) == 0 {
+		return nil, &FieldError{"clients", "no active client to run"}
+	}
+	switch err := s.runner.CheckAsOf(ctx, clients, req.AsOf); {
+	case FieldErrorOf(err) != nil:
+		return nil, FieldErrorOf(err)
+	case err != nil:
+		return nil, err
+	}
+	return clients, nil
+}
+
+// checkNoActiveRun takes the request key's lock for tx and returns a *ConflictError naming
+// the newest run of the key with a client not over whose job River has not ended either.
+func (s *Service) checkNoActiveRun(ctx context.Context, tx pgx.Tx, key string) error {
+	h := fnv.New64a()
+	h.Write([]byte("metapipe:enqueue:" + key))
+	if _, err := tx.Exec(ctx, lockRequestKey, int64(h.Sum64())); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, openRunsOfKey, key, overStates)
+	if err != nil {
+		return err
+	}
+	type openRun struct {
+		id   string
+		jobs []int64
+	}
+	var open []openRun
+	var r openRun
+	var all []int64
+	if _, err := pgx.ForEachRow(rows, []any{&r.id, &r.jobs}, func() error {
+		open, all = append(open, r), append(all, r.jobs...)
+		return nil
+	}); err != nil {
+		return err
+	}
+	jobs, err := s.jobsByID(ctx, tx, all)
+	if err != nil {
+		return err
+	}
+	for _, r := range open {
+		for _, id := range r.jobs {
+			if j := jobs[id]; j != nil && !jobOver(j.State) {
+				return &ConflictError{RunID: r.id}
+			}
+		}
+	}
+	return nil
+}
+
+// queueJobsTx queues one River job per client of the run and records them with the run, in tx.
+func (s *Service) queueJobsTx(ctx context.Context, tx pgx.Tx, runID string, ids []string, names map[string]string) error {
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: ClientRunArgs{RunID: runID, ClientID: id, Client: names[id]},
+			InsertOpts: &river.InsertOpts{MaxAttempts: MaxAttemptsCeiling}} // the worker applies its own MaxAttempts
+	}
+	res, err := s.river.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return fmt.Errorf("queue the jobs: %w", err)
+	}
+	jobs := make([]int64, len(res))
+	for i, r := range res {
+		jobs[i] = r.Job.ID
+	}
+	_, err = tx.Exec(ctx, insertRunClients, runID, ids, jobs) // one statement, whatever the run's size
+	return err
 }
 
 // requestKey names what a run was asked for, the same for the same as-of date and clients: the
@@ -187,7 +207,7 @@ func requestKey(nominal time.Time, sortedIDs []string) string {
 // RunView is a run as the API shows it (GET /v1/runs/{id}).
 type RunView struct {
 	RunID      string       `json:"run_id"`
-	State      string       `json:"state"` // queued, running, done, partial, failed, interrupted
+	State      RunState     `json:"state"` // queued, running, done, partial, failed, interrupted
 	AsOf       string       `json:"as_of"` // the as-of date asked for, or the UTC date queued (each account then runs as of its own today)
 	AsOfGiven  bool         `json:"as_of_given"`
 	Weeks      int          `json:"weeks"`
@@ -206,7 +226,7 @@ type RunView struct {
 type ClientView struct {
 	ClientID     string             `json:"client_id"`
 	Name         string             `json:"name"`
-	State        string             `json:"state"`
+	State        ClientState        `json:"state"`
 	Attempt      int                `json:"attempt"`
 	Worker       string             `json:"worker,omitempty"`
 	ReportsDone  int                `json:"reports_done"`
@@ -230,92 +250,58 @@ type ClientView struct {
 // ErrNoRun is a run id the service does not know.
 var ErrNoRun = errors.New("no such run")
 
-const (
-	selectRun = `
-SELECT id, coalesce(as_of, nominal_as_of)::text, as_of IS NOT NULL, weeks, full_refetch, source, created_at, finished_at
-FROM service_runs WHERE id = $1`
-	selectRuns = `
-SELECT id, coalesce(as_of, nominal_as_of)::text, as_of IS NOT NULL, weeks, full_refetch, source, created_at, finished_at
-FROM service_runs ORDER BY created_at DESC, id DESC LIMIT $1`
-	// selectRunClients reads each client with its job. A job cancelled or discarded by River
-	// while the client is not over makes it interrupted or failed; the attempt is River's
-	// attempts spent (its errors, a rescue included) plus the one under way.
-	selectRunClients = `
-SELECT c.run_id, c.client_id::text, cl.name,
-       CASE WHEN c.state IN ('done', 'failed', 'interrupted') THEN c.state
-            WHEN j.state = 'cancelled' THEN 'interrupted'
-            WHEN j.state = 'discarded' THEN 'failed'
-            ELSE c.state END,
-       CASE WHEN j.id IS NULL THEN c.attempt
-            WHEN j.attempted_at IS NULL THEN 0
-            ELSE coalesce(array_length(j.errors, 1), 0) + CASE WHEN j.state IN ('cancelled', 'discarded') THEN 0 ELSE 1 END END,
-       c.worker, c.reports_done, c.reports_total, c.percent,
-       c.rows_inserted, c.rows_updated, c.rows_unchanged, c.rows_confirmed, c.rows_kept, c.rows_deleted,
-       CASE WHEN c.error <> '' THEN c.error
-            WHEN j.state IN ('cancelled', 'discarded') THEN coalesce(j.errors[array_upper(j.errors, 1)]->>'error', '')
-            ELSE '' END,
-       c.updated_at, c.throttled_since, c.not_final::text[], c.read_again
-FROM service_run_clients c JOIN clients cl ON cl.id = c.client_id LEFT JOIN river_job j ON j.id = c.job_id
-WHERE c.run_id = ANY ($1::text[])
-ORDER BY cl.name, c.client_id`
-)
-
 // msgCancelled is the error of a client whose job was cancelled from outside the service.
 const msgCancelled = "its job was cancelled (River's UI or JobCancel)"
-
-const (
-	// endClientsOfEndedJobs records the end of the clients whose job River ended without the
-	// service's worker settling it: cancelled while it waited (River's UI, JobCancel), or
-	// discarded by River's rescuer after the last attempt of a dead worker. River deletes such
-	// jobs after a day or a week; the run's history must not change then.
-	endClientsOfEndedJobs = `
-UPDATE service_run_clients c
-SET state = CASE WHEN j.state = 'cancelled' THEN 'interrupted' ELSE 'failed' END,
-    error = CASE WHEN j.state = 'cancelled' THEN $2
-                 ELSE coalesce(j.errors[array_upper(j.errors, 1)]->>'error', 'its job was discarded') END,
-    updated_at = now()
-FROM river_job j
-WHERE j.id = c.job_id AND j.state IN ('cancelled', 'discarded') AND c.state NOT IN ('done', 'failed', 'interrupted')
-  AND ($1::text[] IS NULL OR c.run_id = ANY ($1))
-RETURNING c.run_id, c.client_id::text`
-	// endClientsOfDeletedJobs records the end of the clients whose job is gone from river_job
-	// while they were not over: deleted in River's UI (or by JobDelete), which only deletes jobs
-	// that are not running. River's own cleanup deletes only finished jobs, whose clients are
-	// over already.
-	endClientsOfDeletedJobs = `
-UPDATE service_run_clients c
-SET state = 'interrupted', error = $2, updated_at = now()
-WHERE c.job_id IS NOT NULL AND c.state NOT IN ('done', 'failed', 'interrupted')
-  AND ($1::text[] IS NULL OR c.run_id = ANY ($1))
-  AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = c.job_id)
-RETURNING c.run_id, c.client_id::text`
-)
 
 // msgDeleted is the error of a client whose job was deleted from outside the service.
 const msgDeleted = "its job was deleted (River's UI or JobDelete)"
 
-// reconcile records the clients whose jobs River ended on its own (cancelled, discarded) and
-// finishes their runs, for the runs given (nil: every run). Reads call it, so that a run is
-// shown as it is, and workers call it now and then, so that it is kept once River deletes the
-// jobs. It says whether it ended a client.
+// reconcile records the clients whose jobs River ended on its own and finishes their runs,
+// for the runs given (nil: every run): a job cancelled while it waited (River's UI,
+// JobCancel) interrupts its client, a job discarded by River's rescuer after the last attempt
+// of a dead worker fails it, and a job deleted (River's UI, JobDelete: only jobs not running)
+// interrupts it. River deletes ended jobs after a day or a week; the run's history must not
+// change then. Reads call it, so that a run is shown as it is, and workers call it now and
+// then. River is asked through its client (JobList). It says whether it ended a client.
 func (s *Service) reconcile(ctx context.Context, runIDs []string) (bool, error) {
-	var ended []string
-	for _, q := range []struct{ sql, msg string }{{endClientsOfEndedJobs, msgCancelled}, {endClientsOfDeletedJobs, msgDeleted}} {
-		rows, err := s.pool.Query(ctx, q.sql, runIDs, q.msg)
-		if err != nil {
-			return false, fmt.Errorf("reconcile runs: %w", err)
-		}
-		var a ClientRunArgs
-		if _, err := pgx.ForEachRow(rows, []any{&a.RunID, &a.ClientID}, func() error {
-			ended = append(ended, a.RunID)
-			s.removeStaged(a) // here at once when this process staged them; else the workers' sweep
-			return nil
-		}); err != nil {
-			return false, fmt.Errorf("reconcile runs: %w", err)
+	rows, err := s.pool.Query(ctx, liveJobs, overStates, runIDs)
+	if err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	var live []ClientRunArgs
+	var ids []int64
+	var a ClientRunArgs
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&a.RunID, &a.ClientID, &id}, func() error {
+		live, ids = append(live, a), append(ids, id)
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	jobs, err := s.jobsByID(ctx, nil, ids)
+	if err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	var runs, clients, states, errs []string
+	for i, a := range live {
+		if st, msg, ended := endOfJob(jobs[ids[i]]); ended {
+			runs, clients, states, errs = append(runs, a.RunID), append(clients, a.ClientID), append(states, string(st)), append(errs, msg)
 		}
 	}
-	if len(ended) == 0 {
+	if len(runs) == 0 {
 		return false, nil
+	}
+	rows, err = s.pool.Query(ctx, endClients, overStates, runs, clients, states, errs)
+	if err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
+	}
+	var ended []string
+	if _, err := pgx.ForEachRow(rows, []any{&a.RunID, &a.ClientID}, func() error {
+		ended = append(ended, a.RunID)
+		s.removeStaged(a) // here at once when this process staged them; else the workers' sweep
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("reconcile runs: %w", err)
 	}
 	slices.Sort(ended)
 	for _, id := range slices.Compact(ended) {
@@ -323,7 +309,68 @@ func (s *Service) reconcile(ctx context.Context, runIDs []string) (bool, error) 
 			return false, fmt.Errorf("reconcile runs: %w", err)
 		}
 	}
-	return true, nil
+	return len(ended) > 0, nil
+}
+
+// endOfJob is the state and error River's end of a job (nil: deleted) gives a client not
+// over, and whether it ended the client.
+func endOfJob(j *rivertype.JobRow) (ClientState, string, bool) {
+	switch {
+	case j == nil:
+		return StateInterrupted, msgDeleted, true
+	case j.State == rivertype.JobStateCancelled:
+		return StateInterrupted, msgCancelled, true
+	case j.State == rivertype.JobStateDiscarded:
+		if n := len(j.Errors); n > 0 {
+			return StateFailed, j.Errors[n-1].Error, true
+		}
+		return StateFailed, "its job was discarded", true
+	}
+	return "", "", false
+}
+
+// jobOver says whether River ended a job for good: completed, cancelled or discarded.
+func jobOver(st rivertype.JobState) bool {
+	return st == rivertype.JobStateCompleted || st == rivertype.JobStateCancelled || st == rivertype.JobStateDiscarded
+}
+
+// jobAttempt is a job's attempt as the API shows it: River's attempts spent (its errors, a
+// rescue included) plus the one under way; 0 before the first.
+func jobAttempt(j *rivertype.JobRow) int {
+	if j.AttemptedAt == nil {
+		return 0
+	}
+	n := len(j.Errors)
+	if j.State != rivertype.JobStateCancelled && j.State != rivertype.JobStateDiscarded {
+		n++
+	}
+	return n
+}
+
+// jobListPage is the most jobs one JobList returns (River's limit).
+const jobListPage = 10_000
+
+// jobsByID reads River's jobs of the given ids through River's client (in tx, unless nil),
+// by id; a job River deleted is absent.
+func (s *Service) jobsByID(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*rivertype.JobRow, error) {
+	out := make(map[int64]*rivertype.JobRow, len(ids))
+	for chunk := range slices.Chunk(ids, jobListPage) {
+		p := river.NewJobListParams().IDs(chunk...).First(len(chunk))
+		var res *river.JobListResult
+		var err error
+		if tx != nil {
+			res, err = s.river.JobListTx(ctx, tx, p)
+		} else {
+			res, err = s.river.JobList(ctx, p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read River's jobs: %w", err)
+		}
+		for _, j := range res.Jobs {
+			out[j.ID] = j
+		}
+	}
+	return out, nil
 }
 
 // Run reads one run; an unknown id is ErrNoRun.
@@ -373,21 +420,8 @@ func (s *Service) queryRuns(ctx context.Context, query string, arg any) ([]RunVi
 			return s.queryRuns(ctx, query, arg) // read again what it recorded
 		}
 	}
-	crows, err := s.pool.Query(ctx, selectRunClients, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read run clients: %w", err)
-	}
-	var runID string
-	var c ClientView
-	_, err = pgx.ForEachRow(crows, []any{&runID, &c.ClientID, &c.Name, &c.State, &c.Attempt, &c.Worker, &c.ReportsDone,
-		&c.ReportsTotal, &c.Percent, &c.Rows.Inserted, &c.Rows.Updated, &c.Rows.Unchanged, &c.Rows.Confirmed,
-		&c.Rows.Kept, &c.Rows.Deleted, &c.Error, &c.Updated, &c.ThrottledSince, &c.NotFinal, &c.ReadAgain}, func() error {
-		r := &runs[index[runID]]
-		r.Clients = append(r.Clients, c)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read run clients: %w", err)
+	if err := s.readRunClients(ctx, runs, ids, index); err != nil {
+		return nil, err
 	}
 	for i := range runs {
 		runs[i].State, runs[i].FinishedAt = runState(runs[i].Clients, runs[i].FinishedAt)
@@ -395,45 +429,58 @@ func (s *Service) queryRuns(ctx context.Context, query string, arg any) ([]RunVi
 	return runs, nil
 }
 
-// runState derives a run's state from its clients': queued until one starts, running until
-// all are over, then done (all loaded), interrupted (one was cancelled), partial (some loaded)
-// or failed (none).
-func runState(clients []ClientView, finished *time.Time) (string, *time.Time) {
-	var queued, over, done, interrupted int
+// readRunClients reads the clients of the runs ids (runs[index[id]]), each with the attempt
+// River counts for its job (the one recorded once River deleted the job).
+func (s *Service) readRunClients(ctx context.Context, runs []RunView, ids []string, index map[string]int) error {
+	crows, err := s.pool.Query(ctx, selectRunClients, ids)
+	if err != nil {
+		return fmt.Errorf("read run clients: %w", err)
+	}
+	var runID string
+	var c ClientView
+	var jobID int64
+	var jobIDs []int64
+	var at [][2]int // each row's run and client index, in jobIDs' order
+	_, err = pgx.ForEachRow(crows, []any{&runID, &c.ClientID, &c.Name, &c.State, &jobID, &c.Attempt, &c.Worker, &c.ReportsDone,
+		&c.ReportsTotal, &c.Percent, &c.Rows.Inserted, &c.Rows.Updated, &c.Rows.Unchanged, &c.Rows.Confirmed,
+		&c.Rows.Kept, &c.Rows.Deleted, &c.Error, &c.Updated, &c.ThrottledSince, &c.NotFinal, &c.ReadAgain}, func() error {
+		r := &runs[index[runID]]
+		r.Clients = append(r.Clients, c)
+		jobIDs, at = append(jobIDs, jobID), append(at, [2]int{index[runID], len(r.Clients) - 1})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read run clients: %w", err)
+	}
+	jobs, err := s.jobsByID(ctx, nil, slices.DeleteFunc(slices.Clone(jobIDs), func(id int64) bool { return id == 0 }))
+	if err != nil {
+		return fmt.Errorf("read run clients: %w", err)
+	}
+	for i, id := range jobIDs {
+		if j := jobs[id]; j != nil {
+			runs[at[i][0]].Clients[at[i][1]].Attempt = jobAttempt(j)
+		}
+	}
+	return nil
+}
+
+// runState derives a run's state from its clients' (runStateOf), and when it finished: the
+// time recorded, else its clients' last update once it is over.
+func runState(clients []ClientView, finished *time.Time) (RunState, *time.Time) {
+	n := map[ClientState]int{}
 	var last time.Time
 	for _, c := range clients {
-		switch c.State {
-		case StateQueued:
-			queued++
-		case StateDone:
-			done++
-			over++
-		case StateInterrupted:
-			interrupted++
-			over++
-		case StateFailed:
-			over++
-		}
+		n[c.State]++
 		if c.Updated.After(last) {
 			last = c.Updated
 		}
 	}
-	switch {
-	case queued == len(clients):
-		return "queued", nil
-	case over < len(clients):
-		return "running", nil
+	st := runStateOf(n)
+	if !st.Over() {
+		return st, nil
 	}
 	if finished == nil {
 		finished = &last
 	}
-	switch {
-	case interrupted > 0:
-		return "interrupted", finished
-	case done == len(clients):
-		return "done", finished
-	case done > 0:
-		return "partial", finished
-	}
-	return "failed", finished
+	return st, finished
 }

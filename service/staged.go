@@ -11,13 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// liveClients are those of the given (run, client) pairs whose client is not over: its staged
-// files may still serve an attempt.
-const liveClients = `
-SELECT c.run_id, c.client_id::text FROM service_run_clients c
-JOIN unnest($1::text[], $2::text[]) AS t (run_id, client_id) ON c.run_id = t.run_id AND c.client_id::text = t.client_id
-WHERE c.state NOT IN ('done', 'failed', 'interrupted')`
-
 // sweepStaged removes this worker's staged folders (<stage-dir>/service/<run>/<client>) of
 // clients that are over, whoever finished them: an attempt that failed here and was retried and
 // loaded by another worker leaves files only this worker can see, as does a worker killed and
@@ -53,7 +46,7 @@ func (s *Service) sweepStaged(ctx context.Context) (int, error) {
 	if len(runIDs) == 0 {
 		return 0, nil
 	}
-	rows, err := s.pool.Query(ctx, liveClients, runIDs, clientIDs)
+	rows, err := s.pool.Query(ctx, liveClients, overStates, runIDs, clientIDs)
 	if err != nil {
 		return 0, fmt.Errorf("sweep staged files: %w", err)
 	}

@@ -79,13 +79,13 @@ func runEnqueue(ctx context.Context, cmd *cli.Command) error {
 		}
 		var runErr error
 		switch run.State {
-		case "done":
-		case "interrupted":
+		case service.RunDone:
+		case service.RunInterrupted:
 			runErr = fmt.Errorf("%w: run %s", pipeline.ErrInterrupted, id)
 		default:
 			var failed []string
 			for _, c := range run.Clients {
-				if c.State == "failed" {
+				if c.State == service.StateFailed {
 					failed = append(failed, c.Name)
 				}
 			}

@@ -172,7 +172,7 @@ func failedClients(l *pipeline.Ledger) []*pipeline.ClientRecord {
 func finishWaited(cmd *cli.Command, run *service.RunView, err error) error {
 	var failed []string
 	for _, c := range run.Clients {
-		if c.State == "failed" {
+		if c.State == service.StateFailed {
 			failed = append(failed, c.Name)
 		}
 	}
