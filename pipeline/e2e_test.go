@@ -28,6 +28,15 @@ type env struct {
 	now     func() time.Time // the simulator's clock, and the runner's
 }
 
+// pipelineWorld is what this package's worlds share: the seed, and report runs that finish
+// in 150 ms.
+var pipelineWorld = e2etest.SimDefaults(graphsim.Config{Seed: 11, JobDuration: 150 * time.Millisecond})
+
+// fromWorld is the env of a world, on the clock now (nil: the real one).
+func fromWorld(w *e2etest.World, now func() time.Time) *env {
+	return &env{sim: w.Sim, url: w.URL, dbURL: w.DBURL, pool: w.Pool, stage: w.Stage, clients: w.Clients, now: now}
+}
+
 func newEnv(t *testing.T, accounts int) *env {
 	t.Helper()
 	return newWrappedEnv(t, graphsim.Config{Accounts: accounts}, nil)

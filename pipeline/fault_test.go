@@ -20,12 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -37,39 +34,7 @@ const faultWeeks = 13
 // front of the simulator (a proxy that misbehaves, a request log).
 func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 11
-	}
-	if cfg.JobDuration == 0 {
-		cfg.JobDuration = 150 * time.Millisecond
-	}
-	sim := graphsim.New(cfg)
-	var h http.Handler = sim
-	if wrap != nil {
-		h = wrap(sim)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), now: cfg.Now}
-	r := e.runner(t, 4)
-	if err := r.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := graphsim.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clients = ids
-	pool, err := pgxpool.New(context.Background(), e.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	e.pool = pool
-	return e
+	return fromWorld(e2etest.New(t, pipelineWorld, e2etest.Sim(cfg), e2etest.Wrap(wrap)), cfg.Now)
 }
 
 func faultOpts() pipeline.Options {

@@ -5,7 +5,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,11 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
 // proc is one running metapipe process.
@@ -124,25 +120,10 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal, within time.Duration) (int
 // counters stay zero: simCounters reads the process's.
 func newSimWorld(t *testing.T, cfg graphsim.Config) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the binary as several processes")
-	}
-	w := &world{sim: graphsim.New(cfg), db: pgtest.NewDatabase(t), stage: t.TempDir()}
+	w := fromWorld(e2etest.New(t, e2etest.Sim(cfg), e2etest.NoServer(), binaryMigrate(t), e2etest.Seeded(lastSunday.AddDate(0, 0, -7*60), lastSunday)))
 	sim := w.start(t, "sim", nil, "sim", "--seed", itoa(cfg.Seed), "--accounts", itoa(int64(cfg.Accounts)),
 		"--job-duration", cfg.JobDuration.String())
 	w.url = sim.event(t, "sim_listening", 30*time.Second)["url"].(string)
-	if res := w.run(t, nil, "migrate"); res.code != 0 {
-		t.Fatalf("migrate: %d %s", res.code, res.stderr)
-	}
-	pool, err := pgxpool.New(context.Background(), w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	w.pool = pool
-	if w.ids, err = graphsim.SeedDemo(context.Background(), pool, w.sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
-		t.Fatal(err)
-	}
 	return w
 }
 
