@@ -159,3 +159,18 @@ func sum(m map[string]int64) int64 {
 	}
 	return n
 }
+
+// timedRun starts the benchmark's timer, runs r once with o and closes r; it returns the report
+// and the run's wall time. An error (ErrSomeFailed for a failed client) is fatal.
+func timedRun(b *testing.B, r *pipeline.Runner, o pipeline.Options) (*pipeline.Report, time.Duration) {
+	b.Helper()
+	b.StartTimer()
+	start := time.Now()
+	rep, err := r.Run(context.Background(), o, "")
+	wall := time.Since(start)
+	r.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rep, wall
+}

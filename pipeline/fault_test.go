@@ -61,6 +61,25 @@ func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*p
 	return rep, err
 }
 
+// checkFaulted checks a fault case's clients: the second (the faulted one) failed with nothing
+// loaded when the fault fails it, every other done and equal to the truth over faultWeeks.
+func checkFaulted(t *testing.T, e *env, rep *pipeline.Report, fails bool) {
+	t.Helper()
+	for i, a := range e.sim.Accounts() {
+		xs, ls := clientStatus(rep, e.clients[i])
+		if i == 1 && fails {
+			if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
+				t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+			}
+			continue
+		}
+		if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+			t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
+		}
+		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+	}
+}
+
 // clientStatus is a client's extract and load status in the ledger.
 func clientStatus(rep *pipeline.Report, id string) (pipeline.Status, pipeline.Status) {
 	c := rep.Ledger.Clients[id]
@@ -281,19 +300,7 @@ func TestFaultReportRuns(t *testing.T) {
 			cfg := e.config(3)
 			cfg.Poll.StallTimeout, cfg.Poll.MaxRunTime = time.Second, 3*time.Second
 			rep, err := e.runWith(t, cfg, faultOpts())
-			for i, a := range accts {
-				xs, ls := clientStatus(rep, e.clients[i])
-				if i == 1 && tc.fails {
-					if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
-						t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
-					}
-					continue
-				}
-				if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
-					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
-				}
-				e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
-			}
+			checkFaulted(t, e, rep, tc.fails)
 			if tc.fails {
 				if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(err.Error(), accts[1].Name) {
 					t.Errorf("err = %v, want ErrSomeFailed naming %s", err, accts[1].Name)
@@ -421,19 +428,7 @@ func TestFaultRunLag(t *testing.T) {
 			}
 			cfg.PageSize = 50 // several pages per report run, for the page faults
 			rep, err := e.runWith(t, cfg, faultOpts())
-			for i, a := range accts {
-				xs, ls := clientStatus(rep, e.clients[i])
-				if i == 1 && tc.fails {
-					if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
-						t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
-					}
-					continue
-				}
-				if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
-					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
-				}
-				e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
-			}
+			checkFaulted(t, e, rep, tc.fails)
 			c := e.sim.Counters().ByAccount[accts[1].ID]
 			if c.Lagged == 0 {
 				t.Error("the fault never fired")
