@@ -76,6 +76,15 @@ func openWith(t *testing.T, cfg service.Config) *service.Service {
 	return s
 }
 
+// syncWorker starts a worker of concurrency workers that reads short ranges synchronously
+// (the command's --sync-weeks).
+func (e *env) syncWorker(t *testing.T, concurrency int) *service.Service {
+	t.Helper()
+	cfg := e.config("worker", concurrency)
+	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
+	return start(t, openWith(t, cfg))
+}
+
 // start starts s's workers; they stop when the test ends, before s is closed.
 func start(t *testing.T, s *service.Service) *service.Service {
 	t.Helper()
@@ -161,9 +170,7 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 3})
 	ctx := context.Background()
-	cfg := e.config("worker", 3)
-	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
-	s := start(t, openWith(t, cfg))
+	s := e.syncWorker(t, 3)
 	runs := func() int64 {
 		var n int64
 		for _, acct := range e.sim.Accounts() {
@@ -504,9 +511,7 @@ func TestWorkerMaxAttemptsAppliesToEveryJob(t *testing.T) {
 func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := context.Background()
-	cfg := e.config("worker", 2)
-	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
-	s := start(t, openWith(t, cfg))
+	s := e.syncWorker(t, 2)
 	id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 54, Source: "test"})
 	if err != nil {
 		t.Fatal(err)

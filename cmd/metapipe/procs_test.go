@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -148,27 +147,11 @@ func (w *world) simCounters(t *testing.T) graphsim.Counters {
 // status and body.
 func httpCall(t *testing.T, method, url, auth, body string) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
+		auth = "Bearer " + auth
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, b
+	a := e2etest.Call(t, http.DefaultClient, method, url, auth, body)
+	return a.Status, a.Body
 }
 
 // apiRun is GET /v1/runs/{id}, decoded.

@@ -303,16 +303,14 @@ func tokenProxy(next http.Handler) http.Handler {
 	})
 }
 
-// The whole pipeline, run by the binary with recognisable tokens (the default one, a client's
-// own, and one Meta answers with an error that echoes it) and a database password: none of
-// them appears in a log line (text and json, debug level), an error, a staged file (Parquet
-// decoded), the ledger, or a database column other than clients.meta_access_token. Every
-// staged file and folder is readable by its owner only.
-func TestSecretsNeverLeak(t *testing.T) {
+// secretWorld is a world of three clients behind tokenProxy whose tokens are recognisable:
+// the default (envToken), a client's own (clientToken) and one Meta answers with an error
+// that echoes it (echoToken). It returns the database URL with dbPassword in it.
+func secretWorld(t *testing.T) (*world, string) {
+	t.Helper()
 	w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
-	ctx := context.Background()
 	for i, tok := range []any{nil, clientToken, echoToken} {
-		if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {
+		if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -320,6 +318,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if dbURL == w.db {
 		t.Fatalf("cannot put a password into %s", w.db)
 	}
+	return w, dbURL
+}
+
+// The whole pipeline, run by the binary with recognisable tokens (the default one, a client's
+// own, and one Meta answers with an error that echoes it) and a database password: none of
+// them appears in a log line (text and json, debug level), an error, a staged file (Parquet
+// decoded), the ledger, or a database column other than clients.meta_access_token. Every
+// staged file and folder is readable by its owner only.
+func TestSecretsNeverLeak(t *testing.T) {
+	w, dbURL := secretWorld(t)
+	ctx := context.Background()
 	env := []string{"DATABASE_URL=" + dbURL, "META_ACCESS_TOKEN=" + envToken}
 	var out strings.Builder
 	runs := 0
