@@ -2,6 +2,7 @@ package extract_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"strings"
@@ -88,4 +89,18 @@ func faultedYear(t *testing.T, faults graphsim.Faults) (*graphsim.Simulator, str
 	a := sim.Accounts()[0]
 	sim.SetFaults(a.ID, faults)
 	return sim, url, a, job(t, a, a.Token, yearRange())
+}
+
+// sameStaged checks that every report kind's staged rows in dir equal those in ref (the
+// reference extraction, named by what).
+func sameStaged(t *testing.T, dir, ref records.ClientDir, what string) {
+	t.Helper()
+	for _, k := range records.Kinds {
+		got, want := readRows(t, dir, k), readRows(t, ref, k)
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		if string(gj) != string(wj) {
+			t.Errorf("%s: %d rows differ from %s's %d", k, len(got), what, len(want))
+		}
+	}
 }

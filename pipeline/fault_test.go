@@ -38,9 +38,7 @@ func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) ht
 }
 
 func faultOpts() pipeline.Options {
-	o := opts(lastSunday)
-	o.Weeks = faultWeeks
-	return o
+	return weeksOpts(lastSunday, faultWeeks)
 }
 
 func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*pipeline.Report, error) {
@@ -59,6 +57,16 @@ func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*p
 		}
 	}
 	return rep, err
+}
+
+// faultedSecond is a world of three clients whose second ad account Meta answers with faults,
+// its accounts, and a config of concurrency 3.
+func faultedSecond(t *testing.T, faults graphsim.Faults) (*env, []graphsim.Account, pipeline.Config) {
+	t.Helper()
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
+	accts := e.sim.Accounts()
+	e.sim.SetFaults(accts[1].ID, faults)
+	return e, accts, e.config(3)
 }
 
 // checkFaulted checks a fault case's clients: the second (the faulted one) failed with nothing
@@ -294,10 +302,7 @@ func TestFaultReportRuns(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-			accts := e.sim.Accounts()
-			e.sim.SetFaults(accts[1].ID, tc.faults)
-			cfg := e.config(3)
+			e, accts, cfg := faultedSecond(t, tc.faults)
 			cfg.Poll.StallTimeout, cfg.Poll.MaxRunTime = time.Second, 3*time.Second
 			rep, err := e.runWith(t, cfg, faultOpts())
 			checkFaulted(t, e, rep, tc.fails)
@@ -416,10 +421,7 @@ func TestFaultRunLag(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-			accts := e.sim.Accounts()
-			e.sim.SetFaults(accts[1].ID, tc.faults)
-			cfg := e.config(3)
+			e, accts, cfg := faultedSecond(t, tc.faults)
 			// A bound the lag that clears never reaches, however slow the machine; a short one
 			// for the lost runs, so that the test is quick.
 			cfg.Retry.RunLag = 10 * time.Second
@@ -548,8 +550,7 @@ func TestFaultConnectionKilledMidLoad(t *testing.T) {
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 	ctx := context.Background()
 	asOf1 := lastSunday.AddDate(0, 0, -14)
-	o1 := opts(asOf1)
-	o1.Weeks = 8
+	o1 := weeksOpts(asOf1, 8)
 	if _, err := e.runWith(t, e.config(3), o1); err != nil {
 		t.Fatal(err)
 	}

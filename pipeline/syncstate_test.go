@@ -42,8 +42,7 @@ func TestFutureAsOfChangesNothing(t *testing.T) {
 	clock := shiftedClock(monday.Add(5 * time.Hour))
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3, Now: clock}, nil)
 	r := e.runner(t, 3)
-	o := opts(lastSunday)
-	o.Weeks = 6
+	o := weeksOpts(lastSunday, 6)
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +142,7 @@ func TestBackdatedRunKeepsFresherRows(t *testing.T) {
 func TestFullRepairsAFutureFinalThrough(t *testing.T) {
 	e := newEnv(t, 1)
 	r := e.runner(t, 1)
-	o := opts(lastSunday)
-	o.Weeks = 10
+	o := weeksOpts(lastSunday, 10)
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +180,7 @@ func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
 	e := newEnv(t, 1)
 	r := e.runner(t, 1)
 	ctx := context.Background()
-	o := opts(lastSunday)
-	o.Weeks = 12
+	o := weeksOpts(lastSunday, 12)
 	if _, err := r.Run(ctx, o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +225,7 @@ func TestRetryResumesAPartialRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.runner(t, 3)
-	o := opts(lastSunday)
-	o.Weeks = 8
+	o := weeksOpts(lastSunday, 8)
 	if _, err := r.Run(ctx, o, ""); !errors.Is(err, pipeline.ErrSomeFailed) {
 		t.Fatalf("first run: %v, want ErrSomeFailed", err)
 	}
@@ -312,8 +308,7 @@ func TestResetState(t *testing.T) {
 	e := newEnv(t, 1)
 	ctx := context.Background()
 	r := e.runner(t, 1)
-	o := opts(lastSunday)
-	o.Weeks = 12
+	o := weeksOpts(lastSunday, 12)
 	if _, err := r.Run(ctx, o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +394,7 @@ func failedDailyRun(t *testing.T, weeks int) (*env, graphsim.Account, *pipeline.
 	refused.Store(&acct.ID)
 	ctx := context.Background()
 	r := e.runner(t, 2)
-	o := opts(lastSunday)
-	o.Weeks = weeks
+	o := weeksOpts(lastSunday, weeks)
 	if _, err := r.Run(ctx, o, ""); err != nil {
 		t.Fatal(err)
 	}
