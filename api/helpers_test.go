@@ -3,11 +3,9 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,10 +15,8 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
-	"github.com/metapipe/metapipe/store"
 )
 
 // apiToken is the API token of every test server: recognisable, so that a test can look for
@@ -44,39 +40,13 @@ type env struct {
 
 func newEnv(t *testing.T, cfg graphsim.Config) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs PostgreSQL and the simulator")
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 5
-	}
-	if cfg.JobDuration == 0 {
-		cfg.JobDuration = 600 * time.Millisecond
-	}
-	sim := graphsim.New(cfg)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), logs: &e2etest.Buffer{}}
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, e.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	e.pool = pool
-	if err := store.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := service.MigrateRiver(ctx, pool, nil); err != nil {
-		t.Fatal(err)
-	}
-	if e.clients, err = graphsim.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range sim.Accounts() {
-		e.names = append(e.names, "Demo "+a.Name)
-	}
-	return e
+	w := e2etest.New(t, e2etest.SimDefaults(graphsim.Config{Seed: 5, JobDuration: 600 * time.Millisecond}),
+		e2etest.Sim(cfg), e2etest.Migrate(e2etest.Schema, func(ctx context.Context, w *e2etest.World) error {
+			_, err := service.MigrateRiver(ctx, w.Pool, nil)
+			return err
+		}))
+	return &env{sim: w.Sim, url: w.URL, dbURL: w.DBURL, pool: w.Pool, stage: w.Stage, clients: w.Clients,
+		names: w.Names(), logs: &e2etest.Buffer{}}
 }
 
 // open opens a service process; concurrency 0 makes one that queues and reads runs but works
@@ -148,30 +118,8 @@ var noRedirect = &http.Client{Timeout: 30 * time.Second,
 // call sends a request with the given Authorization header value ("" for none).
 func call(t *testing.T, c *http.Client, method, url, auth, body string) answer {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{res.StatusCode, res.Header, b}
+	a := e2etest.Call(t, c, method, url, auth, body)
+	return answer{a.Status, a.Header, a.Body}
 }
 
 const bearer = "Bearer " + apiToken

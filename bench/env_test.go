@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -10,7 +9,7 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
-	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/store"
@@ -58,36 +57,25 @@ type world struct {
 func newWorld(b *testing.B, accounts int, cfg graphsim.Config) *world {
 	b.Helper()
 	cfg.Accounts, cfg.Seed = accounts, Seed
-	sim := graphsim.New(cfg)
-	srv := httptest.NewServer(sim)
-	b.Cleanup(srv.Close)
-	w := newDB(b, sim)
-	w.url = srv.URL
-	return w
+	return fromWorld(b, e2etest.New(b, e2etest.Sim(cfg), e2etest.Seeded(horizon(), asOf)))
 }
 
-// newDB creates a database, migrates it and seeds one client per account of sim with its
-// daily KPI rows; the world it returns serves nothing (url is empty).
-func newDB(b *testing.B, sim *graphsim.Simulator) *world {
+// newDB is newWorld without the loopback server (url is empty): it serves nothing.
+func newDB(b *testing.B, accounts int) *world {
 	b.Helper()
-	ctx := context.Background()
-	w := &world{sim: sim, dbURL: pgtest.NewDatabase(b)}
-	pool, err := pgxpool.New(ctx, w.dbURL)
-	if err != nil {
+	return fromWorld(b, e2etest.New(b, e2etest.Sim(graphsim.Config{Accounts: accounts, Seed: Seed}), e2etest.NoServer(), e2etest.Seeded(horizon(), asOf)))
+}
+
+// fromWorld is the bench world of an e2etest world, with its clients read back and the
+// simulator's counters reset.
+func fromWorld(b *testing.B, e *e2etest.World) *world {
+	b.Helper()
+	w := &world{sim: e.Sim, url: e.URL, dbURL: e.DBURL, pool: e.Pool}
+	var err error
+	if w.clients, err = store.ReadClients(context.Background(), w.pool); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(pool.Close)
-	w.pool = pool
-	if err := store.Migrate(ctx, pool); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := graphsim.SeedDemo(ctx, pool, sim, horizon(), asOf); err != nil {
-		b.Fatal(err)
-	}
-	if w.clients, err = store.ReadClients(ctx, pool); err != nil {
-		b.Fatal(err)
-	}
-	sim.ResetCounters()
+	w.sim.ResetCounters()
 	return w
 }
 
@@ -170,4 +158,19 @@ func sum(m map[string]int64) int64 {
 		n += v
 	}
 	return n
+}
+
+// timedRun starts the benchmark's timer, runs r once with o and closes r; it returns the report
+// and the run's wall time. An error (ErrSomeFailed for a failed client) is fatal.
+func timedRun(b *testing.B, r *pipeline.Runner, o pipeline.Options) (*pipeline.Report, time.Duration) {
+	b.Helper()
+	b.StartTimer()
+	start := time.Now()
+	rep, err := r.Run(context.Background(), o, "")
+	wall := time.Since(start)
+	r.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rep, wall
 }

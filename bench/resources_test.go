@@ -123,7 +123,7 @@ func BenchmarkResources(b *testing.B) {
 				simCmd = sc
 				// The same seed and accounts give the same world: seed the database from an
 				// in-process twin of the served simulator.
-				w := newDB(b, graphsim.New(graphsim.Config{Accounts: n, Seed: Seed}))
+				w := newDB(b, n)
 				stage := b.TempDir()
 				args := append([]string{"--database-url", w.dbURL, "--stage-dir", stage, "--log-format", "json", "run",
 					"--as-of", asOf.Format(time.DateOnly), "--weeks", fmt.Sprint(Weeks)}, flags...)

@@ -163,14 +163,7 @@ func benchMetapipeWith(b *testing.B, m model, n int, daily bool, tune func(*pipe
 			}
 		}
 		w.sim.ResetCounters()
-		b.StartTimer()
-		start := time.Now()
-		rep, err = r.Run(ctx, o, "")
-		wall = time.Since(start)
-		r.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
+		rep, wall = timedRun(b, r, o)
 	}
 	l := rep.Ledger
 	if l.Status != pipeline.StatusDone || l.Rows.Inserted == 0 {

@@ -61,14 +61,7 @@ func BenchmarkMetaAtItsWorst(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.StartTimer()
-				start := time.Now()
-				rep, err = r.Run(ctx, o, "")
-				wall = time.Since(start)
-				r.Close()
-				if err != nil {
-					b.Fatal(err) // a failed client is ErrSomeFailed
-				}
+				rep, wall = timedRun(b, r, o) // a failed client is ErrSomeFailed: fatal
 			}
 			ids := make([]string, 0, n)
 			for _, a := range w.sim.Accounts() {

@@ -194,10 +194,7 @@ func TestFaults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sim, url := newSim(t, graphsim.Config{Accounts: 1})
-			a := sim.Accounts()[0]
-			sim.SetFaults(a.ID, tc.faults)
-			j := job(t, a, a.Token, yearRange())
+			sim, url, a, j := faultedYear(t, tc.faults)
 			res := newExtractor(url).Extract(context.Background(), j, nil)
 			if res.Err != nil {
 				t.Fatal(res.Err)
@@ -205,14 +202,7 @@ func TestFaults(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, sim.Counters().ByAccount[a.ID], res)
 			}
-			for _, k := range records.Kinds {
-				got, want := readRows(t, j.Dir, k), readRows(t, ref.Dir, k)
-				gj, _ := json.Marshal(got)
-				wj, _ := json.Marshal(want)
-				if string(gj) != string(wj) {
-					t.Errorf("%s: %d rows differ from the fault-free run's %d", k, len(got), len(want))
-				}
-			}
+			sameStaged(t, j.Dir, ref.Dir, "the fault-free run")
 		})
 	}
 }
@@ -261,25 +251,7 @@ func TestResumePollsSavedJobs(t *testing.T) {
 	sim, url := newSim(t, graphsim.Config{Accounts: 1, JobDuration: 600 * time.Millisecond})
 	a := sim.Accounts()[0]
 	j := job(t, a, a.Token, yearRange())
-	ctx, cancel := context.WithCancel(context.Background())
-	var once sync.Once
-	var mu sync.Mutex
-	polled := map[records.Kind]bool{}
-	res := newExtractor(url).Extract(ctx, j, func(p extract.Progress) {
-		if !strings.HasPrefix(p.State, "Job ") {
-			return // not a poll
-		}
-		mu.Lock()
-		polled[p.Kind] = true
-		n := len(polled)
-		mu.Unlock()
-		if n == len(records.Kinds) {
-			once.Do(cancel) // every kind submitted and polled once: "crash"
-		}
-	})
-	if !errors.Is(res.Err, context.Canceled) {
-		t.Fatalf("first attempt: err = %v, want cancelled", res.Err)
-	}
+	crashAfterPolls(t, url, j)
 	for _, k := range records.Kinds {
 		if _, err := os.Stat(j.Dir.Report(k)); err == nil {
 			t.Fatalf("%s staged before the crash; the test needs slower jobs", k)
@@ -293,7 +265,7 @@ func TestResumePollsSavedJobs(t *testing.T) {
 		}
 	}
 	submits := sim.Counters().ByAccount[a.ID].ReportRuns
-	res = newExtractor(url).Extract(context.Background(), j, nil)
+	res := newExtractor(url).Extract(context.Background(), j, nil)
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -366,10 +338,7 @@ func TestRunLagFaults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sim, url := newSim(t, graphsim.Config{Accounts: 1})
-			a := sim.Accounts()[0]
-			sim.SetFaults(a.ID, tc.faults)
-			j := job(t, a, a.Token, yearRange())
+			sim, url, a, j := faultedYear(t, tc.faults)
 			x := newExtractor(url)
 			x.PageSize = pageSize
 			if tc.faults.LostRuns != 0 {

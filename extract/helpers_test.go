@@ -1,7 +1,12 @@
 package extract_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,4 +52,55 @@ func yearRange() extract.Range {
 func job(t *testing.T, a graphsim.Account, token string, rng extract.Range) extract.Request {
 	return extract.Request{ClientID: "client-" + a.ID, ClientName: a.Name, Account: "act_" + a.ID,
 		Token: extract.NewToken(token), Range: rng, Dir: records.ClientDir(t.TempDir())}
+}
+
+// crashAfterPolls extracts j from the simulator at url and cancels the extraction once every
+// report kind's run is submitted and polled once, as a crash after the submits does; the
+// extraction must end cancelled.
+func crashAfterPolls(t *testing.T, url string, j extract.Request) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	var mu sync.Mutex
+	polled := map[records.Kind]bool{}
+	res := newExtractor(url).Extract(ctx, j, func(p extract.Progress) {
+		if !strings.HasPrefix(p.State, "Job ") {
+			return // not a poll
+		}
+		mu.Lock()
+		polled[p.Kind] = true
+		n := len(polled)
+		mu.Unlock()
+		if n == len(records.Kinds) {
+			once.Do(cancel)
+		}
+	})
+	if !errors.Is(res.Err, context.Canceled) {
+		t.Fatalf("first attempt: err = %v, want cancelled", res.Err)
+	}
+}
+
+// faultedYear is a simulator of one ad account answering it with faults, its URL, the account,
+// and a job reading its year.
+func faultedYear(t *testing.T, faults graphsim.Faults) (*graphsim.Simulator, string, graphsim.Account, extract.Request) {
+	t.Helper()
+	sim, url := newSim(t, graphsim.Config{Accounts: 1})
+	a := sim.Accounts()[0]
+	sim.SetFaults(a.ID, faults)
+	return sim, url, a, job(t, a, a.Token, yearRange())
+}
+
+// sameStaged checks that every report kind's staged rows in dir equal those in ref (the
+// reference extraction, named by what).
+func sameStaged(t *testing.T, dir, ref records.ClientDir, what string) {
+	t.Helper()
+	for _, k := range records.Kinds {
+		got, want := readRows(t, dir, k), readRows(t, ref, k)
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		if string(gj) != string(wj) {
+			t.Errorf("%s: %d rows differ from %s's %d", k, len(got), what, len(want))
+		}
+	}
 }

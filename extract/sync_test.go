@@ -5,8 +5,6 @@ import (
 	"errors"
 	"os"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -238,26 +236,8 @@ func TestSyncNotForSavedReportRuns(t *testing.T) {
 	sim, url := newSim(t, graphsim.Config{Accounts: 1, JobDuration: 600 * time.Millisecond})
 	a := sim.Accounts()[0]
 	j := job(t, a, a.Token, dailyRange())
-	ctx, cancel := context.WithCancel(context.Background())
-	var once sync.Once
-	var mu sync.Mutex
-	polled := map[records.Kind]bool{}
-	res := newExtractor(url).Extract(ctx, j, func(p extract.Progress) {
-		if !strings.HasPrefix(p.State, "Job ") {
-			return
-		}
-		mu.Lock()
-		polled[p.Kind] = true
-		n := len(polled)
-		mu.Unlock()
-		if n == len(records.Kinds) {
-			once.Do(cancel)
-		}
-	})
-	if !errors.Is(res.Err, context.Canceled) {
-		t.Fatalf("first attempt: err = %v, want cancelled", res.Err)
-	}
-	res = syncExtractor(url).Extract(context.Background(), j, nil)
+	crashAfterPolls(t, url, j)
+	res := syncExtractor(url).Extract(context.Background(), j, nil)
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}

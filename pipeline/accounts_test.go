@@ -59,8 +59,7 @@ func TestAdAccountAnswersAreChecked(t *testing.T) {
 		return status, body
 	}
 	r := e.runner(t, 3)
-	o := opts(lastSunday)
-	o.Weeks = 6
+	o := weeksOpts(lastSunday, 6)
 	rep, err := r.Run(context.Background(), o, "")
 	if !errors.Is(err, pipeline.ErrSomeFailed) {
 		t.Fatalf("err = %v, want ErrSomeFailed", err)
@@ -90,8 +89,7 @@ func TestAdAccountCacheServesWhenMetaDoesNot(t *testing.T) {
 		return status, body
 	}
 	r := e.runner(t, 2)
-	o := opts(lastSunday)
-	o.Weeks = 6
+	o := weeksOpts(lastSunday, 6)
 	rep, err := r.Run(context.Background(), o, "")
 	if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(rep.Ledger.Clients[e.clients[0]].Extract.Error, "read ad account") {
 		t.Fatalf("first run: %v; client 0: %q", err, rep.Ledger.Clients[e.clients[0]].Extract.Error)

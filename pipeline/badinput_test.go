@@ -272,8 +272,7 @@ func TestBadInput(t *testing.T) {
 			bp.account = accts[0].ID
 			cfg := e.config(2)
 			cfg.PageSize = tc.pageSize
-			o := opts(lastSunday)
-			o.Weeks = 8
+			o := weeksOpts(lastSunday, 8)
 			rep, err := e.runWith(t, cfg, o)
 			if bp.pages == 0 {
 				t.Fatal("the proxy rewrote nothing")
@@ -352,8 +351,7 @@ func TestBadClientConfig(t *testing.T) {
 			}
 			cfg := e.config(2)
 			cfg.Token = tc.token
-			o := opts(lastSunday)
-			o.Weeks = 6
+			o := weeksOpts(lastSunday, 6)
 			rep, err := e.runWith(t, cfg, o)
 			a := e.sim.Accounts()
 			if !errors.Is(err, pipeline.ErrSomeFailed) {

@@ -28,6 +28,15 @@ type env struct {
 	now     func() time.Time // the simulator's clock, and the runner's
 }
 
+// pipelineWorld is what this package's worlds share: the seed, and report runs that finish
+// in 150 ms.
+var pipelineWorld = e2etest.SimDefaults(graphsim.Config{Seed: 11, JobDuration: 150 * time.Millisecond})
+
+// fromWorld is the env of a world, on the clock now (nil: the real one).
+func fromWorld(w *e2etest.World, now func() time.Time) *env {
+	return &env{sim: w.Sim, url: w.URL, dbURL: w.DBURL, pool: w.Pool, stage: w.Stage, clients: w.Clients, now: now}
+}
+
 func newEnv(t *testing.T, accounts int) *env {
 	t.Helper()
 	return newWrappedEnv(t, graphsim.Config{Accounts: accounts}, nil)
@@ -56,6 +65,13 @@ func (e *env) runner(t *testing.T, concurrency int) *pipeline.Runner {
 
 func opts(asOf time.Time) pipeline.Options {
 	return pipeline.Options{AsOf: asOf, Weeks: 54, Lookback: 28}
+}
+
+// weeksOpts is opts over a horizon of weeks weeks.
+func weeksOpts(asOf time.Time, weeks int) pipeline.Options {
+	o := opts(asOf)
+	o.Weeks = weeks
+	return o
 }
 
 // checkTable compares campaign_summaries with the simulator's truth for every client over the
@@ -156,8 +172,7 @@ func TestEndToEnd(t *testing.T) {
 func TestConcurrencyBound(t *testing.T) {
 	e := newEnv(t, 10)
 	r := e.runner(t, 4)
-	o := opts(lastSunday)
-	o.Weeks = 8
+	o := weeksOpts(lastSunday, 8)
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +194,7 @@ func TestRefusedTokenFailsOneClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.runner(t, 4)
-	o := opts(lastSunday)
-	o.Weeks = 6
+	o := weeksOpts(lastSunday, 6)
 	rep, err := r.Run(context.Background(), o, "")
 	if !errors.Is(err, pipeline.ErrSomeFailed) {
 		t.Fatalf("err = %v, want ErrSomeFailed", err)
@@ -311,8 +325,7 @@ func TestAutoConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(r.Close)
-		o := opts(lastSunday)
-		o.Weeks = 13
+		o := weeksOpts(lastSunday, 13)
 		rep, err := r.Run(context.Background(), o, "")
 		if err != nil {
 			t.Fatal(err)
@@ -356,8 +369,7 @@ func TestEveryClientRefusedFailsTheRun(t *testing.T) {
 	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1`, graphsim.ExpiredToken); err != nil {
 		t.Fatal(err)
 	}
-	o := opts(lastSunday)
-	o.Weeks = 6
+	o := weeksOpts(lastSunday, 6)
 	rep, err := e.runner(t, 2).Run(context.Background(), o, "")
 	if !errors.Is(err, pipeline.ErrSomeFailed) {
 		t.Fatalf("err = %v, want ErrSomeFailed", err)

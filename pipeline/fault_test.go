@@ -20,12 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -37,45 +34,11 @@ const faultWeeks = 13
 // front of the simulator (a proxy that misbehaves, a request log).
 func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 11
-	}
-	if cfg.JobDuration == 0 {
-		cfg.JobDuration = 150 * time.Millisecond
-	}
-	sim := graphsim.New(cfg)
-	var h http.Handler = sim
-	if wrap != nil {
-		h = wrap(sim)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir(), now: cfg.Now}
-	r := e.runner(t, 4)
-	if err := r.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := graphsim.SeedDemo(context.Background(), r.Pool(), sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clients = ids
-	pool, err := pgxpool.New(context.Background(), e.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	e.pool = pool
-	return e
+	return fromWorld(e2etest.New(t, pipelineWorld, e2etest.Sim(cfg), e2etest.Wrap(wrap)), cfg.Now)
 }
 
 func faultOpts() pipeline.Options {
-	o := opts(lastSunday)
-	o.Weeks = faultWeeks
-	return o
+	return weeksOpts(lastSunday, faultWeeks)
 }
 
 func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*pipeline.Report, error) {
@@ -94,6 +57,35 @@ func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*p
 		}
 	}
 	return rep, err
+}
+
+// faultedSecond is a world of three clients whose second ad account Meta answers with faults,
+// its accounts, and a config of concurrency 3.
+func faultedSecond(t *testing.T, faults graphsim.Faults) (*env, []graphsim.Account, pipeline.Config) {
+	t.Helper()
+	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
+	accts := e.sim.Accounts()
+	e.sim.SetFaults(accts[1].ID, faults)
+	return e, accts, e.config(3)
+}
+
+// checkFaulted checks a fault case's clients: the second (the faulted one) failed with nothing
+// loaded when the fault fails it, every other done and equal to the truth over faultWeeks.
+func checkFaulted(t *testing.T, e *env, rep *pipeline.Report, fails bool) {
+	t.Helper()
+	for i, a := range e.sim.Accounts() {
+		xs, ls := clientStatus(rep, e.clients[i])
+		if i == 1 && fails {
+			if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
+				t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+			}
+			continue
+		}
+		if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+			t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
+		}
+		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+	}
 }
 
 // clientStatus is a client's extract and load status in the ledger.
@@ -310,25 +302,10 @@ func TestFaultReportRuns(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-			accts := e.sim.Accounts()
-			e.sim.SetFaults(accts[1].ID, tc.faults)
-			cfg := e.config(3)
+			e, accts, cfg := faultedSecond(t, tc.faults)
 			cfg.Poll.StallTimeout, cfg.Poll.MaxRunTime = time.Second, 3*time.Second
 			rep, err := e.runWith(t, cfg, faultOpts())
-			for i, a := range accts {
-				xs, ls := clientStatus(rep, e.clients[i])
-				if i == 1 && tc.fails {
-					if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
-						t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
-					}
-					continue
-				}
-				if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
-					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
-				}
-				e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
-			}
+			checkFaulted(t, e, rep, tc.fails)
 			if tc.fails {
 				if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(err.Error(), accts[1].Name) {
 					t.Errorf("err = %v, want ErrSomeFailed naming %s", err, accts[1].Name)
@@ -444,10 +421,7 @@ func TestFaultRunLag(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-			accts := e.sim.Accounts()
-			e.sim.SetFaults(accts[1].ID, tc.faults)
-			cfg := e.config(3)
+			e, accts, cfg := faultedSecond(t, tc.faults)
 			// A bound the lag that clears never reaches, however slow the machine; a short one
 			// for the lost runs, so that the test is quick.
 			cfg.Retry.RunLag = 10 * time.Second
@@ -456,19 +430,7 @@ func TestFaultRunLag(t *testing.T) {
 			}
 			cfg.PageSize = 50 // several pages per report run, for the page faults
 			rep, err := e.runWith(t, cfg, faultOpts())
-			for i, a := range accts {
-				xs, ls := clientStatus(rep, e.clients[i])
-				if i == 1 && tc.fails {
-					if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
-						t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
-					}
-					continue
-				}
-				if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
-					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
-				}
-				e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
-			}
+			checkFaulted(t, e, rep, tc.fails)
 			c := e.sim.Counters().ByAccount[accts[1].ID]
 			if c.Lagged == 0 {
 				t.Error("the fault never fired")
@@ -588,8 +550,7 @@ func TestFaultConnectionKilledMidLoad(t *testing.T) {
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
 	ctx := context.Background()
 	asOf1 := lastSunday.AddDate(0, 0, -14)
-	o1 := opts(asOf1)
-	o1.Weeks = 8
+	o1 := weeksOpts(asOf1, 8)
 	if _, err := e.runWith(t, e.config(3), o1); err != nil {
 		t.Fatal(err)
 	}

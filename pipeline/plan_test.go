@@ -232,6 +232,19 @@ func TestPlanHorizonWithinMetaRetention(t *testing.T) {
 	}
 }
 
+// planRun makes the run directory id in stage with a plan created at created.
+func planRun(t *testing.T, stage, id string, created time.Time) records.RunDir {
+	t.Helper()
+	dir := records.RunDir(filepath.Join(stage, id))
+	if err := os.MkdirAll(string(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePlan(dir, datedPlan(&Plan{RunID: id, Created: created})); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // The latest run is the one whose plan was created last, also within one second, where the
 // ids' random suffixes do not sort by time.
 func TestLatestRunIsTheLastCreated(t *testing.T) {
@@ -245,13 +258,7 @@ func TestLatestRunIsTheLastCreated(t *testing.T) {
 		{"20261129T181513Z-1af694", at.Add(959 * time.Millisecond)},
 		{"20261129T181512Z-ffffff", at.Add(-time.Second)},
 	} {
-		dir := records.RunDir(filepath.Join(stage, r.id))
-		if err := os.MkdirAll(string(dir), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := writePlan(dir, datedPlan(&Plan{RunID: r.id, Created: r.created})); err != nil {
-			t.Fatal(err)
-		}
+		planRun(t, stage, r.id, r.created)
 	}
 	if got := LatestRun(stage); filepath.Base(string(got)) != "20261129T181513Z-1af694" {
 		t.Errorf("latest run %s, want 20261129T181513Z-1af694", got)
@@ -272,13 +279,7 @@ func TestNewestRunIsTheLastWorked(t *testing.T) {
 		{"20261129T181600Z-bbbbbb", at.Add(time.Minute), at.Add(2 * time.Minute)}, // planned after, over before
 		{"20261129T181700Z-cccccc", at.Add(2 * time.Minute), time.Time{}},         // planned only
 	} {
-		dir := records.RunDir(filepath.Join(stage, r.id))
-		if err := os.MkdirAll(string(dir), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := writePlan(dir, datedPlan(&Plan{RunID: r.id, Created: r.created})); err != nil {
-			t.Fatal(err)
-		}
+		dir := planRun(t, stage, r.id, r.created)
 		if !r.updated.IsZero() {
 			b, _ := json.Marshal(Ledger{RunID: r.id, AsOf: date("2026-11-29"), Status: StatusDone, Updated: r.updated})
 			if err := os.WriteFile(filepath.Join(string(dir), "run.json"), b, 0o600); err != nil {

@@ -2,13 +2,12 @@ package pipeline_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
-	"github.com/metapipe/metapipe/internal/pgtest"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -143,21 +142,5 @@ func TestTooLargeChunkFallsBackToAReportRun(t *testing.T) {
 // newPlanEnv is an env of n accounts whose clients have a day of KPI rows only: enough to plan.
 func newPlanEnv(t *testing.T, n int) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	sim := graphsim.New(graphsim.Config{Accounts: n, Seed: 11})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
-	r := e.runner(t, 4)
-	if err := r.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := graphsim.SeedDemo(context.Background(), r.Pool(), sim, lastSunday, lastSunday)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clients = ids
-	return e
+	return fromWorld(e2etest.New(t, e2etest.Sim(graphsim.Config{Accounts: n, Seed: 11}), e2etest.Seeded(lastSunday, lastSunday)), nil)
 }

@@ -42,8 +42,7 @@ func TestFutureAsOfChangesNothing(t *testing.T) {
 	clock := shiftedClock(monday.Add(5 * time.Hour))
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3, Now: clock}, nil)
 	r := e.runner(t, 3)
-	o := opts(lastSunday)
-	o.Weeks = 6
+	o := weeksOpts(lastSunday, 6)
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +142,7 @@ func TestBackdatedRunKeepsFresherRows(t *testing.T) {
 func TestFullRepairsAFutureFinalThrough(t *testing.T) {
 	e := newEnv(t, 1)
 	r := e.runner(t, 1)
-	o := opts(lastSunday)
-	o.Weeks = 10
+	o := weeksOpts(lastSunday, 10)
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +180,7 @@ func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
 	e := newEnv(t, 1)
 	r := e.runner(t, 1)
 	ctx := context.Background()
-	o := opts(lastSunday)
-	o.Weeks = 12
+	o := weeksOpts(lastSunday, 12)
 	if _, err := r.Run(ctx, o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +225,7 @@ func TestRetryResumesAPartialRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.runner(t, 3)
-	o := opts(lastSunday)
-	o.Weeks = 8
+	o := weeksOpts(lastSunday, 8)
 	if _, err := r.Run(ctx, o, ""); !errors.Is(err, pipeline.ErrSomeFailed) {
 		t.Fatalf("first run: %v, want ErrSomeFailed", err)
 	}
@@ -312,8 +308,7 @@ func TestResetState(t *testing.T) {
 	e := newEnv(t, 1)
 	ctx := context.Background()
 	r := e.runner(t, 1)
-	o := opts(lastSunday)
-	o.Weeks = 12
+	o := weeksOpts(lastSunday, 12)
 	if _, err := r.Run(ctx, o, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -386,11 +381,12 @@ func refuseInsights(account *atomic.Pointer[string], on *atomic.Bool) func(http.
 	}
 }
 
-// reset-state after a failed run of the same day is not undone by the next run: that run does
-// not resume the failed one (planned from the sync state before the reset, a few weeks) but
-// plans again and backfills the horizon, and no row is left without its as-of date. Before the
-// fix the next run resumed the failed run's plan (5 weeks) and marked the weeks final again.
-func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
+// failedDailyRun is a world of two clients after a run of `weeks` weeks as of lastSunday and a
+// daily run of the same as-of date that failed for the second client (Meta refusing its
+// insights) after planning its few non-final weeks; Meta answers again afterwards. It returns
+// the second client's ad account, the runner, the runs' options and the failed run's report.
+func failedDailyRun(t *testing.T, weeks int) (*env, graphsim.Account, *pipeline.Runner, pipeline.Options, *pipeline.Report) {
+	t.Helper()
 	var refuse atomic.Bool
 	var refused atomic.Pointer[string]
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
@@ -398,28 +394,35 @@ func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
 	refused.Store(&acct.ID)
 	ctx := context.Background()
 	r := e.runner(t, 2)
-	o := opts(lastSunday)
-	o.Weeks = 12
+	o := weeksOpts(lastSunday, weeks)
 	if _, err := r.Run(ctx, o, ""); err != nil {
 		t.Fatal(err)
 	}
-	// The daily run of the same as-of date fails for the second client after planning its
-	// few non-final weeks.
 	refuse.Store(true)
 	rep, err := r.Run(ctx, o, "")
 	if !errors.Is(err, pipeline.ErrSomeFailed) {
 		t.Fatalf("second run: %v, want ErrSomeFailed", err)
 	}
+	refuse.Store(false)
+	return e, acct, r, o, rep
+}
+
+// reset-state after a failed run of the same day is not undone by the next run: that run does
+// not resume the failed one (planned from the sync state before the reset, a few weeks) but
+// plans again and backfills the horizon, and no row is left without its as-of date. Before the
+// fix the next run resumed the failed run's plan (5 weeks) and marked the weeks final again.
+func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
+	e, acct, r, o, rep := failedDailyRun(t, 12)
+	ctx := context.Background()
 	failedDir := rep.Dir
 	if w := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[1])].Weeks; w >= o.Weeks {
 		t.Fatalf("second run planned %d weeks for %s, want the few non-final ones", w, acct.Name)
 	}
-	refuse.Store(false)
 	// A data fix: every week of the client non-final again.
 	if _, err := r.ResetState(ctx, []string{e.clients[1]}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = r.Run(ctx, o, "")
+	rep, err := r.Run(ctx, o, "")
 	if err != nil {
 		t.Fatalf("run after reset-state: %v", err)
 	}
@@ -457,31 +460,15 @@ func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
 // sync state stays the one a fresh plan makes. Before the fix it resumed the failed run and
 // loaded that run's old extract over the re-fetched rows.
 func TestRefetchIsNotUndoneByAResumedRun(t *testing.T) {
-	var refuse atomic.Bool
-	var refused atomic.Pointer[string]
-	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
-	acct := e.sim.Accounts()[1]
-	refused.Store(&acct.ID)
+	e, _, r, o, rep := failedDailyRun(t, 8)
 	ctx := context.Background()
-	r := e.runner(t, 2)
-	o := opts(lastSunday)
-	o.Weeks = 8
-	if _, err := r.Run(ctx, o, ""); err != nil {
-		t.Fatal(err)
-	}
-	refuse.Store(true)
-	rep, err := r.Run(ctx, o, "")
-	if !errors.Is(err, pipeline.ErrSomeFailed) {
-		t.Fatalf("second run: %v, want ErrSomeFailed", err)
-	}
 	failedDir := rep.Dir
-	refuse.Store(false)
 	full := o
 	full.Full, full.Clients = true, []string{e.clients[1]}
 	if _, err := r.Run(ctx, full, ""); err != nil {
 		t.Fatalf("--full re-fetch: %v", err)
 	}
-	rep, err = r.Run(ctx, o, "")
+	rep, err := r.Run(ctx, o, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,16 +33,7 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 		}
 	})
 	t.Run("weeks whose sums disagree stay open", func(t *testing.T) {
-		e := newEnv(t, graphsim.Config{Accounts: 2})
-		e.sim.SetFaults(e.sim.Accounts()[1].ID, graphsim.Faults{ShortCampaigns: true})
-		s := start(t, e.open(t, "worker", 2))
-		id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r := waitRun(t, s, id, time.Minute); r.State != "done" {
-			t.Fatalf("run %+v", r)
-		}
+		e := doneWithFault(t, graphsim.Faults{ShortCampaigns: true})
 		final := func(id string) *time.Time {
 			var f *time.Time
 			if err := e.pool.QueryRow(ctx, `SELECT final_through FROM client_sync_state WHERE client_id = $1`, id).Scan(&f); err != nil {
@@ -56,16 +47,7 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 		}
 	})
 	t.Run("weeks whose sums disagree only at first: read again, final", func(t *testing.T) {
-		e := newEnv(t, graphsim.Config{Accounts: 2})
-		e.sim.SetFaults(e.sim.Accounts()[1].ID, graphsim.Faults{ShortCampaignsFirstRead: true})
-		s := start(t, e.open(t, "worker", 2))
-		id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 13})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r := waitRun(t, s, id, time.Minute); r.State != "done" {
-			t.Fatalf("run %+v", r)
-		}
+		e := doneWithFault(t, graphsim.Faults{ShortCampaignsFirstRead: true})
 		e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 13)
 		var agree, short *time.Time
 		if err := e.pool.QueryRow(ctx, `SELECT (SELECT final_through FROM client_sync_state WHERE client_id = $1),
@@ -76,4 +58,21 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 			t.Errorf("final through %v for the client read again, %v for the other: want the same", short, agree)
 		}
 	})
+}
+
+// doneWithFault is a world of two clients, Meta answering the second's ad account with faults,
+// after a service run of 13 weeks as of lastSunday that ended done.
+func doneWithFault(t *testing.T, faults graphsim.Faults) *env {
+	t.Helper()
+	e := newEnv(t, graphsim.Config{Accounts: 2})
+	e.sim.SetFaults(e.sim.Accounts()[1].ID, faults)
+	s := start(t, e.open(t, "worker", 2))
+	id, err := s.Enqueue(context.Background(), service.RunRequest{AsOf: lastSunday, Weeks: 13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := waitRun(t, s, id, time.Minute); r.State != "done" {
+		t.Fatalf("run %+v", r)
+	}
+	return e
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,11 +15,9 @@ import (
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
-	"github.com/metapipe/metapipe/store"
 )
 
 var lastSunday = e2etest.LastSunday
@@ -42,40 +39,15 @@ func newEnv(t *testing.T, cfg graphsim.Config) *env {
 // newWrappedEnv is newEnv with a middleware in front of the simulator.
 func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 5
-	}
-	if cfg.JobDuration == 0 {
-		cfg.JobDuration = 600 * time.Millisecond
-	}
-	sim := graphsim.New(cfg)
-	var h http.Handler = sim
-	if wrap != nil {
-		h = wrap(sim)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL, dbURL: pgtest.NewDatabase(t), stage: t.TempDir()}
-	pool, err := pgxpool.New(context.Background(), e.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	e.pool = pool
-	ctx := context.Background()
-	if err := store.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := service.MigrateRiver(ctx, pool, nil); err != nil {
-		t.Fatal(err)
-	}
-	if e.clients, err = graphsim.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday.AddDate(0, 0, 7)); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	w := e2etest.New(t, e2etest.SimDefaults(graphsim.Config{Seed: 5, JobDuration: 600 * time.Millisecond}),
+		e2etest.Sim(cfg), e2etest.Wrap(wrap), e2etest.Migrate(e2etest.Schema, riverSchema))
+	return &env{sim: w.Sim, url: w.URL, dbURL: w.DBURL, pool: w.Pool, stage: w.Stage, clients: w.Clients}
+}
+
+// riverSchema is River's own tables, as `metapipe migrate` makes them.
+func riverSchema(ctx context.Context, w *e2etest.World) error {
+	_, err := service.MigrateRiver(ctx, w.Pool, nil)
+	return err
 }
 
 func (e *env) config(id string, concurrency int) service.Config {
@@ -102,6 +74,15 @@ func openWith(t *testing.T, cfg service.Config) *service.Service {
 	}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// syncWorker starts a worker of concurrency workers that reads short ranges synchronously
+// (the command's --sync-weeks).
+func (e *env) syncWorker(t *testing.T, concurrency int) *service.Service {
+	t.Helper()
+	cfg := e.config("worker", concurrency)
+	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
+	return start(t, openWith(t, cfg))
 }
 
 // start starts s's workers; they stop when the test ends, before s is closed.
@@ -189,9 +170,7 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 3})
 	ctx := context.Background()
-	cfg := e.config("worker", 3)
-	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
-	s := start(t, openWith(t, cfg))
+	s := e.syncWorker(t, 3)
 	runs := func() int64 {
 		var n int64
 		for _, acct := range e.sim.Accounts() {
@@ -532,9 +511,7 @@ func TestWorkerMaxAttemptsAppliesToEveryJob(t *testing.T) {
 func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := context.Background()
-	cfg := e.config("worker", 2)
-	cfg.Pipeline.Sync = extract.SyncConfig{Weeks: extract.DefaultSyncWeeks}
-	s := start(t, openWith(t, cfg))
+	s := e.syncWorker(t, 2)
 	id, err := s.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 54, Source: "test"})
 	if err != nil {
 		t.Fatal(err)

@@ -16,10 +16,7 @@ func TestDirectCopyFallsBackToMerge(t *testing.T) {
 	ctx := context.Background()
 	pool := newMigratedPool(t)
 	a := insertClient(t, pool, "Direct")
-	var rows []records.Summary
-	for i := 0; i < 8; i++ {
-		rows = append(rows, summary(a, monday(i), i, 2000))
-	}
+	rows := weeks(a, 8, 2000)
 	path := writeSummaries(t, rows)
 
 	var once sync.Once

@@ -122,6 +122,15 @@ func metaTables(seed int) string {
 		seed%50, 100+seed, seed)
 }
 
+// weeks are a client's summaries of its first n weeks (monday(0) on), of seeds 0 to n-1.
+func weeks(clientID string, n, jsonBytes int) []records.Summary {
+	var rows []records.Summary
+	for i := range n {
+		rows = append(rows, summary(clientID, monday(i), i, jsonBytes))
+	}
+	return rows
+}
+
 // summary builds a realistic row; kpi says whether KPI days are present.
 func summary(clientID string, week time.Time, seed int, jsonBytes int) records.Summary {
 	s := records.Summary{

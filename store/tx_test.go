@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/metapipe/metapipe/internal/records"
 )
 
 // LoadTx commits or rolls back with the caller's transaction: rolled back, nothing is left of
@@ -16,10 +14,7 @@ func TestLoadTxFollowsTheCallersTransaction(t *testing.T) {
 	ctx := context.Background()
 	pool := newMigratedPool(t)
 	a := insertClient(t, pool, "Tx A")
-	var rows []records.Summary
-	for i := range 3 {
-		rows = append(rows, summary(a, monday(i), i, 300))
-	}
+	rows := weeks(a, 3, 300)
 	req := Request{SummariesPath: writeSummaries(t, rows), ClientIDs: []string{a},
 		Sync: []SyncState{{ClientID: a, CoveredFrom: monday(0), LastAsOf: monday(3), LastRunID: "tx"}}}
 	before := dump(t, pool, "campaign_summaries") + dump(t, pool, "client_sync_state")

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,20 +35,11 @@ func bare(t *testing.T, env []string, args ...string) result {
 	c := exec.CommandContext(ctx, binary, args...)
 	c.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	c.Dir = t.TempDir()
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	res := runCmd(t, c)
 	if ctx.Err() != nil {
 		t.Fatalf("%v: still running after 30s", args)
 	}
-	return result{code, out.String(), errb.String()}
+	return res
 }
 
 var globalFlagNames = []string{"--database-url", "--stage-dir", "--log-format", "--verbose"}

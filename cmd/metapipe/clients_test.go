@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,17 +17,7 @@ func (w *world) runIn(t *testing.T, stdin string, env []string, args ...string) 
 	t.Helper()
 	c := w.cmd(env, args...)
 	c.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return runCmd(t, c)
 }
 
 // The clients without SQL, their tokens encrypted at rest: the demo's plain-text tokens are

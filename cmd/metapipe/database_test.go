@@ -25,6 +25,23 @@ import (
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
+// runThenEnqueue runs the pipeline by `metapipe run` (the table must equal the truth), then
+// starts a worker and runs it again, --full, by `enqueue --wait`, which must end done; as says
+// how the database is reached, for the messages.
+func (w *world) runThenEnqueue(t *testing.T, as string) {
+	t.Helper()
+	if res := w.run(t, nil, relArgs()...); res.code != 0 {
+		t.Fatalf("run%s: exit %d\n%s", as, res.code, tail(res.stderr, 3000))
+	}
+	w.checkTruth(t)
+	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
+	worker.event(t, "working jobs", 30*time.Second)
+	res := w.run(t, nil, "enqueue", "--wait", "--full", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
+	if res.code != 0 || !strings.Contains(res.stdout, `"state":"done"`) {
+		t.Fatalf("enqueue --wait%s: exit %d, want 0 and done:\n%s%s", as, res.code, tail(res.stdout, 2000), tail(res.stderr, 2000))
+	}
+}
+
 // Every command works in each of pgx's statement modes, which a user may set with
 // default_query_exec_mode in DATABASE_URL: migrate, run, and a worker's job queued by enqueue
 // --wait, whose plan and report runs go to jsonb columns. Before JSON went as text, exec and
@@ -37,16 +54,7 @@ func TestEveryExecMode(t *testing.T) {
 			if res := w.run(t, nil, "migrate"); res.code != 0 {
 				t.Fatalf("migrate: exit %d %s", res.code, res.stderr)
 			}
-			if res := w.run(t, nil, relArgs()...); res.code != 0 {
-				t.Fatalf("run: exit %d %s", res.code, tail(res.stderr, 3000))
-			}
-			w.checkTruth(t)
-			worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
-			worker.event(t, "working jobs", 30*time.Second)
-			res := w.run(t, nil, "enqueue", "--wait", "--full", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
-			if res.code != 0 || !strings.Contains(res.stdout, `"state":"done"`) {
-				t.Fatalf("enqueue --wait: exit %d, want 0 and done:\n%s%s", res.code, tail(res.stdout, 2000), tail(res.stderr, 2000))
-			}
+			w.runThenEnqueue(t, "")
 			plans := w.count(t, `SELECT count(*) FROM service_run_clients WHERE jsonb_typeof(plan) = 'object'`)
 			if plans != 1 {
 				t.Errorf("%d plans stored as JSON objects, want 1", plans)
@@ -269,16 +277,7 @@ func TestGrantedRoleRunsAndWorks(t *testing.T) {
 		}
 	}
 	w.db = role.URL(t, w.db)
-	if res := w.run(t, nil, relArgs()...); res.code != 0 {
-		t.Fatalf("run as the granted role: exit %d\n%s", res.code, tail(res.stderr, 3000))
-	}
-	w.checkTruth(t)
-	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "2s", "--poll-first", "150ms", "--poll-max", "400ms")
-	worker.event(t, "working jobs", 30*time.Second)
-	res := w.run(t, nil, "enqueue", "--wait", "--full", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13")
-	if res.code != 0 || !strings.Contains(res.stdout, `"state":"done"`) {
-		t.Fatalf("enqueue --wait as the granted role: exit %d, want 0 and done:\n%s%s", res.code, tail(res.stdout, 2000), tail(res.stderr, 2000))
-	}
+	w.runThenEnqueue(t, " as the granted role")
 	if res := w.run(t, nil, "migrate", "--wait", "2s"); res.code != 0 {
 		t.Errorf("migrate as the granted role of a migrated schema: exit %d, want 0 (nothing to apply)\n%s", res.code, res.stderr)
 	}

@@ -70,7 +70,13 @@ func (w *world) cmd(env []string, args ...string) *exec.Cmd {
 
 func (w *world) run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	c := w.cmd(env, args...)
+	return runCmd(t, w.cmd(env, args...))
+}
+
+// runCmd runs c to its end and returns its exit code and output; a failure to start it fails
+// the test.
+func runCmd(t *testing.T, c *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()

@@ -3,16 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/metapipe/metapipe/graphsim"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
@@ -41,28 +40,23 @@ func throughPgBouncer(t *testing.T, mode string) {
 	}
 	const lease = 3 * time.Second
 	ctx := context.Background()
-	sim := graphsim.New(graphsim.Config{Accounts: 2, Seed: 9, JobDuration: 2 * time.Second})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	direct := pgtest.NewDatabase(t)
-	pooled := pgtest.PgBouncer(t, direct, mode)
-	w := &world{sim: sim, url: srv.URL, db: pooled, stage: t.TempDir()}
+	cfg := graphsim.Config{Accounts: 2, Seed: 9, JobDuration: 2 * time.Second}
 	env := []string{"METAPIPE_LOCK_LEASE=" + lease.String()}
-
-	for i := 1; i <= 2; i++ {
-		if res := w.run(t, env, "migrate"); res.code != 0 {
-			t.Fatalf("pooled migrate %d: exit %d\n%s", i, res.code, tail(res.stderr, 3000))
-		}
-	}
-	pool, err := pgxpool.New(ctx, direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	w.pool = pool
-	if w.ids, err = graphsim.SeedDemo(ctx, pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
-		t.Fatal(err)
-	}
+	var direct string
+	w := fromWorld(e2etest.New(t, e2etest.Sim(cfg), e2etest.Seeded(lastSunday.AddDate(0, 0, -7*60), lastSunday),
+		e2etest.Through(func(t testing.TB, db string) string {
+			direct = db
+			return pgtest.PgBouncer(t, db, mode)
+		}),
+		e2etest.Migrate(func(_ context.Context, e *e2etest.World) error {
+			for i := 1; i <= 2; i++ {
+				if res := fromWorld(e).run(t, env, "migrate"); res.code != 0 {
+					return fmt.Errorf("pooled migrate %d: exit %d\n%s", i, res.code, tail(res.stderr, 3000))
+				}
+			}
+			return nil
+		})))
+	sim, pool := w.sim, w.pool
 	name := "Demo " + sim.Accounts()[0].Name
 
 	// Two overlapping runs of one client; the first killed with SIGKILL while it holds it.
@@ -145,19 +139,8 @@ func throughPgBouncer(t *testing.T, mode string) {
 	}
 
 	// The table equals a direct run's, on a database of its own.
-	d := &world{sim: sim, url: srv.URL, db: pgtest.NewDatabase(t), stage: t.TempDir()}
-	if res := d.run(t, nil, "migrate"); res.code != 0 {
-		t.Fatalf("direct migrate: %d %s", res.code, res.stderr)
-	}
-	dpool, err := pgxpool.New(ctx, d.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dpool.Close)
-	d.pool = dpool
-	if d.ids, err = graphsim.SeedDemo(ctx, dpool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
-		t.Fatal(err)
-	}
+	d := newWorld(t, cfg) // the same seed: the same ad accounts and data
+	dpool := d.pool
 	if res := d.run(t, nil, relArgs()...); res.code != 0 {
 		t.Fatalf("direct run: exit %d\n%s", res.code, tail(res.stderr, 3000))
 	}

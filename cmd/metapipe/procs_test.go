@@ -5,10 +5,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,11 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
 // proc is one running metapipe process.
@@ -124,25 +119,10 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal, within time.Duration) (int
 // counters stay zero: simCounters reads the process's.
 func newSimWorld(t *testing.T, cfg graphsim.Config) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the binary as several processes")
-	}
-	w := &world{sim: graphsim.New(cfg), db: pgtest.NewDatabase(t), stage: t.TempDir()}
+	w := fromWorld(e2etest.New(t, e2etest.Sim(cfg), e2etest.NoServer(), binaryMigrate(t), e2etest.Seeded(lastSunday.AddDate(0, 0, -7*60), lastSunday)))
 	sim := w.start(t, "sim", nil, "sim", "--seed", itoa(cfg.Seed), "--accounts", itoa(int64(cfg.Accounts)),
 		"--job-duration", cfg.JobDuration.String())
 	w.url = sim.event(t, "sim_listening", 30*time.Second)["url"].(string)
-	if res := w.run(t, nil, "migrate"); res.code != 0 {
-		t.Fatalf("migrate: %d %s", res.code, res.stderr)
-	}
-	pool, err := pgxpool.New(context.Background(), w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	w.pool = pool
-	if w.ids, err = graphsim.SeedDemo(context.Background(), pool, w.sim, lastSunday.AddDate(0, 0, -7*60), lastSunday); err != nil {
-		t.Fatal(err)
-	}
 	return w
 }
 
@@ -167,27 +147,11 @@ func (w *world) simCounters(t *testing.T) graphsim.Counters {
 // status and body.
 func httpCall(t *testing.T, method, url, auth, body string) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
+		auth = "Bearer " + auth
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, b
+	a := e2etest.Call(t, http.DefaultClient, method, url, auth, body)
+	return a.Status, a.Body
 }
 
 // apiRun is GET /v1/runs/{id}, decoded.

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -22,12 +23,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
 )
@@ -37,31 +36,22 @@ const relWeeks = 13
 // newWrappedWorld is newWorld with a middleware in front of the simulator.
 func newWrappedWorld(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	sim := graphsim.New(cfg)
-	var h http.Handler = sim
-	if wrap != nil {
-		h = wrap(sim)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	w := &world{sim: sim, url: srv.URL, db: pgtest.NewDatabase(t), stage: t.TempDir()}
-	if res := w.run(t, nil, "migrate"); res.code != 0 {
-		t.Fatalf("migrate: %d %s", res.code, res.stderr)
-	}
-	pool, err := pgxpool.New(context.Background(), w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	w.pool = pool
-	w.ids, err = graphsim.SeedDemo(context.Background(), pool, sim, lastSunday.AddDate(0, 0, -7*60), lastSunday)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return fromWorld(e2etest.New(t, e2etest.Sim(cfg), e2etest.Wrap(wrap), binaryMigrate(t), e2etest.Seeded(lastSunday.AddDate(0, 0, -7*60), lastSunday)))
+}
+
+// binaryMigrate migrates a world's database by `metapipe migrate`, as an operator does.
+func binaryMigrate(t *testing.T) e2etest.Option {
+	return e2etest.Migrate(func(_ context.Context, e *e2etest.World) error {
+		if res := fromWorld(e).run(t, nil, "migrate"); res.code != 0 {
+			return fmt.Errorf("metapipe migrate: exit %d: %s", res.code, res.stderr)
+		}
+		return nil
+	})
+}
+
+// fromWorld is the world of an e2etest world.
+func fromWorld(e *e2etest.World) *world {
+	return &world{sim: e.Sim, url: e.URL, db: e.DBURL, pool: e.Pool, stage: e.Stage, ids: e.Clients}
 }
 
 func relArgs(extra ...string) []string {
@@ -313,16 +303,14 @@ func tokenProxy(next http.Handler) http.Handler {
 	})
 }
 
-// The whole pipeline, run by the binary with recognisable tokens (the default one, a client's
-// own, and one Meta answers with an error that echoes it) and a database password: none of
-// them appears in a log line (text and json, debug level), an error, a staged file (Parquet
-// decoded), the ledger, or a database column other than clients.meta_access_token. Every
-// staged file and folder is readable by its owner only.
-func TestSecretsNeverLeak(t *testing.T) {
+// secretWorld is a world of three clients behind tokenProxy whose tokens are recognisable:
+// the default (envToken), a client's own (clientToken) and one Meta answers with an error
+// that echoes it (echoToken). It returns the database URL with dbPassword in it.
+func secretWorld(t *testing.T) (*world, string) {
+	t.Helper()
 	w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
-	ctx := context.Background()
 	for i, tok := range []any{nil, clientToken, echoToken} {
-		if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {
+		if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,6 +318,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if dbURL == w.db {
 		t.Fatalf("cannot put a password into %s", w.db)
 	}
+	return w, dbURL
+}
+
+// The whole pipeline, run by the binary with recognisable tokens (the default one, a client's
+// own, and one Meta answers with an error that echoes it) and a database password: none of
+// them appears in a log line (text and json, debug level), an error, a staged file (Parquet
+// decoded), the ledger, or a database column other than clients.meta_access_token. Every
+// staged file and folder is readable by its owner only.
+func TestSecretsNeverLeak(t *testing.T) {
+	w, dbURL := secretWorld(t)
+	ctx := context.Background()
 	env := []string{"DATABASE_URL=" + dbURL, "META_ACCESS_TOKEN=" + envToken}
 	var out strings.Builder
 	runs := 0

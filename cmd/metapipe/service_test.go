@@ -501,14 +501,8 @@ func TestEnqueueExitCodes(t *testing.T) {
 // of them appears in serve's or enqueue's output (debug level), in any answer of the API, the
 // pages or River's UI, or in River's jobs and the service's tables.
 func TestServiceSecretsNeverLeak(t *testing.T) {
-	w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
+	w, dbURL := secretWorld(t)
 	ctx := context.Background()
-	for i, tok := range []any{nil, clientToken, echoToken} {
-		if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dbURL := strings.Replace(w.db, "postgres://postgres@", "postgres://postgres:"+dbPassword+"@", 1)
 	env := []string{"DATABASE_URL=" + dbURL, "META_ACCESS_TOKEN=" + envToken, "METAPIPE_API_TOKEN=" + apiToken}
 	serve := w.start(t, "serve", env, "--verbose", "serve", "--worker", "--addr", "127.0.0.1:0", "--inline-wait", "100ms",
 		"--poll-first", "150ms", "--poll-max", "400ms", "--page-size", "25")

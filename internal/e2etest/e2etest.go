@@ -1,6 +1,9 @@
-// Package e2etest holds what the end-to-end tests of several packages share: the simulator's
-// truth for campaign_summaries, computed from its daily facts without the pipeline, and the
-// comparison of the table with it.
+// Package e2etest holds what the end-to-end tests of every package share: the test world (New:
+// the simulator, its loopback server, a migrated database with the demo clients), the
+// simulator's truth for campaign_summaries, computed from its daily facts without the
+// pipeline, and the comparison of the table with it. It imports neither pipeline nor service,
+// so that tests inside those packages may use it too; it imports store (its migrations), so
+// store's own tests, inside package store, cannot.
 package e2etest
 
 import (
