@@ -65,11 +65,12 @@ func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) 
 
 // clientRun is what the job reads of its run.
 type clientRun struct {
-	run    RunView
-	fleet  int // how many clients the run holds, for the planner (pipeline.Options.FleetSize)
-	client records.Client
-	state  string
-	plan   *pipeline.ClientPlan
+	run      RunView
+	lookback int // the run's lookback in days, as queued (service_runs.lookback)
+	fleet    int // how many clients the run holds, for the planner (pipeline.Options.FleetSize)
+	client   records.Client
+	state    string
+	plan     *pipeline.ClientPlan
 	// replace: an explicit re-fetch (service_runs.replace_stored, RunRequest.Replace).
 	replace bool
 }
@@ -115,7 +116,7 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 	var cr clientRun
 	var asOf *time.Time
 	var plan []byte
-	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan, &cr.replace, &cr.fleet)
+	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, &cr.lookback, &cr.run.Full, &cr.state, &plan, &cr.replace, &cr.fleet)
 	if err != nil {
 		return nil, fmt.Errorf("read run %s client %s: %w", a.RunID, a.ClientID, err)
 	}
@@ -361,7 +362,7 @@ func (s *Service) removeStaged(a ClientRunArgs) {
 
 // planClient plans the client as metapipe run would, and keeps the plan with the run.
 func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun) (*pipeline.ClientPlan, error) {
-	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: DefaultLookback, Full: cr.run.Full, FleetSize: cr.fleet}
+	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: pipeline.DefaultLookback, Full: cr.run.Full, FleetSize: cr.fleet}
 	if cr.run.AsOfGiven {
 		o.AsOf, _ = time.Parse(time.DateOnly, cr.run.AsOf)
 	}

@@ -81,6 +81,7 @@ func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) ht
 func (e *env) config(id string, concurrency int) service.Config {
 	return service.Config{
 		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage,
+			Sync:     extract.SyncConfig{Weeks: extract.SyncNever}, // report runs, unless a test says otherwise
 			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
 			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
 			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},
