@@ -362,7 +362,7 @@ func (s *Service) removeStaged(a ClientRunArgs) {
 
 // planClient plans the client as metapipe run would, and keeps the plan with the run.
 func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun) (*pipeline.ClientPlan, error) {
-	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: pipeline.DefaultLookback, Full: cr.run.Full, FleetSize: cr.fleet}
+	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: cr.lookback, Full: cr.run.Full, FleetSize: cr.fleet}
 	if cr.run.AsOfGiven {
 		o.AsOf, _ = time.Parse(time.DateOnly, cr.run.AsOf)
 	}
