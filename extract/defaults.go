@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -64,35 +65,16 @@ const (
 // an Extractor reads synchronously only what its Sync.Weeks allows (0 or SyncNever: nothing);
 // pipeline.Config.WithDefaults makes a run's zero Weeks DefaultSyncWeeks.
 func (c SyncConfig) WithDefaults() SyncConfig {
-	if c.MaxPages == 0 {
-		c.MaxPages = DefaultSyncMaxPages
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultSyncTimeout
-	}
-	if c.Parallel <= 0 {
-		c.Parallel = DefaultSyncParallel
-	}
+	c.MaxPages, c.Timeout = cmp.Or(c.MaxPages, DefaultSyncMaxPages), cmp.Or(c.Timeout, DefaultSyncTimeout)
+	c.Parallel = cmp.Or(max(c.Parallel, 0), DefaultSyncParallel)
 	return c
 }
 
 // WithDefaults fills the zero fields with their Default constants (NotReadyWait: First).
 func (c PollConfig) WithDefaults() PollConfig {
-	if c.First == 0 {
-		c.First = DefaultPollFirst
-	}
-	if c.Max == 0 {
-		c.Max = DefaultPollMax
-	}
-	if c.StallTimeout == 0 {
-		c.StallTimeout = DefaultStallTimeout
-	}
-	if c.MaxRunTime == 0 {
-		c.MaxRunTime = DefaultMaxRunTime
-	}
-	if c.NotReadyWait == 0 {
-		c.NotReadyWait = c.First
-	}
+	c.First, c.Max = cmp.Or(c.First, DefaultPollFirst), cmp.Or(c.Max, DefaultPollMax)
+	c.StallTimeout, c.MaxRunTime = cmp.Or(c.StallTimeout, DefaultStallTimeout), cmp.Or(c.MaxRunTime, DefaultMaxRunTime)
+	c.NotReadyWait = cmp.Or(c.NotReadyWait, c.First)
 	return c
 }
 
@@ -107,52 +89,17 @@ func (c PollConfig) Validate() error {
 
 // WithDefaults fills the zero fields with their Default constants (Pace: a fifth of Cooldown).
 func (c ThrottleConfig) WithDefaults() ThrottleConfig {
-	if c.SubmitAbove == 0 {
-		c.SubmitAbove = DefaultSubmitAbove
-	}
-	if c.PauseAbove == 0 {
-		c.PauseAbove = DefaultPauseAbove
-	}
-	if c.Cooldown == 0 {
-		c.Cooldown = DefaultCooldown
-	}
-	if c.Pace == 0 {
-		c.Pace = c.Cooldown / 5
-	}
-	if c.RegainUnit == 0 {
-		c.RegainUnit = DefaultRegainUnit
-	}
-	if c.MaxWait == 0 {
-		c.MaxWait = DefaultMaxWait
-	}
+	c.SubmitAbove, c.PauseAbove = cmp.Or(c.SubmitAbove, DefaultSubmitAbove), cmp.Or(c.PauseAbove, DefaultPauseAbove)
+	c.Cooldown = cmp.Or(c.Cooldown, DefaultCooldown)
+	c.Pace, c.RegainUnit, c.MaxWait = cmp.Or(c.Pace, c.Cooldown/5), cmp.Or(c.RegainUnit, DefaultRegainUnit), cmp.Or(c.MaxWait, DefaultMaxWait)
 	return c
 }
 
 // WithDefaults fills the zero fields with their Default constants.
 func (c RetryConfig) WithDefaults() RetryConfig {
-	if c.Base == 0 {
-		c.Base = DefaultRetryBase
-	}
-	if c.Cap == 0 {
-		c.Cap = DefaultRetryCap
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultAttemptTimeout
-	}
-	if c.RunLag == 0 {
-		c.RunLag = DefaultRunLag
-	}
-	if c.Throttled == 0 {
-		c.Throttled = DefaultThrottled
-	}
-	if c.NotReady == 0 {
-		c.NotReady = DefaultNotReady
-	}
-	if c.PageFloor <= 0 {
-		c.PageFloor = DefaultPageFloor
-	}
+	c.Base, c.Cap = cmp.Or(c.Base, DefaultRetryBase), cmp.Or(c.Cap, DefaultRetryCap)
+	c.MaxAttempts, c.Timeout = cmp.Or(c.MaxAttempts, DefaultMaxAttempts), cmp.Or(c.Timeout, DefaultAttemptTimeout)
+	c.RunLag, c.Throttled, c.NotReady = cmp.Or(c.RunLag, DefaultRunLag), cmp.Or(c.Throttled, DefaultThrottled), cmp.Or(c.NotReady, DefaultNotReady)
+	c.PageFloor = cmp.Or(max(c.PageFloor, 0), DefaultPageFloor)
 	return c
 }

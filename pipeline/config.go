@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -113,46 +114,16 @@ type Config struct {
 // mean "none" (extract.SyncNever, a negative ReadPlanning.Budget or AccountMaxAge) are kept.
 // The Reporter is left to the Runner (it logs to Logger).
 func (c Config) WithDefaults() Config {
-	if c.Concurrency < 0 {
-		c.Concurrency = ConcurrencyAuto
-	}
-	if c.StageDir == "" {
-		c.StageDir = DefaultStageDir
-	}
-	if c.GraphURL == "" {
-		c.GraphURL = extract.DefaultGraphURL
-	}
-	if c.APIVersion == "" {
-		c.APIVersion = extract.DefaultAPIVersion
-	}
-	c.AutoConcurrency = c.AutoConcurrency.WithDefaults()
-	if c.Sync.Weeks == 0 {
-		c.Sync.Weeks = extract.DefaultSyncWeeks
-	}
-	c.Sync = c.Sync.WithDefaults()
-	c.ReadPlanning = c.ReadPlanning.WithDefaults()
-	c.Poll, c.Throttle, c.Retry = c.Poll.WithDefaults(), c.Throttle.WithDefaults(), c.Retry.WithDefaults()
-	if c.PageSize == 0 {
-		c.PageSize = extract.DefaultPageSize
-	}
-	if c.JobsPerAccount == 0 {
-		c.JobsPerAccount = extract.DefaultJobsPerAccount
-	}
-	if c.LockTimeout == 0 {
-		c.LockTimeout = store.DefaultLockTimeout
-	}
-	if c.LockLease == 0 {
-		c.LockLease = store.DefaultLeaseTTL
-	}
-	if c.Holder == "" {
-		c.Holder = store.DefaultHolder("metapipe")
-	}
-	if c.AccountMaxAge == 0 {
-		c.AccountMaxAge = DefaultAccountMaxAge
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Concurrency = max(c.Concurrency, ConcurrencyAuto)
+	c.StageDir, c.Holder = cmp.Or(c.StageDir, DefaultStageDir), cmp.Or(c.Holder, store.DefaultHolder("metapipe"))
+	c.GraphURL, c.APIVersion = cmp.Or(c.GraphURL, extract.DefaultGraphURL), cmp.Or(c.APIVersion, extract.DefaultAPIVersion)
+	c.AutoConcurrency, c.ReadPlanning = c.AutoConcurrency.WithDefaults(), c.ReadPlanning.WithDefaults()
+	c.Sync.Weeks = cmp.Or(c.Sync.Weeks, extract.DefaultSyncWeeks)
+	c.Sync, c.Poll, c.Throttle, c.Retry = c.Sync.WithDefaults(), c.Poll.WithDefaults(), c.Throttle.WithDefaults(), c.Retry.WithDefaults()
+	c.PageSize, c.JobsPerAccount = cmp.Or(c.PageSize, extract.DefaultPageSize), cmp.Or(c.JobsPerAccount, extract.DefaultJobsPerAccount)
+	c.LockTimeout, c.LockLease = cmp.Or(c.LockTimeout, store.DefaultLockTimeout), cmp.Or(c.LockLease, store.DefaultLeaseTTL)
+	c.AccountMaxAge = cmp.Or(c.AccountMaxAge, DefaultAccountMaxAge)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
 }
 
@@ -186,38 +157,16 @@ func (c Config) Validate() error {
 
 // WithDefaults fills the zero fields with their Default constants (Max: MaxConcurrency).
 func (a AutoConcurrency) WithDefaults() AutoConcurrency {
-	if a.Start <= 0 {
-		a.Start = DefaultAutoStart
-	}
-	if a.Max <= 0 {
-		a.Max = MaxConcurrency
-	}
-	if a.Low == 0 {
-		a.Low = DefaultAutoLow
-	}
-	if a.High == 0 {
-		a.High = DefaultAutoHigh
-	}
+	a.Start, a.Max = cmp.Or(max(a.Start, 0), DefaultAutoStart), cmp.Or(max(a.Max, 0), MaxConcurrency)
+	a.Low, a.High = cmp.Or(a.Low, DefaultAutoLow), cmp.Or(a.High, DefaultAutoHigh)
 	return a
 }
 
 // WithDefaults fills the zero fields with their Default constants; a negative Budget (report
 // runs only) is kept.
 func (p ReadPlanning) WithDefaults() ReadPlanning {
-	if p.Budget == 0 {
-		p.Budget = DefaultSyncBudget
-	}
-	if p.ChunkRows <= 0 {
-		p.ChunkRows = DefaultChunkRows
-	}
-	if p.UnknownRowsPerWeek <= 0 {
-		p.UnknownRowsPerWeek = DefaultUnknownRowsPerWeek
-	}
-	if p.HistoryWeeks <= 0 {
-		p.HistoryWeeks = DefaultHistoryWeeks
-	}
-	if p.ReportRunPolls <= 0 {
-		p.ReportRunPolls = DefaultReportRunPolls
-	}
+	p.Budget, p.ChunkRows = cmp.Or(p.Budget, DefaultSyncBudget), cmp.Or(max(p.ChunkRows, 0), DefaultChunkRows)
+	p.UnknownRowsPerWeek = cmp.Or(max(p.UnknownRowsPerWeek, 0), DefaultUnknownRowsPerWeek)
+	p.HistoryWeeks, p.ReportRunPolls = cmp.Or(max(p.HistoryWeeks, 0), DefaultHistoryWeeks), cmp.Or(max(p.ReportRunPolls, 0), DefaultReportRunPolls)
 	return p
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,16 +15,12 @@ import (
 // The defaults and bounds of a service process: what a zero field of Config stands for
 // (Config.WithDefaults) and what the worker's and serve's flags show.
 const (
-	// DefaultRescueAfter is Config.RescueAfter.
-	DefaultRescueAfter = 5 * time.Minute
-	// MinRescueAfter and MaxRescueAfter bound Config.RescueAfter (--rescue-after).
-	MinRescueAfter = 10 * time.Second
-	MaxRescueAfter = 24 * time.Hour
-	// DefaultInlineWait is Config.InlineWait.
-	DefaultInlineWait = 5 * time.Second
-	// MinInlineWait and MaxInlineWait bound Config.InlineWait (--inline-wait).
-	MinInlineWait = 100 * time.Millisecond
-	MaxInlineWait = time.Minute
+	// DefaultRescueAfter is Config.RescueAfter; MinRescueAfter and MaxRescueAfter bound it
+	// (--rescue-after).
+	DefaultRescueAfter             = 5 * time.Minute
+	MinRescueAfter, MaxRescueAfter = 10 * time.Second, 24 * time.Hour
+	DefaultInlineWait              = 5 * time.Second                     // Config.InlineWait
+	MinInlineWait, MaxInlineWait   = 100 * time.Millisecond, time.Minute // bound Config.InlineWait (--inline-wait)
 	// DefaultMaxAttempts is Config.MaxAttempts.
 	DefaultMaxAttempts = 6
 	// MaxAttemptsCeiling is River's max_attempts of the clients' jobs and the highest
@@ -82,23 +79,13 @@ type Config struct {
 // MaxAttemptsCeiling becomes the ceiling. The pipeline's config is left to pipeline.Open,
 // but for its MaxConns and Logger.
 func (c Config) WithDefaults() Config {
-	if c.RescueAfter == 0 {
-		c.RescueAfter = DefaultRescueAfter
-	}
-	if c.InlineWait == 0 {
-		c.InlineWait = DefaultInlineWait
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	c.MaxAttempts = min(c.MaxAttempts, MaxAttemptsCeiling)
+	c.RescueAfter, c.InlineWait = cmp.Or(c.RescueAfter, DefaultRescueAfter), cmp.Or(c.InlineWait, DefaultInlineWait)
+	c.MaxAttempts = min(cmp.Or(c.MaxAttempts, DefaultMaxAttempts), MaxAttemptsCeiling)
 	if c.ID == "" {
 		host, _ := os.Hostname()
 		c.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	c.Notify = c.Notify.WithDefaults()
 	if c.Pipeline.MaxConns == 0 {
 		// Each job holds one connection for its run lock and borrows another for a query or

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -97,18 +98,12 @@ var DefaultWebhookRetry = backoff.Policy{Base: time.Second, Cap: 30 * time.Secon
 
 // WithDefaults fills the zero fields with their Default constants.
 func (c NotifyConfig) WithDefaults() NotifyConfig {
-	if c.FailuresInARow == 0 {
-		c.FailuresInARow = DefaultFailuresInARow
-	}
-	if c.ThrottleBound == 0 {
-		c.ThrottleBound = DefaultThrottleBound
-	}
+	c.FailuresInARow = cmp.Or(c.FailuresInARow, DefaultFailuresInARow)
+	c.ThrottleBound = cmp.Or(c.ThrottleBound, DefaultThrottleBound)
 	if c.Retry.Base == 0 {
 		c.Retry = DefaultWebhookRetry
 	}
-	if c.HTTP == nil {
-		c.HTTP = &http.Client{Timeout: DefaultWebhookTimeout}
-	}
+	c.HTTP = cmp.Or(c.HTTP, &http.Client{Timeout: DefaultWebhookTimeout})
 	return c
 }
 

@@ -24,11 +24,11 @@ type demoOptions struct {
 }
 
 func newDemoCommand() *cli.Command {
-	d := &demoOptions{}
-	flags := append(d.plan.flags("client", "shard"), d.extract.concurrencyFlag())
-	flags = append(append(flags, d.extract.readFlags()...), d.extract.pageSizeFlag())
-	return &cli.Command{Name: "demo", Usage: "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)",
-		Flags: append(flags, d.sim.flags()...), Action: func(ctx context.Context, cmd *cli.Command) error { return runDemo(ctx, cmd, d) }}
+	return command("demo", "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)", func(d *demoOptions) []cli.Flag {
+		flags := append(d.plan.flags("client", "shard"), d.extract.concurrencyFlag())
+		flags = append(append(flags, d.extract.readFlags()...), d.extract.pageSizeFlag())
+		return append(flags, d.sim.flags()...)
+	}, runDemo)
 }
 
 // runDemo serves the simulator, seeds its accounts as clients with a year of KPI rows, runs the

@@ -21,11 +21,10 @@ type enqueueOptions struct {
 }
 
 func newEnqueueCommand() *cli.Command {
-	e := &enqueueOptions{}
-	return &cli.Command{Name: "enqueue", Usage: "queue a run for the service's workers and print its id (--wait: follow it, exit like run)",
-		Flags: append(e.plan.flags("lookback", "shard"),
-			&cli.BoolFlag{Name: "wait", Destination: &e.wait, Usage: "follow the run to its end and exit like run: 0 done, 1 partial or failed, 130 interrupted"}),
-		Action: func(ctx context.Context, cmd *cli.Command) error { return runEnqueue(ctx, cmd, e) }}
+	return command("enqueue", "queue a run for the service's workers and print its id (--wait: follow it, exit like run)", func(e *enqueueOptions) []cli.Flag {
+		return append(e.plan.flags("lookback", "shard"),
+			&cli.BoolFlag{Name: "wait", Destination: &e.wait, Usage: "follow the run to its end and exit like run: 0 done, 1 partial or failed, 130 interrupted"})
+	}, runEnqueue)
 }
 
 func runEnqueue(ctx context.Context, cmd *cli.Command, e *enqueueOptions) error {

@@ -14,10 +14,9 @@ type planCommandOptions struct {
 }
 
 func newPlanCommand() *cli.Command {
-	o := &planCommandOptions{}
-	return &cli.Command{Name: "plan", Usage: "print what a run would fetch (changes nothing)",
-		Flags:  append(append(o.plan.flags(), flagJSON(&o.json)), o.extract.readFlags()...),
-		Action: func(ctx context.Context, cmd *cli.Command) error { return runPlan(ctx, cmd, o) }}
+	return command("plan", "print what a run would fetch (changes nothing)", func(o *planCommandOptions) []cli.Flag {
+		return append(append(o.plan.flags(), flagJSON(&o.json)), o.extract.readFlags()...)
+	}, runPlan)
 }
 
 func runPlan(ctx context.Context, cmd *cli.Command, o *planCommandOptions) error {

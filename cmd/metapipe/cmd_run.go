@@ -17,10 +17,9 @@ type runOptions struct {
 }
 
 func newRunCommand() *cli.Command {
-	o := &runOptions{}
-	return &cli.Command{Name: "run", Usage: "plan, extract, transform and load; resumes an unfinished run",
-		Flags:  append(append(o.plan.flags(), o.extract.flags()...), flagRun(false, &o.run)),
-		Action: func(ctx context.Context, cmd *cli.Command) error { return runRun(ctx, cmd, o) }}
+	return command("run", "plan, extract, transform and load; resumes an unfinished run", func(o *runOptions) []cli.Flag {
+		return append(append(o.plan.flags(), o.extract.flags()...), flagRun(false, &o.run))
+	}, runRun)
 }
 
 func runRun(ctx context.Context, cmd *cli.Command, o *runOptions) error {

@@ -26,15 +26,13 @@ type serveOptions struct {
 }
 
 func newServeCommand() *cli.Command {
-	o := &serveOptions{}
-	o.addrFlag = &cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Destination: &o.addr,
-		Usage: "listen address `HOST:PORT` (default 0.0.0.0:$PORT when PORT is set, as container platforms do, else 127.0.0.1:8080)"}
-	return &cli.Command{Name: "serve",
-		Usage: "serve the HTTP API, the runs' pages and River's UI (METAPIPE_API_TOKEN; loopback only without it)",
-		Flags: append([]cli.Flag{o.addrFlag,
+	return command("serve", "serve the HTTP API, the runs' pages and River's UI (METAPIPE_API_TOKEN; loopback only without it)", func(o *serveOptions) []cli.Flag {
+		o.addrFlag = &cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Destination: &o.addr,
+			Usage: "listen address `HOST:PORT` (default 0.0.0.0:$PORT when PORT is set, as container platforms do, else 127.0.0.1:8080)"}
+		return append([]cli.Flag{o.addrFlag,
 			&cli.BoolFlag{Name: "worker", Destination: &o.worker, Usage: "also work jobs in this process (one process is enough for a small agency)"},
-		}, o.service.flags()...),
-		Action: func(ctx context.Context, cmd *cli.Command) error { return runServe(ctx, cmd, o) }}
+		}, o.service.flags()...)
+	}, runServe)
 }
 
 // minAPITokenLen is the shortest METAPIPE_API_TOKEN serve accepts: 16 characters, 128 bits

@@ -22,11 +22,10 @@ type simCommandOptions struct {
 }
 
 func newSimCommand() *cli.Command {
-	o := &simCommandOptions{}
-	return &cli.Command{Name: "sim", Usage: "serve the Graph API simulator on loopback",
-		Action: func(ctx context.Context, cmd *cli.Command) error { return runSim(ctx, cmd, o) },
-		Flags: append([]cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Destination: &o.addr,
-			Usage: "listen address, loopback only (port 0: a free port, printed; make sim uses 8787)"}}, o.sim.flags()...)}
+	return command("sim", "serve the Graph API simulator on loopback", func(o *simCommandOptions) []cli.Flag {
+		return append([]cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Destination: &o.addr,
+			Usage: "listen address, loopback only (port 0: a free port, printed; make sim uses 8787)"}}, o.sim.flags()...)
+	}, runSim)
 }
 
 // serveSim serves the simulator on a loopback address and returns its URL; the server's own

@@ -25,11 +25,10 @@ type statusOptions struct {
 }
 
 func newStatusCommand() *cli.Command {
-	o := &statusOptions{}
-	return &cli.Command{Name: "status", Usage: "print a run's ledger (default the newest run: the one worked last)",
-		Flags: []cli.Flag{flagRun(false, &o.run), flagJSON(&o.json),
-			&cli.BoolFlag{Name: "exit-code", Destination: &o.exitCode, Usage: "exit as the run ended: 0 done, 1 partial or failed, 130 interrupted, 75 not finished yet"}},
-		Action: func(ctx context.Context, cmd *cli.Command) error { return runStatus(ctx, cmd, o) }}
+	return command("status", "print a run's ledger (default the newest run: the one worked last)", func(o *statusOptions) []cli.Flag {
+		return []cli.Flag{flagRun(false, &o.run), flagJSON(&o.json),
+			&cli.BoolFlag{Name: "exit-code", Destination: &o.exitCode, Usage: "exit as the run ended: 0 done, 1 partial or failed, 130 interrupted, 75 not finished yet"}}
+	}, runStatus)
 }
 
 func runStatus(_ context.Context, cmd *cli.Command, o *statusOptions) error {

@@ -11,9 +11,7 @@ import (
 )
 
 func newWorkerCommand() *cli.Command {
-	o := &serviceOptions{}
-	return &cli.Command{Name: "worker", Usage: "work the service's River jobs until SIGTERM (any number of workers, on any number of machines)",
-		Flags: o.flags(), Action: func(ctx context.Context, cmd *cli.Command) error { return runWorker(ctx, cmd, o) }}
+	return command("worker", "work the service's River jobs until SIGTERM (any number of workers, on any number of machines)", (*serviceOptions).flags, runWorker)
 }
 
 func runWorker(ctx context.Context, cmd *cli.Command, o *serviceOptions) error {

@@ -23,6 +23,13 @@ import (
 // flags' values and ranges are the libraries' Default and Max constants, so that --help, the
 // README and a zero library config say the same.
 
+// command is a command whose flags are bound to a new O (flags makes them) and whose action
+// is given it.
+func command[O any](name, usage string, flags func(*O) []cli.Flag, action func(context.Context, *cli.Command, *O) error) *cli.Command {
+	o := new(O)
+	return &cli.Command{Name: name, Usage: usage, Flags: flags(o), Action: func(ctx context.Context, cmd *cli.Command) error { return action(ctx, cmd, o) }}
+}
+
 // globalOptions are the flags every command takes, before or after its name.
 type globalOptions struct {
 	databaseURL string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
@@ -94,44 +95,36 @@ type rangeCase struct {
 	check func() error
 }
 
+// edges are lo and hi (accepted) and below and above (refused), checked by validate.
+func edges[T any](validate func(T) error, lo, hi, below, above T) []rangeCase {
+	var out []rangeCase
+	for i, v := range []T{lo, hi, below, above} {
+		out = append(out, rangeCase{fmt.Sprint(v), i < 2, func() error { return validate(v) }})
+	}
+	return out
+}
+
 // rangeCases are lo and hi (accepted) and just outside them (refused), for the flag's type.
 func rangeCases(f cli.Flag, lo, hi string) []rangeCase {
-	var out []rangeCase
 	switch f := f.(type) {
 	case *cli.IntFlag:
 		l, err1 := strconv.Atoi(lo)
 		h, err2 := strconv.Atoi(hi)
-		if err1 != nil || err2 != nil {
-			return nil
-		}
-		for _, v := range []struct {
-			n  int
-			ok bool
-		}{{l, true}, {h, true}, {l - 1, false}, {h + 1, false}} {
-			out = append(out, rangeCase{strconv.Itoa(v.n), v.ok, func() error { return f.Validator(v.n) }})
+		if err1 == nil && err2 == nil {
+			return edges(f.Validator, l, h, l-1, h+1)
 		}
 	case *cli.StringFlag: // --concurrency auto|N
-		for _, v := range []struct {
-			s  string
-			ok bool
-		}{{lo, true}, {hi, true}, {"auto", true}} {
-			out = append(out, rangeCase{v.s, v.ok, func() error { return f.Validator(v.s) }})
-		}
-		if h, err := strconv.Atoi(hi); err == nil {
-			out = append(out, rangeCase{strconv.Itoa(h + 1), false, func() error { return f.Validator(strconv.Itoa(h + 1)) }})
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 == nil && err2 == nil {
+			return append(edges(f.Validator, lo, hi, strconv.Itoa(l-1), strconv.Itoa(h+1)), rangeCase{"auto", true, func() error { return f.Validator("auto") }})
 		}
 	case *cli.DurationFlag:
 		l, err1 := time.ParseDuration(lo)
 		h, err2 := time.ParseDuration(hi)
-		if err1 != nil || err2 != nil {
-			return nil
-		}
-		for _, v := range []struct {
-			d  time.Duration
-			ok bool
-		}{{l, true}, {h, true}, {l - time.Millisecond, false}, {h + time.Millisecond, false}} {
-			out = append(out, rangeCase{v.d.String(), v.ok, func() error { return f.Validator(v.d) }})
+		if err1 == nil && err2 == nil {
+			return edges(f.Validator, l, h, l-time.Millisecond, h+time.Millisecond)
 		}
 	}
-	return out
+	return nil
 }
