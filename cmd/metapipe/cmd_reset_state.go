@@ -80,11 +80,15 @@ func describeState(s *store.SyncState) string {
 	if s == nil {
 		return "no sync state (the next run backfills the horizon)"
 	}
-	final := "none"
-	if s.FinalThrough != nil {
-		final = s.FinalThrough.Format(time.DateOnly)
+	return fmt.Sprintf("covered from %s, final through %s, last as of %s", s.CoveredFrom.Format(time.DateOnly), dateOr(s.FinalThrough, "none"), s.LastAsOf.Format(time.DateOnly))
+}
+
+// dateOr is *t as YYYY-MM-DD, or none.
+func dateOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
 	}
-	return fmt.Sprintf("covered from %s, final through %s, last as of %s", s.CoveredFrom.Format(time.DateOnly), final, s.LastAsOf.Format(time.DateOnly))
+	return t.Format(time.DateOnly)
 }
 
 // syncStateJSON is a sync state as the other events write it: snake_case names, dates as
