@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/metapipe/metapipe/graphsim"
+	"github.com/metapipe/metapipe/internal/pgtest"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -25,17 +25,7 @@ var update = flag.Bool("update", false, "write the screenshots of the browser te
 
 // chromium finds a Chromium or Chrome: under CI its absence fails the test, elsewhere it skips.
 func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium (apt-get install chromium; .ci/run installs it)")
-	}
-	t.Skip("no Chromium: apt-get install chromium")
-	return ""
+	return pgtest.Binary(t, "apt-get install chromium; .ci/run installs it", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 }
 
 // screenshots is where the test writes its screenshots.

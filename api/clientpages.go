@@ -58,15 +58,16 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"clients": list})
 }
 
-// weeksParam reads ?weeks= (1-160, default 54); false when it answered the error.
+// weeksParam reads ?weeks= (1 to pipeline.MaxWeeks; default the client's newest run's, else
+// pipeline.DefaultWeeks); false when it answered the error.
 func weeksParam(w http.ResponseWriter, r *http.Request) (int, bool) {
 	v := r.URL.Query().Get("weeks")
 	if v == "" {
 		return 0, true // the client's newest run's
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 160 {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "weeks: want a number in 1..160", Field: "weeks"})
+	if err != nil || n < 1 || n > pipeline.MaxWeeks {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("weeks: want a number in 1..%d", pipeline.MaxWeeks), Field: "weeks"})
 		return 0, false
 	}
 	return n, true

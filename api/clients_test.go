@@ -31,7 +31,7 @@ func TestClientsAPI(t *testing.T) {
 	}
 	open := func(keys tokencrypt.Keys) string {
 		s, err := service.Open(ctx, service.Config{Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url,
-			Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage, TokenKeys: keys},
+			Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage, TokenKeys: keys, Sync: extract.SyncConfig{Weeks: extract.SyncNever}},
 			ID: "api", Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 		if err != nil {
 			t.Fatal(err)

@@ -222,7 +222,7 @@ func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.Weeks != nil {
 		if *body.Weeks == 0 {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "weeks: 0 is outside 1..160", Field: "weeks"})
+			writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("weeks: 0 is outside 1..%d", pipeline.MaxWeeks), Field: "weeks"})
 			return
 		}
 		req.Weeks = *body.Weeks

@@ -57,14 +57,14 @@ func (m model) sim() graphsim.Config {
 // config is metapipe with the product's defaults (--concurrency auto, --sync-weeks 8, pages of
 // 500), its own time constants divided by the same scale as Meta's: the first poll (2 s), the
 // longest wait between polls (2 min), the synchronous read's timeout (30 s) and the throttle's
-// cooldown (extract.CooldownDefault, 5 s). So a run at ÷20 is the real one, twenty times faster.
+// cooldown (extract.DefaultCooldown, 5 s). So a run at ÷20 is the real one, twenty times faster.
 func (m model) config() pipeline.Config {
 	return pipeline.Config{
 		Token:       extract.NewToken(graphsim.DemoToken),
 		Concurrency: pipeline.ConcurrencyAuto,
 		Sync:        extract.SyncConfig{Weeks: extract.DefaultSyncWeeks, Timeout: m.d(30 * time.Second)},
 		Poll:        extract.PollConfig{First: m.d(2 * time.Second), Max: m.d(2 * time.Minute)},
-		Throttle:    extract.ThrottleConfig{Cooldown: m.d(extract.CooldownDefault), RegainUnit: m.d(time.Minute)},
+		Throttle:    extract.ThrottleConfig{Cooldown: m.d(extract.DefaultCooldown), RegainUnit: m.d(time.Minute)},
 		PageSize:    PageSize,
 	}
 }

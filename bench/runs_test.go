@@ -36,7 +36,7 @@ func BenchmarkDaily(b *testing.B) {
 			b.Run("parallel-sync", func(b *testing.B) { benchOldLoop(b, m, n, true, Parallel) })
 			b.Run("metapipe", func(b *testing.B) { benchMetapipe(b, m, n, true, nil) })
 			b.Run("metapipe-report-runs", func(b *testing.B) {
-				benchMetapipe(b, m, n, true, func(c *pipeline.Config) { c.Sync.Weeks = 0 })
+				benchMetapipe(b, m, n, true, func(c *pipeline.Config) { c.Sync.Weeks = extract.SyncNever })
 			})
 		})
 	}

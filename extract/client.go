@@ -30,61 +30,28 @@ const (
 // RetryConfig bounds what one request puts up with, each budget one number (docs/META_API.md,
 // "Budgets", has their sources and the worst cases they make).
 type RetryConfig struct {
-	Base        time.Duration // first backoff after a transient answer or a run lag (500ms)
-	Cap         time.Duration // longest such backoff (30s)
-	MaxAttempts int           // transient answers tolerated for one request, the last included (6)
-	Timeout     time.Duration // each attempt's own timeout (60s)
+	Base        time.Duration // first backoff after a transient answer or a run lag; defaults to DefaultRetryBase (500ms)
+	Cap         time.Duration // longest such backoff; defaults to DefaultRetryCap (30s)
+	MaxAttempts int           // transient answers tolerated for one request, the last included; defaults to DefaultMaxAttempts (6)
+	Timeout     time.Duration // each attempt's own timeout; defaults to DefaultAttemptTimeout (60s)
 	// RunLag bounds, per request, how long a report run's own endpoints may deny the run
 	// (Meta's lag after creating it: docs/META_API.md, "Errors") before it counts as unknown
-	// (2m). The same request is retried meanwhile, with the backoff above.
+	// (defaults to DefaultRunLag, 2m). The same request is retried meanwhile, with the backoff above.
 	RunLag time.Duration
 	// Throttled bounds, per request, how long Meta may keep answering it with throttling
-	// errors (60m: Meta's quotas count calls over a rolling hour). Meanwhile the ad account
+	// errors; defaults to DefaultThrottled (60m: Meta's quotas count calls over a rolling hour). Meanwhile the ad account
 	// is held for Meta's regain time, or for ThrottleConfig.Cooldown doubling with each
 	// throttled answer in a row, up to ThrottleConfig.MaxWait.
 	Throttled time.Duration
 	// NotReady bounds how long a completed report run's results may answer "not ready"
-	// (2601/1815107) before the read gives up (10m; facebookarchive/php-graph-sdk#915, #1094).
+	// (2601/1815107) before the read gives up; defaults to DefaultNotReady (10m;
+	// facebookarchive/php-graph-sdk#915, #1094).
 	// The waits start at PollConfig.NotReadyWait and double, up to Cap.
 	NotReady time.Duration
 	// PageFloor is the smallest page size asked for: a result page Meta refuses as too much
-	// data is asked for again from the same cursor at half the size, down to this (10).
+	// data is asked for again from the same cursor at half the size, down to this; defaults to
+	// DefaultPageFloor (10).
 	PageFloor int
-}
-
-// The defaults of RetryConfig's budgets.
-const (
-	ThrottledDefault = 60 * time.Minute
-	NotReadyDefault  = 10 * time.Minute
-	PageFloorDefault = 10
-)
-
-func (c RetryConfig) withDefaults() RetryConfig {
-	if c.Base == 0 {
-		c.Base = 500 * time.Millisecond
-	}
-	if c.Cap == 0 {
-		c.Cap = 30 * time.Second
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 6
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 60 * time.Second
-	}
-	if c.RunLag == 0 {
-		c.RunLag = 2 * time.Minute
-	}
-	if c.Throttled == 0 {
-		c.Throttled = ThrottledDefault
-	}
-	if c.NotReady == 0 {
-		c.NotReady = NotReadyDefault
-	}
-	if c.PageFloor <= 0 {
-		c.PageFloor = PageFloorDefault
-	}
-	return c
 }
 
 // Client calls the Graph API. It is safe for concurrent use.
@@ -174,7 +141,7 @@ func (s *Session) do(ctx context.Context, a ask, method, path string, params url
 }
 
 func (s *Session) doWith(ctx context.Context, timeout time.Duration, a ask, method, path string, params url.Values, out any) (int, error) {
-	cfg := s.c.Retry.withDefaults()
+	cfg := s.c.Retry.WithDefaults()
 	if timeout <= 0 {
 		timeout = cfg.Timeout
 	}

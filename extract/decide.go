@@ -95,7 +95,7 @@ type policy struct {
 
 // policyOf gathers the budgets of the configs (with their defaults).
 func policyOf(r RetryConfig, t ThrottleConfig, p PollConfig) policy {
-	r, t, p = r.withDefaults(), t.withDefaults(), p.withDefaults()
+	r, t, p = r.WithDefaults(), t.WithDefaults(), p.WithDefaults()
 	return policy{base: r.Base, cap: r.Cap, attempts: r.MaxAttempts, runLag: r.RunLag, throttled: r.Throttled,
 		holdBase: t.Cooldown, holdCap: t.MaxWait, notReady: r.NotReady, notReadyGap: p.NotReadyWait, floor: r.PageFloor}
 }

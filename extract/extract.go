@@ -19,15 +19,15 @@ type Extractor struct {
 	Client         *Client
 	Poll           PollConfig
 	Throttle       ThrottleConfig
-	Sync           SyncConfig // which reports are read synchronously (none by default)
-	PageSize       int        // result rows per page (default 500)
-	JobsPerAccount int        // report runs in flight per ad account (default 10)
+	Sync           SyncConfig // how synchronous reads are bounded (the Request says which reports are read so)
+	PageSize       int        // result rows per page; defaults to DefaultPageSize (500)
+	JobsPerAccount int        // report runs in flight per ad account; defaults to DefaultJobsPerAccount (10)
 	// InlineWait, when not 0, is the longest Extract waits for a report run between two
 	// polls: a longer wait ends the kind with the run saved, and the client's result says when
 	// to look again (ClientResult.Wait), so a job queue's worker is not held while Meta works.
 	InlineWait time.Duration
 	// Readers bounds the report runs whose results are being read at once, every client
-	// together (default 32). A report holds its rows in memory from its first page until it is
+	// together; defaults to DefaultReaders (32). A report holds its rows in memory from its first page until it is
 	// staged (right after), and decoding is CPU-bound: many clients may wait for Meta's report
 	// runs at once, while the reading stays bounded.
 	Readers int
@@ -41,7 +41,7 @@ func (x *Extractor) readerSlots() chan struct{} {
 	x.readersOnce.Do(func() {
 		n := x.Readers
 		if n <= 0 {
-			n = 32
+			n = DefaultReaders
 		}
 		x.readers = make(chan struct{}, n)
 	})
@@ -124,14 +124,14 @@ func (x *Extractor) Extract(ctx context.Context, req Request, progress ProgressF
 	sess.poll = x.Poll
 	pageSize := x.PageSize
 	if pageSize <= 0 {
-		pageSize = 500
+		pageSize = DefaultPageSize
 	}
 	slots := x.JobsPerAccount
 	if slots <= 0 {
-		slots = 10
+		slots = DefaultJobsPerAccount
 	}
 	sem := make(chan struct{}, slots)
-	chunkSem := make(chan struct{}, x.Sync.withDefaults().Parallel)
+	chunkSem := make(chan struct{}, x.Sync.WithDefaults().Parallel)
 
 	kinds := make([]KindResult, len(records.Kinds))
 	waits := make([]*WaitError, len(records.Kinds))
@@ -182,7 +182,7 @@ func (x *Extractor) extractKind(ctx context.Context, s *Session, req Request, ki
 		return KindResult{}, err
 	}
 	r := &reportRunner{s: s, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
-		sync: x.Sync.withDefaults(), runs: runs, slots: sem, readers: x.readerSlots(), progress: progress,
+		sync: x.Sync.WithDefaults(), runs: runs, slots: sem, readers: x.readerSlots(), progress: progress,
 		inlineWait: x.InlineWait, chunkWeeks: req.SyncChunks[kind], chunkSlots: chunkSem}
 	rows, synced, fallback, err := r.fetchKind(ctx, req.Range)
 	if err != nil {

@@ -73,7 +73,7 @@ func seenDoneAfter(cfg PollConfig, m jobModel, T, latency, typical time.Duration
 		cfg.Times = new(RunTimes)
 		cfg.Times.Add("1", typical)
 	}
-	s := forAccount(cfg.withDefaults(), false, "1")
+	s := forAccount(cfg.WithDefaults(), false, "1")
 	t := s.first()
 	for polls := 1; polls < 1000; polls++ {
 		at := t + latency
@@ -127,7 +127,7 @@ func TestPollScheduleSeesTheEndSoon(t *testing.T) {
 // The polls stay few for long runs, and their gaps stay within [a twentieth of the time
 // elapsed, Max].
 func TestPollScheduleBounds(t *testing.T) {
-	cfg := PollConfig{}.withDefaults()
+	cfg := PollConfig{}.WithDefaults()
 	for _, m := range jobModels {
 		for _, T := range []time.Duration{2 * time.Second, 20 * time.Second, 200 * time.Second, time.Hour} {
 			s := newPollSchedule(cfg, false)
@@ -155,7 +155,7 @@ func TestPollScheduleBounds(t *testing.T) {
 // A run that stays "Job Running" at 100 % is polled ever less often, and a resumed run is
 // polled at once, then First later.
 func TestPollScheduleOddRuns(t *testing.T) {
-	cfg := PollConfig{}.withDefaults()
+	cfg := PollConfig{}.WithDefaults()
 	s := newPollSchedule(cfg, false)
 	s.first()
 	var waits []time.Duration
@@ -189,7 +189,7 @@ func TestPollScheduleOddRuns(t *testing.T) {
 // percent gives the rate, and the next poll comes at the end.
 func ExamplePollConfig_schedule() {
 	const T = 25 * time.Second
-	s := newPollSchedule(PollConfig{}.withDefaults(), false)
+	s := newPollSchedule(PollConfig{}.WithDefaults(), false)
 	at := s.first()
 	for {
 		pct := math.Floor(100 * float64(at) / float64(T))
@@ -276,7 +276,7 @@ func TestRunTimesMedianAndFirstPollBounds(t *testing.T) {
 	if d := rt.Typical("2"); d != 0 {
 		t.Errorf("another account: typical %s, want 0", d)
 	}
-	cfg := PollConfig{Times: rt}.withDefaults()
+	cfg := PollConfig{Times: rt}.WithDefaults()
 	if d := forAccount(cfg, false, "1").first(); d != 2*time.Second {
 		t.Errorf("runs of 8 s: first poll at %s, want First (2 s, later than 8 s / 4)", d)
 	}

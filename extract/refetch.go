@@ -48,7 +48,7 @@ func (x *Extractor) Refetch(ctx context.Context, req Request, kind records.Kind,
 		return 0, sess.Stats.Snapshot(), &ClientError{Client: req.ClientName, Kind: kind, Err: err}
 	}
 	r := &reportRunner{s: sess, spec: Specs[kind], client: req.ClientName, poll: x.Poll, pageSize: pageSize,
-		sync: x.Sync.withDefaults(), runs: runs, slots: make(chan struct{}, 1), readers: x.readerSlots(),
+		sync: x.Sync.WithDefaults(), runs: runs, slots: make(chan struct{}, 1), readers: x.readerSlots(),
 		chunkSlots: make(chan struct{}, 1)}
 	rows, _, _, err := r.fetchKind(ctx, rng)
 	if err != nil {

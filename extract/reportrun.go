@@ -20,38 +20,20 @@ import (
 // by its progress, not by a stopwatch: Meta documents runs of up to an hour. Between First and
 // Max, the polls are timed by Meta's percent ([pollSchedule]).
 type PollConfig struct {
-	First time.Duration // first wait after the submit (2s; --poll-first)
-	Max   time.Duration // longest wait between polls (2m; --poll-max)
+	First time.Duration // first wait after the submit; defaults to DefaultPollFirst (2s; --poll-first)
+	Max   time.Duration // longest wait between polls, at least First; defaults to DefaultPollMax (2m; --poll-max)
 	// StallTimeout is the longest a run may go without progress: neither its async_status nor
-	// its async_percent_completion changed from one poll to the next (10m; --job-timeout).
+	// its async_percent_completion changed from one poll to the next; defaults to
+	// DefaultStallTimeout (10m; --job-timeout).
 	// Progress is seen at the polls, which are at most Max apart.
 	StallTimeout time.Duration
 	// MaxRunTime caps a run's whole life, from the submit (or the resume) to "Job Completed",
-	// progress or not (60m; --job-max).
+	// progress or not; defaults to DefaultMaxRunTime (60m; --job-max).
 	MaxRunTime   time.Duration
-	NotReadyWait time.Duration // wait after a 2601 on the results (First)
+	NotReadyWait time.Duration // wait after a 2601 on the results; defaults to First
 	// Times, when not nil, keeps how long the ad accounts' report runs took, to time the first
 	// poll of the next ([RunTimes]); shared by every copy of the config.
 	Times *RunTimes
-}
-
-func (c PollConfig) withDefaults() PollConfig {
-	if c.First == 0 {
-		c.First = 2 * time.Second
-	}
-	if c.Max == 0 {
-		c.Max = 2 * time.Minute
-	}
-	if c.StallTimeout == 0 {
-		c.StallTimeout = 10 * time.Minute
-	}
-	if c.MaxRunTime == 0 {
-		c.MaxRunTime = 60 * time.Minute
-	}
-	if c.NotReadyWait == 0 {
-		c.NotReadyWait = c.First
-	}
-	return c
 }
 
 // Progress is what one report kind of a client tells as it goes, for a progress display: its
@@ -287,7 +269,7 @@ type adReportRun struct {
 // its polls timed, from its submit and its last progress. With an inline wait bound, a wait
 // longer than it returns a [*WaitError] instead of sleeping.
 func (r *reportRunner) wait(ctx context.Context, id string, rng Range, resumed bool, start time.Time) error {
-	cfg := r.poll.withDefaults()
+	cfg := r.poll.WithDefaults()
 	defer func() { r.s.Stats.JobWait.Add(int64(time.Since(start))) }()
 	var lastStatus string
 	lastPct, lastChange, submitted := -1.0, start, start

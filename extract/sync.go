@@ -20,37 +20,19 @@ import (
 // and the pages. A synchronous read that Meta finds too large, that times out or that runs to
 // more pages than MaxPages falls back to a report run of the same range.
 type SyncConfig struct {
-	// Weeks: a range of at most this many weekly buckets is read synchronously; 0 never
-	// (--sync-weeks; the command's default is DefaultSyncWeeks).
+	// Weeks: a range of at most this many weekly buckets is read synchronously; 0 or
+	// SyncNever reads none here. A run's config (pipeline.Config.Sync) defaults it to
+	// DefaultSyncWeeks (8) and keeps SyncNever (--sync-weeks 0).
 	Weeks int
 	// MaxPages: a synchronous read still going after this many pages falls back to a report
-	// run (10: 5,000 rows at pages of 500). This is what makes an account small enough.
+	// run; defaults to DefaultSyncMaxPages (10). This is what makes an account small enough.
 	MaxPages int
 	// Timeout is each synchronous request's own timeout; one that is not answered in time is
-	// not retried but falls back to a report run (30s).
+	// not retried but falls back to a report run; defaults to DefaultSyncTimeout (30s).
 	Timeout time.Duration
 	// Parallel bounds the synchronous reads of one client's week-aligned chunks in flight at
-	// once, every kind together (Request.SyncChunks; 40: the old collector's planned 10 weeks
-	// × 4 calls).
+	// once, every kind together (Request.SyncChunks); defaults to DefaultSyncParallel (40).
 	Parallel int
-}
-
-// DefaultSyncWeeks is the command's --sync-weeks: a daily run fetches five or six weeks (four
-// whole weeks and the current one, with the default lookback), and a run missed for a day or
-// two a week more.
-const DefaultSyncWeeks = 8
-
-func (c SyncConfig) withDefaults() SyncConfig {
-	if c.MaxPages == 0 {
-		c.MaxPages = 10
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 30 * time.Second
-	}
-	if c.Parallel <= 0 {
-		c.Parallel = 40
-	}
-	return c
 }
 
 // Reasons a synchronous read falls back to a report run, in the ledger's kinds.

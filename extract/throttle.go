@@ -122,19 +122,19 @@ func ParseUsage(h http.Header, regainUnit time.Duration) (Usage, bool) {
 
 // ThrottleConfig says when to slow down.
 type ThrottleConfig struct {
-	SubmitAbove float64 // no new report runs while usage is at or above this percent (75)
-	PauseAbove  float64 // no request at all at or above this percent (95)
+	SubmitAbove float64 // no new report runs while usage is at or above this percent; defaults to DefaultSubmitAbove (75)
+	PauseAbove  float64 // no request at all at or above this percent; defaults to DefaultPauseAbove (95)
 	// Cooldown is how long to hold back when a figure is above a threshold, and after a
 	// throttled answer without a regain time (doubling with each in a row: RetryConfig.Throttled)
-	// (5s).
+	// (defaults to DefaultCooldown, 5s).
 	Cooldown time.Duration
 	// Pace is the gap between the account's calls while a figure stays at or above a threshold
-	// after a cooldown and Meta keeps answering normally (a fifth of Cooldown: 1s): Airbyte found acc_id_util_pct
+	// after a cooldown and Meta keeps answering normally (defaults to a fifth of Cooldown: 1s): Airbyte found acc_id_util_pct
 	// staying at 100 while Meta served requests (async_job_manager.py); a throttling answer
 	// stays the hard signal.
 	Pace       time.Duration
-	RegainUnit time.Duration // one minute of estimated_time_to_regain_access (time.Minute)
-	MaxWait    time.Duration // the longest single wait (10m)
+	RegainUnit time.Duration // one minute of estimated_time_to_regain_access; defaults to DefaultRegainUnit (time.Minute)
+	MaxWait    time.Duration // the longest single wait; defaults to DefaultMaxWait (10m)
 	// MaxInline, when not 0, is the longest Wait sleeps: a longer hold ends the call with a
 	// *WaitError saying when the account may be called again (see Extractor.InlineWait).
 	MaxInline time.Duration
@@ -143,11 +143,6 @@ type ThrottleConfig struct {
 	// the fleet's holds too.
 	Fleet FleetThrottle
 }
-
-// The defaults of ThrottleConfig's waits.
-const (
-	CooldownDefault = 5 * time.Second
-)
 
 // FleetThrottle shares the holds of ad accounts among processes. Durations are relative to
 // the store's own clock, so the machines' clocks need not agree.
@@ -160,28 +155,6 @@ type FleetThrottle interface {
 
 // fleetCheckEvery bounds how often a throttle asks the fleet about its account.
 const fleetCheckEvery = time.Second
-
-func (c ThrottleConfig) withDefaults() ThrottleConfig {
-	if c.SubmitAbove == 0 {
-		c.SubmitAbove = 75
-	}
-	if c.PauseAbove == 0 {
-		c.PauseAbove = 95
-	}
-	if c.Cooldown == 0 {
-		c.Cooldown = CooldownDefault
-	}
-	if c.Pace == 0 {
-		c.Pace = c.Cooldown / 5
-	}
-	if c.RegainUnit == 0 {
-		c.RegainUnit = time.Minute
-	}
-	if c.MaxWait == 0 {
-		c.MaxWait = 10 * time.Minute
-	}
-	return c
-}
 
 // Throttle paces the calls of one ad account from what Meta's usage headers said last: it
 // holds back new report runs before a quota is full and every call while Meta has said to
@@ -209,7 +182,7 @@ type Throttle struct {
 }
 
 // NewThrottle returns a throttle with the config's defaults filled in.
-func NewThrottle(cfg ThrottleConfig) *Throttle { return &Throttle{cfg: cfg.withDefaults()} }
+func NewThrottle(cfg ThrottleConfig) *Throttle { return &Throttle{cfg: cfg.WithDefaults()} }
 
 // Observe records the usage headers of a response and returns what they say (ok false when
 // the response carried none).

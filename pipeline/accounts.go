@@ -62,7 +62,7 @@ func (r *Runner) adAccounts(ctx context.Context, clients []records.Client) (map[
 	var g errgroup.Group
 	limit := r.cfg.Concurrency
 	if limit == ConcurrencyAuto {
-		limit = r.cfg.AutoConcurrency.withDefaults().Start
+		limit = r.cfg.AutoConcurrency.Start
 	}
 	g.SetLimit(limit)
 	for _, c := range ask {

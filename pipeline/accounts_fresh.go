@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -11,19 +10,12 @@ import (
 	"github.com/metapipe/metapipe/store"
 )
 
-// DefaultAccountMaxAge is Config.AccountMaxAge's default: a cached ad account Meta confirmed
-// within a week serves the plan without asking Meta first.
-const DefaultAccountMaxAge = 7 * 24 * time.Hour
-
 // recentAccounts says which of the ad accounts (digits) are cached and were written or
 // confirmed by Meta within Config.AccountMaxAge (ad_accounts.updated_at): their time zone and
 // currency serve the plan at once, and Meta is asked again beside the reports
 // (refreshAccounts). A negative AccountMaxAge makes none recent: every plan asks Meta first.
 func (r *Runner) recentAccounts(ctx context.Context, ids []string) (map[string]bool, error) {
 	age := r.cfg.AccountMaxAge
-	if age == 0 {
-		age = DefaultAccountMaxAge
-	}
 	out := map[string]bool{}
 	if age < 0 || len(ids) == 0 {
 		return out, nil

@@ -15,26 +15,10 @@ const ConcurrencyAuto = 0
 
 // AutoConcurrency tunes `--concurrency auto`. The zero value takes the defaults.
 type AutoConcurrency struct {
-	Start int     // clients in flight at first (32, the old fixed default)
-	Max   int     // never more than this many (1000, the flag's upper bound)
-	Low   float64 // the app-wide usage below which more clients may start (60 %)
-	High  float64 // the app-wide usage at or above which the limit is cut (75 %: the submit hold)
-}
-
-func (a AutoConcurrency) withDefaults() AutoConcurrency {
-	if a.Start <= 0 {
-		a.Start = 32
-	}
-	if a.Max <= 0 {
-		a.Max = 1000
-	}
-	if a.Low == 0 {
-		a.Low = 60
-	}
-	if a.High == 0 {
-		a.High = 75
-	}
-	return a
+	Start int     // clients in flight at first; defaults to DefaultAutoStart (32)
+	Max   int     // never more than this many; defaults to MaxConcurrency (1000, the flag's upper bound)
+	Low   float64 // the app-wide usage below which more clients may start; defaults to DefaultAutoLow (60 %)
+	High  float64 // the app-wide usage at or above which the limit is cut; defaults to DefaultAutoHigh (75 %)
 }
 
 // ConcurrencyRecord is what the extract stage's concurrency was, in the ledger.
@@ -97,7 +81,7 @@ func newClientGate(n int, auto AutoConcurrency, clients int) *clientGate {
 		g.rec = ConcurrencyRecord{Mode: "fixed", Start: n, Final: n, Low: n, High: n, MaxAppUsage: -1}
 		return g
 	}
-	g.auto = auto.withDefaults()
+	g.auto = auto.WithDefaults()
 	g.auto.Max = max(1, min(g.auto.Max, clients))
 	start := min(g.auto.Start, g.auto.Max)
 	g.limit = start

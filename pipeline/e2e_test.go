@@ -46,6 +46,7 @@ func (e *env) config(concurrency int) pipeline.Config {
 	return pipeline.Config{
 		DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken),
 		StageDir: e.stage, Concurrency: concurrency,
+		Sync:     extract.SyncConfig{Weeks: extract.SyncNever}, // report runs, unless a test says otherwise
 		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 300 * time.Millisecond},
 		Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
 		Throttle: extract.ThrottleConfig{Cooldown: 20 * time.Millisecond, RegainUnit: 10 * time.Millisecond},

@@ -9,11 +9,13 @@ import (
 	"github.com/metapipe/metapipe/internal/records"
 )
 
-// Options are the planning inputs shared by every command.
+// Options are the planning inputs shared by every command. Weeks and Lookback have no zero
+// default (a lookback of 0 days is a lookback): the commands pass DefaultWeeks and
+// DefaultLookback unless told otherwise.
 type Options struct {
-	AsOf     time.Time // the last day included (default today, UTC)
-	Weeks    int       // horizon in weeks, the current week included (54)
-	Lookback int       // days after a week's Sunday before the week is final (28)
+	AsOf     time.Time // the last day included (zero: each ad account's today)
+	Weeks    int       // horizon in weeks, the current week included: 1 to MaxWeeks (the commands' default DefaultWeeks)
+	Lookback int       // days after a week's Sunday before the week is final: 0 to MaxLookback (the commands' default DefaultLookback)
 	Full     bool      // refetch the whole horizon
 	Clients  []string  // names or ids; empty means every active client
 	Shard    Shard     // a stable share of the clients

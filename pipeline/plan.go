@@ -270,11 +270,11 @@ func (r *Runner) Plan(ctx context.Context, o Options) (*Plan, error) {
 }
 
 func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) (*Plan, error) {
-	if o.Weeks < 1 {
-		return nil, fmt.Errorf("%w: --weeks must be at least 1", ErrUsage)
+	if o.Weeks < 1 || o.Weeks > MaxWeeks {
+		return nil, fmt.Errorf("%w: --weeks %d: allowed range 1 to %d", ErrUsage, o.Weeks, MaxWeeks)
 	}
-	if o.Lookback < 0 {
-		return nil, fmt.Errorf("%w: --lookback must not be negative", ErrUsage)
+	if o.Lookback < 0 || o.Lookback > MaxLookback {
+		return nil, fmt.Errorf("%w: --lookback %d: allowed range 0 to %d", ErrUsage, o.Lookback, MaxLookback)
 	}
 	now := r.now()
 	if err := checkNotFuture(o, now); err != nil {

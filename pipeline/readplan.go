@@ -25,14 +25,15 @@ const (
 // read"). The zero value takes the defaults.
 type ReadPlanning struct {
 	// Budget is the most synchronous chunk reads a run makes, every client together, when
-	// Meta's app-wide usage is 0 % (1,000); the budget shrinks with the usage the ad account
+	// Meta's app-wide usage is 0 %; defaults to DefaultSyncBudget (1,000); the budget shrinks with the usage the ad account
 	// reads reported (at 50 %, half). A run that would make more reads reads its long ranges
 	// by report runs: a large fleet gains nothing from synchronous reads (its report runs
 	// overlap) and they would cost it more requests. A negative budget reads every long
 	// range by report runs (--sync-budget 0).
 	Budget int
 	// ChunkRows is the most rows a chunk is planned to hold (250, half a page of 500), so
-	// that a chunk is one page even when the account grew to twice its size.
+	// that a chunk is one page even when the account grew to twice its size; defaults to
+	// DefaultChunkRows.
 	ChunkRows int
 	// UnknownRowsPerWeek is a kind's rows per week assumed for an account no run has loaded
 	// yet (20; the account-level kind has one row a week whatever the account).
@@ -42,25 +43,6 @@ type ReadPlanning struct {
 	HistoryWeeks int
 	// ReportRunPolls is the polls a report run is counted at when comparing requests (3).
 	ReportRunPolls int
-}
-
-func (p ReadPlanning) withDefaults() ReadPlanning {
-	if p.Budget <= 0 {
-		p.Budget = 1000
-	}
-	if p.ChunkRows <= 0 {
-		p.ChunkRows = 250
-	}
-	if p.UnknownRowsPerWeek <= 0 {
-		p.UnknownRowsPerWeek = 20
-	}
-	if p.HistoryWeeks <= 0 {
-		p.HistoryWeeks = 13
-	}
-	if p.ReportRunPolls <= 0 {
-		p.ReportRunPolls = 3
-	}
-	return p
 }
 
 // accountSize is a client's rows per week and report kind: the most of any of its latest
@@ -134,12 +116,9 @@ type readChoice struct {
 // highest app-wide figure among them (percent). fleet is how many clients the whole run holds
 // (0: those planned).
 func (r *Runner) chooseReads(ctx context.Context, p *Plan, usage map[string]extract.Usage, app float64, fleet int) error {
-	cfg := r.cfg.ReadPlanning.withDefaults()
+	cfg := r.cfg.ReadPlanning
 	syncWeeks := r.cfg.Sync.Weeks
 	pageSize := r.cfg.PageSize
-	if pageSize <= 0 {
-		pageSize = 500
-	}
 	var long []int
 	for i := range p.Clients {
 		c := &p.Clients[i]

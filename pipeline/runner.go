@@ -13,60 +13,8 @@ import (
 
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/internal/tokencrypt"
 	"github.com/metapipe/metapipe/store"
 )
-
-// DefaultStageDir is where run directories live unless told otherwise.
-const DefaultStageDir = "stage"
-
-// Config is everything a run needs besides the planning options.
-type Config struct {
-	DatabaseURL string
-	Token       extract.Token // META_ACCESS_TOKEN: for clients without their own token
-	GraphURL    string        // META_GRAPH_URL ("" is extract.DefaultGraphURL)
-	APIVersion  string        // META_API_VERSION ("" is extract.DefaultAPIVersion)
-	AppSecret   string        // META_APP_SECRET, optional: adds appsecret_proof
-	StageDir    string        // where run directories live (DefaultStageDir)
-	// Concurrency is how many clients are extracted at once; ConcurrencyAuto (0, the
-	// default) follows Meta's usage headers (clientGate), tuned by AutoConcurrency.
-	Concurrency     int
-	AutoConcurrency AutoConcurrency
-
-	// Sync says which reports are read synchronously; the zero value reads none (the command's
-	// --sync-weeks defaults to extract.DefaultSyncWeeks).
-	Sync extract.SyncConfig
-	// ReadPlanning tunes the choice between synchronous chunks and report runs for ranges
-	// longer than Sync.Weeks (the zero value: the defaults).
-	ReadPlanning   ReadPlanning
-	Poll           extract.PollConfig
-	Throttle       extract.ThrottleConfig
-	Retry          extract.RetryConfig
-	PageSize       int           // result rows per page (500)
-	JobsPerAccount int           // report runs in flight per ad account (10)
-	LockTimeout    time.Duration // the load's lock_timeout (30 s)
-	// LockLease is how long a run lock outlives a holder that died (store.DefaultLeaseTTL).
-	LockLease time.Duration
-	// Holder names this process in the run locks it takes ("" is store.DefaultHolder("metapipe")).
-	Holder string
-	// AccountMaxAge: a cached ad account Meta wrote or confirmed this recently serves the plan
-	// without a request in front of the reports, and is asked for again beside them (0:
-	// DefaultAccountMaxAge, a week; negative: always ask Meta first).
-	AccountMaxAge time.Duration
-	MaxConns      int32        // the database pool's size (0: pgx's default, max(4, CPUs))
-	HTTPClient    *http.Client // nil: the default transport (TLS verified)
-
-	// TokenKeys decrypt the clients' own tokens stored encrypted (METAPIPE_TOKEN_KEY:
-	// internal/tokencrypt); the zero value reads plain-text tokens only.
-	TokenKeys tokencrypt.Keys
-	// OnGraphAnswer, when set, is told every Graph API attempt's kind and error (nil: answered),
-	// the ad accounts' reads and the extraction's alike (extract.Client.OnAnswer).
-	OnGraphAnswer func(extract.CallKind, error)
-
-	Logger   *slog.Logger     // nil: discard
-	Reporter Reporter         // nil: log lines only
-	Now      func() time.Time // the clock (nil: time.Now); the accounts' today comes from it
-}
 
 // Runner runs commands against one database.
 type Runner struct {
@@ -84,8 +32,12 @@ type Runner struct {
 // missing or malformed URL, or a file it names that cannot be read, is ErrUsage
 // (*store.ConfigError); a database that does not let us in is ErrCannotStart
 // (*store.ConnectError: authentication, certificate, unreachable …). The error never echoes
-// the URL's password.
+// the URL's password. The config gets its defaults (Config.WithDefaults); one that breaks
+// Config.Validate's rules is ErrUsage, before the database is tried.
 func Open(ctx context.Context, cfg Config) (*Runner, error) {
+	if err := cfg.WithDefaults().Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or --database-url", ErrUsage)
 	}
@@ -113,16 +65,8 @@ func Open(ctx context.Context, cfg Config) (*Runner, error) {
 
 // newRunner fills the config's defaults; the pool is the caller's to set.
 func newRunner(cfg Config) *Runner {
-	if cfg.Concurrency < 0 {
-		cfg.Concurrency = ConcurrencyAuto
-	}
-	if cfg.StageDir == "" {
-		cfg.StageDir = DefaultStageDir
-	}
+	cfg = cfg.WithDefaults()
 	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	rep := cfg.Reporter
 	if rep == nil {
 		rep = NewLogReporter(log)
@@ -139,7 +83,7 @@ func newRunner(cfg Config) *Runner {
 func (r *Runner) Close() { r.pool.Close() }
 
 // SyncWeeks is the threshold of synchronous reads (extract.SyncConfig.Weeks; 0: none).
-func (r *Runner) SyncWeeks() int { return r.cfg.Sync.Weeks }
+func (r *Runner) SyncWeeks() int { return max(0, r.cfg.Sync.Weeks) }
 
 // Pool is the runner's database pool.
 func (r *Runner) Pool() *pgxpool.Pool { return r.pool }
@@ -187,9 +131,6 @@ func (r *Runner) lock(ctx context.Context, clients []records.Client) (*store.Cli
 func (r *Runner) Lease(what string) store.Lease {
 	if what == "" {
 		what = r.cfg.Holder
-	}
-	if what == "" {
-		what = store.DefaultHolder("metapipe")
 	}
 	return store.Lease{Holder: what, TTL: r.cfg.LockLease, Logger: r.log}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/metapipe/metapipe/pipeline"
 )
 
 // The actions of the clients' pages and the API (POST /v1/clients/{id}/run, /refetch,
@@ -59,13 +61,13 @@ func (s *Service) PlanAction(ctx context.Context, clientID, kind string, from, t
 	req := RunRequest{Clients: []string{clientID}, Source: "page"}
 	switch kind {
 	case "run":
-		a.Weeks = DefaultWeeks
+		a.Weeks = pipeline.DefaultWeeks
 	case "backfill":
 		if weeks == 0 {
-			weeks = DefaultWeeks
+			weeks = pipeline.DefaultWeeks
 		}
-		if weeks < 1 || weeks > maxWeeks {
-			return nil, &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", weeks, maxWeeks)}
+		if weeks < 1 || weeks > pipeline.MaxWeeks {
+			return nil, &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", weeks, pipeline.MaxWeeks)}
 		}
 		a.Weeks, req.Weeks = weeks, weeks
 	case "refetch":
@@ -83,8 +85,8 @@ func (s *Service) PlanAction(ctx context.Context, clientID, kind string, from, t
 		}
 		start := monday(from)
 		n := int(end.Sub(start).Hours()/24)/7 + 1
-		if n > maxWeeks {
-			return nil, &FieldError{"from", fmt.Sprintf("%d weeks: at most %d", n, maxWeeks)}
+		if n > pipeline.MaxWeeks {
+			return nil, &FieldError{"from", fmt.Sprintf("%d weeks: at most %d", n, pipeline.MaxWeeks)}
 		}
 		a.AsOf, a.From, a.To, a.Weeks, a.Full, a.Replace = end.Format(time.DateOnly), start.Format(time.DateOnly), end.Format(time.DateOnly), n, true, true
 		req.AsOf, req.Weeks, req.Full, req.Replace = end, n, true, true

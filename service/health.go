@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/metapipe/metapipe/pipeline"
 )
 
 // A client's health, as the clients' pages and GET /v1/clients show it.
@@ -115,7 +117,7 @@ func (s *Service) ClientsHealth(ctx context.Context) ([]ClientHealth, error) {
 
 // ClientHealth reads one client's health with its horizon's weeks and its newest 20 runs; an
 // unknown id is ErrNoClient. The horizon is weeks long (0: as long as the client's newest
-// run's, else DefaultWeeks) and ends with the week of the client's last as-of date (the
+// run's, else pipeline.DefaultWeeks) and ends with the week of the client's last as-of date (the
 // current UTC week when it was never loaded).
 func (s *Service) ClientHealth(ctx context.Context, id string, weeks int) (*ClientHealth, error) {
 	list, err := s.health(ctx, &id, 20)
@@ -127,7 +129,7 @@ func (s *Service) ClientHealth(ctx context.Context, id string, weeks int) (*Clie
 	}
 	c := &list[0]
 	if weeks == 0 {
-		weeks = DefaultWeeks
+		weeks = pipeline.DefaultWeeks
 		if len(c.Runs) > 0 {
 			weeks = c.Runs[0].Weeks
 		}

@@ -65,11 +65,12 @@ func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) 
 
 // clientRun is what the job reads of its run.
 type clientRun struct {
-	run    RunView
-	fleet  int // how many clients the run holds, for the planner (pipeline.Options.FleetSize)
-	client records.Client
-	state  ClientState
-	plan   *pipeline.ClientPlan
+	run      RunView
+	lookback int // the run's lookback in days, as queued (service_runs.lookback)
+	fleet    int // how many clients the run holds, for the planner (pipeline.Options.FleetSize)
+	client   records.Client
+	state    ClientState
+	plan     *pipeline.ClientPlan
 	// replace: an explicit re-fetch (service_runs.replace_stored, RunRequest.Replace).
 	replace bool
 }
@@ -78,7 +79,7 @@ func (s *Service) readClientRun(ctx context.Context, a ClientRunArgs) (*clientRu
 	var cr clientRun
 	var asOf *time.Time
 	var plan []byte
-	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, new(int), &cr.run.Full, &cr.state, &plan, &cr.replace, &cr.fleet)
+	err := s.pool.QueryRow(ctx, selectClientRun, a.RunID, a.ClientID).Scan(&asOf, &cr.run.Weeks, &cr.lookback, &cr.run.Full, &cr.state, &plan, &cr.replace, &cr.fleet)
 	if err != nil {
 		return nil, fmt.Errorf("read run %s client %s: %w", a.RunID, a.ClientID, err)
 	}
@@ -322,7 +323,7 @@ func (s *Service) removeStaged(a ClientRunArgs) {
 
 // planClient plans the client as metapipe run would, and keeps the plan with the run.
 func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun) (*pipeline.ClientPlan, error) {
-	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: DefaultLookback, Full: cr.run.Full, FleetSize: cr.fleet}
+	o := pipeline.Options{Weeks: cr.run.Weeks, Lookback: cr.lookback, Full: cr.run.Full, FleetSize: cr.fleet}
 	if cr.run.AsOfGiven {
 		o.AsOf, _ = time.Parse(time.DateOnly, cr.run.AsOf)
 	}

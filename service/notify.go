@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -36,17 +37,20 @@ type NotifyConfig struct {
 	// HMAC-SHA256(Secret, body)>. "" sends no signature (Open refuses a generic JSON webhook
 	// without one).
 	Secret string
-	// FailuresInARow: a client failing its N-th service run in a row is an event (default 3).
+	// FailuresInARow: a client failing its N-th service run in a row is an event; defaults to
+	// DefaultFailuresInARow (3).
 	FailuresInARow int
 	// ThrottleBound: Meta holding a client's ad account for longer than this (its
 	// estimated_time_to_regain_access, or the cooldown after a throttling error) is an event,
-	// once per client and run (default 15m).
+	// once per client and run; defaults to DefaultThrottleBound (15m).
 	ThrottleBound time.Duration
-	// Retry spaces the POSTs of one delivery attempt (default 1s doubling up to 30s, 5 POSTs);
+	// Retry spaces the POSTs of one delivery attempt; defaults to DefaultWebhookRetry (1s
+	// doubling up to 30s, 5 POSTs);
 	// a webhook still failing then is tried again by River later (NextRetry), up to
 	// notifyAttempts job attempts.
 	Retry backoff.Policy
-	// HTTP posts the bodies (default: 10 s per POST, the default transport).
+	// HTTP posts the bodies; defaults to DefaultWebhookTimeout (10 s) per POST on the default
+	// transport.
 	HTTP *http.Client
 }
 
@@ -89,24 +93,23 @@ func (w Webhook) Check() error {
 	return nil
 }
 
-func (c NotifyConfig) withDefaults() NotifyConfig {
-	if c.FailuresInARow == 0 {
-		c.FailuresInARow = 3
-	}
-	if c.ThrottleBound == 0 {
-		c.ThrottleBound = 15 * time.Minute
-	}
+// DefaultWebhookRetry is NotifyConfig.Retry's default: 1 s doubling up to 30 s, ±20 %, 5 POSTs.
+var DefaultWebhookRetry = backoff.Policy{Base: time.Second, Cap: 30 * time.Second, JitterPercent: 20, MaxAttempts: 5}
+
+// WithDefaults fills the zero fields with their Default constants.
+func (c NotifyConfig) WithDefaults() NotifyConfig {
+	c.FailuresInARow = cmp.Or(c.FailuresInARow, DefaultFailuresInARow)
+	c.ThrottleBound = cmp.Or(c.ThrottleBound, DefaultThrottleBound)
 	if c.Retry.Base == 0 {
-		c.Retry = backoff.Policy{Base: time.Second, Cap: 30 * time.Second, JitterPercent: 20, MaxAttempts: 5}
+		c.Retry = DefaultWebhookRetry
 	}
-	if c.HTTP == nil {
-		c.HTTP = &http.Client{Timeout: 10 * time.Second}
-	}
+	c.HTTP = cmp.Or(c.HTTP, &http.Client{Timeout: DefaultWebhookTimeout})
 	return c
 }
 
-// check refuses a configuration that would post unsigned generic bodies or to a bad URL.
-func (c NotifyConfig) check() error {
+// Validate refuses a configuration that would post unsigned generic bodies or to a bad URL,
+// or count failures in a row from less than 1.
+func (c NotifyConfig) Validate() error {
 	for _, w := range c.Webhooks {
 		if err := w.Check(); err != nil {
 			return err
@@ -530,8 +533,8 @@ type NotifyResult struct {
 // NotifyTest posts a sample event (event "test") to every webhook of cfg, with its retries,
 // without a database: what `metapipe notify test` does.
 func NotifyTest(ctx context.Context, cfg NotifyConfig) ([]NotifyResult, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.check(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	e := Event{Event: EventTest, At: time.Now().UTC(),

@@ -24,20 +24,13 @@ import (
 type RunRequest struct {
 	Clients []string  // names or ids; empty: every active client
 	AsOf    time.Time // zero: each ad account's today; never after today
-	Weeks   int       // horizon in weeks, the current week included (0: 54)
+	Weeks   int       // horizon in weeks, the current week included, 1 to pipeline.MaxWeeks; defaults to pipeline.DefaultWeeks
 	Full    bool      // refetch the whole horizon
 	Source  string    // api, enqueue, schedule or page (the run's history says who asked)
 	// Replace is an explicit re-fetch: the loads replace the stored figures of the range even
 	// when they are as of a later date (store.Request.Replace). It needs Full.
 	Replace bool
 }
-
-// Defaults of a run (as `metapipe run`'s flags).
-const (
-	DefaultWeeks    = 54
-	DefaultLookback = 28
-	maxWeeks        = 160
-)
 
 // FieldError is a request that cannot be run, naming the field at fault (HTTP 400).
 type FieldError struct {
@@ -84,7 +77,7 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		if err := s.checkNoActiveRun(ctx, tx, key); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, DefaultLookback, req.Full || req.Replace, req.Source, req.Replace); err != nil {
+		if _, err := tx.Exec(ctx, insertRun, runID, key, asOf, nominal, req.Weeks, pipeline.DefaultLookback, req.Full || req.Replace, req.Source, req.Replace); err != nil {
 			return err
 		}
 		return s.queueJobsTx(ctx, tx, runID, ids, names)
@@ -104,10 +97,10 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 // *FieldError naming what is at fault.
 func (s *Service) runClients(ctx context.Context, req *RunRequest) ([]records.Client, error) {
 	if req.Weeks == 0 {
-		req.Weeks = DefaultWeeks
+		req.Weeks = pipeline.DefaultWeeks
 	}
-	if req.Weeks < 1 || req.Weeks > maxWeeks {
-		return nil, &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", req.Weeks, maxWeeks)}
+	if req.Weeks < 1 || req.Weeks > pipeline.MaxWeeks {
+		return nil, &FieldError{"weeks", fmt.Sprintf("%d is outside 1..%d", req.Weeks, pipeline.MaxWeeks)}
 	}
 	var all []records.Client
 	var err error

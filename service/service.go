@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -22,41 +21,6 @@ import (
 
 // queueName is the River queue of metapipe's jobs.
 const queueName = "metapipe"
-
-// MaxAttemptsCeiling is River's max_attempts of the clients' jobs and the highest
-// Config.MaxAttempts: each worker stops a client at its own MaxAttempts (River takes a job's
-// attempts from whoever inserts it, which is serve or enqueue, not the worker).
-const MaxAttemptsCeiling = 100
-
-// Config is a service process: the pipeline's configuration (database, Graph API, pacing,
-// stage folder) and how it works River's jobs.
-type Config struct {
-	Pipeline pipeline.Config
-	// ID is the River client id, what river_job.attempted_by records (default host name and
-	// process id). It must be unique among the live processes.
-	ID string
-	// Concurrency is how many jobs the process works at once; 0 makes a process that queues
-	// runs and reads them but works no job (serve without --worker).
-	Concurrency int
-	// RescueAfter is how long a job of a dead worker waits before another takes it (default
-	// 5m). It must exceed the longest attempt: a client's pages read, transformed and loaded.
-	RescueAfter time.Duration
-	// Schedule, a cron spec ("15 6 * * *", "CRON_TZ=Europe/Warsaw 15 6 * * *"), queues the
-	// daily run of every active client, once a day whichever worker is River's leader.
-	Schedule string
-	// InlineWait is the longest a job waits for Meta (a poll, a throttle) before it snoozes
-	// (default 5s), so a worker is not held while Meta works.
-	InlineWait time.Duration
-	// MaxAttempts bounds the attempts of a failing client (default 6; snoozes do not count),
-	// for every job this process works, whoever queued it: the jobs are queued with River's
-	// max_attempts at MaxAttemptsCeiling, and the worker fails the client (River: cancelled)
-	// once its own limit is spent.
-	MaxAttempts int
-	Logger      *slog.Logger
-
-	// Notify says where and when the service tells people what went wrong (notify.go).
-	Notify NotifyConfig
-}
 
 // Service is one process of the service: it queues runs, reads them, and works jobs when its
 // Concurrency is not 0.
@@ -83,35 +47,10 @@ const reconcileEvery = 30 * time.Second
 // River's) must be migrated: otherwise ErrCannotStart says so. Errors map to exit codes as
 // pipeline's do.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.RescueAfter == 0 {
-		cfg.RescueAfter = 5 * time.Minute
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.InlineWait == 0 {
-		cfg.InlineWait = 5 * time.Second
-	}
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = 6
-	}
-	cfg.MaxAttempts = min(cfg.MaxAttempts, MaxAttemptsCeiling)
-	if cfg.ID == "" {
-		host, _ := os.Hostname()
-		cfg.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	cfg.Notify = cfg.Notify.withDefaults()
-	if err := cfg.Notify.check(); err != nil {
-		return nil, fmt.Errorf("%w: notifications: %w", pipeline.ErrUsage, err)
-	}
-	if cfg.Pipeline.MaxConns == 0 {
-		// Each job holds one connection for its run lock and borrows another for a query or
-		// its load; River holds a few (its listener, fetches, completions). Jobs wait for the
-		// connections they borrow rather than open as many: the server's max_connections has
-		// to cover every worker's pool.
-		cfg.Pipeline.MaxConns = int32(cfg.Concurrency + 10)
-	}
-	cfg.Pipeline.Logger = cfg.Logger
 	metrics := newMetrics()
 	cfg.Pipeline.OnGraphAnswer = metrics.graphAnswer
 	runner, err := pipeline.Open(ctx, cfg.Pipeline)
@@ -196,12 +135,7 @@ func notifyWorks(ctx context.Context, pool *pgxpool.Pool) bool {
 	return err == nil && n.Channel == channel
 }
 
-func stageDir(c pipeline.Config) string {
-	if c.StageDir == "" {
-		return pipeline.DefaultStageDir
-	}
-	return c.StageDir
-}
+func stageDir(c pipeline.Config) string { return c.WithDefaults().StageDir }
 
 // Start works jobs until Stop; ctx's end does not stop it (Stop does, handing running jobs
 // back at once). A process without Concurrency has nothing to start.

@@ -53,6 +53,7 @@ func riverSchema(ctx context.Context, w *e2etest.World) error {
 func (e *env) config(id string, concurrency int) service.Config {
 	return service.Config{
 		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage,
+			Sync:     extract.SyncConfig{Weeks: extract.SyncNever}, // report runs, unless a test says otherwise
 			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
 			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
 			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},
@@ -539,4 +540,32 @@ func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 	}
 	t.Logf("%d chunks planned (%v weeks a chunk); requests %v", planned, plan.SyncChunks, c.Requests)
 	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 54)
+}
+
+// A run keeps the lookback it was queued with (service_runs.lookback): the worker plans the
+// client with it, not with the default of the binary that works the job. Here the stored
+// lookback is 7 days, so the run's sync state is final through the Sunday two weeks before
+// the as-of Sunday (pipeline.DefaultLookback, 28 days, would make it five weeks before).
+func TestWorkerPlansWithTheRunsLookback(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 1})
+	ctx := context.Background()
+	queue := e.open(t, "queue", 0)
+	id, err := queue.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 8, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE service_runs SET lookback = 7 WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	w := start(t, e.open(t, "worker", 1))
+	if r := waitRun(t, w, id, 2*time.Minute); r.State != "done" {
+		t.Fatalf("run: %+v", r)
+	}
+	var final time.Time
+	if err := e.pool.QueryRow(ctx, `SELECT final_through FROM client_sync_state`).Scan(&final); err != nil {
+		t.Fatal(err)
+	}
+	if want := lastSunday.AddDate(0, 0, -14); !final.Equal(want) {
+		t.Errorf("final through %s, want %s (as of %s, lookback 7 days)", final.Format(time.DateOnly), want.Format(time.DateOnly), lastSunday.Format(time.DateOnly))
+	}
 }

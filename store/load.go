@@ -31,7 +31,7 @@ type Request struct {
 	Sync []SyncState
 	// DataSource is stored in campaign_summaries.data_source of the rows written; "" is NULL.
 	DataSource string
-	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout); 0 means 30 s.
+	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout); defaults to DefaultLockTimeout (30 s).
 	LockTimeout time.Duration
 	// StatementTimeout is the load transaction's own statement_timeout and
 	// idle_in_transaction_session_timeout (SET LOCAL; 0 means 10 min), whatever the role's: a
@@ -80,8 +80,10 @@ type Result struct {
 	Attempts      int           // 1 unless a deadlock or a lock timeout forced a retry
 }
 
+// DefaultLockTimeout is Request.LockTimeout's default: the longest a load waits for a lock.
+const DefaultLockTimeout = 30 * time.Second
+
 const (
-	defaultLockTimeout      = 30 * time.Second
 	defaultStatementTimeout = 10 * time.Minute
 	stagingTable            = "metapipe_staging"
 )
@@ -191,7 +193,7 @@ func withDefaults(req Request) Request {
 		req.StatementTimeout = defaultStatementTimeout
 	}
 	if req.LockTimeout <= 0 {
-		req.LockTimeout = defaultLockTimeout
+		req.LockTimeout = DefaultLockTimeout
 	}
 	req.Sync = slices.Clone(req.Sync)
 	for i := range req.Sync {

@@ -15,24 +15,35 @@ import (
 	"github.com/metapipe/metapipe/service"
 )
 
+// demoOptions are metapipe demo's flags: the planning ones but the clients and the shard, the
+// extract ones that matter on a simulator, the simulator's.
+type demoOptions struct {
+	plan    planOptions
+	extract extractOptions
+	sim     simOptions
+}
+
 func newDemoCommand() *cli.Command {
-	return &cli.Command{Name: "demo", Usage: "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)",
-		Flags: append([]cli.Flag{flagAsOf(), flagWeeks(), flagLookback(), flagFull(), flagConcurrency(), flagSyncWeeks(), flagSyncBudget(), flagPageSize()}, simFlags()...), Action: runDemo}
+	return command("demo", "everything local: simulator, demo clients and KPI rows, a full run (what make run calls)", func(d *demoOptions) []cli.Flag {
+		flags := append(d.plan.flags("client", "shard"), d.extract.concurrencyFlag())
+		flags = append(append(flags, d.extract.readFlags()...), d.extract.pageSizeFlag())
+		return append(flags, d.sim.flags()...)
+	}, runDemo)
 }
 
 // runDemo serves the simulator, seeds its accounts as clients with a year of KPI rows, runs the
 // whole pipeline for them and prints what landed, the API cost and the timings.
-func runDemo(ctx context.Context, cmd *cli.Command) error {
-	o, err := options(cmd)
+func runDemo(ctx context.Context, cmd *cli.Command, d *demoOptions) error {
+	o, err := d.plan.options()
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	sim, err := newSim(cmd)
+	sim, err := d.sim.simulator()
 	if err != nil {
 		return err
 	}
-	cfg, err := config(cmd)
+	cfg, err := stageConfig(cmd, &d.extract)
 	if err != nil {
 		return err
 	}
@@ -95,11 +106,11 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 	printLanded(w, landed)
 	fmt.Fprintf(w, "\nGraph API requests: %d (%s)\n", sumCounts(cnt.Requests), fmtCounts(cnt.Requests))
 	if rep != nil {
-		printCost(w, rep.Plan, &rep.Ledger, cmd.Int("page-size"))
+		printCost(w, rep.Plan, &rep.Ledger, d.extract.pageSize)
 		printTimings(w, &rep.Ledger)
 	}
 	// The hint names the binary as it was called (bin/metapipe under make run).
-	fmt.Fprintf(w, "demo wall time %.2fs; `%s --stage-dir %s status` shows the ledger\n", time.Since(start).Seconds(), os.Args[0], cmd.String("stage-dir"))
+	fmt.Fprintf(w, "demo wall time %.2fs; `%s --stage-dir %s status` shows the ledger\n", time.Since(start).Seconds(), os.Args[0], globals.stageDir)
 	return runErr
 }
 

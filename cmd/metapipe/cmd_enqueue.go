@@ -13,19 +13,27 @@ import (
 	"github.com/metapipe/metapipe/service"
 )
 
-func newEnqueueCommand() *cli.Command {
-	return &cli.Command{Name: "enqueue", Usage: "queue a run for the service's workers and print its id (--wait: follow it, exit like run)",
-		Flags: []cli.Flag{flagClient(), flagAsOf(), flagWeeks(), flagFull(),
-			&cli.BoolFlag{Name: "wait", Usage: "follow the run to its end and exit like run: 0 done, 1 partial or failed, 130 interrupted"}},
-		Action: runEnqueue}
+// enqueueOptions are metapipe enqueue's flags: the planning ones but the lookback and the
+// shard (a service run has the default lookback and every client), and --wait.
+type enqueueOptions struct {
+	plan planOptions
+	wait bool
 }
 
-func runEnqueue(ctx context.Context, cmd *cli.Command) error {
-	o, err := options(cmd)
+func newEnqueueCommand() *cli.Command {
+	return command("enqueue", "queue a run for the service's workers and print its id (--wait: follow it, exit like run)", func(e *enqueueOptions) []cli.Flag {
+		return append(e.plan.flags("lookback", "shard"),
+			&cli.BoolFlag{Name: "wait", Destination: &e.wait, Usage: "follow the run to its end and exit like run: 0 done, 1 partial or failed, 130 interrupted"})
+	}, runEnqueue)
+}
+
+func runEnqueue(ctx context.Context, cmd *cli.Command, e *enqueueOptions) error {
+	o, err := e.plan.options()
 	if err != nil {
 		return err
 	}
-	svc, _, err := openService(ctx, cmd, 0)
+	var so serviceOptions // no flags: the defaults of a process that works no job
+	svc, _, err := so.open(ctx, cmd, 0)
 	if err != nil {
 		return err
 	}
@@ -46,7 +54,7 @@ func runEnqueue(ctx context.Context, cmd *cli.Command) error {
 	} else {
 		fmt.Fprintln(cmd.Root().Writer, id)
 	}
-	if !cmd.Bool("wait") {
+	if !e.wait {
 		return nil
 	}
 	var unreachable time.Time // since when the database has not answered; zero while it does

@@ -13,17 +13,16 @@ import (
 )
 
 func newMigrateCommand() *cli.Command {
-	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent); with METAPIPE_TOKEN_KEY, encrypt the clients' tokens", Action: runMigrate,
-		Flags: []cli.Flag{&cli.DurationFlag{Name: "wait", Value: store.DefaultMigrateWait, Validator: between(time.Second, time.Hour),
+	var wait time.Duration
+	return &cli.Command{Name: "migrate", Usage: "create or update the tables, metapipe's and River's (idempotent); with METAPIPE_TOKEN_KEY, encrypt the clients' tokens",
+		Action: func(ctx context.Context, cmd *cli.Command) error { return runMigrate(ctx, cmd, wait) },
+		Flags: []cli.Flag{&cli.DurationFlag{Name: "wait", Value: store.DefaultMigrateWait, Validator: between(time.Second, time.Hour), Destination: &wait,
 			Usage: "the longest it waits while another migrate holds the migration lock (then exit 3, naming the holder)"}}}
 }
 
-func runMigrate(ctx context.Context, cmd *cli.Command) error {
-	cfg, err := config(cmd)
-	if err != nil {
-		return err
-	}
-	r, err := pipeline.Open(ctx, cfg)
+func runMigrate(ctx context.Context, cmd *cli.Command, wait time.Duration) error {
+	cfg, err := baseConfig(cmd)
+	r, cfg, err := openRunner(ctx, cfg, err)
 	if err != nil {
 		return err
 	}
@@ -33,10 +32,10 @@ func runMigrate(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	if err := r.MigrateWait(ctx, cmd.Duration("wait")); err != nil {
+	if err := r.MigrateWait(ctx, wait); err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}
-	river, err := service.MigrateRiverWith(ctx, r.Pool(), store.MigrateOptions{Lease: r.Lease(""), Wait: cmd.Duration("wait"), Log: cfg.Logger})
+	river, err := service.MigrateRiverWith(ctx, r.Pool(), store.MigrateOptions{Lease: r.Lease(""), Wait: wait, Log: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
 	}

@@ -6,18 +6,34 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-func newPlanCommand() *cli.Command {
-	return &cli.Command{Name: "plan", Usage: "print what a run would fetch (changes nothing)",
-		Flags: append(planFlags(), flagJSON(), flagSyncWeeks(), flagSyncBudget()), Action: runPlan}
+// planCommandOptions are metapipe plan's flags: the planning ones and the read planning's.
+type planCommandOptions struct {
+	plan    planOptions
+	extract extractOptions
+	json    bool
 }
 
-func runPlan(ctx context.Context, cmd *cli.Command) error {
-	r, o, err := openWithOptions(ctx, cmd)
+func newPlanCommand() *cli.Command {
+	return command("plan", "print what a run would fetch (changes nothing)", func(o *planCommandOptions) []cli.Flag {
+		return append(append(o.plan.flags(), flagJSON(&o.json)), o.extract.readFlags()...)
+	}, runPlan)
+}
+
+func runPlan(ctx context.Context, cmd *cli.Command, o *planCommandOptions) error {
+	opts, err := o.plan.options()
+	if err != nil {
+		return err
+	}
+	cfg, err := baseConfig(cmd) // no progress display: plan runs no stage
+	if err == nil {
+		o.extract.apply(&cfg)
+	}
+	r, _, err := openRunner(ctx, cfg, err)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	p, err := r.Plan(ctx, o)
+	p, err := r.Plan(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -25,7 +41,7 @@ func runPlan(ctx context.Context, cmd *cli.Command) error {
 	case jsonMode(cmd):
 		event(cmd, "plan", false, "plan", p)
 		return nil
-	case cmd.Bool("json"):
+	case o.json:
 		return writeJSON(cmd.Root().Writer, p)
 	}
 	printPlan(cmd.Root().Writer, p, r.SyncWeeks())

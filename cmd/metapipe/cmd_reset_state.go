@@ -13,6 +13,9 @@ import (
 )
 
 func newResetStateCommand() *cli.Command {
+	o := &resetStateOptions{}
+	o.fromFlag = &cli.StringFlag{Name: "from", Destination: &o.from,
+		Usage: "first day to make non-final, `YYYY-MM-DD` (its week's Monday on); default every week"}
 	return &cli.Command{
 		Name:  "reset-state",
 		Usage: "make a client's weeks non-final, so that the next run refetches them and replaces the stored rows",
@@ -20,16 +23,23 @@ func newResetStateCommand() *cli.Command {
 			"backfills the horizon); with --from DATE the weeks from DATE's week on. The stored rows of those weeks\n" +
 			"forget their as-of date, so the next run replaces them even if its as-of date is earlier.",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "client", Required: true, Usage: "client name or id (repeatable)"},
-			&cli.StringFlag{Name: "from", Usage: "first day to make non-final, `YYYY-MM-DD` (its week's Monday on); default every week"},
+			&cli.StringSliceFlag{Name: "client", Required: true, Usage: "client name or id (repeatable)", Destination: &o.clients},
+			o.fromFlag,
 		},
-		Action: runResetState,
+		Action: func(ctx context.Context, cmd *cli.Command) error { return runResetState(ctx, cmd, o) },
 	}
 }
 
-func runResetState(ctx context.Context, cmd *cli.Command) error {
+// resetStateOptions are metapipe reset-state's flags.
+type resetStateOptions struct {
+	clients  []string
+	from     string
+	fromFlag *cli.StringFlag // its IsSet: an empty --from is refused
+}
+
+func runResetState(ctx context.Context, cmd *cli.Command, o *resetStateOptions) error {
 	var from time.Time
-	if s := cmd.String("from"); s != "" || cmd.IsSet("from") {
+	if s := o.from; s != "" || o.fromFlag.IsSet() {
 		// An empty --from (an unset shell variable) is refused: without --from every week is
 		// reset, which is not what a --from meant.
 		t, err := time.Parse(time.DateOnly, s)
@@ -38,16 +48,13 @@ func runResetState(ctx context.Context, cmd *cli.Command) error {
 		}
 		from = t
 	}
-	cfg, err := config(cmd)
-	if err != nil {
-		return err
-	}
-	r, err := pipeline.Open(ctx, cfg)
+	cfg, err := baseConfig(cmd)
+	r, _, err := openRunner(ctx, cfg, err)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	resets, err := r.ResetState(ctx, cmd.StringSlice("client"), from)
+	resets, err := r.ResetState(ctx, o.clients, from)
 	for _, rs := range resets {
 		if jsonMode(cmd) {
 			event(cmd, "state_reset", false, "client", rs.Client.Name, "client_id", rs.Client.ID, "from", dateOrNil(rs.From),
@@ -73,11 +80,15 @@ func describeState(s *store.SyncState) string {
 	if s == nil {
 		return "no sync state (the next run backfills the horizon)"
 	}
-	final := "none"
-	if s.FinalThrough != nil {
-		final = s.FinalThrough.Format(time.DateOnly)
+	return fmt.Sprintf("covered from %s, final through %s, last as of %s", s.CoveredFrom.Format(time.DateOnly), dateOr(s.FinalThrough, "none"), s.LastAsOf.Format(time.DateOnly))
+}
+
+// dateOr is *t as YYYY-MM-DD, or none.
+func dateOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
 	}
-	return fmt.Sprintf("covered from %s, final through %s, last as of %s", s.CoveredFrom.Format(time.DateOnly), final, s.LastAsOf.Format(time.DateOnly))
+	return t.Format(time.DateOnly)
 }
 
 // syncStateJSON is a sync state as the other events write it: snake_case names, dates as

@@ -17,23 +17,31 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
+// serveOptions are metapipe serve's flags: its address, --worker and a worker's.
+type serveOptions struct {
+	addr     string
+	addrFlag *cli.StringFlag // its IsSet: PORT gives the address only when --addr is not given
+	worker   bool
+	service  serviceOptions
+}
+
 func newServeCommand() *cli.Command {
-	return &cli.Command{Name: "serve",
-		Usage: "serve the HTTP API, the runs' pages and River's UI (METAPIPE_API_TOKEN; loopback only without it)",
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address `HOST:PORT` (default 0.0.0.0:$PORT when PORT is set, as container platforms do, else 127.0.0.1:8080)"},
-			&cli.BoolFlag{Name: "worker", Usage: "also work jobs in this process (one process is enough for a small agency)"},
-		}, serviceFlags()...),
-		Action: runServe}
+	return command("serve", "serve the HTTP API, the runs' pages and River's UI (METAPIPE_API_TOKEN; loopback only without it)", func(o *serveOptions) []cli.Flag {
+		o.addrFlag = &cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Destination: &o.addr,
+			Usage: "listen address `HOST:PORT` (default 0.0.0.0:$PORT when PORT is set, as container platforms do, else 127.0.0.1:8080)"}
+		return append([]cli.Flag{o.addrFlag,
+			&cli.BoolFlag{Name: "worker", Destination: &o.worker, Usage: "also work jobs in this process (one process is enough for a small agency)"},
+		}, o.service.flags()...)
+	}, runServe)
 }
 
 // minAPITokenLen is the shortest METAPIPE_API_TOKEN serve accepts: 16 characters, 128 bits
 // when random hex is 32 (what the README suggests), at least 64 bits of a random hex token.
 const minAPITokenLen = 16
 
-func runServe(ctx context.Context, cmd *cli.Command) error {
-	addr, token := cmd.String("addr"), os.Getenv("METAPIPE_API_TOKEN")
-	if port := os.Getenv("PORT"); port != "" && !cmd.IsSet("addr") {
+func runServe(ctx context.Context, cmd *cli.Command, o *serveOptions) error {
+	addr, token := o.addr, os.Getenv("METAPIPE_API_TOKEN")
+	if port := os.Getenv("PORT"); port != "" && !o.addrFlag.IsSet() {
 		// Railway, Render, Heroku-style platforms say the port to listen on in PORT.
 		addr = net.JoinHostPort("0.0.0.0", port)
 	}
@@ -49,18 +57,18 @@ func runServe(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("%w: --addr %s is not a loopback address: set METAPIPE_API_TOKEN to serve it", pipeline.ErrUsage, addr)
 	}
 	concurrency := 0
-	if cmd.Bool("worker") {
-		concurrency = cmd.Int("concurrency")
-	} else if cmd.String("schedule") != "" {
+	if o.worker {
+		concurrency = o.service.concurrency
+	} else if o.service.schedule != "" {
 		// Only a process that works jobs can be the one that queues the daily run.
 		return fmt.Errorf("%w: --schedule needs --worker (or give it to the metapipe worker processes)", pipeline.ErrUsage)
 	}
-	metrics, err := listenMetrics(cmd)
+	metrics, err := listenMetrics(o.service.metricsAddr)
 	if err != nil {
 		return err
 	}
 	defer metrics.close()
-	svc, cfg, err := openService(ctx, cmd, concurrency)
+	svc, cfg, err := o.service.open(ctx, cmd, concurrency)
 	if err != nil {
 		return err
 	}

@@ -15,19 +15,17 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
-func newSimCommand() *cli.Command {
-	return &cli.Command{Name: "sim", Usage: "serve the Graph API simulator on loopback", Action: runSim,
-		Flags: append([]cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0",
-			Usage: "listen address, loopback only (port 0: a free port, printed; make sim uses 8787)"}}, simFlags()...)}
+// simCommandOptions are metapipe sim's flags.
+type simCommandOptions struct {
+	addr string
+	sim  simOptions
 }
 
-// newSim builds the simulator from the sim and demo flags.
-func newSim(cmd *cli.Command) (*graphsim.Simulator, error) {
-	if err := checkJitter(cmd); err != nil {
-		return nil, err
-	}
-	return graphsim.New(graphsim.Config{Seed: cmd.Int64("seed"), Accounts: cmd.Int("accounts"), JobDuration: cmd.Duration("job-duration"),
-		Latency: cmd.Duration("latency"), Jitter: cmd.Duration("jitter")}), nil
+func newSimCommand() *cli.Command {
+	return command("sim", "serve the Graph API simulator on loopback", func(o *simCommandOptions) []cli.Flag {
+		return append([]cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Destination: &o.addr,
+			Usage: "listen address, loopback only (port 0: a free port, printed; make sim uses 8787)"}}, o.sim.flags()...)
+	}, runSim)
 }
 
 // serveSim serves the simulator on a loopback address and returns its URL; the server's own
@@ -61,12 +59,12 @@ func serveSim(ctx context.Context, addr string, sim *graphsim.Simulator, log *sl
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-func runSim(ctx context.Context, cmd *cli.Command) error {
-	sim, err := newSim(cmd)
+func runSim(ctx context.Context, cmd *cli.Command, o *simCommandOptions) error {
+	sim, err := o.sim.simulator()
 	if err != nil {
 		return err
 	}
-	url, stop, err := serveSim(ctx, cmd.String("addr"), sim, logger(cmd))
+	url, stop, err := serveSim(ctx, o.addr, sim, logger(cmd))
 	if err != nil {
 		return err
 	}
@@ -77,10 +75,10 @@ func runSim(ctx context.Context, cmd *cli.Command) error {
 			accounts = append(accounts, "act_"+a.ID)
 		}
 		event(cmd, "sim_listening", false, "url", url, "token", graphsim.DemoToken, "accounts", accounts,
-			"job_duration", cmd.Duration("job-duration").String(), "latency", cmd.Duration("latency").String(), "jitter", cmd.Duration("jitter").String())
+			"job_duration", o.sim.jobDuration.String(), "latency", o.sim.latency.String(), "jitter", o.sim.jitter.String())
 	} else {
 		w := cmd.Root().Writer
-		fmt.Fprintf(w, "Graph API simulator on %s (job duration %s, latency %s ± %s)\n", url, cmd.Duration("job-duration"), cmd.Duration("latency"), cmd.Duration("jitter"))
+		fmt.Fprintf(w, "Graph API simulator on %s (job duration %s, latency %s ± %s)\n", url, o.sim.jobDuration, o.sim.latency, o.sim.jitter)
 		fmt.Fprintf(w, "  export META_GRAPH_URL=%s META_ACCESS_TOKEN=%s\n", url, graphsim.DemoToken)
 		for _, a := range sim.Accounts() {
 			fmt.Fprintf(w, "  account act_%s  %s\n", a.ID, a.Name)

@@ -9,13 +9,22 @@ import (
 	"github.com/metapipe/metapipe/pipeline"
 )
 
+// stageOptions are the flags of one stage's command: the run directory and, for extract, the
+// pacing of the Graph API.
+type stageOptions struct {
+	run     string
+	extract extractOptions
+}
+
 // newStageCommand is `metapipe extract|transform|load --run DIR`: one stage of a run directory.
 func newStageCommand(stage pipeline.Stage) *cli.Command {
-	cmd := &cli.Command{Name: string(stage), Flags: []cli.Flag{flagRun(true)}, Action: runStage(stage)}
+	o := &stageOptions{}
+	cmd := &cli.Command{Name: string(stage), Flags: []cli.Flag{flagRun(true, &o.run)},
+		Action: func(ctx context.Context, cmd *cli.Command) error { return runStage(ctx, cmd, stage, o) }}
 	switch stage {
 	case pipeline.StageExtract:
 		cmd.Usage = "run the extract stage of a run directory"
-		cmd.Flags = append(extractFlags(), flagRun(true))
+		cmd.Flags = append(o.extract.flags(), flagRun(true, &o.run))
 	case pipeline.StageTransform:
 		cmd.Usage = "run the transform stage of a run directory (no database, no API)"
 	case pipeline.StageLoad:
@@ -24,29 +33,24 @@ func newStageCommand(stage pipeline.Stage) *cli.Command {
 	return cmd
 }
 
-func runStage(stage pipeline.Stage) cli.ActionFunc {
-	return func(ctx context.Context, cmd *cli.Command) error {
-		rep, err := stageReport(ctx, cmd, stage)
-		status := pipeline.StatusPending
-		if rep != nil {
-			if s := rep.Ledger.Stages[stage]; s != nil {
-				status = s.Status
-			}
+func runStage(ctx context.Context, cmd *cli.Command, stage pipeline.Stage, o *stageOptions) error {
+	rep, err := stageReport(ctx, cmd, stage, o)
+	status := pipeline.StatusPending
+	if rep != nil {
+		if s := rep.Ledger.Stages[stage]; s != nil {
+			status = s.Status
 		}
-		return finish(cmd, "stage_finished", string(stage), rep, status, err, "stage", stage)
 	}
+	return finish(cmd, "stage_finished", string(stage), rep, status, err, "stage", stage)
 }
 
-func stageReport(ctx context.Context, cmd *cli.Command, stage pipeline.Stage) (*pipeline.Report, error) {
-	dir := records.RunDir(cmd.String("run"))
+func stageReport(ctx context.Context, cmd *cli.Command, stage pipeline.Stage, o *stageOptions) (*pipeline.Report, error) {
+	dir := records.RunDir(o.run)
 	if stage == pipeline.StageTransform {
 		return pipeline.TransformDir(ctx, dir, logger(cmd))
 	}
-	cfg, err := config(cmd)
-	if err != nil {
-		return nil, err
-	}
-	r, err := pipeline.Open(ctx, cfg)
+	cfg, err := stageConfig(cmd, &o.extract)
+	r, _, err := openRunner(ctx, cfg, err)
 	if err != nil {
 		return nil, err
 	}

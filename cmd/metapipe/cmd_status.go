@@ -18,22 +18,28 @@ const exitNotFinished = 75
 // errNotFinished is a run that status --exit-code finds not over yet.
 var errNotFinished = errors.New("not finished")
 
-func newStatusCommand() *cli.Command {
-	return &cli.Command{Name: "status", Usage: "print a run's ledger (default the newest run: the one worked last)",
-		Flags: []cli.Flag{flagRun(false), flagJSON(),
-			&cli.BoolFlag{Name: "exit-code", Usage: "exit as the run ended: 0 done, 1 partial or failed, 130 interrupted, 75 not finished yet"}},
-		Action: runStatus}
+// statusOptions are metapipe status's flags.
+type statusOptions struct {
+	run            string
+	json, exitCode bool
 }
 
-func runStatus(_ context.Context, cmd *cli.Command) error {
-	dir := records.RunDir(cmd.String("run"))
+func newStatusCommand() *cli.Command {
+	return command("status", "print a run's ledger (default the newest run: the one worked last)", func(o *statusOptions) []cli.Flag {
+		return []cli.Flag{flagRun(false, &o.run), flagJSON(&o.json),
+			&cli.BoolFlag{Name: "exit-code", Destination: &o.exitCode, Usage: "exit as the run ended: 0 done, 1 partial or failed, 130 interrupted, 75 not finished yet"}}
+	}, runStatus)
+}
+
+func runStatus(_ context.Context, cmd *cli.Command, o *statusOptions) error {
+	dir := records.RunDir(o.run)
 	which := "the run given (--run)"
 	if dir == "" {
-		dir = pipeline.NewestRun(cmd.String("stage-dir"))
+		dir = pipeline.NewestRun(globals.stageDir)
 		if dir == "" {
-			return fmt.Errorf("%w: no run directory in %s", pipeline.ErrUsage, cmd.String("stage-dir"))
+			return fmt.Errorf("%w: no run directory in %s", pipeline.ErrUsage, globals.stageDir)
 		}
-		which = "the newest run in " + cmd.String("stage-dir") + " (the one worked last; --run DIR for another)"
+		which = "the newest run in " + globals.stageDir + " (the one worked last; --run DIR for another)"
 	}
 	l, err := pipeline.ReadLedger(dir)
 	if err != nil {
@@ -43,7 +49,7 @@ func runStatus(_ context.Context, cmd *cli.Command) error {
 	switch {
 	case jsonMode(cmd):
 		event(cmd, "status", false, "dir", string(dir), "which", which, "finished", finished, "ledger", l)
-	case cmd.Bool("json"):
+	case o.json:
 		if err := writeJSON(cmd.Root().Writer, l); err != nil {
 			return err
 		}
@@ -56,7 +62,7 @@ func runStatus(_ context.Context, cmd *cli.Command) error {
 		}
 		printLedger(w, dir, l)
 	}
-	if !cmd.Bool("exit-code") {
+	if !o.exitCode {
 		return nil
 	}
 	return statusExit(l)

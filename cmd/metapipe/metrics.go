@@ -17,8 +17,8 @@ import (
 )
 
 // metricsAddrFlag is --metrics-addr of worker and serve: a listener of its own for /metrics.
-func metricsAddrFlag() cli.Flag {
-	return &cli.StringFlag{Name: "metrics-addr", Usage: "also serve Prometheus metrics at http://`HOST:PORT`/metrics: " +
+func metricsAddrFlag(dest *string) cli.Flag {
+	return &cli.StringFlag{Name: "metrics-addr", Destination: dest, Usage: "also serve Prometheus metrics at http://`HOST:PORT`/metrics: " +
 		"on a loopback address without a token, elsewhere only with METAPIPE_API_TOKEN as a bearer token (serve also has /metrics behind the token)"}
 }
 
@@ -33,8 +33,7 @@ type metricsListener struct {
 // listenMetrics opens --metrics-addr, when given (nil otherwise). An address that is not
 // loopback needs METAPIPE_API_TOKEN, which every scrape must then send as `Authorization:
 // Bearer` (ErrUsage without it); a listen that fails is ErrCannotStart.
-func listenMetrics(cmd *cli.Command) (*metricsListener, error) {
-	addr := cmd.String("metrics-addr")
+func listenMetrics(addr string) (*metricsListener, error) {
 	if addr == "" {
 		return nil, nil
 	}

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -40,21 +41,7 @@ type BouncerOptions struct {
 // PgBouncerWith is PgBouncer with options.
 func PgBouncerWith(t testing.TB, dbURL string, o BouncerOptions) string {
 	t.Helper()
-	mode := o.Mode
-	bin, err := exec.LookPath("pgbouncer")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/pgbouncer", "/usr/local/sbin/pgbouncer"} {
-			if _, serr := os.Stat(p); serr == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("pgtest: no pgbouncer binary (apt-get install pgbouncer)")
-		}
-		t.Skip("pgtest: no pgbouncer binary (apt-get install pgbouncer)")
-	}
+	bin := Binary(t, "apt-get install pgbouncer", "pgbouncer", "/usr/sbin/pgbouncer", "/usr/local/sbin/pgbouncer")
 	cfg, err := pgx.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +52,45 @@ func PgBouncerWith(t testing.TB, dbURL string, o BouncerOptions) string {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	port := freePort(t)
+	writeBouncerConfig(t, dir, cfg.Host, cfg.Port, port, cfg.User, o)
+	exited := startBouncer(t, dir, bin)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if o.Password != "" {
+		u.User = url.UserPassword(cfg.User, o.Password)
+	}
+	pooled := u.String()
+	probe := pooled + sep(pooled) + "default_query_exec_mode=simple_protocol"
+	if o.TLSCert != "" {
+		probe = strings.Replace(probe, "sslmode=disable", "sslmode=require", 1)
+	}
+	waitBouncer(t, probe, dir, exited)
+	return pooled
+}
+
+// Binary finds the first of names on PATH (or at its path, for a name with a slash): under CI
+// (CI=true) its absence fails the test, elsewhere it skips it, saying what installs it.
+func Binary(t testing.TB, install string, names ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no %s (%s)", names[0], install)
+	}
+	t.Skipf("no %s: %s", names[0], install)
+	return ""
+}
+
+// writeBouncerConfig writes dir/pgbouncer.ini (listening on 127.0.0.1:port, every database to
+// host:dbPort) and dir/userlist.txt, copying the TLS files of o into dir.
+func writeBouncerConfig(t testing.TB, dir, host string, dbPort uint16, port int, user string, o BouncerOptions) {
+	t.Helper()
 	authType := "trust"
 	if o.Password != "" {
 		authType = "scram-sha-256"
@@ -85,7 +111,7 @@ ignore_startup_parameters = extra_float_digits,options
 server_reset_query = DISCARD ALL
 logfile = %s
 pidfile = %s
-`, cfg.Host, cfg.Port, port, authType, filepath.Join(dir, "userlist.txt"), mode, filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
+`, host, dbPort, port, authType, filepath.Join(dir, "userlist.txt"), o.Mode, filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
 	must := func(err error) {
 		if err != nil {
 			t.Helper()
@@ -102,7 +128,14 @@ pidfile = %s
 			filepath.Join(dir, filepath.Base(o.TLSCert)), filepath.Join(dir, filepath.Base(o.TLSKey)))
 	}
 	must(os.WriteFile(filepath.Join(dir, "pgbouncer.ini"), []byte(ini), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("%q %q\n", cfg.User, o.Password)), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("%q %q\n", user, o.Password)), 0o644))
+}
+
+// startBouncer starts pgbouncer on dir's config (as the postgres user when we are root: it
+// refuses root) in a process group of its own, stopped when the test ends; the channel is
+// closed when it exits.
+func startBouncer(t testing.TB, dir, bin string) <-chan struct{} {
+	t.Helper()
 	args := []string{bin, filepath.Join(dir, "pgbouncer.ini")}
 	if os.Getuid() == 0 {
 		pg, err := user.Lookup("postgres")
@@ -111,8 +144,9 @@ pidfile = %s
 		}
 		uid, _ := strconv.Atoi(pg.Uid)
 		gid, _ := strconv.Atoi(pg.Gid)
-		must(os.Chmod(dir, 0o755))
-		must(os.Chown(dir, uid, gid))
+		if err := errors.Join(os.Chmod(dir, 0o755), os.Chown(dir, uid, gid)); err != nil {
+			t.Fatal(err)
+		}
 		args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
@@ -132,19 +166,13 @@ pidfile = %s
 			<-exited
 		}
 	})
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if o.Password != "" {
-		u.User = url.UserPassword(cfg.User, o.Password)
-	}
-	pooled := u.String()
-	probe := pooled + sep(pooled) + "default_query_exec_mode=simple_protocol"
-	if o.TLSCert != "" {
-		probe = strings.Replace(probe, "sslmode=disable", "sslmode=require", 1)
-	}
+	return exited
+}
+
+// waitBouncer waits up to 15 s for the PgBouncer to let probe connect; one that exits or is
+// not ready by then fails the test with its log.
+func waitBouncer(t testing.TB, probe, dir string, exited <-chan struct{}) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -152,7 +180,7 @@ pidfile = %s
 		cancel()
 		if err == nil {
 			_ = c.Close(context.Background())
-			return pooled
+			return
 		}
 		select {
 		case <-exited:
