@@ -85,14 +85,17 @@ func (j *jsonBuf) ratio(num, den udecimal.Decimal) {
 }
 
 // metrics writes the spend, impressions, clicks, ctr, cpc, cpm members shared by campaigns,
-// placements and demographics.
-func (j *jsonBuf) metrics(f figures) {
+// placements and demographics; between the two halves, extra (the campaigns' reach).
+func (j *jsonBuf) metrics(f figures, extra func()) {
 	j.member(`,"spend":`)
 	j.money(f.spend)
 	j.member(`,"impressions":`)
 	j.int(f.impressions)
 	j.member(`,"clicks":`)
 	j.int(f.clicks)
+	if extra != nil {
+		extra()
+	}
 	j.member(`,"ctr":`)
 	j.ratio(fromInt(f.clicks).Mul(hundred), fromInt(f.impressions))
 	j.member(`,"cpc":`)
@@ -115,20 +118,10 @@ func campaignJSON(j *jsonBuf, cs []campaignRow) string {
 		j.str(c.id)
 		j.member(`,"campaign_name":`)
 		j.str(c.name)
-		j.member(`,"spend":`)
-		j.money(c.spend)
-		j.member(`,"impressions":`)
-		j.int(c.impressions)
-		j.member(`,"clicks":`)
-		j.int(c.clicks)
-		j.member(`,"reach":`)
-		j.int(c.reach)
-		j.member(`,"ctr":`)
-		j.ratio(fromInt(c.clicks).Mul(hundred), fromInt(c.impressions))
-		j.member(`,"cpc":`)
-		j.ratio(c.spend, fromInt(c.clicks))
-		j.member(`,"cpm":`)
-		j.ratio(c.spend.Mul(thousand), fromInt(c.impressions))
+		j.metrics(c.figures, func() {
+			j.member(`,"reach":`)
+			j.int(c.reach)
+		})
 		j.member(`,"actions":`)
 		j.raw("{")
 		for k, a := range c.actions {
@@ -154,7 +147,7 @@ func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adR
 		j.str(ps[i].platform)
 		j.member(`,"platform_position":`)
 		j.str(ps[i].position)
-		j.metrics(ps[i].figures)
+		j.metrics(ps[i].figures, nil)
 		j.raw("}")
 	}
 	j.raw(`],"demographicPerformance":[`)
@@ -167,7 +160,7 @@ func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adR
 		j.str(ds[i].age)
 		j.member(`,"gender":`)
 		j.str(ds[i].gender)
-		j.metrics(ds[i].figures)
+		j.metrics(ds[i].figures, nil)
 		j.raw("}")
 	}
 	j.raw(`],"adRelevanceResults":[`)
