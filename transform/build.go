@@ -86,21 +86,13 @@ func weekJSON(j *jsonBuf, w *week) (delivered []campaignRow, campaigns, metaTabl
 	})
 	campaigns = campaignJSON(j, delivered)
 
-	slices.SortFunc(w.placements, func(x, y placementRow) int {
+	slices.SortFunc(w.placements, func(x, y breakdownRow) int {
 		if c := y.spend.Cmp(x.spend); c != 0 {
 			return c
 		}
-		if c := strings.Compare(x.platform, y.platform); c != 0 {
-			return c
-		}
-		return strings.Compare(x.position, y.position)
+		return slices.Compare(x.values[:], y.values[:])
 	})
-	slices.SortFunc(w.demographics, func(x, y demographicRow) int {
-		if c := strings.Compare(x.age, y.age); c != 0 {
-			return c
-		}
-		return strings.Compare(x.gender, y.gender)
-	})
+	slices.SortFunc(w.demographics, func(x, y breakdownRow) int { return slices.Compare(x.values[:], y.values[:]) })
 	slices.SortFunc(w.ads, func(x, y adRow) int {
 		if c := y.spend.Cmp(x.spend); c != 0 {
 			return c

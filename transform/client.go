@@ -40,14 +40,11 @@ type action struct {
 	value udecimal.Decimal
 }
 
-type placementRow struct {
+// breakdownRow is a row of a kind broken down by two breakdowns (placements, demographics):
+// values are the breakdowns' values, in the descriptor's order.
+type breakdownRow struct {
 	figures
-	platform, position string
-}
-
-type demographicRow struct {
-	figures
-	age, gender string
+	values [2]string
 }
 
 type adRow struct {
@@ -61,8 +58,8 @@ type week struct {
 	monday       int32
 	account      *accountRow
 	campaigns    []campaignRow
-	placements   []placementRow
-	demographics []demographicRow
+	placements   []breakdownRow
+	demographics []breakdownRow
 	ads          []adRow
 }
 

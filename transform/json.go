@@ -2,6 +2,8 @@ package transform
 
 import (
 	"strconv"
+
+	"github.com/metapipe/metapipe/internal/records"
 	"unicode/utf8"
 
 	"github.com/quagmt/udecimal"
@@ -104,16 +106,23 @@ func (j *jsonBuf) metrics(f figures, extra func()) {
 	j.ratio(f.spend.Mul(thousand), fromInt(f.impressions))
 }
 
-// campaignJSON is campaign_data: the campaigns given (already filtered and sorted).
-func campaignJSON(j *jsonBuf, cs []campaignRow) string {
-	j.b = j.b[:0]
-	j.raw("[")
-	for i := range cs {
-		c := &cs[i]
+// objects writes rows as a list's elements, `{…},{…}`, each object's members by members.
+func objects[T any](j *jsonBuf, rows []T, members func(r *T)) {
+	for i := range rows {
 		if i > 0 {
 			j.raw(",")
 		}
 		j.raw("{")
+		members(&rows[i])
+		j.raw("}")
+	}
+}
+
+// campaignJSON is campaign_data: the campaigns given (already filtered and sorted).
+func campaignJSON(j *jsonBuf, cs []campaignRow) string {
+	j.b = j.b[:0]
+	j.raw("[")
+	objects(j, cs, func(c *campaignRow) {
 		j.member(`"campaign_id":`)
 		j.str(c.id)
 		j.member(`,"campaign_name":`)
@@ -128,48 +137,45 @@ func campaignJSON(j *jsonBuf, cs []campaignRow) string {
 			j.key(a.typ, k == 0)
 			j.b, _ = a.value.AppendText(j.b) // the shortest exact decimal
 		}
-		j.raw("}}")
-	}
+		j.raw("}")
+	})
 	j.raw("]")
 	return string(j.b)
 }
 
+// breakdownMembers are the member names of a breakdown row in meta_tables, quoted with their
+// separators: the kind's breakdowns.
+var breakdownMembers = func() map[records.Kind][2]string {
+	m := map[records.Kind][2]string{}
+	for _, s := range records.KindSpecs {
+		if len(s.Breakdowns) == 2 {
+			m[s.Kind] = [2]string{`"` + s.Breakdowns[0] + `":`, `,"` + s.Breakdowns[1] + `":`}
+		}
+	}
+	return m
+}()
+
+// breakdowns writes rows of a kind with two breakdowns.
+func (j *jsonBuf) breakdowns(kind records.Kind, rows []breakdownRow) {
+	names := breakdownMembers[kind]
+	objects(j, rows, func(r *breakdownRow) {
+		j.member(names[0])
+		j.str(r.values[0])
+		j.member(names[1])
+		j.str(r.values[1])
+		j.metrics(r.figures, nil)
+	})
+}
+
 // metaTablesJSON is meta_tables; the slices are already sorted.
-func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adRow) string {
+func metaTablesJSON(j *jsonBuf, ps, ds []breakdownRow, as []adRow) string {
 	j.b = j.b[:0]
 	j.raw(`{"placementPerformance":[`)
-	for i := range ps {
-		if i > 0 {
-			j.raw(",")
-		}
-		j.raw("{")
-		j.member(`"publisher_platform":`)
-		j.str(ps[i].platform)
-		j.member(`,"platform_position":`)
-		j.str(ps[i].position)
-		j.metrics(ps[i].figures, nil)
-		j.raw("}")
-	}
+	j.breakdowns(records.KindPlacements, ps)
 	j.raw(`],"demographicPerformance":[`)
-	for i := range ds {
-		if i > 0 {
-			j.raw(",")
-		}
-		j.raw("{")
-		j.member(`"age":`)
-		j.str(ds[i].age)
-		j.member(`,"gender":`)
-		j.str(ds[i].gender)
-		j.metrics(ds[i].figures, nil)
-		j.raw("}")
-	}
+	j.breakdowns(records.KindDemographics, ds)
 	j.raw(`],"adRelevanceResults":[`)
-	for i := range as {
-		a := &as[i]
-		if i > 0 {
-			j.raw(",")
-		}
-		j.raw("{")
+	objects(j, as, func(a *adRow) {
 		j.member(`"ad_id":`)
 		j.str(a.id)
 		j.member(`,"ad_name":`)
@@ -186,8 +192,7 @@ func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adR
 		j.money(a.spend)
 		j.member(`,"impressions":`)
 		j.int(a.impressions)
-		j.raw("}")
-	}
+	})
 	j.raw("]}")
 	return string(j.b)
 }

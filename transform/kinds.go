@@ -35,15 +35,15 @@ var kindTable = map[records.Kind]kindRows{
 		sum:    func(w *week) figures { return sumOf(w.campaigns, func(r campaignRow) figures { return r.figures }) },
 	},
 	records.KindPlacements: {
-		reader: rowsOf(newPlacementRow, func(w *week, rows []placementRow) { w.placements = rows }),
+		reader: rowsOf(newBreakdownRow, func(w *week, rows []breakdownRow) { w.placements = rows }),
 		count:  func(w *week) int { return len(w.placements) },
-		sum:    func(w *week) figures { return sumOf(w.placements, func(r placementRow) figures { return r.figures }) },
+		sum:    func(w *week) figures { return sumOf(w.placements, func(r breakdownRow) figures { return r.figures }) },
 	},
 	records.KindDemographics: {
-		reader: rowsOf(newDemographicRow, func(w *week, rows []demographicRow) { w.demographics = rows }),
+		reader: rowsOf(newBreakdownRow, func(w *week, rows []breakdownRow) { w.demographics = rows }),
 		count:  func(w *week) int { return len(w.demographics) },
 		sum: func(w *week) figures {
-			return sumOf(w.demographics, func(r demographicRow) figures { return r.figures })
+			return sumOf(w.demographics, func(r breakdownRow) figures { return r.figures })
 		},
 	},
 	records.KindAdRelevance: {
@@ -74,12 +74,9 @@ func (r *rowsReader[T]) add(p rowParser, b *kindBatch, i int, monday int32, fig 
 
 func (r *rowsReader[T]) toWeeks(c *clientData) { r.weekRows.toWeeks(c, r.set) }
 
-func newPlacementRow(_ rowParser, b *kindBatch, i int, fig figures) (placementRow, error) {
-	return placementRow{figures: fig, platform: b.str[0].Value(i), position: b.str[1].Value(i)}, nil
-}
-
-func newDemographicRow(_ rowParser, b *kindBatch, i int, fig figures) (demographicRow, error) {
-	return demographicRow{figures: fig, age: b.str[0].Value(i), gender: b.str[1].Value(i)}, nil
+// newBreakdownRow builds a row of a kind with two breakdowns, its descriptor's only text columns.
+func newBreakdownRow(_ rowParser, b *kindBatch, i int, fig figures) (breakdownRow, error) {
+	return breakdownRow{figures: fig, values: [2]string{b.str[0].Value(i), b.str[1].Value(i)}}, nil
 }
 
 func newAdRow(_ rowParser, b *kindBatch, i int, fig figures) (adRow, error) {
