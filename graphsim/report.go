@@ -110,96 +110,19 @@ func parseSpec(p url.Values, today int64) (*reportSpec, *apiError) {
 		return nil, badParam("level must be one of the following values: ad, adset, campaign, account")
 	}
 	sp.level = l
-
-	fields := p.Get("fields")
-	if strings.HasPrefix(strings.TrimSpace(fields), "[") {
-		var list []string
-		if err := json.Unmarshal([]byte(fields), &list); err != nil {
-			return nil, badParam("Param fields must be a comma separated list or a JSON array")
-		}
-		fields = strings.Join(list, ",")
+	var err *apiError
+	if sp.fields, err = parseFields(p); err != nil {
+		return nil, err
 	}
-	if fields == "" {
-		fields = "spend,impressions"
+	if sp.bd, err = parseBreakdowns(p); err != nil {
+		return nil, err
 	}
-	seen := map[string]bool{}
-	for _, f := range strings.Split(fields, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" || seen[f] {
-			continue
-		}
-		if !validFields[f] {
-			return nil, badParam("%s is not valid for fields param. please check https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ for all valid values", f)
-		}
-		seen[f] = true
-		sp.fields = append(sp.fields, f)
+	if sp.since, sp.until, err = parseTimeRange(p, today); err != nil {
+		return nil, err
 	}
-
-	if b := p.Get("breakdowns"); b != "" {
-		if strings.HasPrefix(strings.TrimSpace(b), "[") {
-			var list []string
-			if err := json.Unmarshal([]byte(b), &list); err != nil {
-				return nil, badParam("Param breakdowns must be a comma separated list or a JSON array")
-			}
-			b = strings.Join(list, ",")
-		}
-		var parts []string
-		for _, x := range strings.Split(b, ",") {
-			if x = strings.TrimSpace(x); x != "" {
-				parts = append(parts, x)
-			}
-		}
-		slices.Sort(parts)
-		switch strings.Join(parts, ",") {
-		case "":
-		case "age,gender":
-			sp.bd = bdDemographic
-		case "platform_position,publisher_platform":
-			sp.bd = bdPlacement
-		default:
-			return nil, &apiError{status: 400, code: 2, subcode: 1504041,
-				msg:       fmt.Sprintf("(#2) Current combination of data breakdown columns (%s) is invalid", strings.Join(parts, ", ")),
-				userTitle: "Invalid breakdowns combination",
-				userMsg:   "The breakdowns combination is not supported. Try a different combination."}
-		}
+	if sp.incr, err = parseIncrement(p); err != nil {
+		return nil, err
 	}
-
-	if tr := p.Get("time_range"); tr != "" {
-		var r struct{ Since, Until string }
-		if err := json.Unmarshal([]byte(tr), &r); err != nil || r.Since == "" || r.Until == "" {
-			return nil, badParam(`time_range must be a JSON object {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"}`)
-		}
-		s, err1 := time.Parse(time.DateOnly, r.Since)
-		u, err2 := time.Parse(time.DateOnly, r.Until)
-		if err1 != nil || err2 != nil {
-			return nil, badParam("time_range dates must be in the format YYYY-MM-DD")
-		}
-		sp.since, sp.until = dayOf(s), dayOf(u)
-	} else {
-		sp.since, sp.until = today-30, today-1 // date_preset last_30d
-	}
-	if sp.since > sp.until {
-		return nil, badParam("The start date of the time range cannot be after the end date")
-	}
-	y, m, d := dayTime(today).Date()
-	if sp.since < dayOf(time.Date(y, m-37, d, 0, 0, 0, 0, time.UTC)) {
-		return nil, &apiError{status: 400, code: 3018,
-			msg: "(#3018) The start date of the time range cannot be beyond 37 months from the current date"}
-	}
-
-	switch ti := p.Get("time_increment"); ti {
-	case "", "all_days":
-		sp.incr = incrAllDays
-	case "monthly":
-		sp.incr = incrMonthly
-	default:
-		n, err := strconv.Atoi(ti)
-		if err != nil || n < 1 || n > 90 {
-			return nil, badParam("time_increment must be an integer between 1 and 90, 'monthly' or 'all_days'")
-		}
-		sp.incr = n
-	}
-
 	if ls := p.Get("limit"); ls != "" {
 		n, err := strconv.Atoi(ls)
 		if err != nil || n < 0 {
@@ -207,30 +130,148 @@ func parseSpec(p url.Values, today int64) (*reportSpec, *apiError) {
 		}
 		sp.limit = n
 	}
-	if fs := p.Get("filtering"); fs != "" {
-		var filters []struct {
-			Field    string          `json:"field"`
-			Operator string          `json:"operator"`
-			Value    json.RawMessage `json:"value"`
-		}
-		if err := json.Unmarshal([]byte(fs), &filters); err != nil {
-			return nil, badParam("Param filtering must be an array of filter objects")
-		}
-		for _, f := range filters {
-			if !strings.HasSuffix(f.Field, ".effective_status") || f.Operator != "IN" {
-				continue // other filters are accepted and ignored
-			}
-			var vs []string
-			if err := json.Unmarshal(f.Value, &vs); err != nil {
-				return nil, badParam("Filter value of %s must be an array of statuses", f.Field)
-			}
-			sp.statuses = map[string]bool{}
-			for _, v := range vs {
-				sp.statuses[v] = true
-			}
-		}
+	if sp.statuses, err = parseStatusFilter(p); err != nil {
+		return nil, err
 	}
 	return sp, nil
+}
+
+// listParam reads a parameter Meta takes as a comma-separated list or a JSON array: its items,
+// trimmed, empty ones left out; given is false when the list was empty or absent.
+func listParam(p url.Values, name string) (items []string, given bool, _ *apiError) {
+	v := p.Get(name)
+	if strings.HasPrefix(strings.TrimSpace(v), "[") {
+		var list []string
+		if err := json.Unmarshal([]byte(v), &list); err != nil {
+			return nil, false, badParam("Param %s must be a comma separated list or a JSON array", name)
+		}
+		v = strings.Join(list, ",")
+	}
+	for _, x := range strings.Split(v, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			items = append(items, x)
+		}
+	}
+	return items, v != "", nil
+}
+
+// parseFields reads fields (spend,impressions when none), each once, each one Meta knows.
+func parseFields(p url.Values) ([]string, *apiError) {
+	list, given, err := listParam(p, "fields")
+	if err != nil {
+		return nil, err
+	}
+	if !given {
+		list = []string{"spend", "impressions"}
+	}
+	var fields []string
+	for _, f := range list {
+		if slices.Contains(fields, f) {
+			continue
+		}
+		if !validFields[f] {
+			return nil, badParam("%s is not valid for fields param. please check https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ for all valid values", f)
+		}
+		fields = append(fields, f)
+	}
+	return fields, nil
+}
+
+// parseBreakdowns reads breakdowns: none, or one of the combinations the simulator serves.
+func parseBreakdowns(p url.Values) (breakdown, *apiError) {
+	parts, _, err := listParam(p, "breakdowns")
+	if err != nil {
+		return 0, err
+	}
+	slices.Sort(parts)
+	switch strings.Join(parts, ",") {
+	case "":
+		return 0, nil
+	case "age,gender":
+		return bdDemographic, nil
+	case "platform_position,publisher_platform":
+		return bdPlacement, nil
+	}
+	return 0, &apiError{status: 400, code: 2, subcode: 1504041,
+		msg:       fmt.Sprintf("(#2) Current combination of data breakdown columns (%s) is invalid", strings.Join(parts, ", ")),
+		userTitle: "Invalid breakdowns combination",
+		userMsg:   "The breakdowns combination is not supported. Try a different combination."}
+}
+
+// parseTimeRange reads time_range (date_preset last_30d when absent) and checks it against
+// today: in order, within 37 months.
+func parseTimeRange(p url.Values, today int64) (since, until int64, _ *apiError) {
+	if tr := p.Get("time_range"); tr != "" {
+		var r struct{ Since, Until string }
+		if err := json.Unmarshal([]byte(tr), &r); err != nil || r.Since == "" || r.Until == "" {
+			return 0, 0, badParam(`time_range must be a JSON object {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"}`)
+		}
+		s, err1 := time.Parse(time.DateOnly, r.Since)
+		u, err2 := time.Parse(time.DateOnly, r.Until)
+		if err1 != nil || err2 != nil {
+			return 0, 0, badParam("time_range dates must be in the format YYYY-MM-DD")
+		}
+		since, until = dayOf(s), dayOf(u)
+	} else {
+		since, until = today-30, today-1 // date_preset last_30d
+	}
+	if since > until {
+		return 0, 0, badParam("The start date of the time range cannot be after the end date")
+	}
+	y, m, d := dayTime(today).Date()
+	if since < dayOf(time.Date(y, m-37, d, 0, 0, 0, 0, time.UTC)) {
+		return 0, 0, &apiError{status: 400, code: 3018,
+			msg: "(#3018) The start date of the time range cannot be beyond 37 months from the current date"}
+	}
+	return since, until, nil
+}
+
+// parseIncrement reads time_increment: all_days (the default), monthly, or 1 to 90 days.
+func parseIncrement(p url.Values) (int, *apiError) {
+	switch ti := p.Get("time_increment"); ti {
+	case "", "all_days":
+		return incrAllDays, nil
+	case "monthly":
+		return incrMonthly, nil
+	default:
+		n, err := strconv.Atoi(ti)
+		if err != nil || n < 1 || n > 90 {
+			return 0, badParam("time_increment must be an integer between 1 and 90, 'monthly' or 'all_days'")
+		}
+		return n, nil
+	}
+}
+
+// parseStatusFilter reads the effective_status IN filters of filtering (nil: none); other
+// filters are accepted and ignored.
+func parseStatusFilter(p url.Values) (map[string]bool, *apiError) {
+	fs := p.Get("filtering")
+	if fs == "" {
+		return nil, nil
+	}
+	var filters []struct {
+		Field    string          `json:"field"`
+		Operator string          `json:"operator"`
+		Value    json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(fs), &filters); err != nil {
+		return nil, badParam("Param filtering must be an array of filter objects")
+	}
+	var statuses map[string]bool
+	for _, f := range filters {
+		if !strings.HasSuffix(f.Field, ".effective_status") || f.Operator != "IN" {
+			continue
+		}
+		var vs []string
+		if err := json.Unmarshal(f.Value, &vs); err != nil {
+			return nil, badParam("Filter value of %s must be an array of statuses", f.Field)
+		}
+		statuses = map[string]bool{}
+		for _, v := range vs {
+			statuses[v] = true
+		}
+	}
+	return statuses, nil
 }
 
 // bucket is one result bucket: the dates its rows carry, and the last day its figures count
