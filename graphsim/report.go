@@ -346,32 +346,11 @@ func (s *Simulator) buildRows(a *account, sp *reportSpec) [][]byte {
 	today, rev := s.today(a), s.revision(a.ID)
 	s.mu.Lock()
 	f := s.faults[a.ID].f
-	var readBefore map[int64]bool // days an earlier campaign-level report covered
-	if fs := s.faults[a.ID]; fs != nil && f.ShortCampaignsFirstRead && sp.level == levelCampaign {
-		readBefore = maps.Clone(fs.campaignDays)
-		if fs.campaignDays == nil {
-			fs.campaignDays = map[int64]bool{}
-		}
-		for _, b := range sp.bucketsWith(f.LastBucketStop, f.BucketShift) {
-			for d := b.start; d <= min(b.last, today); d++ {
-				fs.campaignDays[d] = true
-			}
-		}
-	}
+	readBefore := s.noteCampaignRead(a, sp, today)
 	s.mu.Unlock()
-	w := s.world
 	var rows [][]byte
 	for _, b := range sp.bucketsWith(f.LastBucketStop, f.BucketShift) {
-		groups := map[[3]int]*group{}
-		get := func(ci, ki, combo int) *group {
-			k := [3]int{ci, ki, combo}
-			g := groups[k]
-			if g == nil {
-				g = &group{c: ci, ad: ki, combo: combo, rsum: make([]int64, len(a.campaigns)), rmax: make([]int64, len(a.campaigns))}
-				groups[k] = g
-			}
-			return g
-		}
+		bg := bucketGroups{a: a, groups: map[[3]int]*group{}}
 		for d := b.start; d <= min(b.last, today); d++ {
 			for ci, c := range a.campaigns {
 				if st := goneStatus(ci, f.GoneCampaigns); st != "" && sp.level >= levelCampaign && !sp.statuses[st] {
@@ -381,51 +360,97 @@ func (s *Simulator) buildRows(a *account, sp *reportSpec) [][]byte {
 					continue
 				}
 				for ki, ad := range c.ads {
-					f := w.dayFacts(a, c, ad, d, today, rev)
-					if f.imp == 0 {
-						continue
-					}
-					gc, gk := -1, -1
-					if sp.level >= levelCampaign {
-						gc = ci
-					}
-					if sp.level == levelAd {
-						gk = ki
-					}
-					switch sp.bd {
-					case bdNone:
-						get(gc, gk, 0).add(ci, f)
-					case bdPlacement:
-						for x, pf := range w.placementSplits(a, c, ad, d, f) {
-							if pf.imp > 0 {
-								get(gc, gk, x).add(ci, pf)
-							}
-						}
-					case bdDemographic:
-						for x, df := range w.demographicSplits(a, c, ad, d, f) {
-							if df.imp > 0 {
-								get(gc, gk, x).add(ci, df)
-							}
-						}
-					}
+					bg.addAd(s.world, sp, ci, ki, d, s.world.dayFacts(a, c, ad, d, today, rev))
 				}
 			}
 		}
-		gs := make([]*group, 0, len(groups))
-		for _, g := range groups {
-			gs = append(gs, g)
-		}
-		slices.SortFunc(gs, func(x, y *group) int {
-			if c := strings.Compare(groupID(a, x), groupID(a, y)); c != 0 {
-				return c
-			}
-			return x.combo - y.combo
-		})
-		for _, g := range gs {
+		for _, g := range bg.sorted() {
 			rows = append(rows, encodeRow(a, sp, b, g))
 		}
 	}
 	return rows
+}
+
+// noteCampaignRead returns, under the ShortCampaignsFirstRead fault, the days an earlier
+// campaign-level report covered (nil otherwise), and adds this report's days. s.mu is held.
+func (s *Simulator) noteCampaignRead(a *account, sp *reportSpec, today int64) map[int64]bool {
+	fs := s.faults[a.ID]
+	if fs == nil || !fs.f.ShortCampaignsFirstRead || sp.level != levelCampaign {
+		return nil
+	}
+	readBefore := maps.Clone(fs.campaignDays)
+	if fs.campaignDays == nil {
+		fs.campaignDays = map[int64]bool{}
+	}
+	for _, b := range sp.bucketsWith(fs.f.LastBucketStop, fs.f.BucketShift) {
+		for d := b.start; d <= min(b.last, today); d++ {
+			fs.campaignDays[d] = true
+		}
+	}
+	return readBefore
+}
+
+// bucketGroups gathers one bucket's output rows, by campaign, ad and breakdown combination.
+type bucketGroups struct {
+	a      *account
+	groups map[[3]int]*group
+}
+
+func (bg *bucketGroups) get(ci, ki, combo int) *group {
+	k := [3]int{ci, ki, combo}
+	g := bg.groups[k]
+	if g == nil {
+		n := len(bg.a.campaigns)
+		g = &group{c: ci, ad: ki, combo: combo, rsum: make([]int64, n), rmax: make([]int64, n)}
+		bg.groups[k] = g
+	}
+	return g
+}
+
+// addAd adds one ad-day's facts (ad ki of campaign ci, day d) to the groups the report's level
+// and breakdowns put it in.
+func (bg *bucketGroups) addAd(w *world, sp *reportSpec, ci, ki int, d int64, f facts) {
+	if f.imp == 0 {
+		return
+	}
+	gc, gk := -1, -1
+	if sp.level >= levelCampaign {
+		gc = ci
+	}
+	if sp.level == levelAd {
+		gk = ki
+	}
+	c := bg.a.campaigns[ci]
+	var splits []facts
+	switch sp.bd {
+	case bdNone:
+		bg.get(gc, gk, 0).add(ci, f)
+		return
+	case bdPlacement:
+		splits = w.placementSplits(bg.a, c, c.ads[ki], d, f)
+	case bdDemographic:
+		splits = w.demographicSplits(bg.a, c, c.ads[ki], d, f)
+	}
+	for x, sf := range splits {
+		if sf.imp > 0 {
+			bg.get(gc, gk, x).add(ci, sf)
+		}
+	}
+}
+
+// sorted returns the groups by campaign or ad id, then breakdown combination.
+func (bg *bucketGroups) sorted() []*group {
+	gs := make([]*group, 0, len(bg.groups))
+	for _, g := range bg.groups {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, func(x, y *group) int {
+		if c := strings.Compare(groupID(bg.a, x), groupID(bg.a, y)); c != 0 {
+			return c
+		}
+		return x.combo - y.combo
+	})
+	return gs
 }
 
 // goneStatus is the effective_status of the account's campaign ci under the GoneCampaigns
@@ -450,91 +475,19 @@ func groupID(a *account, g *group) string {
 	return ""
 }
 
+// encodeRow writes one output row: the fields asked for, in their order, then the dates and
+// the breakdown values.
 func encodeRow(a *account, sp *reportSpec, b bucket, g *group) []byte {
-	var c *campaign
-	var ad *ad
+	r := rowOf{a: a, g: g, reach: g.reach()}
 	if g.c >= 0 {
-		c = a.campaigns[g.c]
+		r.c = a.campaigns[g.c]
 	}
 	if g.ad >= 0 {
-		ad = c.ads[g.ad]
+		r.ad = r.c.ads[g.ad]
 	}
-	reach := g.reach()
 	var o jsonObj
 	for _, f := range sp.fields {
-		switch f {
-		case "account_id":
-			o.str(f, a.ID)
-		case "account_name":
-			o.str(f, a.Name)
-		case "account_currency":
-			o.str(f, a.Currency)
-		case "campaign_id", "campaign_name", "adset_id", "adset_name":
-			if c != nil {
-				o.str(f, map[string]string{"campaign_id": c.ID, "campaign_name": c.Name, "adset_id": c.AdsetID, "adset_name": c.AdsetName}[f])
-			}
-		case "ad_id":
-			if ad != nil {
-				o.str(f, ad.ID)
-			}
-		case "ad_name":
-			if ad != nil {
-				o.str(f, ad.Name)
-			}
-		case "spend":
-			o.str(f, cents(g.sum.spend))
-		case "impressions":
-			o.str(f, strconv.FormatInt(g.sum.imp, 10))
-		case "clicks":
-			o.str(f, strconv.FormatInt(g.sum.clicks, 10))
-		case "reach":
-			o.str(f, strconv.FormatInt(reach, 10))
-		case "frequency":
-			if reach > 0 {
-				o.str(f, fixed6(g.sum.imp, reach))
-			}
-		case "ctr":
-			if g.sum.imp > 0 {
-				o.str(f, fixed6(g.sum.clicks*100, g.sum.imp))
-			}
-		case "cpc":
-			if g.sum.clicks > 0 {
-				o.str(f, fixed6(g.sum.spend, g.sum.clicks*100))
-			}
-		case "cpm":
-			if g.sum.imp > 0 {
-				o.str(f, fixed6(g.sum.spend*10, g.sum.imp))
-			}
-		case "actions":
-			var list []byte
-			for i, n := range g.sum.act {
-				if n == 0 {
-					continue
-				}
-				if len(list) > 0 {
-					list = append(list, ',')
-				}
-				var ao jsonObj
-				ao.str("action_type", ActionTypes[i])
-				ao.str("value", strconv.FormatInt(n, 10))
-				list = append(list, ao.bytes()...)
-			}
-			if len(list) > 0 {
-				o.raw(f, append(append([]byte{'['}, list...), ']'))
-			}
-		case "quality_ranking":
-			if ad != nil {
-				o.str(f, ad.QualityRanking)
-			}
-		case "engagement_rate_ranking":
-			if ad != nil {
-				o.str(f, ad.EngagementRateRanking)
-			}
-		case "conversion_rate_ranking":
-			if ad != nil {
-				o.str(f, ad.ConversionRateRanking)
-			}
-		}
+		r.field(&o, f)
 	}
 	o.str("date_start", dayString(b.start))
 	o.str("date_stop", dayString(b.stop))
@@ -549,6 +502,104 @@ func encodeRow(a *account, sp *reportSpec, b bucket, g *group) []byte {
 		o.str("gender", d.Gender)
 	}
 	return o.bytes()
+}
+
+// rowOf is one output row's group with its account, campaign and ad (nil above their level).
+type rowOf struct {
+	a     *account
+	c     *campaign
+	ad    *ad
+	g     *group
+	reach int64
+}
+
+// The text fields of a campaign and of an ad, by field name: absent above their level.
+var (
+	campaignText = map[string]func(*campaign) string{
+		"campaign_id": func(c *campaign) string { return c.ID }, "campaign_name": func(c *campaign) string { return c.Name },
+		"adset_id": func(c *campaign) string { return c.AdsetID }, "adset_name": func(c *campaign) string { return c.AdsetName },
+	}
+	adText = map[string]func(*ad) string{
+		"ad_id": func(a *ad) string { return a.ID }, "ad_name": func(a *ad) string { return a.Name },
+		"quality_ranking":         func(a *ad) string { return a.QualityRanking },
+		"engagement_rate_ranking": func(a *ad) string { return a.EngagementRateRanking },
+		"conversion_rate_ranking": func(a *ad) string { return a.ConversionRateRanking },
+	}
+)
+
+// field writes the field f of the row, or nothing when Meta would leave it out.
+func (r *rowOf) field(o *jsonObj, f string) {
+	sum := &r.g.sum
+	if get, ok := campaignText[f]; ok {
+		if r.c != nil {
+			o.str(f, get(r.c))
+		}
+		return
+	}
+	if get, ok := adText[f]; ok {
+		if r.ad != nil {
+			o.str(f, get(r.ad))
+		}
+		return
+	}
+	switch f {
+	case "account_id":
+		o.str(f, r.a.ID)
+	case "account_name":
+		o.str(f, r.a.Name)
+	case "account_currency":
+		o.str(f, r.a.Currency)
+	case "spend":
+		o.str(f, cents(sum.spend))
+	case "impressions":
+		o.str(f, strconv.FormatInt(sum.imp, 10))
+	case "clicks":
+		o.str(f, strconv.FormatInt(sum.clicks, 10))
+	case "reach":
+		o.str(f, strconv.FormatInt(r.reach, 10))
+	case "frequency":
+		if r.reach > 0 {
+			o.str(f, fixed6(sum.imp, r.reach))
+		}
+	case "ctr":
+		if sum.imp > 0 {
+			o.str(f, fixed6(sum.clicks*100, sum.imp))
+		}
+	case "cpc":
+		if sum.clicks > 0 {
+			o.str(f, fixed6(sum.spend, sum.clicks*100))
+		}
+	case "cpm":
+		if sum.imp > 0 {
+			o.str(f, fixed6(sum.spend*10, sum.imp))
+		}
+	case "actions":
+		if list := actionsJSON(sum); list != nil {
+			o.raw(f, list)
+		}
+	}
+}
+
+// actionsJSON is the actions list of a sum ([{"action_type":…,"value":…},…]), nil when every
+// action is 0 (Meta leaves the field out).
+func actionsJSON(sum *facts) []byte {
+	var list []byte
+	for i, n := range sum.act {
+		if n == 0 {
+			continue
+		}
+		if len(list) > 0 {
+			list = append(list, ',')
+		}
+		var ao jsonObj
+		ao.str("action_type", ActionTypes[i])
+		ao.str("value", strconv.FormatInt(n, 10))
+		list = append(list, ao.bytes()...)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return append(append([]byte{'['}, list...), ']')
 }
 
 // cents formats money as Meta sends it: decimal text without trailing zeros ("5339.5" in
