@@ -75,12 +75,26 @@ type accountSize struct {
 // per placement, demographic and ad, as the report rows did. The account-level kind has one
 // row a week. A client without a loaded week is absent.
 func (r *Runner) readSizes(ctx context.Context, ids []string, since time.Time) (map[string]accountSize, error) {
+	// One max per kind kept in a summary's JSON (records.KindSpec.InSummary); the paths are
+	// the descriptors' constants, not input.
+	var kinds []records.Kind
+	var sel strings.Builder
+	for _, s := range records.KindSpecs {
+		if s.InSummary == "" {
+			continue
+		}
+		col, members, _ := strings.Cut(s.InSummary, ".")
+		path := col
+		for m := range strings.SplitSeq(members, ".") {
+			if m != "" {
+				path += "->'" + m + "'"
+			}
+		}
+		fmt.Fprintf(&sel, ",\n       max(CASE WHEN jsonb_typeof(%s) = 'array' THEN jsonb_array_length(%s) END)", path, path)
+		kinds = append(kinds, s.Kind)
+	}
 	rows, err := r.pool.Query(ctx, `
-SELECT client_id::text,
-       max(CASE WHEN jsonb_typeof(campaign_data) = 'array' THEN jsonb_array_length(campaign_data) END),
-       max(CASE WHEN jsonb_typeof(meta_tables->'placementPerformance') = 'array' THEN jsonb_array_length(meta_tables->'placementPerformance') END),
-       max(CASE WHEN jsonb_typeof(meta_tables->'demographicPerformance') = 'array' THEN jsonb_array_length(meta_tables->'demographicPerformance') END),
-       max(CASE WHEN jsonb_typeof(meta_tables->'adRelevanceResults') = 'array' THEN jsonb_array_length(meta_tables->'adRelevanceResults') END)
+SELECT client_id::text`+sel.String()+`
 FROM campaign_summaries
 WHERE client_id = ANY($1::uuid[]) AND platform = 'meta' AND summary_type = 'weekly' AND summary_date >= $2
 GROUP BY client_id`, ids, since)
@@ -91,19 +105,28 @@ GROUP BY client_id`, ids, since)
 	out := map[string]accountSize{}
 	for rows.Next() {
 		var id string
-		var c, p, d, a *int32
-		if err := rows.Scan(&id, &c, &p, &d, &a); err != nil {
+		counts := make([]*int32, len(kinds))
+		dest := []any{&id}
+		for i := range counts {
+			dest = append(dest, &counts[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		v := func(x *int32) int {
-			if x == nil {
-				return 0
+		size := accountSize{known: true, perWeek: map[records.Kind]int{}}
+		for _, s := range records.KindSpecs {
+			if s.InSummary == "" {
+				size.perWeek[s.Kind] = 1 // the one account row a week
 			}
-			return int(*x)
 		}
-		out[id] = accountSize{known: true, perWeek: map[records.Kind]int{
-			records.KindAccount: 1, records.KindCampaigns: v(c), records.KindPlacements: v(p),
-			records.KindDemographics: v(d), records.KindAdRelevance: v(a)}}
+		for i, n := range counts {
+			if n != nil {
+				size.perWeek[kinds[i]] = int(*n)
+			} else {
+				size.perWeek[kinds[i]] = 0
+			}
+		}
+		out[id] = size
 	}
 	return out, rows.Err()
 }

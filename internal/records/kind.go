@@ -38,6 +38,11 @@ type KindSpec struct {
 	// [MaxKeyColumns]; none for one row a week). A key column is required: a row without it is
 	// refused.
 	Key []string
+	// InSummary is where the kind's rows land in a [Summary], one JSON array element each:
+	// a JSON column of campaign_summaries, then member names, dot-separated
+	// ("meta_tables.placementPerformance"). Empty for the one account row a week, which feeds the
+	// summary's own columns.
+	InSummary string
 	// Short is a label of at most four letters, for narrow displays.
 	Short string
 }
@@ -70,15 +75,17 @@ func isCommonFigure(f string) bool {
 var KindSpecs = []KindSpec{
 	{Kind: KindAccount, Level: "account", Short: "acct",
 		Fields: []string{"spend", "impressions", "clicks", "reach", "frequency"}},
-	{Kind: KindCampaigns, Level: "campaign", Short: "camp", Key: []string{"campaign_id"},
+	{Kind: KindCampaigns, Level: "campaign", Short: "camp", Key: []string{"campaign_id"}, InSummary: "campaign_data",
 		Fields: []string{"campaign_id", "campaign_name", "spend", "impressions", "clicks", "reach", "actions"}},
 	{Kind: KindPlacements, Level: "account", Short: "plac", Key: []string{"publisher_platform", "platform_position"},
+		InSummary:  "meta_tables.placementPerformance",
 		Breakdowns: []string{"publisher_platform", "platform_position"},
 		Fields:     []string{"spend", "impressions", "clicks"}},
 	{Kind: KindDemographics, Level: "account", Short: "demo", Key: []string{"age", "gender"},
+		InSummary:  "meta_tables.demographicPerformance",
 		Breakdowns: []string{"age", "gender"},
 		Fields:     []string{"spend", "impressions", "clicks"}},
-	{Kind: KindAdRelevance, Level: "ad", Short: "ads", Key: []string{"ad_id"},
+	{Kind: KindAdRelevance, Level: "ad", Short: "ads", Key: []string{"ad_id"}, InSummary: "meta_tables.adRelevanceResults",
 		Fields: []string{"ad_id", "ad_name", "campaign_id", "quality_ranking", "engagement_rate_ranking",
 			"conversion_rate_ranking", "spend", "impressions", "clicks"}},
 }

@@ -45,6 +45,12 @@ func TestKindSpecsAreComplete(t *testing.T) {
 				t.Errorf("kind %s: breakdown %s is not part of the key", s.Kind, b)
 			}
 		}
+		if col, _, _ := strings.Cut(s.InSummary, "."); (s.Kind == records.KindAccount) != (s.InSummary == "") ||
+			s.InSummary != "" && !slices.ContainsFunc(records.SummaryColumns, func(c records.SummaryColumn) bool {
+				return c.Name == col && c.Type == records.TypeJSON
+			}) {
+			t.Errorf("kind %s: InSummary %q is not a JSON column of campaign_summaries", s.Kind, s.InSummary)
+		}
 		if len(s.Key) > records.MaxKeyColumns {
 			t.Errorf("kind %s: key %v longer than %d", s.Kind, s.Key, records.MaxKeyColumns)
 		}
