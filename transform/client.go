@@ -40,11 +40,11 @@ type action struct {
 	value udecimal.Decimal
 }
 
-// breakdownRow is a row of a kind broken down by two breakdowns (placements, demographics):
-// values are the breakdowns' values, in the descriptor's order.
+// breakdownRow is a row of a kind broken down by breakdowns (placements, demographics): values
+// are the breakdowns' values, in the descriptor's order ("" past its breakdowns).
 type breakdownRow struct {
 	figures
-	values [2]string
+	values [records.MaxKeyColumns]string
 }
 
 type adRow struct {

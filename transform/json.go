@@ -145,24 +145,29 @@ func campaignJSON(j *jsonBuf, cs []campaignRow) string {
 
 // breakdownMembers are the member names of a breakdown row in meta_tables, quoted with their
 // separators: the kind's breakdowns.
-var breakdownMembers = func() map[records.Kind][2]string {
-	m := map[records.Kind][2]string{}
+var breakdownMembers = func() map[records.Kind][]string {
+	m := map[records.Kind][]string{}
 	for _, s := range records.KindSpecs {
-		if len(s.Breakdowns) == 2 {
-			m[s.Kind] = [2]string{`"` + s.Breakdowns[0] + `":`, `,"` + s.Breakdowns[1] + `":`}
+		for i, b := range s.Breakdowns {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			m[s.Kind] = append(m[s.Kind], sep+`"`+b+`":`)
 		}
 	}
 	return m
 }()
 
-// breakdowns writes rows of a kind with two breakdowns.
+// breakdowns writes rows of a kind broken down by breakdowns: each breakdown's value, then the
+// figures.
 func (j *jsonBuf) breakdowns(kind records.Kind, rows []breakdownRow) {
 	names := breakdownMembers[kind]
 	objects(j, rows, func(r *breakdownRow) {
-		j.member(names[0])
-		j.str(r.values[0])
-		j.member(names[1])
-		j.str(r.values[1])
+		for k, name := range names {
+			j.member(name)
+			j.str(r.values[k])
+		}
 		j.metrics(r.figures, nil)
 	})
 }

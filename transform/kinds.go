@@ -74,9 +74,13 @@ func (r *rowsReader[T]) add(p rowParser, b *kindBatch, i int, monday int32, fig 
 
 func (r *rowsReader[T]) toWeeks(c *clientData) { r.weekRows.toWeeks(c, r.set) }
 
-// newBreakdownRow builds a row of a kind with two breakdowns, its descriptor's only text columns.
+// newBreakdownRow builds a row of a kind whose only text columns are its breakdowns.
 func newBreakdownRow(_ rowParser, b *kindBatch, i int, fig figures) (breakdownRow, error) {
-	return breakdownRow{figures: fig, values: [2]string{b.str[0].Value(i), b.str[1].Value(i)}}, nil
+	r := breakdownRow{figures: fig}
+	for k, col := range b.str {
+		r.values[k] = col.Value(i)
+	}
+	return r, nil
 }
 
 func newAdRow(_ rowParser, b *kindBatch, i int, fig figures) (adRow, error) {
