@@ -51,16 +51,19 @@ var rowFields = map[string]rowField{
 
 // textField is a text column kept as Meta sent it.
 func textField(get func(*resultRow) *jsonField, set fieldSetter) rowField {
-	return rowField{set: set, parse: func(p *rowParser, raw *resultRow, r *records.InsightRow, name string, required bool) (err error) {
-		*set(r), err = p.text(get(raw), name, required)
-		return err
-	}}
+	return stringField(get, set, (*rowParser).text)
 }
 
 // idField is a numeric id column.
 func idField(get func(*resultRow) *jsonField, set fieldSetter) rowField {
+	return stringField(get, set, (*rowParser).id)
+}
+
+// stringField is a text column read by read.
+func stringField(get func(*resultRow) *jsonField, set fieldSetter,
+	read func(p *rowParser, f *jsonField, name string, required bool) (string, error)) rowField {
 	return rowField{set: set, parse: func(p *rowParser, raw *resultRow, r *records.InsightRow, name string, required bool) (err error) {
-		*set(r), err = p.id(get(raw), name, required)
+		*set(r), err = read(p, get(raw), name, required)
 		return err
 	}}
 }

@@ -8,20 +8,6 @@ import (
 	"github.com/metapipe/metapipe/internal/records"
 )
 
-// Every report kind has its reader and its week count, and the table names no other kind: a kind
-// added to records.KindSpecs without its builder fails here.
-func TestKindTableIsComplete(t *testing.T) {
-	for _, spec := range records.KindSpecs {
-		k, ok := kindTable[spec.Kind]
-		if !ok || k.reader == nil || k.count == nil {
-			t.Errorf("kind %s: no reader or count in kindTable", spec.Kind)
-		}
-	}
-	if len(kindTable) != len(records.KindSpecs) {
-		t.Errorf("kindTable has %d kinds, records.KindSpecs %d", len(kindTable), len(records.KindSpecs))
-	}
-}
-
 // A week with one row of each kind has one element at each kind's InSummary path: the builders
 // put the rows where the descriptors say (the planner counts them there).
 func TestBuildersFollowInSummary(t *testing.T) {
@@ -51,5 +37,19 @@ func TestBuildersFollowInSummary(t *testing.T) {
 		if list, ok := v.([]any); !ok || len(list) != 1 {
 			t.Errorf("kind %s: %s is %v, want a list of one row", spec.Kind, spec.InSummary, v)
 		}
+	}
+}
+
+// Every report kind has its reader and its week count, and the table names no other kind: a kind
+// added to records.KindSpecs without its builder fails here.
+func TestKindTableIsComplete(t *testing.T) {
+	for _, spec := range records.KindSpecs {
+		k, ok := kindTable[spec.Kind]
+		if !ok || k.reader == nil || k.count == nil {
+			t.Errorf("kind %s: no reader or count in kindTable", spec.Kind)
+		}
+	}
+	if len(kindTable) != len(records.KindSpecs) {
+		t.Errorf("kindTable has %d kinds, records.KindSpecs %d", len(kindTable), len(records.KindSpecs))
 	}
 }
