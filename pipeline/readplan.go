@@ -70,13 +70,14 @@ type accountSize struct {
 	known   bool // from campaign_summaries, not assumed
 }
 
-// readSizes reads each client's rows per week and kind from its latest weeks in
-// campaign_summaries: campaign_data holds one entry per campaign with delivery, meta_tables one
-// per placement, demographic and ad, as the report rows did. The account-level kind has one
-// row a week. A client without a loaded week is absent.
-func (r *Runner) readSizes(ctx context.Context, ids []string, since time.Time) (map[string]accountSize, error) {
-	// One max per kind kept in a summary's JSON (records.KindSpec.InSummary); the paths are
-	// the descriptors' constants, not input.
+// sizedKinds are the kinds whose rows a summary keeps in its JSON (records.KindSpec.InSummary),
+// in the order of readSizesSQL's columns.
+var sizedKinds, readSizesSQL = sizesQuery()
+
+// sizesQuery builds readSizes' query: per client, one max per kind of sizedKinds of the length
+// of the JSON array at its InSummary path. Its text comes only from the descriptors'
+// constants, once; the values travel as $1 and $2.
+func sizesQuery() ([]records.Kind, string) {
 	var kinds []records.Kind
 	var sel strings.Builder
 	for _, s := range records.KindSpecs {
@@ -90,14 +91,22 @@ func (r *Runner) readSizes(ctx context.Context, ids []string, since time.Time) (
 				path += "->'" + m + "'"
 			}
 		}
-		fmt.Fprintf(&sel, ",\n       max(CASE WHEN jsonb_typeof(%s) = 'array' THEN jsonb_array_length(%s) END)", path, path)
+		sel.WriteString(",\n       max(CASE WHEN jsonb_typeof(" + path + ") = 'array' THEN jsonb_array_length(" + path + ") END)")
 		kinds = append(kinds, s.Kind)
 	}
-	rows, err := r.pool.Query(ctx, `
-SELECT client_id::text`+sel.String()+`
+	return kinds, `
+SELECT client_id::text` + sel.String() + `
 FROM campaign_summaries
 WHERE client_id = ANY($1::uuid[]) AND platform = 'meta' AND summary_type = 'weekly' AND summary_date >= $2
-GROUP BY client_id`, ids, since)
+GROUP BY client_id`
+}
+
+// readSizes reads each client's rows per week and kind from its latest weeks in
+// campaign_summaries: campaign_data holds one entry per campaign with delivery, meta_tables one
+// per placement, demographic and ad, as the report rows did. The account-level kind has one
+// row a week. A client without a loaded week is absent.
+func (r *Runner) readSizes(ctx context.Context, ids []string, since time.Time) (map[string]accountSize, error) {
+	rows, err := r.pool.Query(ctx, readSizesSQL, ids, since)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +114,7 @@ GROUP BY client_id`, ids, since)
 	out := map[string]accountSize{}
 	for rows.Next() {
 		var id string
-		counts := make([]*int32, len(kinds))
+		counts := make([]*int32, len(sizedKinds))
 		dest := []any{&id}
 		for i := range counts {
 			dest = append(dest, &counts[i])
@@ -120,10 +129,9 @@ GROUP BY client_id`, ids, since)
 			}
 		}
 		for i, n := range counts {
+			size.perWeek[sizedKinds[i]] = 0
 			if n != nil {
-				size.perWeek[kinds[i]] = int(*n)
-			} else {
-				size.perWeek[kinds[i]] = 0
+				size.perWeek[sizedKinds[i]] = int(*n)
 			}
 		}
 		out[id] = size
