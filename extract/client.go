@@ -241,54 +241,11 @@ func (s *Session) once(ctx context.Context, timeout time.Duration, kind CallKind
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	u, err := s.url(path)
+	req, err := s.newRequest(actx, method, path, params)
 	if err != nil {
 		return nil, err
 	}
-	if err := refuseSimulatorToken(u, s.token); err != nil {
-		return nil, err
-	}
-	q := url.Values{}
-	for k, v := range params {
-		q[k] = v
-	}
-	if s.c.AppSecret != "" {
-		q.Set("appsecret_proof", appSecretProof(s.c.AppSecret, s.token))
-	}
-	var body io.Reader
-	if method == http.MethodPost {
-		// The token travels in the form body, never in the URL.
-		q.Set("access_token", s.token.Reveal())
-		body = strings.NewReader(q.Encode())
-	} else {
-		uq := u.Query()
-		for k, v := range q {
-			uq[k] = v
-		}
-		u.RawQuery = uq.Encode()
-	}
-	req, err := http.NewRequestWithContext(actx, method, u.String(), body)
-	if err != nil {
-		return nil, scrubError(err, s.token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
-		req.Header.Set("Authorization", "OAuth "+s.token.Reveal())
-	}
-	req.Header.Set("Accept", "application/json")
-
-	s.Stats.Requests.Add(1)
-	switch kind {
-	case CallSubmit:
-		s.Stats.Submits.Add(1)
-	case CallPoll:
-		s.Stats.Polls.Add(1)
-	case CallResults:
-		s.Stats.Pages.Add(1)
-	case CallSync:
-		s.Stats.Syncs.Add(1)
-	}
+	s.count(kind)
 	resp, err := s.c.HTTP.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -313,22 +270,83 @@ func (s *Session) once(ctx context.Context, timeout time.Duration, kind CallKind
 		}
 		return resp.Header, &netError{err: fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, scrubError(err, s.token))}
 	}
+	return resp.Header, s.decodeAnswer(resp, raw, out)
+}
+
+// newRequest builds one call: the token in the form body of a POST, in the Authorization
+// header otherwise, never in the URL.
+func (s *Session) newRequest(ctx context.Context, method, path string, params url.Values) (*http.Request, error) {
+	u, err := s.url(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseSimulatorToken(u, s.token); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for k, v := range params {
+		q[k] = v
+	}
+	if s.c.AppSecret != "" {
+		q.Set("appsecret_proof", appSecretProof(s.c.AppSecret, s.token))
+	}
+	var body io.Reader
+	if method == http.MethodPost {
+		q.Set("access_token", s.token.Reveal())
+		body = strings.NewReader(q.Encode())
+	} else {
+		uq := u.Query()
+		for k, v := range q {
+			uq[k] = v
+		}
+		u.RawQuery = uq.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, scrubError(err, s.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req.Header.Set("Authorization", "OAuth "+s.token.Reveal())
+	}
+	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
+
+// count adds a call of the kind to the session's figures.
+func (s *Session) count(kind CallKind) {
+	s.Stats.Requests.Add(1)
+	switch kind {
+	case CallSubmit:
+		s.Stats.Submits.Add(1)
+	case CallPoll:
+		s.Stats.Polls.Add(1)
+	case CallResults:
+		s.Stats.Pages.Add(1)
+	case CallSync:
+		s.Stats.Syncs.Add(1)
+	}
+}
+
+// decodeAnswer decodes an answer's body into out, or returns the Graph error it holds.
+func (s *Session) decodeAnswer(resp *http.Response, raw []byte, out any) error {
 	if ge := parseGraphError(resp.StatusCode, raw); ge != nil {
 		ge.Message = Scrub(ge.Message, s.token)
 		if ge.Code == 2635 {
-			return resp.Header, &APIVersionError{Version: s.c.Version, Latest: latestVersion.FindString(ge.Message), Graph: ge}
+			return &APIVersionError{Version: s.c.Version, Latest: latestVersion.FindString(ge.Message), Graph: ge}
 		}
-		return resp.Header, ge
+		return ge
 	}
 	if resp.StatusCode >= 300 {
-		return resp.Header, fmt.Errorf("%w: HTTP %d with %s", ErrBadResponse, resp.StatusCode, Scrub(describeBody(resp.Header, raw), s.token))
+		return fmt.Errorf("%w: HTTP %d with %s", ErrBadResponse, resp.StatusCode, Scrub(describeBody(resp.Header, raw), s.token))
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return resp.Header, fmt.Errorf("%w: %w in %s", ErrBadResponse, scrubError(err, s.token), Scrub(describeBody(resp.Header, raw), s.token))
+		return fmt.Errorf("%w: %w in %s", ErrBadResponse, scrubError(err, s.token), Scrub(describeBody(resp.Header, raw), s.token))
 	}
-	return resp.Header, nil
+	return nil
 }
 
 // url resolves path against the Graph URL; absolute links must stay on the Graph host and lose

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,18 +23,46 @@ var decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 // rowParser turns raw result rows into records.InsightRows, strictly: every field checked, the bucket
 // dates checked against the requested range, duplicates across pages dropped when identical
 // and refused when not. Enumerations (rankings, breakdown values) are kept as Meta sent them,
-// unknown values included: a new value is data, not an error.
+// unknown values included: a new value is data, not an error. Which fields it reads, which are
+// required and what identifies a row come from the kind's descriptor ([records.KindSpec]).
 type rowParser struct {
 	client string
 	spec   ReportSpec
 	rng    Range
+	fields []boundField  // the kind's columns other than the dates, in the order checked
+	key    []fieldSetter // the key columns, for rowKey
 	rows   []records.InsightRow
 	seen   map[rowKey]int // row key -> index in rows
 	n      int            // rows seen, for error messages
 }
 
+// boundField is one column of the kind's rows with whether it is required (a key column).
+type boundField struct {
+	name     string
+	f        rowField
+	required bool
+}
+
 func newRowParser(client string, spec ReportSpec, rng Range) *rowParser {
-	return &rowParser{client: client, spec: spec, rng: rng, seen: map[rowKey]int{}}
+	p := &rowParser{client: client, spec: spec, rng: rng, seen: map[rowKey]int{}}
+	cols := spec.Columns()
+	names := make([]string, 0, len(cols)+len(figureFields))
+	for _, c := range cols {
+		if !slices.Contains(figureFields, c) {
+			names = append(names, c)
+		}
+	}
+	for _, name := range append(names, figureFields...) {
+		f, ok := rowFields[name]
+		if !ok { // TestRowFieldsCoverEveryKind keeps this from happening
+			panic("extract: no row field " + name + " for report kind " + string(spec.Kind))
+		}
+		p.fields = append(p.fields, boundField{name: name, f: f, required: slices.Contains(spec.Key, name)})
+	}
+	for _, k := range spec.Key {
+		p.key = append(p.key, rowFields[k].set)
+	}
+	return p
 }
 
 func (p *rowParser) fail(field, value, reason string) error {
@@ -57,10 +86,10 @@ func (p *rowParser) add(raw *resultRow) error {
 	if err != nil {
 		return err
 	}
-	key := p.key(row)
+	key := p.rowKey(&row)
 	if i, dup := p.seen[key]; dup {
 		if !sameRow(p.rows[i], row) {
-			return p.fail("date_start", describeKey(row), "the same row twice with different figures")
+			return p.fail("date_start", p.describeKey(&row), "the same row twice with different figures")
 		}
 		return nil
 	}
@@ -69,23 +98,26 @@ func (p *rowParser) add(raw *resultRow) error {
 	return nil
 }
 
-// rowKey is a row's identity: its week, its level's ids and its breakdown values.
+// rowKey is a row's identity: its week and its kind's key columns.
 type rowKey struct {
-	start                                         int32
-	campaign, ad, platform, position, age, gender string
+	start int32
+	key   [records.MaxKeyColumns]string
 }
 
-func (p *rowParser) key(r records.InsightRow) rowKey {
-	return rowKey{r.DateStart, r.CampaignID, r.AdID, r.PublisherPlatform, r.PlatformPosition, r.Age, r.Gender}
+func (p *rowParser) rowKey(r *records.InsightRow) rowKey {
+	k := rowKey{start: r.DateStart}
+	for i, set := range p.key {
+		k.key[i] = *set(r)
+	}
+	return k
 }
 
-// describeKey names a row by its week and its level's ids and breakdown values.
-func describeKey(r records.InsightRow) string {
+// describeKey names a row by its week and its key's values ("2026-01-05, campaign 2385").
+func (p *rowParser) describeKey(r *records.InsightRow) string {
 	parts := []string{records.DayTime(r.DateStart).Format(time.DateOnly)}
-	for _, kv := range [][2]string{{"campaign", r.CampaignID}, {"ad", r.AdID}, {"publisher_platform", r.PublisherPlatform},
-		{"platform_position", r.PlatformPosition}, {"age", r.Age}, {"gender", r.Gender}} {
-		if kv[1] != "" {
-			parts = append(parts, kv[0]+" "+kv[1])
+	for i, set := range p.key {
+		if v := *set(r); v != "" {
+			parts = append(parts, strings.TrimSuffix(p.spec.Key[i], "_id")+" "+v)
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -99,94 +131,41 @@ func sameRow(a, b records.InsightRow) bool {
 
 func (p *rowParser) parse(raw *resultRow) (records.InsightRow, error) {
 	var r records.InsightRow
-	var err error
+	if err := p.dates(raw, &r); err != nil {
+		return r, err
+	}
+	for i := range p.fields {
+		f := &p.fields[i]
+		if err := f.f.parse(p, raw, &r, f.name, f.required); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// dates reads date_start and date_stop: a weekly bucket of the requested range.
+func (p *rowParser) dates(raw *resultRow, r *records.InsightRow) error {
 	start, err := p.date(&raw.DateStart, "date_start")
 	if err != nil {
-		return r, err
+		return err
 	}
 	stop, err := p.date(&raw.DateStop, "date_stop")
 	if err != nil {
-		return r, err
+		return err
 	}
 	if start.Before(p.rng.Since) || start.After(p.rng.Until) {
-		return r, p.fail("date_start", start.Format(time.DateOnly), "outside the requested range "+p.rng.String())
+		return p.fail("date_start", start.Format(time.DateOnly), "outside the requested range "+p.rng.String())
 	}
 	if days := int(start.Sub(p.rng.Since).Hours() / 24); days%7 != 0 {
-		return r, p.fail("date_start", start.Format(time.DateOnly), "not the start of a weekly bucket (a Monday)")
+		return p.fail("date_start", start.Format(time.DateOnly), "not the start of a weekly bucket (a Monday)")
 	}
 	// Whether Meta cuts the last bucket at `until` is unconfirmed: accept a stop anywhere in
 	// the bucket.
 	if stop.Before(start) || stop.After(start.AddDate(0, 0, 6)) {
-		return r, p.fail("date_stop", stop.Format(time.DateOnly), "not within the bucket starting "+start.Format(time.DateOnly))
+		return p.fail("date_stop", stop.Format(time.DateOnly), "not within the bucket starting "+start.Format(time.DateOnly))
 	}
 	r.DateStart, r.DateStop = records.DayNumber(start), records.DayNumber(stop)
-
-	switch p.spec.Level {
-	case "campaign":
-		if r.CampaignID, err = p.id(&raw.CampaignID, "campaign_id", true); err != nil {
-			return r, err
-		}
-		if r.CampaignName, err = p.text(&raw.CampaignName, "campaign_name", false); err != nil {
-			return r, err
-		}
-	case "ad":
-		if r.AdID, err = p.id(&raw.AdID, "ad_id", true); err != nil {
-			return r, err
-		}
-		if r.AdName, err = p.text(&raw.AdName, "ad_name", false); err != nil {
-			return r, err
-		}
-		if r.CampaignID, err = p.id(&raw.CampaignID, "campaign_id", false); err != nil {
-			return r, err
-		}
-		if r.QualityRanking, err = p.text(&raw.QualityRanking, "quality_ranking", false); err != nil {
-			return r, err
-		}
-		if r.EngagementRateRanking, err = p.text(&raw.EngagementRateRanking, "engagement_rate_ranking", false); err != nil {
-			return r, err
-		}
-		if r.ConversionRateRanking, err = p.text(&raw.ConversionRateRanking, "conversion_rate_ranking", false); err != nil {
-			return r, err
-		}
-	}
-	for _, b := range p.spec.Breakdowns {
-		var f *jsonField
-		var dst *string
-		switch b {
-		case "publisher_platform":
-			f, dst = &raw.PublisherPlatform, &r.PublisherPlatform
-		case "platform_position":
-			f, dst = &raw.PlatformPosition, &r.PlatformPosition
-		case "age":
-			f, dst = &raw.Age, &r.Age
-		case "gender":
-			f, dst = &raw.Gender, &r.Gender
-		default:
-			return r, p.fail(b, "", "a breakdown this parser does not know")
-		}
-		if *dst, err = p.text(f, b, true); err != nil {
-			return r, err
-		}
-	}
-	if r.Spend, err = p.decimal(&raw.Spend, "spend", true, maxMoney); err != nil {
-		return r, err
-	}
-	if r.Impressions, err = p.count(&raw.Impressions, "impressions"); err != nil {
-		return r, err
-	}
-	if r.Clicks, err = p.count(&raw.Clicks, "clicks"); err != nil {
-		return r, err
-	}
-	if r.Reach, err = p.count(&raw.Reach, "reach"); err != nil {
-		return r, err
-	}
-	if r.Frequency, err = p.decimal(&raw.Frequency, "frequency", false, maxCount); err != nil {
-		return r, err
-	}
-	if r.Actions, err = p.actions(&raw.Actions, "actions"); err != nil {
-		return r, err
-	}
-	return r, nil
+	return nil
 }
 
 // str reads a field that Meta sends as a JSON string; a bare JSON number is tolerated (some

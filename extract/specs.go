@@ -2,26 +2,15 @@ package extract
 
 import "github.com/metapipe/metapipe/internal/records"
 
-// ReportSpec is what one report kind asks Meta for: the level, the breakdowns and the fields
-// (Meta's Ad Insights reference names them).
-type ReportSpec struct {
-	Kind       records.Kind
-	Level      string
-	Breakdowns []string
-	Fields     []string
-}
+// ReportSpec is what one report kind asks Meta for: its descriptor, [records.KindSpec] (level,
+// breakdowns and fields, as Meta's Ad Insights reference names them, and the key of a row).
+type ReportSpec struct{ records.KindSpec }
 
-// Specs are the five report kinds of docs/DESIGN.md.
-var Specs = map[records.Kind]ReportSpec{
-	records.KindAccount: {Kind: records.KindAccount, Level: "account",
-		Fields: []string{"spend", "impressions", "clicks", "reach", "frequency"}},
-	records.KindCampaigns: {Kind: records.KindCampaigns, Level: "campaign",
-		Fields: []string{"campaign_id", "campaign_name", "spend", "impressions", "clicks", "reach", "actions"}},
-	records.KindPlacements: {Kind: records.KindPlacements, Level: "account", Breakdowns: []string{"publisher_platform", "platform_position"},
-		Fields: []string{"spend", "impressions", "clicks"}},
-	records.KindDemographics: {Kind: records.KindDemographics, Level: "account", Breakdowns: []string{"age", "gender"},
-		Fields: []string{"spend", "impressions", "clicks"}},
-	records.KindAdRelevance: {Kind: records.KindAdRelevance, Level: "ad",
-		Fields: []string{"ad_id", "ad_name", "campaign_id", "quality_ranking", "engagement_rate_ranking",
-			"conversion_rate_ranking", "spend", "impressions", "clicks"}},
-}
+// Specs are the report kinds of [records.KindSpecs], by kind.
+var Specs = func() map[records.Kind]ReportSpec {
+	m := make(map[records.Kind]ReportSpec, len(records.KindSpecs))
+	for _, s := range records.KindSpecs {
+		m[s.Kind] = ReportSpec{s}
+	}
+	return m
+}()

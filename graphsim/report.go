@@ -110,96 +110,19 @@ func parseSpec(p url.Values, today int64) (*reportSpec, *apiError) {
 		return nil, badParam("level must be one of the following values: ad, adset, campaign, account")
 	}
 	sp.level = l
-
-	fields := p.Get("fields")
-	if strings.HasPrefix(strings.TrimSpace(fields), "[") {
-		var list []string
-		if err := json.Unmarshal([]byte(fields), &list); err != nil {
-			return nil, badParam("Param fields must be a comma separated list or a JSON array")
-		}
-		fields = strings.Join(list, ",")
+	var err *apiError
+	if sp.fields, err = parseFields(p); err != nil {
+		return nil, err
 	}
-	if fields == "" {
-		fields = "spend,impressions"
+	if sp.bd, err = parseBreakdowns(p); err != nil {
+		return nil, err
 	}
-	seen := map[string]bool{}
-	for _, f := range strings.Split(fields, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" || seen[f] {
-			continue
-		}
-		if !validFields[f] {
-			return nil, badParam("%s is not valid for fields param. please check https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ for all valid values", f)
-		}
-		seen[f] = true
-		sp.fields = append(sp.fields, f)
+	if sp.since, sp.until, err = parseTimeRange(p, today); err != nil {
+		return nil, err
 	}
-
-	if b := p.Get("breakdowns"); b != "" {
-		if strings.HasPrefix(strings.TrimSpace(b), "[") {
-			var list []string
-			if err := json.Unmarshal([]byte(b), &list); err != nil {
-				return nil, badParam("Param breakdowns must be a comma separated list or a JSON array")
-			}
-			b = strings.Join(list, ",")
-		}
-		var parts []string
-		for _, x := range strings.Split(b, ",") {
-			if x = strings.TrimSpace(x); x != "" {
-				parts = append(parts, x)
-			}
-		}
-		slices.Sort(parts)
-		switch strings.Join(parts, ",") {
-		case "":
-		case "age,gender":
-			sp.bd = bdDemographic
-		case "platform_position,publisher_platform":
-			sp.bd = bdPlacement
-		default:
-			return nil, &apiError{status: 400, code: 2, subcode: 1504041,
-				msg:       fmt.Sprintf("(#2) Current combination of data breakdown columns (%s) is invalid", strings.Join(parts, ", ")),
-				userTitle: "Invalid breakdowns combination",
-				userMsg:   "The breakdowns combination is not supported. Try a different combination."}
-		}
+	if sp.incr, err = parseIncrement(p); err != nil {
+		return nil, err
 	}
-
-	if tr := p.Get("time_range"); tr != "" {
-		var r struct{ Since, Until string }
-		if err := json.Unmarshal([]byte(tr), &r); err != nil || r.Since == "" || r.Until == "" {
-			return nil, badParam(`time_range must be a JSON object {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"}`)
-		}
-		s, err1 := time.Parse(time.DateOnly, r.Since)
-		u, err2 := time.Parse(time.DateOnly, r.Until)
-		if err1 != nil || err2 != nil {
-			return nil, badParam("time_range dates must be in the format YYYY-MM-DD")
-		}
-		sp.since, sp.until = dayOf(s), dayOf(u)
-	} else {
-		sp.since, sp.until = today-30, today-1 // date_preset last_30d
-	}
-	if sp.since > sp.until {
-		return nil, badParam("The start date of the time range cannot be after the end date")
-	}
-	y, m, d := dayTime(today).Date()
-	if sp.since < dayOf(time.Date(y, m-37, d, 0, 0, 0, 0, time.UTC)) {
-		return nil, &apiError{status: 400, code: 3018,
-			msg: "(#3018) The start date of the time range cannot be beyond 37 months from the current date"}
-	}
-
-	switch ti := p.Get("time_increment"); ti {
-	case "", "all_days":
-		sp.incr = incrAllDays
-	case "monthly":
-		sp.incr = incrMonthly
-	default:
-		n, err := strconv.Atoi(ti)
-		if err != nil || n < 1 || n > 90 {
-			return nil, badParam("time_increment must be an integer between 1 and 90, 'monthly' or 'all_days'")
-		}
-		sp.incr = n
-	}
-
 	if ls := p.Get("limit"); ls != "" {
 		n, err := strconv.Atoi(ls)
 		if err != nil || n < 0 {
@@ -207,30 +130,148 @@ func parseSpec(p url.Values, today int64) (*reportSpec, *apiError) {
 		}
 		sp.limit = n
 	}
-	if fs := p.Get("filtering"); fs != "" {
-		var filters []struct {
-			Field    string          `json:"field"`
-			Operator string          `json:"operator"`
-			Value    json.RawMessage `json:"value"`
-		}
-		if err := json.Unmarshal([]byte(fs), &filters); err != nil {
-			return nil, badParam("Param filtering must be an array of filter objects")
-		}
-		for _, f := range filters {
-			if !strings.HasSuffix(f.Field, ".effective_status") || f.Operator != "IN" {
-				continue // other filters are accepted and ignored
-			}
-			var vs []string
-			if err := json.Unmarshal(f.Value, &vs); err != nil {
-				return nil, badParam("Filter value of %s must be an array of statuses", f.Field)
-			}
-			sp.statuses = map[string]bool{}
-			for _, v := range vs {
-				sp.statuses[v] = true
-			}
-		}
+	if sp.statuses, err = parseStatusFilter(p); err != nil {
+		return nil, err
 	}
 	return sp, nil
+}
+
+// listParam reads a parameter Meta takes as a comma-separated list or a JSON array: its items,
+// trimmed, empty ones left out; given is false when the list was empty or absent.
+func listParam(p url.Values, name string) (items []string, given bool, _ *apiError) {
+	v := p.Get(name)
+	if strings.HasPrefix(strings.TrimSpace(v), "[") {
+		var list []string
+		if err := json.Unmarshal([]byte(v), &list); err != nil {
+			return nil, false, badParam("Param %s must be a comma separated list or a JSON array", name)
+		}
+		v = strings.Join(list, ",")
+	}
+	for _, x := range strings.Split(v, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			items = append(items, x)
+		}
+	}
+	return items, v != "", nil
+}
+
+// parseFields reads fields (spend,impressions when none), each once, each one Meta knows.
+func parseFields(p url.Values) ([]string, *apiError) {
+	list, given, err := listParam(p, "fields")
+	if err != nil {
+		return nil, err
+	}
+	if !given {
+		list = []string{"spend", "impressions"}
+	}
+	var fields []string
+	for _, f := range list {
+		if slices.Contains(fields, f) {
+			continue
+		}
+		if !validFields[f] {
+			return nil, badParam("%s is not valid for fields param. please check https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ for all valid values", f)
+		}
+		fields = append(fields, f)
+	}
+	return fields, nil
+}
+
+// parseBreakdowns reads breakdowns: none, or one of the combinations the simulator serves.
+func parseBreakdowns(p url.Values) (breakdown, *apiError) {
+	parts, _, err := listParam(p, "breakdowns")
+	if err != nil {
+		return 0, err
+	}
+	slices.Sort(parts)
+	switch strings.Join(parts, ",") {
+	case "":
+		return 0, nil
+	case "age,gender":
+		return bdDemographic, nil
+	case "platform_position,publisher_platform":
+		return bdPlacement, nil
+	}
+	return 0, &apiError{status: 400, code: 2, subcode: 1504041,
+		msg:       fmt.Sprintf("(#2) Current combination of data breakdown columns (%s) is invalid", strings.Join(parts, ", ")),
+		userTitle: "Invalid breakdowns combination",
+		userMsg:   "The breakdowns combination is not supported. Try a different combination."}
+}
+
+// parseTimeRange reads time_range (date_preset last_30d when absent) and checks it against
+// today: in order, within 37 months.
+func parseTimeRange(p url.Values, today int64) (since, until int64, _ *apiError) {
+	if tr := p.Get("time_range"); tr != "" {
+		var r struct{ Since, Until string }
+		if err := json.Unmarshal([]byte(tr), &r); err != nil || r.Since == "" || r.Until == "" {
+			return 0, 0, badParam(`time_range must be a JSON object {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"}`)
+		}
+		s, err1 := time.Parse(time.DateOnly, r.Since)
+		u, err2 := time.Parse(time.DateOnly, r.Until)
+		if err1 != nil || err2 != nil {
+			return 0, 0, badParam("time_range dates must be in the format YYYY-MM-DD")
+		}
+		since, until = dayOf(s), dayOf(u)
+	} else {
+		since, until = today-30, today-1 // date_preset last_30d
+	}
+	if since > until {
+		return 0, 0, badParam("The start date of the time range cannot be after the end date")
+	}
+	y, m, d := dayTime(today).Date()
+	if since < dayOf(time.Date(y, m-37, d, 0, 0, 0, 0, time.UTC)) {
+		return 0, 0, &apiError{status: 400, code: 3018,
+			msg: "(#3018) The start date of the time range cannot be beyond 37 months from the current date"}
+	}
+	return since, until, nil
+}
+
+// parseIncrement reads time_increment: all_days (the default), monthly, or 1 to 90 days.
+func parseIncrement(p url.Values) (int, *apiError) {
+	switch ti := p.Get("time_increment"); ti {
+	case "", "all_days":
+		return incrAllDays, nil
+	case "monthly":
+		return incrMonthly, nil
+	default:
+		n, err := strconv.Atoi(ti)
+		if err != nil || n < 1 || n > 90 {
+			return 0, badParam("time_increment must be an integer between 1 and 90, 'monthly' or 'all_days'")
+		}
+		return n, nil
+	}
+}
+
+// parseStatusFilter reads the effective_status IN filters of filtering (nil: none); other
+// filters are accepted and ignored.
+func parseStatusFilter(p url.Values) (map[string]bool, *apiError) {
+	fs := p.Get("filtering")
+	if fs == "" {
+		return nil, nil
+	}
+	var filters []struct {
+		Field    string          `json:"field"`
+		Operator string          `json:"operator"`
+		Value    json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(fs), &filters); err != nil {
+		return nil, badParam("Param filtering must be an array of filter objects")
+	}
+	var statuses map[string]bool
+	for _, f := range filters {
+		if !strings.HasSuffix(f.Field, ".effective_status") || f.Operator != "IN" {
+			continue
+		}
+		var vs []string
+		if err := json.Unmarshal(f.Value, &vs); err != nil {
+			return nil, badParam("Filter value of %s must be an array of statuses", f.Field)
+		}
+		statuses = map[string]bool{}
+		for _, v := range vs {
+			statuses[v] = true
+		}
+	}
+	return statuses, nil
 }
 
 // bucket is one result bucket: the dates its rows carry, and the last day its figures count
@@ -305,32 +346,11 @@ func (s *Simulator) buildRows(a *account, sp *reportSpec) [][]byte {
 	today, rev := s.today(a), s.revision(a.ID)
 	s.mu.Lock()
 	f := s.faults[a.ID].f
-	var readBefore map[int64]bool // days an earlier campaign-level report covered
-	if fs := s.faults[a.ID]; fs != nil && f.ShortCampaignsFirstRead && sp.level == levelCampaign {
-		readBefore = maps.Clone(fs.campaignDays)
-		if fs.campaignDays == nil {
-			fs.campaignDays = map[int64]bool{}
-		}
-		for _, b := range sp.bucketsWith(f.LastBucketStop, f.BucketShift) {
-			for d := b.start; d <= min(b.last, today); d++ {
-				fs.campaignDays[d] = true
-			}
-		}
-	}
+	readBefore := s.noteCampaignRead(a, sp, today)
 	s.mu.Unlock()
-	w := s.world
 	var rows [][]byte
 	for _, b := range sp.bucketsWith(f.LastBucketStop, f.BucketShift) {
-		groups := map[[3]int]*group{}
-		get := func(ci, ki, combo int) *group {
-			k := [3]int{ci, ki, combo}
-			g := groups[k]
-			if g == nil {
-				g = &group{c: ci, ad: ki, combo: combo, rsum: make([]int64, len(a.campaigns)), rmax: make([]int64, len(a.campaigns))}
-				groups[k] = g
-			}
-			return g
-		}
+		bg := bucketGroups{a: a, groups: map[[3]int]*group{}}
 		for d := b.start; d <= min(b.last, today); d++ {
 			for ci, c := range a.campaigns {
 				if st := goneStatus(ci, f.GoneCampaigns); st != "" && sp.level >= levelCampaign && !sp.statuses[st] {
@@ -340,51 +360,97 @@ func (s *Simulator) buildRows(a *account, sp *reportSpec) [][]byte {
 					continue
 				}
 				for ki, ad := range c.ads {
-					f := w.dayFacts(a, c, ad, d, today, rev)
-					if f.imp == 0 {
-						continue
-					}
-					gc, gk := -1, -1
-					if sp.level >= levelCampaign {
-						gc = ci
-					}
-					if sp.level == levelAd {
-						gk = ki
-					}
-					switch sp.bd {
-					case bdNone:
-						get(gc, gk, 0).add(ci, f)
-					case bdPlacement:
-						for x, pf := range w.placementSplits(a, c, ad, d, f) {
-							if pf.imp > 0 {
-								get(gc, gk, x).add(ci, pf)
-							}
-						}
-					case bdDemographic:
-						for x, df := range w.demographicSplits(a, c, ad, d, f) {
-							if df.imp > 0 {
-								get(gc, gk, x).add(ci, df)
-							}
-						}
-					}
+					bg.addAd(s.world, sp, ci, ki, d, s.world.dayFacts(a, c, ad, d, today, rev))
 				}
 			}
 		}
-		gs := make([]*group, 0, len(groups))
-		for _, g := range groups {
-			gs = append(gs, g)
-		}
-		slices.SortFunc(gs, func(x, y *group) int {
-			if c := strings.Compare(groupID(a, x), groupID(a, y)); c != 0 {
-				return c
-			}
-			return x.combo - y.combo
-		})
-		for _, g := range gs {
+		for _, g := range bg.sorted() {
 			rows = append(rows, encodeRow(a, sp, b, g))
 		}
 	}
 	return rows
+}
+
+// noteCampaignRead returns, under the ShortCampaignsFirstRead fault, the days an earlier
+// campaign-level report covered (nil otherwise), and adds this report's days. s.mu is held.
+func (s *Simulator) noteCampaignRead(a *account, sp *reportSpec, today int64) map[int64]bool {
+	fs := s.faults[a.ID]
+	if fs == nil || !fs.f.ShortCampaignsFirstRead || sp.level != levelCampaign {
+		return nil
+	}
+	readBefore := maps.Clone(fs.campaignDays)
+	if fs.campaignDays == nil {
+		fs.campaignDays = map[int64]bool{}
+	}
+	for _, b := range sp.bucketsWith(fs.f.LastBucketStop, fs.f.BucketShift) {
+		for d := b.start; d <= min(b.last, today); d++ {
+			fs.campaignDays[d] = true
+		}
+	}
+	return readBefore
+}
+
+// bucketGroups gathers one bucket's output rows, by campaign, ad and breakdown combination.
+type bucketGroups struct {
+	a      *account
+	groups map[[3]int]*group
+}
+
+func (bg *bucketGroups) get(ci, ki, combo int) *group {
+	k := [3]int{ci, ki, combo}
+	g := bg.groups[k]
+	if g == nil {
+		n := len(bg.a.campaigns)
+		g = &group{c: ci, ad: ki, combo: combo, rsum: make([]int64, n), rmax: make([]int64, n)}
+		bg.groups[k] = g
+	}
+	return g
+}
+
+// addAd adds one ad-day's facts (ad ki of campaign ci, day d) to the groups the report's level
+// and breakdowns put it in.
+func (bg *bucketGroups) addAd(w *world, sp *reportSpec, ci, ki int, d int64, f facts) {
+	if f.imp == 0 {
+		return
+	}
+	gc, gk := -1, -1
+	if sp.level >= levelCampaign {
+		gc = ci
+	}
+	if sp.level == levelAd {
+		gk = ki
+	}
+	c := bg.a.campaigns[ci]
+	var splits []facts
+	switch sp.bd {
+	case bdNone:
+		bg.get(gc, gk, 0).add(ci, f)
+		return
+	case bdPlacement:
+		splits = w.placementSplits(bg.a, c, c.ads[ki], d, f)
+	case bdDemographic:
+		splits = w.demographicSplits(bg.a, c, c.ads[ki], d, f)
+	}
+	for x, sf := range splits {
+		if sf.imp > 0 {
+			bg.get(gc, gk, x).add(ci, sf)
+		}
+	}
+}
+
+// sorted returns the groups by campaign or ad id, then breakdown combination.
+func (bg *bucketGroups) sorted() []*group {
+	gs := make([]*group, 0, len(bg.groups))
+	for _, g := range bg.groups {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, func(x, y *group) int {
+		if c := strings.Compare(groupID(bg.a, x), groupID(bg.a, y)); c != 0 {
+			return c
+		}
+		return x.combo - y.combo
+	})
+	return gs
 }
 
 // goneStatus is the effective_status of the account's campaign ci under the GoneCampaigns
@@ -409,91 +475,19 @@ func groupID(a *account, g *group) string {
 	return ""
 }
 
+// encodeRow writes one output row: the fields asked for, in their order, then the dates and
+// the breakdown values.
 func encodeRow(a *account, sp *reportSpec, b bucket, g *group) []byte {
-	var c *campaign
-	var ad *ad
+	r := rowOf{a: a, g: g, reach: g.reach()}
 	if g.c >= 0 {
-		c = a.campaigns[g.c]
+		r.c = a.campaigns[g.c]
 	}
 	if g.ad >= 0 {
-		ad = c.ads[g.ad]
+		r.ad = r.c.ads[g.ad]
 	}
-	reach := g.reach()
 	var o jsonObj
 	for _, f := range sp.fields {
-		switch f {
-		case "account_id":
-			o.str(f, a.ID)
-		case "account_name":
-			o.str(f, a.Name)
-		case "account_currency":
-			o.str(f, a.Currency)
-		case "campaign_id", "campaign_name", "adset_id", "adset_name":
-			if c != nil {
-				o.str(f, map[string]string{"campaign_id": c.ID, "campaign_name": c.Name, "adset_id": c.AdsetID, "adset_name": c.AdsetName}[f])
-			}
-		case "ad_id":
-			if ad != nil {
-				o.str(f, ad.ID)
-			}
-		case "ad_name":
-			if ad != nil {
-				o.str(f, ad.Name)
-			}
-		case "spend":
-			o.str(f, cents(g.sum.spend))
-		case "impressions":
-			o.str(f, strconv.FormatInt(g.sum.imp, 10))
-		case "clicks":
-			o.str(f, strconv.FormatInt(g.sum.clicks, 10))
-		case "reach":
-			o.str(f, strconv.FormatInt(reach, 10))
-		case "frequency":
-			if reach > 0 {
-				o.str(f, fixed6(g.sum.imp, reach))
-			}
-		case "ctr":
-			if g.sum.imp > 0 {
-				o.str(f, fixed6(g.sum.clicks*100, g.sum.imp))
-			}
-		case "cpc":
-			if g.sum.clicks > 0 {
-				o.str(f, fixed6(g.sum.spend, g.sum.clicks*100))
-			}
-		case "cpm":
-			if g.sum.imp > 0 {
-				o.str(f, fixed6(g.sum.spend*10, g.sum.imp))
-			}
-		case "actions":
-			var list []byte
-			for i, n := range g.sum.act {
-				if n == 0 {
-					continue
-				}
-				if len(list) > 0 {
-					list = append(list, ',')
-				}
-				var ao jsonObj
-				ao.str("action_type", ActionTypes[i])
-				ao.str("value", strconv.FormatInt(n, 10))
-				list = append(list, ao.bytes()...)
-			}
-			if len(list) > 0 {
-				o.raw(f, append(append([]byte{'['}, list...), ']'))
-			}
-		case "quality_ranking":
-			if ad != nil {
-				o.str(f, ad.QualityRanking)
-			}
-		case "engagement_rate_ranking":
-			if ad != nil {
-				o.str(f, ad.EngagementRateRanking)
-			}
-		case "conversion_rate_ranking":
-			if ad != nil {
-				o.str(f, ad.ConversionRateRanking)
-			}
-		}
+		r.field(&o, f)
 	}
 	o.str("date_start", dayString(b.start))
 	o.str("date_stop", dayString(b.stop))
@@ -508,6 +502,104 @@ func encodeRow(a *account, sp *reportSpec, b bucket, g *group) []byte {
 		o.str("gender", d.Gender)
 	}
 	return o.bytes()
+}
+
+// rowOf is one output row's group with its account, campaign and ad (nil above their level).
+type rowOf struct {
+	a     *account
+	c     *campaign
+	ad    *ad
+	g     *group
+	reach int64
+}
+
+// The text fields of a campaign and of an ad, by field name: absent above their level.
+var (
+	campaignText = map[string]func(*campaign) string{
+		"campaign_id": func(c *campaign) string { return c.ID }, "campaign_name": func(c *campaign) string { return c.Name },
+		"adset_id": func(c *campaign) string { return c.AdsetID }, "adset_name": func(c *campaign) string { return c.AdsetName },
+	}
+	adText = map[string]func(*ad) string{
+		"ad_id": func(a *ad) string { return a.ID }, "ad_name": func(a *ad) string { return a.Name },
+		"quality_ranking":         func(a *ad) string { return a.QualityRanking },
+		"engagement_rate_ranking": func(a *ad) string { return a.EngagementRateRanking },
+		"conversion_rate_ranking": func(a *ad) string { return a.ConversionRateRanking },
+	}
+)
+
+// field writes the field f of the row, or nothing when Meta would leave it out.
+func (r *rowOf) field(o *jsonObj, f string) {
+	sum := &r.g.sum
+	if get, ok := campaignText[f]; ok {
+		if r.c != nil {
+			o.str(f, get(r.c))
+		}
+		return
+	}
+	if get, ok := adText[f]; ok {
+		if r.ad != nil {
+			o.str(f, get(r.ad))
+		}
+		return
+	}
+	switch f {
+	case "account_id":
+		o.str(f, r.a.ID)
+	case "account_name":
+		o.str(f, r.a.Name)
+	case "account_currency":
+		o.str(f, r.a.Currency)
+	case "spend":
+		o.str(f, cents(sum.spend))
+	case "impressions":
+		o.str(f, strconv.FormatInt(sum.imp, 10))
+	case "clicks":
+		o.str(f, strconv.FormatInt(sum.clicks, 10))
+	case "reach":
+		o.str(f, strconv.FormatInt(r.reach, 10))
+	case "frequency":
+		if r.reach > 0 {
+			o.str(f, fixed6(sum.imp, r.reach))
+		}
+	case "ctr":
+		if sum.imp > 0 {
+			o.str(f, fixed6(sum.clicks*100, sum.imp))
+		}
+	case "cpc":
+		if sum.clicks > 0 {
+			o.str(f, fixed6(sum.spend, sum.clicks*100))
+		}
+	case "cpm":
+		if sum.imp > 0 {
+			o.str(f, fixed6(sum.spend*10, sum.imp))
+		}
+	case "actions":
+		if list := actionsJSON(sum); list != nil {
+			o.raw(f, list)
+		}
+	}
+}
+
+// actionsJSON is the actions list of a sum ([{"action_type":…,"value":…},…]), nil when every
+// action is 0 (Meta leaves the field out).
+func actionsJSON(sum *facts) []byte {
+	var list []byte
+	for i, n := range sum.act {
+		if n == 0 {
+			continue
+		}
+		if len(list) > 0 {
+			list = append(list, ',')
+		}
+		var ao jsonObj
+		ao.str("action_type", ActionTypes[i])
+		ao.str("value", strconv.FormatInt(n, 10))
+		list = append(list, ao.bytes()...)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return append(append([]byte{'['}, list...), ']')
 }
 
 // cents formats money as Meta sends it: decimal text without trailing zeros ("5339.5" in

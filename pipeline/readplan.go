@@ -52,20 +52,43 @@ type accountSize struct {
 	known   bool // from campaign_summaries, not assumed
 }
 
+// sizedKinds are the kinds whose rows a summary keeps in its JSON (records.KindSpec.InSummary),
+// in the order of readSizesSQL's columns.
+var sizedKinds, readSizesSQL = sizesQuery()
+
+// sizesQuery builds readSizes' query: per client, one max per kind of sizedKinds of the length
+// of the JSON array at its InSummary path. Its text comes only from the descriptors'
+// constants, once; the values travel as $1 and $2.
+func sizesQuery() ([]records.Kind, string) {
+	var kinds []records.Kind
+	var sel strings.Builder
+	for _, s := range records.KindSpecs {
+		if s.InSummary == "" {
+			continue
+		}
+		col, members, _ := strings.Cut(s.InSummary, ".")
+		path := col
+		for m := range strings.SplitSeq(members, ".") {
+			if m != "" {
+				path += "->'" + m + "'"
+			}
+		}
+		sel.WriteString(",\n       max(CASE WHEN jsonb_typeof(" + path + ") = 'array' THEN jsonb_array_length(" + path + ") END)")
+		kinds = append(kinds, s.Kind)
+	}
+	return kinds, `
+SELECT client_id::text` + sel.String() + `
+FROM campaign_summaries
+WHERE client_id = ANY($1::uuid[]) AND platform = 'meta' AND summary_type = 'weekly' AND summary_date >= $2
+GROUP BY client_id`
+}
+
 // readSizes reads each client's rows per week and kind from its latest weeks in
 // campaign_summaries: campaign_data holds one entry per campaign with delivery, meta_tables one
 // per placement, demographic and ad, as the report rows did. The account-level kind has one
 // row a week. A client without a loaded week is absent.
 func (r *Runner) readSizes(ctx context.Context, ids []string, since time.Time) (map[string]accountSize, error) {
-	rows, err := r.pool.Query(ctx, `
-SELECT client_id::text,
-       max(CASE WHEN jsonb_typeof(campaign_data) = 'array' THEN jsonb_array_length(campaign_data) END),
-       max(CASE WHEN jsonb_typeof(meta_tables->'placementPerformance') = 'array' THEN jsonb_array_length(meta_tables->'placementPerformance') END),
-       max(CASE WHEN jsonb_typeof(meta_tables->'demographicPerformance') = 'array' THEN jsonb_array_length(meta_tables->'demographicPerformance') END),
-       max(CASE WHEN jsonb_typeof(meta_tables->'adRelevanceResults') = 'array' THEN jsonb_array_length(meta_tables->'adRelevanceResults') END)
-FROM campaign_summaries
-WHERE client_id = ANY($1::uuid[]) AND platform = 'meta' AND summary_type = 'weekly' AND summary_date >= $2
-GROUP BY client_id`, ids, since)
+	rows, err := r.pool.Query(ctx, readSizesSQL, ids, since)
 	if err != nil {
 		return nil, err
 	}
@@ -73,19 +96,27 @@ GROUP BY client_id`, ids, since)
 	out := map[string]accountSize{}
 	for rows.Next() {
 		var id string
-		var c, p, d, a *int32
-		if err := rows.Scan(&id, &c, &p, &d, &a); err != nil {
+		counts := make([]*int32, len(sizedKinds))
+		dest := []any{&id}
+		for i := range counts {
+			dest = append(dest, &counts[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		v := func(x *int32) int {
-			if x == nil {
-				return 0
+		size := accountSize{known: true, perWeek: map[records.Kind]int{}}
+		for _, s := range records.KindSpecs {
+			if s.InSummary == "" {
+				size.perWeek[s.Kind] = 1 // the one account row a week
 			}
-			return int(*x)
 		}
-		out[id] = accountSize{known: true, perWeek: map[records.Kind]int{
-			records.KindAccount: 1, records.KindCampaigns: v(c), records.KindPlacements: v(p),
-			records.KindDemographics: v(d), records.KindAdRelevance: v(a)}}
+		for i, n := range counts {
+			size.perWeek[sizedKinds[i]] = 0
+			if n != nil {
+				size.perWeek[sizedKinds[i]] = int(*n)
+			}
+		}
+		out[id] = size
 	}
 	return out, rows.Err()
 }

@@ -22,19 +22,16 @@ import (
 // BenchmarkTransform transforms 200 synthetic client-years (53 weeks each, 8 campaigns,
 // 8 placements, 16 demographic cells and 20 ads a week, 365 KPI days), staged the way extract
 // stages them (records.WriteParquet: zstd, bounded row groups), in a shuffled order as the plan's
-// order by name is, and reports rows/s. Two paths side by side on the same files, so that their ratio comes from one run on
-// this shared machine:
-//
-//   - rows: the transform before the columnar path (rowpath_test.go): parquet-go row
-//     reconstruction into records.InsightRow, shopspring decimals;
-//   - columns: Run, Arrow columns and udecimal figures.
+// order by name is, and reports rows/s of Run (sub-benchmark "columns": Arrow columns and
+// udecimal figures). The row path it replaced was removed with issue 20; its figures stay in
+// BENCHMARKS.md.
 func BenchmarkTransform(b *testing.B) {
 	const clients, weeks = 200, 53
 	in := benchInput(b, clients, weeks)
 	for _, path := range []struct {
 		name string
 		run  func(context.Context, Input) (Result, error)
-	}{{"rows", oldRun}, {"columns", Run}} {
+	}{{"columns", Run}} {
 		b.Run(path.name, func(b *testing.B) {
 			rows := 0
 			cpu := processCPU(b)
@@ -170,7 +167,7 @@ func BenchmarkTransformSimulated(b *testing.B) {
 	for _, path := range []struct {
 		name string
 		run  func(context.Context, Input) (Result, error)
-	}{{"rows", oldRun}, {"columns", Run}} {
+	}{{"columns", Run}} {
 		b.Run(path.name, func(b *testing.B) {
 			rows, runs := 0, 0
 			cpu := processCPU(b)

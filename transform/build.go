@@ -11,8 +11,7 @@ import (
 )
 
 // buildClient turns one client's rows and KPI days into its summaries, sorted by week, and the
-// warnings of its checks.
-// buildClient builds the client's weekly rows; the KPI window of a week ends at its Sunday, or
+// warnings of its checks. buildClient builds the client's weekly rows; the KPI window of a week ends at its Sunday, or
 // at asOf (a day number) in the week of the as-of date.
 func buildClient(clientID string, c *clientData, kpi []kpiDay, asOf int32) ([]records.Summary, []Warning) {
 	var rows []records.Summary
@@ -54,8 +53,26 @@ func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay, asOf int32) (
 	s.AverageCPC = cpcOf(spend, tot.clicks)
 	s.AverageCPM = cpmOf(spend, tot.impressions)
 
+	var delivered []campaignRow
+	delivered, s.CampaignData, s.MetaTables = weekJSON(j, w)
+	s.ActiveCampaigns = int32(len(delivered))
+
+	addKPI(&s, kpi, w.monday, asOf, spend)
+
+	var warns []Warning
+	for _, spec := range records.KindSpecs {
+		if k := kindTable[spec.Kind]; k.sum != nil {
+			warns = append(warns, compare(clientID, w.monday, string(spec.Kind), k.count(w), k.sum(w), a.figures)...)
+		}
+	}
+	return s, warns
+}
+
+// weekJSON sorts the week's rows and writes campaign_data (the campaigns with delivery, by spend
+// descending then id, returned as delivered) and meta_tables.
+func weekJSON(j *jsonBuf, w *week) (delivered []campaignRow, campaigns, metaTables string) {
 	// Campaigns with delivery, by spend descending then id.
-	delivered := make([]campaignRow, 0, len(w.campaigns))
+	delivered = make([]campaignRow, 0, len(w.campaigns))
 	for _, c := range w.campaigns {
 		if c.impressions > 0 {
 			delivered = append(delivered, c)
@@ -67,36 +84,31 @@ func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay, asOf int32) (
 		}
 		return strings.Compare(x.id, y.id)
 	})
-	s.ActiveCampaigns = int32(len(delivered))
-	s.CampaignData = campaignJSON(j, delivered)
+	campaigns = campaignJSON(j, delivered)
 
-	slices.SortFunc(w.placements, func(x, y placementRow) int {
+	slices.SortFunc(w.placements, func(x, y breakdownRow) int {
 		if c := y.spend.Cmp(x.spend); c != 0 {
 			return c
 		}
-		if c := strings.Compare(x.platform, y.platform); c != 0 {
-			return c
-		}
-		return strings.Compare(x.position, y.position)
+		return slices.Compare(x.values[:], y.values[:])
 	})
-	slices.SortFunc(w.demographics, func(x, y demographicRow) int {
-		if c := strings.Compare(x.age, y.age); c != 0 {
-			return c
-		}
-		return strings.Compare(x.gender, y.gender)
-	})
+	slices.SortFunc(w.demographics, func(x, y breakdownRow) int { return slices.Compare(x.values[:], y.values[:]) })
 	slices.SortFunc(w.ads, func(x, y adRow) int {
 		if c := y.spend.Cmp(x.spend); c != 0 {
 			return c
 		}
 		return strings.Compare(x.id, y.id)
 	})
-	s.MetaTables = metaTablesJSON(j, w.placements, w.demographics, w.ads)
+	return delivered, campaigns, metaTablesJSON(j, w.placements, w.demographics, w.ads)
 
+}
+
+// addKPI sets the KPI columns of s and the figures derived from them and spend.
+func addKPI(s *records.Summary, kpi []kpiDay, monday, asOf int32, spend udecimal.Decimal) {
 	// KPI over the week up to the as-of date: Monday to Sunday, or to the as-of date in its
 	// week, whatever date_stop Meta gives the last bucket (whether Meta cuts the last 7-day
 	// bucket at `until` is not documented: docs/META_API.md, "Buckets").
-	k := sumKPI(kpi, w.monday, min(w.monday+6, asOf))
+	k := sumKPI(kpi, monday, min(monday+6, asOf))
 	s.KPIDays = k.days
 	s.TotalConversions, s.ClickToCall, s.EmailContacts = k.counts[0], k.counts[1], k.counts[2]
 	s.BookingStep1, s.BookingStep2, s.BookingStep3 = k.counts[3], k.counts[4], k.counts[5]
@@ -111,14 +123,6 @@ func buildWeek(j *jsonBuf, clientID string, w *week, kpi []kpiDay, asOf int32) (
 		s.CostPerReservation = ratio(spend, fromInt(*s.Reservations))
 	}
 
-	var warns []Warning
-	check := func(kind string, n int, sum figures) {
-		warns = append(warns, compare(clientID, w.monday, kind, n, sum, a.figures)...)
-	}
-	check(string(records.KindCampaigns), len(w.campaigns), sumOf(w.campaigns, func(c campaignRow) figures { return c.figures }))
-	check(string(records.KindPlacements), len(w.placements), sumOf(w.placements, func(p placementRow) figures { return p.figures }))
-	check(string(records.KindDemographics), len(w.demographics), sumOf(w.demographics, func(d demographicRow) figures { return d.figures }))
-	return s, warns
 }
 
 func (f figures) add(g figures) figures {
@@ -173,9 +177,8 @@ func orphanWarnings(clientID string, w *week) []Warning {
 			})
 		}
 	}
-	add(records.KindCampaigns, len(w.campaigns))
-	add(records.KindPlacements, len(w.placements))
-	add(records.KindDemographics, len(w.demographics))
-	add(records.KindAdRelevance, len(w.ads))
+	for _, spec := range records.KindSpecs {
+		add(spec.Kind, kindTable[spec.Kind].count(w))
+	}
 	return warns
 }

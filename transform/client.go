@@ -40,14 +40,11 @@ type action struct {
 	value udecimal.Decimal
 }
 
-type placementRow struct {
+// breakdownRow is a row of a kind broken down by breakdowns (placements, demographics): values
+// are the breakdowns' values, in the descriptor's order ("" past its breakdowns).
+type breakdownRow struct {
 	figures
-	platform, position string
-}
-
-type demographicRow struct {
-	figures
-	age, gender string
+	values [records.MaxKeyColumns]string
 }
 
 type adRow struct {
@@ -61,8 +58,8 @@ type week struct {
 	monday       int32
 	account      *accountRow
 	campaigns    []campaignRow
-	placements   []placementRow
-	demographics []demographicRow
+	placements   []breakdownRow
+	demographics []breakdownRow
 	ads          []adRow
 }
 
@@ -144,27 +141,30 @@ func errSchema(file, column string, t arrow.DataType) error {
 
 func dayText(day int32) string { return records.DayTime(day).Format("2006-01-02") }
 
-// The columns each kind reads (leaf paths); the others stay on disk.
-var (
-	commonColumns = []string{"date_start", "date_stop", "spend", "impressions", "clicks"}
-	kindColumns   = map[records.Kind][]string{
-		records.KindAccount:      {"reach", "frequency"},
-		records.KindCampaigns:    {"campaign_id", "campaign_name", "reach", "actions.list.element.action_type", "actions.list.element.value"},
-		records.KindPlacements:   {"publisher_platform", "platform_position"},
-		records.KindDemographics: {"age", "gender"},
-		records.KindAdRelevance: {"ad_id", "ad_name", "campaign_id", "quality_ranking", "engagement_rate_ranking",
-			"conversion_rate_ranking"},
-	}
-)
+// commonColumns are the columns every kind reads; each kind adds its descriptor's
+// ([records.KindSpec.Columns]), actions as its two leaves. The others stay on disk.
+var commonColumns = []string{"date_start", "date_stop", "spend", "impressions", "clicks"}
 
-// dupKey is a row's identity within its kind: the week and up to two ids or breakdown values.
-type dupKey struct {
-	monday int32
-	a, b   string
+// leafColumns are the Parquet leaf paths of a kind's columns.
+func leafColumns(spec records.KindSpec) []string {
+	cols := slices.Clip(commonColumns)
+	for _, c := range spec.Columns() {
+		if c == "actions" {
+			cols = append(cols, "actions.list.element.action_type", "actions.list.element.value")
+		} else {
+			cols = append(cols, c)
+		}
+	}
+	return cols
 }
 
-// readClient reads the five report files of one client, column-wise. On error nothing is
-// retained.
+// dupKey is a row's identity within its kind: the week and its descriptor's key columns.
+type dupKey struct {
+	monday int32
+	key    [records.MaxKeyColumns]string
+}
+
+// readClient reads the report files of one client, column-wise. On error nothing is retained.
 func readClient(clientID string, dir records.ClientDir) (_ *clientData, err error) {
 	c := &clientData{weeks: make(map[int32]*week)}
 	defer func() {
@@ -172,101 +172,34 @@ func readClient(clientID string, dir records.ClientDir) (_ *clientData, err erro
 			c.release()
 		}
 	}()
-	for _, kind := range records.Kinds {
-		if err := c.readKind(clientID, dir.Report(kind), kind); err != nil {
+	for _, spec := range records.KindSpecs {
+		if err := c.readKind(clientID, dir.Report(spec.Kind), spec); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
 }
 
-func (c *clientData) readKind(clientID, path string, kind records.Kind) error {
+// readKind reads one report file into the client's weeks.
+func (c *clientData) readKind(clientID, path string, spec records.KindSpec) error {
 	cf, err := openColumnFile(path)
 	if err != nil {
 		return &InputError{ClientID: clientID, File: fileName(path), Row: -1, Err: err}
 	}
 	defer cf.Close()
 	n := int(cf.NumRows())
-	seen := make(map[dupKey]struct{}, n)
-	dup := func(key dupKey) bool {
-		if _, ok := seen[key]; ok {
-			return true
-		}
-		seen[key] = struct{}{}
-		return false
-	}
-	// Rows go into one slice per kind, then to their weeks as sub-slices of it.
-	var (
-		campaigns    = newWeekRows[campaignRow](kind == records.KindCampaigns, n)
-		placements   = newWeekRows[placementRow](kind == records.KindPlacements, n)
-		demographics = newWeekRows[demographicRow](kind == records.KindDemographics, n)
-		ads          = newWeekRows[adRow](kind == records.KindAdRelevance, n)
-	)
+	kr := kindTable[spec.Kind].reader(n)
+	keys := kindKeys{spec: spec, seen: make(map[dupKey]struct{}, n)}
 	var fnErr error
-	err = cf.batches(append(slices.Clip(commonColumns), kindColumns[kind]...), func(rec arrow.RecordBatch, first int) error {
-		b, err := newKindBatch(cf.name, rec, kind)
+	err = cf.batches(leafColumns(spec), func(rec arrow.RecordBatch, first int) error {
+		b, err := newKindBatch(cf.name, rec, spec)
 		if err != nil {
 			return err
 		}
 		rec.Retain() // the rows' strings alias it
 		c.batches = append(c.batches, rec)
-		p := rowParser{client: clientID, file: cf.name}
-		for i := range int(rec.NumRows()) {
-			p.row = first + i
-			start := int32(b.start[i])
-			fig, err := p.common(start, int32(b.stop[i]), b.spend.Value(i), b.impressions[i], b.clicks[i])
-			if err != nil {
-				fnErr = err
-				return err
-			}
-			switch kind {
-			case records.KindAccount:
-				err = c.addAccount(p, b, i, fig)
-			case records.KindCampaigns:
-				id := b.str[0].Value(i)
-				switch {
-				case id == "":
-					err = p.fail("campaign_id", id, ErrEmpty)
-				case dup(dupKey{monday: start, a: id}):
-					err = p.fail("campaign_id", id, ErrDuplicate)
-				default:
-					var cr campaignRow
-					if cr, err = newCampaignRow(p, b, i, fig); err == nil {
-						campaigns.add(start, cr)
-					}
-				}
-			case records.KindPlacements:
-				platform, position := b.str[0].Value(i), b.str[1].Value(i)
-				if dup(dupKey{start, platform, position}) {
-					err = p.fail("publisher_platform", platform+"/"+position, ErrDuplicate)
-				} else {
-					placements.add(start, placementRow{figures: fig, platform: platform, position: position})
-				}
-			case records.KindDemographics:
-				age, gender := b.str[0].Value(i), b.str[1].Value(i)
-				if dup(dupKey{start, age, gender}) {
-					err = p.fail("age", age+"/"+gender, ErrDuplicate)
-				} else {
-					demographics.add(start, demographicRow{figures: fig, age: age, gender: gender})
-				}
-			case records.KindAdRelevance:
-				id := b.str[0].Value(i)
-				switch {
-				case id == "":
-					err = p.fail("ad_id", id, ErrEmpty)
-				case dup(dupKey{monday: start, a: id}):
-					err = p.fail("ad_id", id, ErrDuplicate)
-				default:
-					ads.add(start, adRow{figures: fig, id: id, name: b.str[1].Value(i), campaignID: b.str[2].Value(i),
-						quality: b.str[3].Value(i), engagement: b.str[4].Value(i), conversion: b.str[5].Value(i)})
-				}
-			}
-			if err != nil {
-				fnErr = err
-				return err
-			}
-		}
-		return nil
+		fnErr = readRows(rowParser{client: clientID, file: cf.name}, b, first, &keys, kr)
+		return fnErr
 	})
 	if err != nil {
 		if fnErr != nil && err == fnErr {
@@ -274,10 +207,54 @@ func (c *clientData) readKind(clientID, path string, kind records.Kind) error {
 		}
 		return &InputError{ClientID: clientID, File: cf.name, Row: -1, Err: err}
 	}
-	campaigns.toWeeks(c, func(w *week, rows []campaignRow) { w.campaigns = rows })
-	placements.toWeeks(c, func(w *week, rows []placementRow) { w.placements = rows })
-	demographics.toWeeks(c, func(w *week, rows []demographicRow) { w.demographics = rows })
-	ads.toWeeks(c, func(w *week, rows []adRow) { w.ads = rows })
+	kr.toWeeks(c)
+	return nil
+}
+
+// readRows checks the rows of one batch, their weeks, figures and keys, and hands them to kr.
+func readRows(p rowParser, b *kindBatch, first int, keys *kindKeys, kr kindReader) error {
+	for i := range b.n {
+		p.row = first + i
+		start := int32(b.start[i])
+		fig, err := p.common(start, int32(b.stop[i]), b.spend.Value(i), b.impressions[i], b.clicks[i])
+		if err != nil {
+			return err
+		}
+		if err := keys.check(p, b, i, start); err != nil {
+			return err
+		}
+		if err := kr.add(p, b, i, start, fig); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kindKeys refuses a row whose key was already seen in the file, and an empty id where the key
+// is one id.
+type kindKeys struct {
+	spec records.KindSpec
+	seen map[dupKey]struct{}
+}
+
+func (k *kindKeys) check(p rowParser, b *kindBatch, i int, start int32) error {
+	key := dupKey{monday: start}
+	for j, col := range b.key {
+		key.key[j] = col.Value(i)
+	}
+	switch {
+	case len(b.key) == 0:
+		if _, dup := k.seen[key]; dup {
+			return p.fail("date_start", dayText(start), ErrDuplicate)
+		}
+	case len(b.key) == 1 && key.key[0] == "":
+		return p.fail(k.spec.Key[0], "", ErrEmpty)
+	default:
+		if _, dup := k.seen[key]; dup {
+			return p.fail(k.spec.Key[0], strings.Join(key.key[:len(b.key)], "/"), ErrDuplicate)
+		}
+	}
+	k.seen[key] = struct{}{}
 	return nil
 }
 
@@ -287,11 +264,8 @@ type weekRows[T any] struct {
 	rows    []T
 }
 
-func newWeekRows[T any](used bool, n int) *weekRows[T] {
-	if !used {
-		return &weekRows[T]{}
-	}
-	return &weekRows[T]{mondays: make([]int32, 0, n), rows: make([]T, 0, n)}
+func newWeekRows[T any](n int) weekRows[T] {
+	return weekRows[T]{mondays: make([]int32, 0, n), rows: make([]T, 0, n)}
 }
 
 func (r *weekRows[T]) add(monday int32, row T) {
@@ -325,18 +299,20 @@ func (r *weekRows[T]) toWeeks(c *clientData, set func(*week, []T)) {
 
 // kindBatch is one record batch of a report file as typed columns.
 type kindBatch struct {
+	n                    int
 	start, stop          []arrow.Date32
 	spend                *array.String
 	impressions, clicks  []int64
 	reach                []int64
 	frequency            *array.String
-	str                  []*array.String // the kind's id, name, breakdown and ranking columns, in kindColumns order
+	str                  []*array.String // the kind's other text columns, in descriptor order
+	key                  []*array.String // the key columns
 	actions              *array.List
 	actionType, actValue *array.String
 }
 
-func newKindBatch(file string, rec arrow.RecordBatch, kind records.Kind) (*kindBatch, error) {
-	var b kindBatch
+func newKindBatch(file string, rec arrow.RecordBatch, spec records.KindSpec) (*kindBatch, error) {
+	b := kindBatch{n: int(rec.NumRows())}
 	var err error
 	date := func(name string) []arrow.Date32 {
 		a, e := column[*array.Date32](file, rec, name)
@@ -364,18 +340,25 @@ func newKindBatch(file string, rec arrow.RecordBatch, kind records.Kind) (*kindB
 	b.start, b.stop = date("date_start"), date("date_stop")
 	b.spend = str("spend")
 	b.impressions, b.clicks = ints("impressions"), ints("clicks")
-	switch kind {
-	case records.KindAccount:
-		b.reach, b.frequency = ints("reach"), str("frequency")
-	case records.KindCampaigns:
-		b.reach = ints("reach")
-		b.str = []*array.String{str("campaign_id"), str("campaign_name")}
-		if b.actions, err = column[*array.List](file, rec, "actions"); err == nil {
-			b.actionType, b.actValue, err = actionColumns(file, b.actions)
+	for _, name := range spec.Columns() {
+		switch name {
+		case "reach":
+			b.reach = ints(name)
+		case "frequency":
+			b.frequency = str(name)
+		case "actions":
+			if b.actions, err = column[*array.List](file, rec, name); err == nil {
+				b.actionType, b.actValue, err = actionColumns(file, b.actions)
+			}
+		default:
+			col := str(name)
+			b.str = append(b.str, col)
+			if slices.Contains(spec.Key, name) {
+				b.key = append(b.key, col)
+			}
 		}
-	default:
-		for _, name := range kindColumns[kind] {
-			b.str = append(b.str, str(name))
+		if err != nil {
+			return nil, err
 		}
 	}
 	if err != nil {
@@ -406,28 +389,24 @@ func actionColumns(file string, l *array.List) (typ, value *array.String, err er
 	return typ, value, nil
 }
 
-func (c *clientData) addAccount(p rowParser, b *kindBatch, i int, fig figures) error {
-	start, reach := int32(b.start[i]), b.reach[i]
+// newAccountRow checks and builds an account row.
+func newAccountRow(p rowParser, b *kindBatch, i int, fig figures) (accountRow, error) {
+	reach := b.reach[i]
 	if err := p.count("reach", reach); err != nil {
-		return err
+		return accountRow{}, err
 	}
-	a := &accountRow{figures: fig, stop: int32(b.stop[i]), reach: reach}
+	a := accountRow{figures: fig, stop: int32(b.stop[i]), reach: reach}
 	if s := b.frequency.Value(i); s != "" {
 		f, err := p.decimal("frequency", s)
 		if err != nil {
-			return err
+			return accountRow{}, err
 		}
 		a.frequency = &f
 	}
-	w := c.week(start)
-	if w.account != nil {
-		return p.fail("date_start", dayText(start), ErrDuplicate)
-	}
-	w.account = a
-	return nil
+	return a, nil
 }
 
-// newCampaignRow checks and builds a campaign row (its id already checked).
+// newCampaignRow checks and builds a campaign row (its key already checked).
 func newCampaignRow(p rowParser, b *kindBatch, i int, fig figures) (campaignRow, error) {
 	reach := b.reach[i]
 	if err := p.count("reach", reach); err != nil {

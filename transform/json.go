@@ -2,6 +2,8 @@ package transform
 
 import (
 	"strconv"
+
+	"github.com/metapipe/metapipe/internal/records"
 	"unicode/utf8"
 
 	"github.com/quagmt/udecimal"
@@ -85,14 +87,17 @@ func (j *jsonBuf) ratio(num, den udecimal.Decimal) {
 }
 
 // metrics writes the spend, impressions, clicks, ctr, cpc, cpm members shared by campaigns,
-// placements and demographics.
-func (j *jsonBuf) metrics(f figures) {
+// placements and demographics; between the two halves, extra (the campaigns' reach).
+func (j *jsonBuf) metrics(f figures, extra func()) {
 	j.member(`,"spend":`)
 	j.money(f.spend)
 	j.member(`,"impressions":`)
 	j.int(f.impressions)
 	j.member(`,"clicks":`)
 	j.int(f.clicks)
+	if extra != nil {
+		extra()
+	}
 	j.member(`,"ctr":`)
 	j.ratio(fromInt(f.clicks).Mul(hundred), fromInt(f.impressions))
 	j.member(`,"cpc":`)
@@ -101,82 +106,81 @@ func (j *jsonBuf) metrics(f figures) {
 	j.ratio(f.spend.Mul(thousand), fromInt(f.impressions))
 }
 
-// campaignJSON is campaign_data: the campaigns given (already filtered and sorted).
-func campaignJSON(j *jsonBuf, cs []campaignRow) string {
-	j.b = j.b[:0]
-	j.raw("[")
-	for i := range cs {
-		c := &cs[i]
+// objects writes rows as a list's elements, `{…},{…}`, each object's members by members.
+func objects[T any](j *jsonBuf, rows []T, members func(r *T)) {
+	for i := range rows {
 		if i > 0 {
 			j.raw(",")
 		}
 		j.raw("{")
+		members(&rows[i])
+		j.raw("}")
+	}
+}
+
+// campaignJSON is campaign_data: the campaigns given (already filtered and sorted).
+func campaignJSON(j *jsonBuf, cs []campaignRow) string {
+	j.b = j.b[:0]
+	j.raw("[")
+	objects(j, cs, func(c *campaignRow) {
 		j.member(`"campaign_id":`)
 		j.str(c.id)
 		j.member(`,"campaign_name":`)
 		j.str(c.name)
-		j.member(`,"spend":`)
-		j.money(c.spend)
-		j.member(`,"impressions":`)
-		j.int(c.impressions)
-		j.member(`,"clicks":`)
-		j.int(c.clicks)
-		j.member(`,"reach":`)
-		j.int(c.reach)
-		j.member(`,"ctr":`)
-		j.ratio(fromInt(c.clicks).Mul(hundred), fromInt(c.impressions))
-		j.member(`,"cpc":`)
-		j.ratio(c.spend, fromInt(c.clicks))
-		j.member(`,"cpm":`)
-		j.ratio(c.spend.Mul(thousand), fromInt(c.impressions))
+		j.metrics(c.figures, func() {
+			j.member(`,"reach":`)
+			j.int(c.reach)
+		})
 		j.member(`,"actions":`)
 		j.raw("{")
 		for k, a := range c.actions {
 			j.key(a.typ, k == 0)
 			j.b, _ = a.value.AppendText(j.b) // the shortest exact decimal
 		}
-		j.raw("}}")
-	}
+		j.raw("}")
+	})
 	j.raw("]")
 	return string(j.b)
 }
 
+// breakdownMembers are the member names of a breakdown row in meta_tables, quoted with their
+// separators: the kind's breakdowns.
+var breakdownMembers = func() map[records.Kind][]string {
+	m := map[records.Kind][]string{}
+	for _, s := range records.KindSpecs {
+		for i, b := range s.Breakdowns {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			m[s.Kind] = append(m[s.Kind], sep+`"`+b+`":`)
+		}
+	}
+	return m
+}()
+
+// breakdowns writes rows of a kind broken down by breakdowns: each breakdown's value, then the
+// figures.
+func (j *jsonBuf) breakdowns(kind records.Kind, rows []breakdownRow) {
+	names := breakdownMembers[kind]
+	objects(j, rows, func(r *breakdownRow) {
+		for k, name := range names {
+			j.member(name)
+			j.str(r.values[k])
+		}
+		j.metrics(r.figures, nil)
+	})
+}
+
 // metaTablesJSON is meta_tables; the slices are already sorted.
-func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adRow) string {
+func metaTablesJSON(j *jsonBuf, ps, ds []breakdownRow, as []adRow) string {
 	j.b = j.b[:0]
 	j.raw(`{"placementPerformance":[`)
-	for i := range ps {
-		if i > 0 {
-			j.raw(",")
-		}
-		j.raw("{")
-		j.member(`"publisher_platform":`)
-		j.str(ps[i].platform)
-		j.member(`,"platform_position":`)
-		j.str(ps[i].position)
-		j.metrics(ps[i].figures)
-		j.raw("}")
-	}
+	j.breakdowns(records.KindPlacements, ps)
 	j.raw(`],"demographicPerformance":[`)
-	for i := range ds {
-		if i > 0 {
-			j.raw(",")
-		}
-		j.raw("{")
-		j.member(`"age":`)
-		j.str(ds[i].age)
-		j.member(`,"gender":`)
-		j.str(ds[i].gender)
-		j.metrics(ds[i].figures)
-		j.raw("}")
-	}
+	j.breakdowns(records.KindDemographics, ds)
 	j.raw(`],"adRelevanceResults":[`)
-	for i := range as {
-		a := &as[i]
-		if i > 0 {
-			j.raw(",")
-		}
-		j.raw("{")
+	objects(j, as, func(a *adRow) {
 		j.member(`"ad_id":`)
 		j.str(a.id)
 		j.member(`,"ad_name":`)
@@ -193,8 +197,7 @@ func metaTablesJSON(j *jsonBuf, ps []placementRow, ds []demographicRow, as []adR
 		j.money(a.spend)
 		j.member(`,"impressions":`)
 		j.int(a.impressions)
-		j.raw("}")
-	}
+	})
 	j.raw("]}")
 	return string(j.b)
 }

@@ -81,18 +81,9 @@ var ErrUsage = errors.New("invalid transform input")
 // handled so far.
 func Run(ctx context.Context, in Input) (Result, error) {
 	res := Result{PerClient: make(map[string]ClientResult, len(in.Clients))}
-	if in.OutPath == "" {
-		return res, fmt.Errorf("%w: no output path", ErrUsage)
-	}
-	want := make(map[string]bool, len(in.Clients))
-	for _, c := range in.Clients {
-		if c.ClientID == "" {
-			return res, fmt.Errorf("%w: empty client id", ErrUsage)
-		}
-		if want[c.ClientID] {
-			return res, fmt.Errorf("%w: client %s listed twice", ErrUsage, c.ClientID)
-		}
-		want[c.ClientID] = true
+	want, err := in.clientSet()
+	if err != nil {
+		return res, err
 	}
 	kpi, err := openKPI(in.KPIPath, want)
 	if err != nil {
@@ -106,72 +97,15 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	}
 	defer out.Abort()
 
-	// Clients are built a few at a time, one per processor, and written in input order while the
-	// next ones are built: at most width clients are being built at once, and at most 2×width+2
-	// are queued, being built or being written, so memory holds a bounded number of clients'
-	// data however many clients the run has.
-	type built struct {
-		rows  []records.Summary
-		warns []Warning
-		err   error
-	}
-	type job struct {
-		c    ClientInput
-		done chan built
-	}
-	width := max(1, runtime.GOMAXPROCS(0))
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	jobs := make(chan *job, width)
-	building := make(chan struct{}, width)
-	var wg sync.WaitGroup
-	var kpiErr error
-	go func() {
-		defer close(jobs)
-		for _, c := range in.Clients {
-			if wctx.Err() != nil {
-				return
-			}
-			days, err := kpi.days(c.ClientID) // one reader: read in turn, here
-			if err != nil {
-				kpiErr = fmt.Errorf("read kpi: %w", err)
-				return
-			}
-			j := &job{c: c, done: make(chan built, 1)}
-			select {
-			case building <- struct{}{}:
-			case <-wctx.Done():
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var r built
-				r.rows, r.warns, r.err = transformClient(c, days)
-				<-building
-				j.done <- r
-			}()
-			select {
-			case jobs <- j:
-			case <-wctx.Done():
-				return
-			}
-		}
-	}()
-	finish := func() {
-		stop()
-		for range jobs { // let the dispatcher see the cancellation and close jobs
-		}
-		wg.Wait()
-	}
-	for j := range jobs {
+	b := startBuilds(ctx, in.Clients, kpi)
+	for j := range b.jobs {
 		r := <-j.done
 		if r.err != nil {
 			res.PerClient[j.c.ClientID] = ClientResult{Err: r.err}
 			continue
 		}
 		if err := out.Write(r.rows); err != nil {
-			finish()
+			b.finish()
 			return res, fmt.Errorf("write summaries of client %s: %w", j.c.ClientID, err)
 		}
 		res.Clients++
@@ -179,9 +113,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		res.Warnings = append(res.Warnings, r.warns...)
 		res.PerClient[j.c.ClientID] = ClientResult{Rows: len(r.rows), Warnings: len(r.warns)}
 	}
-	finish()
-	if kpiErr != nil { // written before jobs was closed
-		return res, kpiErr
+	b.finish()
+	if b.kpiErr != nil { // written before jobs was closed
+		return res, b.kpiErr
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -190,6 +124,97 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		return res, fmt.Errorf("commit output: %w", err)
 	}
 	return res, nil
+}
+
+// clientSet checks the input and returns its client ids.
+func (in Input) clientSet() (map[string]bool, error) {
+	if in.OutPath == "" {
+		return nil, fmt.Errorf("%w: no output path", ErrUsage)
+	}
+	want := make(map[string]bool, len(in.Clients))
+	for _, c := range in.Clients {
+		if c.ClientID == "" {
+			return nil, fmt.Errorf("%w: empty client id", ErrUsage)
+		}
+		if want[c.ClientID] {
+			return nil, fmt.Errorf("%w: client %s listed twice", ErrUsage, c.ClientID)
+		}
+		want[c.ClientID] = true
+	}
+	return want, nil
+}
+
+// builds builds clients a few at a time, one per processor, and hands them over in input order
+// (jobs) while the next ones are built: at most width clients are being built at once, and at
+// most 2×width+2 are queued, being built or being written, so memory holds a bounded number of
+// clients' data however many clients the run has.
+type builds struct {
+	jobs     chan *buildJob
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	building chan struct{}
+	kpiErr   error // set before jobs is closed
+}
+
+type buildJob struct {
+	c    ClientInput
+	done chan built
+}
+
+type built struct {
+	rows  []records.Summary
+	warns []Warning
+	err   error
+}
+
+func startBuilds(ctx context.Context, clients []ClientInput, kpi *kpiFile) *builds {
+	width := max(1, runtime.GOMAXPROCS(0))
+	wctx, stop := context.WithCancel(ctx)
+	b := &builds{jobs: make(chan *buildJob, width), stop: stop, building: make(chan struct{}, width)}
+	go b.dispatch(wctx, clients, kpi)
+	return b
+}
+
+// dispatch starts a build per client in turn and queues it on jobs.
+func (b *builds) dispatch(ctx context.Context, clients []ClientInput, kpi *kpiFile) {
+	defer close(b.jobs)
+	for _, c := range clients {
+		if ctx.Err() != nil {
+			return
+		}
+		days, err := kpi.days(c.ClientID) // one reader: read in turn, here
+		if err != nil {
+			b.kpiErr = fmt.Errorf("read kpi: %w", err)
+			return
+		}
+		j := &buildJob{c: c, done: make(chan built, 1)}
+		select {
+		case b.building <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			var r built
+			r.rows, r.warns, r.err = transformClient(c, days)
+			<-b.building
+			j.done <- r
+		}()
+		select {
+		case b.jobs <- j:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// finish stops the builds and waits for them.
+func (b *builds) finish() {
+	b.stop()
+	for range b.jobs { // let the dispatcher see the cancellation and close jobs
+	}
+	b.wg.Wait()
 }
 
 // transformClient reads one client's files and builds its rows, hashes included.

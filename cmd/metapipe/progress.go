@@ -168,7 +168,7 @@ func renderClient(v clientView, nameW int, now time.Time, width int) string {
 				p = extract.Progress{Kind: k, State: "queued"}
 			}
 			long = append(long, string(k)+" "+longState(p))
-			short = append(short, shortKind[k]+" "+shortState(p))
+			short = append(short, shortLabel(k)+" "+shortState(p))
 		}
 		candidates = []string{
 			fmt.Sprintf("%s  %s  %d req  %s", name, elapsed, v.requests, strings.Join(long, "  ")),
@@ -190,11 +190,6 @@ func clock(d time.Duration) string {
 		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 	}
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
-}
-
-var shortKind = map[records.Kind]string{
-	records.KindAccount: "acct", records.KindCampaigns: "camp", records.KindPlacements: "plac",
-	records.KindDemographics: "demo", records.KindAdRelevance: "ads",
 }
 
 // longState is a kind's state in words: Meta's status without "Job" and its percent, or what
@@ -239,4 +234,10 @@ func shortState(p extract.Progress) string {
 		return "fail"
 	}
 	return fmt.Sprintf("%d%%", p.Percent)
+}
+
+// shortLabel is the kind's label for a narrow line (records.KindSpec.Short).
+func shortLabel(k records.Kind) string {
+	spec, _ := records.SpecOf(k)
+	return spec.Short
 }
