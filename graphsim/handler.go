@@ -36,23 +36,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	req := &request{kind: KindOther}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	var route func(http.ResponseWriter, *http.Request, *request)
-	if len(segs) >= 2 && versionRE.MatchString(segs[0]) {
-		obj := segs[1]
-		isAct := strings.HasPrefix(obj, "act_")
-		switch {
-		case len(segs) == 3 && segs[2] == "insights" && isAct && r.Method == http.MethodPost:
-			req.kind, route = KindSubmit, s.submit
-		case len(segs) == 3 && segs[2] == "insights" && isAct && r.Method == http.MethodGet:
-			req.kind, route = KindSync, s.sync
-		case len(segs) == 3 && segs[2] == "insights" && !isAct && r.Method == http.MethodGet:
-			req.kind, route = KindResults, s.readResults
-		case len(segs) == 2 && !isAct && r.Method == http.MethodGet:
-			req.kind, route = KindPoll, s.poll
-		case len(segs) == 2 && isAct && r.Method == http.MethodGet:
-			req.kind, route = KindAccount, s.adAccount
-		}
-	}
+	route := s.route(r.Method, segs, req)
 	if !s.sleep(r, req.kind) {
 		return
 	}
@@ -82,8 +66,49 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Resolve the object the call is for and check the token may read it.
-	obj := segs[1]
+	if e := s.resolve(r.Method, segs[1], req); e != nil {
+		s.fail(w, req, e)
+		return
+	}
+	if e := s.account(req); e != nil {
+		s.fail(w, req, e)
+		return
+	}
+	route(w, r, req)
+}
+
+// route finds the endpoint of a request (segs: the path's segments, the version first) and
+// sets req.kind; nil for an endpoint the simulator does not serve.
+func (s *Simulator) route(method string, segs []string, req *request) func(http.ResponseWriter, *http.Request, *request) {
+	if len(segs) < 2 || !versionRE.MatchString(segs[0]) {
+		return nil
+	}
+	isAct := strings.HasPrefix(segs[1], "act_")
+	insights := len(segs) == 3 && segs[2] == "insights"
+	switch {
+	case insights && isAct && method == http.MethodPost:
+		req.kind = KindSubmit
+		return s.submit
+	case insights && isAct && method == http.MethodGet:
+		req.kind = KindSync
+		return s.sync
+	case insights && !isAct && method == http.MethodGet:
+		req.kind = KindResults
+		return s.readResults
+	case len(segs) == 2 && !isAct && method == http.MethodGet:
+		req.kind = KindPoll
+		return s.poll
+	case len(segs) == 2 && isAct && method == http.MethodGet:
+		req.kind = KindAccount
+		return s.adAccount
+	}
+	return nil
+}
+
+// resolve finds the ad account (and the report run) a call on obj is for, and checks that the
+// request's token may read it: (#100) unsupported for an unknown object, (#200) for another
+// account's token.
+func (s *Simulator) resolve(method, obj string, req *request) *apiError {
 	if req.kind == KindSubmit || req.kind == KindSync || req.kind == KindAccount {
 		req.acct = s.accounts[trimAct(obj)]
 	} else {
@@ -95,19 +120,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.acct == nil {
-		s.fail(w, req, unsupported(r.Method, obj))
-		return
+		return unsupported(method, obj)
 	}
 	if req.token != DemoToken && req.token != req.acct.Token {
-		s.fail(w, req, &apiError{status: 400, code: 200, msg: "(#200) Permissions error"})
-		return
+		return &apiError{status: 400, code: 200, msg: "(#200) Permissions error"}
 	}
-
-	if e := s.account(req); e != nil {
-		s.fail(w, req, e)
-		return
-	}
-	route(w, r, req)
+	return nil
 }
 
 // sleep waits the latency of a request of the kind: KindLatency's, else Latency ± Jitter; false

@@ -277,7 +277,9 @@ func LoadTx(ctx context.Context, tx pgx.Tx, req Request) (Result, error) {
 	return res, nil
 }
 
-// loadTx is one attempt of a load in tx.
+// loadTx is one attempt of a load in tx: the clients' advisory locks and stored rows, the COPY
+// of the changed rows, then the merge, the as-of confirmations, the deletions and the sync
+// state in one batch.
 func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]string) (res Result, err error) {
 	file, err := openSummaries(req.SummariesPath)
 	if err != nil {
@@ -285,6 +287,31 @@ func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]st
 	}
 	defer file.Close()
 
+	ids, keys := lockArgs(clients)
+	stored, now, err := setup(ctx, tx, req.LockTimeout, req.StatementTimeout, keys, ids)
+	if err != nil {
+		return res, err
+	}
+	var dataSource *string
+	if req.DataSource != "" {
+		dataSource = &req.DataSource
+	}
+	// No stored row for these clients (a first load): every row is new, and under the
+	// advisory locks nobody else inserts them, so they are copied straight into the table,
+	// skipping the staging table and the merge: half the writing.
+	direct := len(stored) == 0 && !req.forceStaging
+	src, err := copySummaries(ctx, tx, req, file, clients, stored, direct, dataSource, now, &res)
+	if err != nil {
+		return res, err
+	}
+	mergeStart := time.Now()
+	err = mergeTx(ctx, tx, req, src, stored, direct, dataSource, &res)
+	res.MergeDuration = time.Since(mergeStart)
+	return res, err
+}
+
+// lockArgs gives the clients' ids and their load lock keys, ascending and without repeats.
+func lockArgs(clients map[[16]byte]string) ([]pgtype.UUID, []int64) {
 	ids := make([]pgtype.UUID, 0, len(clients))
 	keys := make([]int64, 0, len(clients))
 	for b, text := range clients {
@@ -292,94 +319,90 @@ func loadTx(ctx context.Context, tx pgx.Tx, req Request, clients map[[16]byte]st
 		keys = append(keys, LockKey(ScopeLoad, text))
 	}
 	slices.Sort(keys)
-	keys = slices.Compact(keys)
+	return ids, slices.Compact(keys)
+}
 
-	err = func() error {
-		stored, now, err := setup(ctx, tx, req.LockTimeout, req.StatementTimeout, keys, ids)
-		if err != nil {
-			return err
-		}
-		var dataSource *string
-		if req.DataSource != "" {
-			dataSource = &req.DataSource
-		}
-
-		copyStart := time.Now()
-		src := newSummarySource(ctx, file, clients, stored)
-		src.afterRow, src.replace = req.afterRow, req.Replace
-		// No stored row for these clients (a first load): every row is new, and under the
-		// advisory locks nobody else inserts them, so they are copied straight into the table,
-		// skipping the staging table and the merge: half the writing.
-		direct := len(stored) == 0 && !req.forceStaging
+// copySummaries streams the rows that changed into the staging table (into campaign_summaries
+// when direct), filling res's read and copy figures.
+func copySummaries(ctx context.Context, tx pgx.Tx, req Request, file *summaryFile, clients map[[16]byte]string,
+	stored map[rowKey]storedRow, direct bool, dataSource *string, now time.Time, res *Result) (*summarySource, error) {
+	copyStart := time.Now()
+	src := newSummarySource(ctx, file, clients, stored)
+	src.afterRow, src.replace = req.afterRow, req.Replace
+	if direct {
+		src.direct(dataSource, now)
+	}
+	var err error
+	if src.prime() {
 		if direct {
-			src.direct(dataSource, now)
+			_, err = tx.CopyFrom(ctx, pgx.Identifier{"campaign_summaries"}, directColumns, src)
+		} else {
+			_, err = tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, src)
 		}
-		if src.prime() {
-			if direct {
-				_, err = tx.CopyFrom(ctx, pgx.Identifier{"campaign_summaries"}, directColumns, src)
-			} else {
-				_, err = tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, src)
-			}
+	}
+	if srcErr := src.Err(); srcErr != nil {
+		err = srcErr // the reason the COPY was aborted, rather than the server's echo of it
+	}
+	res.ReadDuration = src.readTime
+	res.CopyDuration = time.Since(copyStart)
+	res.Unchanged, res.Kept, res.Duplicates, res.Copied = src.unchanged, src.kept, src.duplicates, int64(len(src.sent))
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if direct && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+			return nil, fmt.Errorf("%w: %w", errDirectConflict, err)
 		}
-		if srcErr := src.Err(); srcErr != nil {
-			err = srcErr // the reason the COPY was aborted, rather than the server's echo of it
-		}
-		res.ReadDuration = src.readTime
-		res.CopyDuration = time.Since(copyStart)
-		res.Unchanged, res.Kept, res.Duplicates, res.Copied = src.unchanged, src.kept, src.duplicates, int64(len(src.sent))
-		if err != nil {
-			var pgErr *pgconn.PgError
-			if direct && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
-				return fmt.Errorf("%w: %w", errDirectConflict, err)
-			}
-			return copyError(err, src.sent, clients)
-		}
+		return nil, copyError(err, src.sent, clients)
+	}
+	return src, nil
+}
 
-		mergeStart := time.Now()
-		defer func() { res.MergeDuration = time.Since(mergeStart) }()
-		batch := &pgx.Batch{}
-		if direct {
-			res.Inserted = res.Copied
-		} else if res.Copied > 0 {
-			batch.Queue(mergeSummaries, dataSource, req.Replace).QueryRow(func(row pgx.Row) error {
-				if err := row.Scan(&res.Inserted, &res.Updated); err != nil {
-					return mergeError(err)
-				}
-				return nil
-			})
-		}
-		if len(src.confirm) > 0 {
-			ids, days, asOf := confirmArgs(src.confirm)
-			batch.Queue(confirmAsOf, ids, days, asOf).Exec(func(ct pgconn.CommandTag) error {
-				res.Confirmed = ct.RowsAffected()
-				return nil
-			})
-		}
-		if gone := goneKeys(stored, src.seen, req.Ranges, req.Replace); len(gone.ids) > 0 {
-			batch.Queue(deleteGone, gone.ids, gone.days).Exec(func(ct pgconn.CommandTag) error {
-				res.Deleted = ct.RowsAffected()
-				return nil
-			})
-		}
-		if len(req.Sync) > 0 {
-			upsert := upsertSyncStates
-			if req.RecomputeSync {
-				upsert = replaceSyncStates
+// mergeTx sends, in one batch, the merge of the staging table (unless direct), the as-of
+// confirmations of unchanged rows, the deletion of weeks gone from the ranges and the sync
+// state, filling res's row counts.
+func mergeTx(ctx context.Context, tx pgx.Tx, req Request, src *summarySource, stored map[rowKey]storedRow,
+	direct bool, dataSource *string, res *Result) error {
+	batch := &pgx.Batch{}
+	if direct {
+		res.Inserted = res.Copied
+	} else if res.Copied > 0 {
+		batch.Queue(mergeSummaries, dataSource, req.Replace).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&res.Inserted, &res.Updated); err != nil {
+				return mergeError(err)
 			}
-			batch.Queue(upsert, syncArgs(req.Sync)...).Exec(func(ct pgconn.CommandTag) error { return nil })
+			return nil
+		})
+	}
+	if len(src.confirm) > 0 {
+		ids, days, asOf := confirmArgs(src.confirm)
+		batch.Queue(confirmAsOf, ids, days, asOf).Exec(func(ct pgconn.CommandTag) error {
+			res.Confirmed = ct.RowsAffected()
+			return nil
+		})
+	}
+	if gone := goneKeys(stored, src.seen, req.Ranges, req.Replace); len(gone.ids) > 0 {
+		batch.Queue(deleteGone, gone.ids, gone.days).Exec(func(ct pgconn.CommandTag) error {
+			res.Deleted = ct.RowsAffected()
+			return nil
+		})
+	}
+	if len(req.Sync) > 0 {
+		upsert := upsertSyncStates
+		if req.RecomputeSync {
+			upsert = replaceSyncStates
 		}
-		if batch.Len() > 0 {
-			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-				var dbErr *DBError
-				if !errors.As(err, &dbErr) {
-					err = &DBError{Step: "sync state", Constraint: constraintOf(err), Err: err}
-				}
-				return err
-			}
-		}
+		batch.Queue(upsert, syncArgs(req.Sync)...).Exec(func(ct pgconn.CommandTag) error { return nil })
+	}
+	if batch.Len() == 0 {
 		return nil
-	}()
-	return res, err
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		var dbErr *DBError
+		if !errors.As(err, &dbErr) {
+			err = &DBError{Step: "sync state", Constraint: constraintOf(err), Err: err}
+		}
+		return err
+	}
+	return nil
 }
 
 const deleteGone = `
