@@ -135,31 +135,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		// RescueAfter. As long as it may be: an attempt that reads many result pages needs it.
 		JobTimeout: cfg.RescueAfter,
 	}
-	if cfg.Concurrency > 0 {
-		if notifyWorks(ctx, s.pool) {
-			s.log.Info("River listens for new jobs (LISTEN/NOTIFY reaches this process)")
-		} else {
-			// River's own advice for PgBouncer in transaction mode: its poll-only mode.
-			rc.PollOnly = true
-			s.log.Info("River polls for new jobs every second (poll-only mode): LISTEN/NOTIFY does not reach this process, " +
-				"as through a pooler in transaction mode (Supabase's port 6543, Neon's -pooler host)")
-		}
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &clientWorker{s: s})
-		river.AddWorker(workers, &dailyWorker{s: s})
-		river.AddWorker(workers, &notifyWorker{s: s})
-		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}, notifyQueue: {MaxWorkers: 2}}
-		if cfg.Schedule != "" {
-			sched, err := cron.ParseStandard(cfg.Schedule)
-			if err != nil {
-				runner.Close()
-				return nil, fmt.Errorf("%w: --schedule %q: %w", pipeline.ErrUsage, cfg.Schedule, err)
-			}
-			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
-				return DailyRunArgs{Date: time.Now().UTC().Format(time.DateOnly)}, nil
-			}, &river.PeriodicJobOpts{ID: "metapipe_daily_run"})}
-		}
+	if err := s.addWorkers(ctx, rc); err != nil {
+		runner.Close()
+		return nil, err
 	}
 	s.river, err = river.NewClient(riverpgxv5.New(s.pool), rc)
 	if err != nil {
@@ -167,6 +145,39 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("%w: river: %w", pipeline.ErrUsage, err)
 	}
 	return s, nil
+}
+
+// addWorkers makes rc work jobs when the process's Concurrency is not 0: the clients' jobs,
+// the daily run (Schedule), the notifications; River listens for new jobs, or polls where
+// LISTEN/NOTIFY does not reach the process.
+func (s *Service) addWorkers(ctx context.Context, rc *river.Config) error {
+	if s.cfg.Concurrency == 0 {
+		return nil
+	}
+	if notifyWorks(ctx, s.pool) {
+		s.log.Info("River listens for new jobs (LISTEN/NOTIFY reaches this process)")
+	} else {
+		// River's own advice for PgBouncer in transaction mode: its poll-only mode.
+		rc.PollOnly = true
+		s.log.Info("River polls for new jobs every second (poll-only mode): LISTEN/NOTIFY does not reach this process, " +
+			"as through a pooler in transaction mode (Supabase's port 6543, Neon's -pooler host)")
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &clientWorker{s: s})
+	river.AddWorker(workers, &dailyWorker{s: s})
+	river.AddWorker(workers, &notifyWorker{s: s})
+	rc.Workers = workers
+	rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: s.cfg.Concurrency}, notifyQueue: {MaxWorkers: 2}}
+	if s.cfg.Schedule != "" {
+		sched, err := cron.ParseStandard(s.cfg.Schedule)
+		if err != nil {
+			return fmt.Errorf("%w: --schedule %q: %w", pipeline.ErrUsage, s.cfg.Schedule, err)
+		}
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+			return DailyRunArgs{Date: time.Now().UTC().Format(time.DateOnly)}, nil
+		}, &river.PeriodicJobOpts{ID: "metapipe_daily_run"})}
+	}
+	return nil
 }
 
 // notifyWorks reports whether a notification sent on one connection of the pool reaches a
