@@ -80,8 +80,8 @@ type Service struct {
 const reconcileEvery = 30 * time.Second
 
 // Open connects to the database and builds the River client. The schema (metapipe's and
-// River's) must be migrated: otherwise ErrCannotStart says so. Errors map to exit codes as
-// pipeline's do.
+// River's) must be migrated: otherwise a *StartError says so; a Config that cannot work is a
+// *ConfigError; the pipeline's errors are returned as they are.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.RescueAfter == 0 {
 		cfg.RescueAfter = 5 * time.Minute
@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	cfg.Notify = cfg.Notify.withDefaults()
 	if err := cfg.Notify.check(); err != nil {
-		return nil, fmt.Errorf("%w: notifications: %w", pipeline.ErrUsage, err)
+		return nil, &ConfigError{Setting: "notifications", Err: err}
 	}
 	if cfg.Pipeline.MaxConns == 0 {
 		// Each job holds one connection for its run lock and borrows another for a query or
@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	metrics.reg.MustRegister(&dbCollector{s: s})
 	if err := checkSchemas(ctx, s.pool); err != nil {
 		runner.Close()
-		return nil, fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+		return nil, &StartError{What: "check the schemas", Err: err}
 	}
 	rc := &river.Config{
 		ID:                   cfg.ID,
@@ -142,7 +142,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.river, err = river.NewClient(riverpgxv5.New(s.pool), rc)
 	if err != nil {
 		runner.Close()
-		return nil, fmt.Errorf("%w: river: %w", pipeline.ErrUsage, err)
+		return nil, &ConfigError{Setting: "river", Err: err}
 	}
 	return s, nil
 }
@@ -171,7 +171,7 @@ func (s *Service) addWorkers(ctx context.Context, rc *river.Config) error {
 	if s.cfg.Schedule != "" {
 		sched, err := cron.ParseStandard(s.cfg.Schedule)
 		if err != nil {
-			return fmt.Errorf("%w: --schedule %q: %w", pipeline.ErrUsage, s.cfg.Schedule, err)
+			return &ConfigError{Setting: fmt.Sprintf("--schedule %q", s.cfg.Schedule), Err: err}
 		}
 		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
 			return DailyRunArgs{Date: time.Now().UTC().Format(time.DateOnly)}, nil
@@ -221,7 +221,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return nil
 	}
 	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("%w: start the workers: %w", pipeline.ErrCannotStart, err)
+		return &StartError{What: "start the workers", Err: err}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopReconcile, s.reconciled = cancel, make(chan struct{})
