@@ -111,7 +111,7 @@ func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c record
 	tok := r.tokenFor(c)
 	var err error
 	if tok.IsZero() {
-		err = errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")
+		err = ErrNoToken
 	} else {
 		var info records.AdAccount
 		th := extract.NewThrottle(r.cfg.Throttle)
@@ -125,7 +125,5 @@ func (r *Runner) lookupAccount(ctx context.Context, cl *extract.Client, c record
 			"ad_account", "act_"+id, "time_zone", info.TimeZone, "currency", info.Currency, "err", err)
 		return accountLookup{info: info}
 	}
-	class := extract.ClassOf(err)
-	return accountLookup{info: records.AdAccount{ID: id}, err: fmt.Errorf("client %s: %w", c.Name, err),
-		permanent: tok.IsZero() || class == extract.ClassAuth || class == extract.ClassFatal && !errors.Is(err, context.Canceled)}
+	return accountLookup{info: records.AdAccount{ID: id}, err: fmt.Errorf("client %s: %w", c.Name, err), permanent: Permanent(err)}
 }

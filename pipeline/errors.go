@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/metapipe/metapipe/extract"
 )
 
 // The errors the command maps to exit codes (docs/DESIGN.md, "Exit codes"): usage 2, cannot
@@ -97,3 +100,30 @@ func (e *UnknownClientError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrUsage) hold.
 func (e *UnknownClientError) Unwrap() error { return ErrUsage }
+
+// Permanent reports whether doing the same again cannot help, so that neither a run's planner
+// nor the service's job retries it: a usage error (ErrUsage: an as-of refused, an unknown
+// client, a refused API version), a client without a token (ErrNoToken), Meta refusing the
+// token or a permission (extract.ClassAuth), a request Meta calls invalid (a fatal
+// *extract.GraphError), malformed data (*extract.RowError, ErrTransform). ctx's end and
+// transport errors are not permanent.
+func Permanent(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var re *extract.RowError
+	if errors.Is(err, ErrUsage) || errors.Is(err, ErrNoToken) || errors.Is(err, ErrTransform) || errors.As(err, &re) {
+		return true
+	}
+	switch extract.ClassOf(err) {
+	case extract.ClassAuth:
+		return true
+	case extract.ClassFatal:
+		var ge *extract.GraphError
+		return errors.As(err, &ge)
+	}
+	return false
+}
+
+// ErrNoToken is a client without an access token of its own when no default one is set.
+var ErrNoToken = errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")

@@ -199,42 +199,10 @@ func (r *Runner) chooseReads(ctx context.Context, p *Plan, usage map[string]extr
 	total := 0
 	for _, i := range long {
 		c := &p.Clients[i]
-		size, ok := sizes[c.ID]
-		source := "rows a week from the latest loaded weeks"
+		ch, ok := chooseClientRead(c, i, sizes, usage, cfg, pageSize)
 		if !ok {
-			size = accountSize{perWeek: map[records.Kind]int{}}
-			for _, k := range records.Kinds {
-				size.perWeek[k] = cfg.UnknownRowsPerWeek
-			}
-			size.perWeek[records.KindAccount] = 1
-			source = fmt.Sprintf("no week loaded yet: %d rows a week assumed", cfg.UnknownRowsPerWeek)
-		}
-		if u, ok := usage[c.ID]; ok && u.Percent >= 75 {
-			c.Read, c.ReadWhy = ReadReportRuns, fmt.Sprintf("the ad account's usage is at %.0f %%: report runs", u.Percent)
 			continue
 		}
-		ch := readChoice{i: i, chunks: map[records.Kind]int{}}
-		rrRequests := 0
-		largest, largestKind := 0, records.Kind("")
-		for _, k := range records.Kinds {
-			perWeek := max(1, size.perWeek[k])
-			if perWeek > largest {
-				largest, largestKind = perWeek, k
-			}
-			w := min(c.Weeks, max(1, cfg.ChunkRows/perWeek))
-			ch.chunks[k] = w
-			ch.reads += (c.Weeks + w - 1) / w
-			rrRequests += 1 + cfg.ReportRunPolls + max(1, (perWeek*c.Weeks+pageSize-1)/pageSize)
-		}
-		switch {
-		case largest > pageSize:
-			c.Read, c.ReadWhy = ReadReportRuns, fmt.Sprintf("%s has %d rows a week, more than a page: report runs", largestKind, largest)
-			continue
-		case ch.reads > rrRequests:
-			c.Read, c.ReadWhy = ReadReportRuns, fmt.Sprintf("%d synchronous chunks would cost more requests than report runs (%d; %s)", ch.reads, rrRequests, source)
-			continue
-		}
-		ch.why = fmt.Sprintf("%d synchronous reads at once, chunks of %s weeks (%s)", ch.reads, chunkList(ch.chunks), source)
 		choices = append(choices, ch)
 		total += ch.reads
 	}
@@ -253,6 +221,48 @@ func (r *Runner) chooseReads(ctx context.Context, p *Plan, usage map[string]extr
 		c.ReadWhy = fmt.Sprintf("%d clients, %s: %s", n, headroom, ch.why)
 	}
 	return nil
+}
+
+// chooseClientRead weighs one long-range client (index i of the plan, c): report runs (its
+// Read set, false) or synchronous chunks (the choice, true, left for the run's budget).
+func chooseClientRead(c *ClientPlan, i int, sizes map[string]accountSize, usage map[string]extract.Usage, cfg ReadPlanning, pageSize int) (readChoice, bool) {
+	size, ok := sizes[c.ID]
+	source := "rows a week from the latest loaded weeks"
+	if !ok {
+		size = accountSize{perWeek: map[records.Kind]int{}}
+		for _, k := range records.Kinds {
+			size.perWeek[k] = cfg.UnknownRowsPerWeek
+		}
+		size.perWeek[records.KindAccount] = 1
+		source = fmt.Sprintf("no week loaded yet: %d rows a week assumed", cfg.UnknownRowsPerWeek)
+	}
+	if u, ok := usage[c.ID]; ok && u.Percent >= 75 {
+		c.Read, c.ReadWhy = ReadReportRuns, fmt.Sprintf("the ad account's usage is at %.0f %%: report runs", u.Percent)
+		return readChoice{}, false
+	}
+	ch := readChoice{i: i, chunks: map[records.Kind]int{}}
+	rrRequests := 0
+	largest, largestKind := 0, records.Kind("")
+	for _, k := range records.Kinds {
+		perWeek := max(1, size.perWeek[k])
+		if perWeek > largest {
+			largest, largestKind = perWeek, k
+		}
+		w := min(c.Weeks, max(1, cfg.ChunkRows/perWeek))
+		ch.chunks[k] = w
+		ch.reads += (c.Weeks + w - 1) / w
+		rrRequests += 1 + cfg.ReportRunPolls + max(1, (perWeek*c.Weeks+pageSize-1)/pageSize)
+	}
+	switch {
+	case largest > pageSize:
+		c.Read, c.ReadWhy = ReadReportRuns, fmt.Sprintf("%s has %d rows a week, more than a page: report runs", largestKind, largest)
+		return readChoice{}, false
+	case ch.reads > rrRequests:
+		c.Read, c.ReadWhy = ReadReportRuns, fmt.Sprintf("%d synchronous chunks would cost more requests than report runs (%d; %s)", ch.reads, rrRequests, source)
+		return readChoice{}, false
+	}
+	ch.why = fmt.Sprintf("%d synchronous reads at once, chunks of %s weeks (%s)", ch.reads, chunkList(ch.chunks), source)
+	return ch, true
 }
 
 // chunkList names the chunk weeks of each kind, in the kinds' order: "54/25/16/16/8".

@@ -59,6 +59,19 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 	ctx, unbind := locks.Bind(ctx) // ends the run if its locks are lost
 	defer unbind()
 
+	runDir, plan, err := r.runDirFor(ctx, o, runDir, clients)
+	if err != nil {
+		return nil, err
+	}
+	return r.runStages(ctx, runDir, plan, clients, StageExtract, StageTransform, StageLoad)
+}
+
+// runDirFor is the run directory and plan Run works: runDir given, read (ErrUsage when
+// stale); else an unfinished run of the same as-of and clients that is not stale, resumed; else
+// a new run, planned and written. A resumed run's clients that could not run when planned are
+// planned again (replanUnready).
+func (r *Runner) runDirFor(ctx context.Context, o Options, runDir records.RunDir, clients []records.Client) (records.RunDir, *Plan, error) {
+	var err error
 	ids := make([]string, len(clients))
 	for i, c := range clients {
 		ids[i] = c.ID
@@ -67,12 +80,12 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 	var plan *Plan
 	if runDir != "" {
 		if plan, err = ReadPlan(runDir); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		if stale, err := r.staleClients(ctx, runDir, plan); err != nil {
-			return nil, err
+			return "", nil, err
 		} else if len(stale) > 0 {
-			return nil, fmt.Errorf("%w: run %s was planned before the sync state of %s changed (reset-state, or another run): resuming it would undo that; start a new run (without --run)",
+			return "", nil, fmt.Errorf("%w: run %s was planned before the sync state of %s changed (reset-state, or another run): resuming it would undo that; start a new run (without --run)",
 				ErrUsage, runDir, strings.Join(stale, ", "))
 		}
 	} else {
@@ -85,12 +98,12 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 		if found != "" {
 			p, err := ReadPlan(found)
 			if err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			stale, err := r.staleClients(ctx, found, p)
 			switch {
 			case err != nil:
-				return nil, err
+				return "", nil, err
 			case len(stale) > 0:
 				r.log.Info("not resuming unfinished run: sync state changed since it was planned; planning a new run",
 					"dir", found, "clients", strings.Join(stale, ", "))
@@ -103,21 +116,21 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 	if runDir != "" {
 		records.RemoveTempFiles(string(runDir)) // what a killed process left; we hold the locks
 		if err := r.replanUnready(ctx, runDir, plan, clients); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 	} else {
 		if plan, err = r.plan(ctx, clients, o); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		runDir = records.RunDir(filepath.Join(r.cfg.StageDir, plan.RunID))
 		if err := os.MkdirAll(string(runDir), records.DirMode); err != nil {
-			return nil, fmt.Errorf("%w: stage dir: %w", ErrCannotStart, err)
+			return "", nil, fmt.Errorf("%w: stage dir: %w", ErrCannotStart, err)
 		}
 		if err := writePlan(runDir, plan); err != nil {
-			return nil, fmt.Errorf("%w: write plan: %w", ErrCannotStart, err)
+			return "", nil, fmt.Errorf("%w: write plan: %w", ErrCannotStart, err)
 		}
 	}
-	return r.runStages(ctx, runDir, plan, clients, StageExtract, StageTransform, StageLoad)
+	return runDir, plan, nil
 }
 
 // staleClients names the clients of a run directory's plan, not loaded by it, whose sync state

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/store"
 )
 
-// The pieces another driver of the stages uses (the service: one job per client): planning a
-// client as a run would, the run's extractor and tokens, and what a client's load writes.
+// The pieces another driver of the stages uses (the service: one job per client; its stages
+// are client.go's): reading and planning clients as a run would, and what a client's load
+// writes.
 
 // Clients reads every client, active or not; a failure is ErrCannotStart.
 func (r *Runner) Clients(ctx context.Context) ([]records.Client, error) { return r.clients(ctx) }
@@ -31,12 +31,6 @@ func (r *Runner) NamedClients(ctx context.Context, names []string) ([]records.Cl
 func (r *Runner) PlanClients(ctx context.Context, clients []records.Client, o Options) (*Plan, error) {
 	return r.plan(ctx, clients, o)
 }
-
-// Extractor is the extractor a run uses: the Graph API client and the pacing of the config.
-func (r *Runner) Extractor() *extract.Extractor { return r.extractor() }
-
-// TokenFor is the client's own access token, or the default one.
-func (r *Runner) TokenFor(c records.Client) extract.Token { return r.tokenFor(c) }
 
 // SyncState is the client_sync_state the client's load writes, for the run runID.
 func (c ClientPlan) SyncState(runID string) store.SyncState {

@@ -112,8 +112,7 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 		}
 		res = extract.ClientResult{ClientID: cp.ID, Err: err, Started: time.Now(), Ended: time.Now()}
 	} else {
-		req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c),
-			Range: cp.Range(), Dir: dir.Client(cp.ID), SyncChunks: cp.SyncChunks}
+		req := r.clientExtractRequest(cp, c, dir)
 		var throttled atomic.Int64 // the ThrottledSince last written to the ledger, in Unix nanoseconds
 		res = x.Extract(ctx, req, func(p extract.Progress) {
 			r.rep.KindProgress(cp.ID, p)

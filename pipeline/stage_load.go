@@ -14,18 +14,15 @@ import (
 // is skipped when no client is left.
 func (r *Runner) loadStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile) error {
 	snap := lf.snapshot()
-	req := store.Request{SummariesPath: dir.Summaries(), DataSource: "metapipe " + plan.RunID, LockTimeout: r.cfg.LockTimeout,
-		RecomputeSync: plan.Full}
+	var todo []ClientPlan
+	notFinal := map[string][]string{}
 	for _, cp := range plan.Clients {
-		if rec := snap.Clients[cp.ID]; rec.Transform.Status != StatusDone || rec.Loaded() {
-			continue
+		if rec := snap.Clients[cp.ID]; rec.Transform.Status == StatusDone && !rec.Loaded() {
+			todo = append(todo, cp)
+			notFinal[cp.ID] = rec.Transform.NotFinal
 		}
-		req.ClientIDs = append(req.ClientIDs, cp.ID)
-		req.Sync = append(req.Sync, cp.SyncStateHeldBack(plan.RunID, snap.Clients[cp.ID].Transform.NotFinal))
-		// The whole fetched range is in the file: a stored week in it that is not (it lost
-		// all delivery) goes.
-		req.Ranges = append(req.Ranges, cp.LoadRange())
 	}
+	req := r.loadRequest(dir, plan.RunID, todo, notFinal, plan.Full)
 	end, skipped := lf.begin(StageLoad)
 	if len(req.ClientIDs) == 0 {
 		skipped()

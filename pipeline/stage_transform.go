@@ -21,14 +21,13 @@ import (
 // (refetchDisagreeing) and the summaries built again from the rows Meta gave the second time.
 func (r *Runner) transformStage(ctx context.Context, dir records.RunDir, plan *Plan, lf *ledgerFile, clients []records.Client) error {
 	snap := lf.snapshot()
-	var in transform.Input
+	var todo []ClientPlan
 	for _, cp := range plan.Clients {
 		if rec := snap.Clients[cp.ID]; rec.Extract.Status == StatusDone && !rec.Loaded() {
-			in.Clients = append(in.Clients, transform.ClientInput{ClientID: cp.ID, Dir: dir.Client(cp.ID),
-				AsOf: cp.Until.Time(), Currency: cp.Currency})
+			todo = append(todo, cp)
 		}
 	}
-	in.KPIPath, in.OutPath = dir.KPI(), dir.Summaries()
+	in := transformInput(dir, todo)
 	end, _ := lf.begin(StageTransform)
 	res, err := transform.Run(ctx, in)
 	var refetched map[string][]RefetchRecord
@@ -115,7 +114,8 @@ func (r *Runner) refetchDisagreeing(ctx context.Context, dir records.RunDir, pla
 			continue
 		}
 		g.Go(func() error {
-			req := extract.Request{ClientID: cp.ID, ClientName: cp.Name, Account: cp.Account, Token: r.tokenFor(c), Dir: dir.Client(cp.ID)}
+			req := r.clientExtractRequest(cp, c, dir)
+			req.Range, req.SyncChunks = extract.Range{}, nil // RefetchDisagreeing reads each week's range
 			rs, st, err := RefetchDisagreeing(gctx, x, req, cp.Until.Time(), todo)
 			for _, rr := range rs {
 				r.log.Info("read again: its sums disagreed with the account's", "client", cp.Name, "kind", rr.Kind, "week", rr.Week, "rows", rr.Rows, "err", rr.Error)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -101,22 +102,22 @@ func (c Config) WithDefaults() Config {
 // Validate checks a config with its defaults: the notifications (NotifyConfig.Validate), a
 // Concurrency within 0 to pipeline.MaxConcurrency, a RescueAfter longer than InlineWait (a
 // job waiting inline must not look dead), and a Schedule that parses and has workers to queue
-// it. Its error wraps pipeline.ErrUsage and names the field with its flag.
+// it. Its error is a *ConfigError naming the field by its flag (cmd maps it to exit 2).
 func (c Config) Validate() error {
 	if err := c.Notify.Validate(); err != nil {
-		return fmt.Errorf("%w: notifications: %w", pipeline.ErrUsage, err)
+		return &ConfigError{Setting: "notifications", Err: err}
 	}
 	switch {
 	case c.Concurrency < 0 || c.Concurrency > pipeline.MaxConcurrency:
-		return fmt.Errorf("%w: --concurrency %d (Config.Concurrency): allowed range 1 to %d", pipeline.ErrUsage, c.Concurrency, pipeline.MaxConcurrency)
+		return &ConfigError{Setting: "--concurrency", Err: fmt.Errorf("%d (Config.Concurrency): allowed range 0 to %d", c.Concurrency, pipeline.MaxConcurrency)}
 	case c.RescueAfter <= c.InlineWait:
-		return fmt.Errorf("%w: --rescue-after %s is not longer than --inline-wait %s", pipeline.ErrUsage, c.RescueAfter, c.InlineWait)
+		return &ConfigError{Setting: "--rescue-after", Err: fmt.Errorf("%s is not longer than --inline-wait %s", c.RescueAfter, c.InlineWait)}
 	case c.Schedule != "" && c.Concurrency == 0:
-		return fmt.Errorf("%w: --schedule needs --worker (or give it to the metapipe worker processes)", pipeline.ErrUsage)
+		return &ConfigError{Setting: "--schedule", Err: errors.New("needs --worker (or give it to the metapipe worker processes)")}
 	}
 	if c.Schedule != "" {
 		if _, err := cron.ParseStandard(c.Schedule); err != nil {
-			return fmt.Errorf("%w: --schedule %q: %w", pipeline.ErrUsage, c.Schedule, err)
+			return &ConfigError{Setting: fmt.Sprintf("--schedule %q", c.Schedule), Err: err}
 		}
 	}
 	return nil

@@ -15,11 +15,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
 	"github.com/metapipe/metapipe/pipeline"
-	"github.com/metapipe/metapipe/store"
-	"github.com/metapipe/metapipe/transform"
 )
 
 // ClientRunArgs is the job of one client of one run. It carries ids and the client's name: no token, no data
@@ -58,6 +55,10 @@ func (w *clientWorker) Work(ctx context.Context, job *river.Job[ClientRunArgs]) 
 			job.Attempt-1, w.s.cfg.MaxAttempts)))
 	}
 	err := w.s.work(ctx, job)
+	var cancel *river.JobCancelError
+	if ctx.Err() == nil && !errors.As(err, &cancel) && pipeline.Permanent(err) {
+		err = river.JobCancel(err) // asking again will not help: River must not retry
+	}
 	err = w.s.settle(ctx, job, err)
 	w.s.metrics.attempt(attemptOutcome(ctx, job, err))
 	return err
@@ -132,9 +133,8 @@ func (s *Service) work(ctx context.Context, job *river.Job[ClientRunArgs]) error
 	}
 
 	// One run at a time per client, across metapipe run and the jobs.
-	locks, err := store.LockClients(ctx, s.pool, []records.Client{cr.client},
-		s.runner.Lease(fmt.Sprintf("metapipe worker %s, job %d of run %s", s.cfg.ID, job.ID, a.RunID)))
-	var busy *store.BusyError
+	locks, err := s.runner.LockClient(ctx, cr.client, fmt.Sprintf("metapipe worker %s, job %d of run %s", s.cfg.ID, job.ID, a.RunID))
+	var busy *pipeline.BusyError
 	if errors.As(err, &busy) {
 		log.Info("client held by another run: snoozing", "for", busyWait)
 		return errors.Join(s.note(ctx, job, StateWaiting, "another run holds the client"), river.JobSnooze(busyWait))
@@ -223,93 +223,63 @@ func (s *Service) extractStep(ctx context.Context, job *river.Job[ClientRunArgs]
 	if err := s.setState(ctx, job, StateExtracting); err != nil {
 		return time.Time{}, err
 	}
-	x := s.runner.Extractor()
-	x.InlineWait, x.Throttle.MaxInline, x.Throttle.Fleet = s.cfg.InlineWait, s.cfg.InlineWait, notifyingFleet{s.fleet, s, a}
-	req := extract.Request{ClientID: a.ClientID, ClientName: cr.client.Name, Account: cp.Account,
-		Token: s.runner.TokenFor(cr.client), Range: cp.Range(), Dir: dir.Client(a.ClientID), SyncChunks: cp.SyncChunks,
-		Runs: observedRuns{&dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}, s.metrics}}
 	prog := newProgressWriter(s, a)
-	res := x.Extract(ctx, req, prog.report)
+	out, err := s.runner.ExtractClient(ctx, *cp, cr.client, dir, s.variant(a, prog.report))
 	prog.flush(ctx)
-	s.metrics.throttleWait.Add(res.Stats.ThrottleWait.Seconds())
-	switch {
-	case ctx.Err() != nil:
-		return time.Time{}, fmt.Errorf("extract: %w", ctx.Err())
-	case res.Err != nil && permanent(res.Err):
-		return time.Time{}, river.JobCancel(res.Err)
-	case res.Err != nil:
-		return time.Time{}, res.Err
-	}
-	return res.Wait, nil
+	s.metrics.throttleWait.Add(out.ThrottleWait.Seconds())
+	return out.Wait, err
 }
 
-// loadStep reads the client's KPI days, transforms it and loads it in the transaction that
-// completes the job, fenced against a job rescued or taken over meanwhile.
-func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir) (store.Result, error) {
+// variant is what the worker varies in a client's stages: its report runs saved in
+// service_report_runs, its waits bounded by InlineWait, the ad accounts' holds shared.
+func (s *Service) variant(a ClientRunArgs, progress func(pipeline.Progress)) pipeline.ClientVariant {
+	return pipeline.ClientVariant{
+		Runs:       observedRuns{&dbReportRuns{pool: s.pool, runID: a.RunID, clientID: a.ClientID}, s.metrics},
+		InlineWait: s.cfg.InlineWait, Fleet: notifyingFleet{s.fleet, s, a}, OnProgress: progress}
+}
+
+// loadStep reads the client's KPI days, transforms it and loads it (pipeline.TransformLoad)
+// in the transaction that completes the job, fenced against a job rescued or taken over
+// meanwhile.
+func (s *Service) loadStep(ctx context.Context, job *river.Job[ClientRunArgs], cr *clientRun, cp *pipeline.ClientPlan, dir records.RunDir) (pipeline.LoadResult, error) {
 	a := job.Args
 	if err := s.setState(ctx, job, StateLoading); err != nil {
-		return store.Result{}, err
+		return pipeline.LoadResult{}, err
 	}
-	since, until := cp.Range().Since, cp.Range().Until
-	if _, err := extract.ReadKPI(ctx, s.pool, []string{a.ClientID}, since, until, dir.KPI()); err != nil {
-		return store.Result{}, err
-	}
-	in := transform.Input{
-		Clients: []transform.ClientInput{{ClientID: a.ClientID, Dir: dir.Client(a.ClientID), AsOf: until, Currency: cp.Currency}},
-		KPIPath: dir.KPI(), OutPath: dir.Summaries()}
-	tres, err := transform.Run(ctx, in)
-	if err != nil {
-		return store.Result{}, err
-	}
-	var readAgain []pipeline.RefetchRecord
-	if tres.PerClient[a.ClientID].Err == nil {
-		var again bool
-		readAgain, again, err = s.refetchStep(ctx, job, cr, cp, dir, tres) // weeks whose sums disagree, read once more
-		if err != nil {
-			return store.Result{}, err
-		}
-		if again {
-			if tres, err = transform.Run(ctx, in); err != nil {
-				return store.Result{}, err
+	commit := pipeline.LoadCommit{
+		Before: func(ctx context.Context, tx pgx.Tx) error {
+			var attempt int
+			var lastBy string
+			if err := tx.QueryRow(ctx, fenceJob, job.ID).Scan(&attempt, &lastBy); err != nil || attempt != job.Attempt || lastBy != s.cfg.ID {
+				return errTakenOver
 			}
-		}
-		pipeline.MarkAgreed(readAgain, pipeline.Disagreeing(tres.Warnings)[a.ClientID])
+			return nil
+		},
+		After: func(ctx context.Context, tx pgx.Tx, out pipeline.ClientLoad) error {
+			lres := out.Result
+			if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID, string(StateDone),
+				lres.Inserted, lres.Updated, lres.Unchanged, lres.Confirmed, lres.Kept, lres.Deleted,
+				nonNil(out.NotFinal), jsonText(nonNil(out.ReadAgain))); err != nil {
+				return err
+			}
+			if err := s.finishRunTx(ctx, tx, a.RunID); err != nil {
+				return err
+			}
+			done, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+			if err != nil {
+				return err
+			}
+			if done.State != rivertype.JobStateCompleted {
+				return fmt.Errorf("%w (its state is %s)", errTakenOver, done.State)
+			}
+			return nil
+		},
 	}
-	notFinal := pipeline.NotFinal(tres.Warnings)[a.ClientID]
-	if cerr := tres.PerClient[a.ClientID].Err; cerr != nil {
-		return store.Result{}, river.JobCancel(cerr) // the same report runs give the same rows
-	}
-	lreq := store.Request{SummariesPath: dir.Summaries(), ClientIDs: []string{a.ClientID},
-		Sync: []store.SyncState{cp.SyncStateHeldBack(a.RunID, notFinal)}, Ranges: []store.ClientRange{cp.LoadRange()},
-		DataSource: "metapipe " + a.RunID, RecomputeSync: cr.run.Full, Replace: cr.replace, LockTimeout: s.cfg.Pipeline.LockTimeout}
-	var lres store.Result
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var attempt int
-		var lastBy string
-		if err := tx.QueryRow(ctx, fenceJob, job.ID).Scan(&attempt, &lastBy); err != nil || attempt != job.Attempt || lastBy != s.cfg.ID {
-			return errTakenOver
-		}
-		if lres, err = store.LoadTx(ctx, tx, lreq); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, updateClientDone, a.RunID, a.ClientID, string(StateDone),
-			lres.Inserted, lres.Updated, lres.Unchanged, lres.Confirmed, lres.Kept, lres.Deleted,
-			nonNil(notFinal), jsonText(nonNil(readAgain))); err != nil {
-			return err
-		}
-		if err := s.finishRunTx(ctx, tx, a.RunID); err != nil {
-			return err
-		}
-		done, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		if err != nil {
-			return err
-		}
-		if done.State != rivertype.JobStateCompleted {
-			return fmt.Errorf("%w (its state is %s)", errTakenOver, done.State)
-		}
-		return nil
-	})
-	return lres, err
+	v := s.variant(a, nil)
+	v.InlineWait = 0 // the second reads of disagreeing weeks wait as a run's do
+	out, err := s.runner.TransformLoad(ctx, a.RunID, *cp, cr.client, dir, cr.run.Full, cr.replace, v, commit)
+	s.metrics.throttleWait.Add(out.ThrottleWait.Seconds())
+	return out.Result, err
 }
 
 // removeStaged removes the staged files of a client that is over (loaded, failed or
@@ -328,9 +298,6 @@ func (s *Service) planClient(ctx context.Context, a ClientRunArgs, cr *clientRun
 		o.AsOf, _ = time.Parse(time.DateOnly, cr.run.AsOf)
 	}
 	p, err := s.runner.PlanClients(ctx, []records.Client{cr.client}, o)
-	if errors.Is(err, pipeline.ErrUsage) {
-		return nil, river.JobCancel(err) // an as-of after the account's today: asking again will not help
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -407,23 +374,6 @@ func (s *Service) markRunFinished(ctx context.Context, runID string) {
 	s.inTx(ctx, "finish run "+runID, func(ctx context.Context, tx pgx.Tx) error { return s.finishRunTx(ctx, tx, runID) })
 }
 
-// permanent reports whether asking Meta again cannot help: a refused token or permission, a
-// request Meta calls invalid, malformed data.
-func permanent(err error) bool {
-	var re *extract.RowError
-	if errors.As(err, &re) {
-		return true
-	}
-	switch extract.ClassOf(err) {
-	case extract.ClassAuth:
-		return true
-	case extract.ClassFatal:
-		var ge *extract.GraphError
-		return errors.As(err, &ge)
-	}
-	return false
-}
-
 // jsonText is v as JSON text.
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
@@ -445,16 +395,16 @@ type progressWriter struct {
 	s         *Service
 	a         ClientRunArgs
 	mu        sync.Mutex
-	kinds     map[records.Kind]extract.Progress
+	kinds     map[records.Kind]pipeline.Progress
 	written   time.Time
 	throttled time.Time // the ThrottledSince last written (zero: none, or not yet written)
 }
 
 func newProgressWriter(s *Service, a ClientRunArgs) *progressWriter {
-	return &progressWriter{s: s, a: a, kinds: map[records.Kind]extract.Progress{}}
+	return &progressWriter{s: s, a: a, kinds: map[records.Kind]pipeline.Progress{}}
 }
 
-func (p *progressWriter) report(pr extract.Progress) {
+func (p *progressWriter) report(pr pipeline.Progress) {
 	p.mu.Lock()
 	p.kinds[pr.Kind] = pr
 	due := time.Since(p.written) >= time.Second
@@ -482,10 +432,10 @@ func (p *progressWriter) flush(ctx context.Context) {
 	for _, k := range records.Kinds {
 		pr := p.kinds[k]
 		switch pr.State {
-		case extract.StateDone:
+		case pipeline.ProgressDone:
 			done++
 			sum += 100
-		case extract.StateReading:
+		case pipeline.ProgressReading:
 			sum += 100
 		default:
 			sum += pr.Percent

@@ -14,9 +14,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
-	"github.com/metapipe/metapipe/store"
+	"github.com/metapipe/metapipe/pipeline"
 )
 
 // Metrics are a service process's Prometheus metrics (prometheus/client_golang), in a
@@ -71,7 +70,7 @@ func newMetrics() *Metrics {
 			Help: "Client job attempts this process worked, by outcome: loaded, snoozed, retried, failed, interrupted, stopped."},
 			[]string{"outcome"}),
 	}
-	for _, k := range []extract.CallKind{extract.CallSubmit, extract.CallPoll, extract.CallResults, extract.CallSync, extract.CallAccount} {
+	for _, k := range pipeline.CallKinds {
 		m.graphRequests.WithLabelValues(string(k), "ok") // present at 0 before the first request
 	}
 	for _, o := range []string{"inserted", "updated", "unchanged", "kept"} {
@@ -98,16 +97,13 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // graphAnswer counts one Graph API attempt (extract.Client.OnAnswer).
-func (m *Metrics) graphAnswer(kind extract.CallKind, err error) {
-	class := "ok"
-	if err != nil {
-		class = strings.ReplaceAll(extract.ClassOf(err).String(), " ", "_")
-	}
+func (m *Metrics) graphAnswer(kind pipeline.CallKind, err error) {
+	class := strings.ReplaceAll(pipeline.ErrorClass(err), " ", "_")
 	m.graphRequests.WithLabelValues(string(kind), class).Inc()
 }
 
 // loaded counts a load's rows.
-func (m *Metrics) loaded(r store.Result) {
+func (m *Metrics) loaded(r pipeline.LoadResult) {
 	m.rows.WithLabelValues("inserted").Add(float64(r.Inserted))
 	m.rows.WithLabelValues("updated").Add(float64(r.Updated))
 	m.rows.WithLabelValues("unchanged").Add(float64(r.Unchanged))
@@ -116,13 +112,13 @@ func (m *Metrics) loaded(r store.Result) {
 
 func (m *Metrics) attempt(outcome string) { m.attempts.WithLabelValues(outcome).Inc() }
 
-// observedRuns is an extract.ReportRunStore that times the report runs it sees end.
+// observedRuns is an pipeline.ReportRunStore that times the report runs it sees end.
 type observedRuns struct {
-	extract.ReportRunStore
+	pipeline.ReportRunStore
 	m *Metrics
 }
 
-func (o observedRuns) Save(ctx context.Context, kind records.Kind, e extract.ReportRunEntry) error {
+func (o observedRuns) Save(ctx context.Context, kind records.Kind, e pipeline.ReportRunEntry) error {
 	err := o.ReportRunStore.Save(ctx, kind, e)
 	switch e.Status {
 	case "completed", "failed", "stuck", "expired":

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/metapipe/metapipe/store"
+	"github.com/metapipe/metapipe/pipeline"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 )
@@ -15,19 +15,19 @@ import (
 // holding the lock "migrate river" of metapipe_locks (MigrateRiverWith, default options). log
 // may be nil. It returns how many of River's migrations it applied (0: the schema was current).
 func MigrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {
-	return MigrateRiverWith(ctx, pool, store.MigrateOptions{Log: log})
+	return MigrateRiverWith(ctx, pool, pipeline.MigrateOptions{Log: log})
 }
 
 // MigrateRiverWith is MigrateRiver waiting for another migration as store.MigrateWith does: a
 // lease row, not a session advisory lock (rivermigrate takes none of its own), so nothing is
 // left on a pooled connection; a *store.WaitError names the holder after o.Wait.
-func MigrateRiverWith(ctx context.Context, pool *pgxpool.Pool, o store.MigrateOptions) (int, error) {
+func MigrateRiverWith(ctx context.Context, pool *pgxpool.Pool, o pipeline.MigrateOptions) (int, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var applied int
-	err := store.WithMigrationLock(ctx, pool, "migrate river", o, func(ctx context.Context) error {
+	err := pipeline.WithMigrationLock(ctx, pool, "migrate river", o, func(ctx context.Context) error {
 		m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)}) // ours say what it applied
 		if err != nil {
 			return err
@@ -51,7 +51,7 @@ func MigrateRiverWith(ctx context.Context, pool *pgxpool.Pool, o store.MigrateOp
 // checkSchemas says, clearly, when metapipe's schema is older than this binary's (a binary
 // rolled out before metapipe migrate) or River's was never applied.
 func checkSchemas(ctx context.Context, pool *pgxpool.Pool) error {
-	current, latest, err := store.SchemaVersion(ctx, pool)
+	current, latest, err := pipeline.SchemaVersion(ctx, pool)
 	if err != nil {
 		return err
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/backoff"
+	"github.com/metapipe/metapipe/pipeline"
 )
 
 // NotifyConfig says where the service tells people what went wrong, and when. Every event is
@@ -270,9 +270,8 @@ var graphCode = regexp.MustCompile(`graph api error (\d+)(?:/(\d+))?`)
 // refusedToken says whether err (or its text, msg) is Meta refusing the token or a
 // permission (extract.ClassAuth: 190, 102, 10, 200-299).
 func refusedToken(err error, msg string) bool {
-	var ge *extract.GraphError
-	if errors.As(err, &ge) {
-		return ge.Class() == extract.ClassAuth
+	if err != nil && pipeline.RefusedToken(err) {
+		return true
 	}
 	m := graphCode.FindStringSubmatch(msg)
 	if m == nil {
@@ -280,7 +279,7 @@ func refusedToken(err error, msg string) bool {
 	}
 	code, _ := strconv.Atoi(m[1])
 	sub, _ := strconv.Atoi(m[2])
-	return (&extract.GraphError{Code: code, Subcode: sub}).Class() == extract.ClassAuth
+	return pipeline.RefusedCode(code, sub)
 }
 
 // clientFailedTx records the events of a client that failed for good in a run: Meta refused

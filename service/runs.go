@@ -87,7 +87,7 @@ func (s *Service) Enqueue(ctx context.Context, req RunRequest) (string, error) {
 		if errors.As(err, &ce) {
 			return "", ce
 		}
-		return "", fmt.Errorf("%w: queue run: %w", pipeline.ErrCannotStart, err)
+		return "", &StartError{What: "queue run", Err: err}
 	}
 	s.log.Info("run queued", "run", runID, "clients", len(ids), "as_of", nominal.Format(time.DateOnly), "source", req.Source)
 	return runID, nil

@@ -44,8 +44,8 @@ type Service struct {
 const reconcileEvery = 30 * time.Second
 
 // Open connects to the database and builds the River client. The schema (metapipe's and
-// River's) must be migrated: otherwise ErrCannotStart says so. Errors map to exit codes as
-// pipeline's do.
+// River's) must be migrated: otherwise a *StartError says so; a Config that cannot work is a
+// *ConfigError; the pipeline's errors are returned as they are.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -63,7 +63,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	metrics.reg.MustRegister(&dbCollector{s: s})
 	if err := checkSchemas(ctx, s.pool); err != nil {
 		runner.Close()
-		return nil, fmt.Errorf("%w: %w", pipeline.ErrCannotStart, err)
+		return nil, &StartError{What: "check the schemas", Err: err}
 	}
 	rc := &river.Config{
 		ID:                   cfg.ID,
@@ -74,38 +74,49 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		// RescueAfter. As long as it may be: an attempt that reads many result pages needs it.
 		JobTimeout: cfg.RescueAfter,
 	}
-	if cfg.Concurrency > 0 {
-		if notifyWorks(ctx, s.pool) {
-			s.log.Info("River listens for new jobs (LISTEN/NOTIFY reaches this process)")
-		} else {
-			// River's own advice for PgBouncer in transaction mode: its poll-only mode.
-			rc.PollOnly = true
-			s.log.Info("River polls for new jobs every second (poll-only mode): LISTEN/NOTIFY does not reach this process, " +
-				"as through a pooler in transaction mode (Supabase's port 6543, Neon's -pooler host)")
-		}
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &clientWorker{s: s})
-		river.AddWorker(workers, &dailyWorker{s: s})
-		river.AddWorker(workers, &notifyWorker{s: s})
-		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}, notifyQueue: {MaxWorkers: 2}}
-		if cfg.Schedule != "" {
-			sched, err := cron.ParseStandard(cfg.Schedule)
-			if err != nil {
-				runner.Close()
-				return nil, fmt.Errorf("%w: --schedule %q: %w", pipeline.ErrUsage, cfg.Schedule, err)
-			}
-			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
-				return DailyRunArgs{Date: time.Now().UTC().Format(time.DateOnly)}, nil
-			}, &river.PeriodicJobOpts{ID: "metapipe_daily_run"})}
-		}
+	if err := s.addWorkers(ctx, rc); err != nil {
+		runner.Close()
+		return nil, err
 	}
 	s.river, err = river.NewClient(riverpgxv5.New(s.pool), rc)
 	if err != nil {
 		runner.Close()
-		return nil, fmt.Errorf("%w: river: %w", pipeline.ErrUsage, err)
+		return nil, &ConfigError{Setting: "river", Err: err}
 	}
 	return s, nil
+}
+
+// addWorkers makes rc work jobs when the process's Concurrency is not 0: the clients' jobs,
+// the daily run (Schedule), the notifications; River listens for new jobs, or polls where
+// LISTEN/NOTIFY does not reach the process.
+func (s *Service) addWorkers(ctx context.Context, rc *river.Config) error {
+	if s.cfg.Concurrency == 0 {
+		return nil
+	}
+	if notifyWorks(ctx, s.pool) {
+		s.log.Info("River listens for new jobs (LISTEN/NOTIFY reaches this process)")
+	} else {
+		// River's own advice for PgBouncer in transaction mode: its poll-only mode.
+		rc.PollOnly = true
+		s.log.Info("River polls for new jobs every second (poll-only mode): LISTEN/NOTIFY does not reach this process, " +
+			"as through a pooler in transaction mode (Supabase's port 6543, Neon's -pooler host)")
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &clientWorker{s: s})
+	river.AddWorker(workers, &dailyWorker{s: s})
+	river.AddWorker(workers, &notifyWorker{s: s})
+	rc.Workers = workers
+	rc.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: s.cfg.Concurrency}, notifyQueue: {MaxWorkers: 2}}
+	if s.cfg.Schedule != "" {
+		sched, err := cron.ParseStandard(s.cfg.Schedule)
+		if err != nil {
+			return &ConfigError{Setting: fmt.Sprintf("--schedule %q", s.cfg.Schedule), Err: err}
+		}
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+			return DailyRunArgs{Date: time.Now().UTC().Format(time.DateOnly)}, nil
+		}, &river.PeriodicJobOpts{ID: "metapipe_daily_run"})}
+	}
+	return nil
 }
 
 // notifyWorks reports whether a notification sent on one connection of the pool reaches a
@@ -144,7 +155,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return nil
 	}
 	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("%w: start the workers: %w", pipeline.ErrCannotStart, err)
+		return &StartError{What: "start the workers", Err: err}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopReconcile, s.reconciled = cancel, make(chan struct{})

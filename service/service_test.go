@@ -408,8 +408,8 @@ func TestServiceRefusesAnOldSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("the service opened on an old schema")
 	}
-	if !errors.Is(err, pipeline.ErrCannotStart) || !strings.Contains(err.Error(), "run metapipe migrate") {
-		t.Errorf("%v, want ErrCannotStart saying to run metapipe migrate", err)
+	if se := (*service.StartError)(nil); !errors.As(err, &se) || !strings.Contains(err.Error(), "run metapipe migrate") {
+		t.Errorf("%v, want a *service.StartError saying to run metapipe migrate", err)
 	}
 }
 

@@ -9,12 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/pipeline"
 )
 
 // dbReportRuns keeps one client's report runs of one run in service_report_runs: an
-// extract.ReportRunStore that every worker sees.
+// pipeline.ReportRunStore that every worker sees.
 type dbReportRuns struct {
 	pool     *pgxpool.Pool
 	runID    string
@@ -29,13 +29,13 @@ VALUES ($1, $2, $3, $4, $5, $6, now())
 ON CONFLICT (run_id, client_id, kind, since, until) DO UPDATE SET entry = EXCLUDED.entry, updated_at = now()`
 )
 
-func (d *dbReportRuns) Load(ctx context.Context, kind records.Kind) ([]extract.ReportRunEntry, error) {
+func (d *dbReportRuns) Load(ctx context.Context, kind records.Kind) ([]pipeline.ReportRunEntry, error) {
 	rows, err := d.pool.Query(ctx, selectReportRuns, d.runID, d.clientID, string(kind))
 	if err != nil {
 		return nil, fmt.Errorf("read report runs: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (extract.ReportRunEntry, error) {
-		var e extract.ReportRunEntry
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (pipeline.ReportRunEntry, error) {
+		var e pipeline.ReportRunEntry
 		var b []byte
 		if err := row.Scan(&b); err != nil {
 			return e, err
@@ -44,7 +44,7 @@ func (d *dbReportRuns) Load(ctx context.Context, kind records.Kind) ([]extract.R
 	})
 }
 
-func (d *dbReportRuns) Save(ctx context.Context, kind records.Kind, e extract.ReportRunEntry) error {
+func (d *dbReportRuns) Save(ctx context.Context, kind records.Kind, e pipeline.ReportRunEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func (d *dbReportRuns) Save(ctx context.Context, kind records.Kind, e extract.Re
 	return nil
 }
 
-// fleetThrottle keeps the ad accounts' holds in ad_account_throttle: an extract.FleetThrottle
+// fleetThrottle keeps the ad accounts' holds in ad_account_throttle: an pipeline.FleetThrottle
 // every worker shares. Times are the database's, so the machines' clocks need not agree.
 type fleetThrottle struct{ pool *pgxpool.Pool }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/jackc/pgerrcode"
@@ -59,10 +61,10 @@ func configError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		what := "a file it names"
-		switch {
-		case strings.Contains(err.Error(), "CA file"):
+		switch fileParam(err, pe.Path) {
+		case "sslrootcert":
 			what = "the sslrootcert file (the CA certificate; or PGSSLROOTCERT)"
-		case strings.Contains(err.Error(), "cert"):
+		case "sslcert", "sslkey":
 			what = "the sslcert/sslkey file (the client certificate; or PGSSLCERT, PGSSLKEY)"
 		}
 		reason := fmt.Sprintf("cannot read %s %s: %v", what, pe.Path, pe.Err)
@@ -80,6 +82,41 @@ func configError(err error) error {
 		msg = "not a valid PostgreSQL URL or key=value string"
 	}
 	return &ConfigError{Reason: msg + " (see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)", Err: err}
+}
+
+// fileParam is the connection parameter (sslrootcert, sslcert, sslkey) whose value is path,
+// in the connection string pgx could not use (*pgconn.ParseConfigError's) or in the variable
+// libpq reads it from (PGSSLROOTCERT, PGSSLCERT, PGSSLKEY); "" when none is.
+func fileParam(err error, path string) string {
+	var pce *pgconn.ParseConfigError
+	var given map[string]string
+	if errors.As(err, &pce) {
+		given = connParams(pce.ConnString)
+	}
+	for _, p := range []string{"sslrootcert", "sslcert", "sslkey"} {
+		if v, ok := given[p]; ok && v == path || !ok && os.Getenv("PG"+strings.ToUpper(p)) == path {
+			return p
+		}
+	}
+	return ""
+}
+
+// connParams reads the parameters of a connection string, a URL (postgres://…?k=v) or
+// key=value pairs, best effort: only to say which one names a file.
+func connParams(s string) map[string]string {
+	out := map[string]string{}
+	if u, err := url.Parse(s); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		for k, v := range u.Query() {
+			out[k] = v[len(v)-1]
+		}
+		return out
+	}
+	for _, f := range strings.Fields(s) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			out[k] = strings.Trim(v, "'")
+		}
+	}
+	return out
 }
 
 // ConnectError is a failure to open a session: what went wrong, said so that the setting to
@@ -138,6 +175,8 @@ func DescribeConnectError(cfg *pgconn.Config, err error) error {
 		ce.Kind = "certificate"
 		ce.Reason = fmt.Sprintf("the server's certificate is not trusted: %v; set sslrootcert=<the provider's CA file>", verify.Err)
 	case strings.Contains(err.Error(), "server refused TLS connection"):
+		// The one text read: pgconn answers a server's "no TLS" with errors.New, no type or
+		// sentinel to test (pgconn.go, startTLS).
 		ce.Kind = "tls"
 		ce.Reason = "the server does not accept TLS: use sslmode=prefer or disable for this server, or enable ssl on it"
 	case errors.As(err, &pgErr):

@@ -11,6 +11,7 @@ import (
 	_ "time/tzdata" // the ad accounts' time zones, whatever the machine has installed
 
 	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/service"
 )
 
 // Exit codes (docs/DESIGN.md, "Exit codes"; the README lists them too).
@@ -41,9 +42,9 @@ func exitCode(err error) int {
 		return exitNotFinished
 	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.Is(err, pipeline.ErrUsage):
+	case errors.Is(err, pipeline.ErrUsage), errors.As(err, new(*service.ConfigError)):
 		return exitUsage
-	case errors.Is(err, pipeline.ErrCannotStart):
+	case errors.Is(err, pipeline.ErrCannotStart), errors.As(err, new(*service.StartError)):
 		return exitCannotStart
 	default:
 		return exitSomeFailed
