@@ -110,13 +110,7 @@ func (r *Runner) ExtractClient(ctx context.Context, cp ClientPlan, c records.Cli
 		x.InlineWait, x.Throttle.MaxInline = v.InlineWait, v.InlineWait
 	}
 	x.Throttle.Fleet = v.Fleet
-	req := r.clientExtractRequest(cp, c, dir)
-	req.Runs = v.Runs
-	progress := v.OnProgress
-	if progress == nil {
-		progress = func(Progress) {}
-	}
-	res := x.Extract(ctx, req, progress)
+	res := r.extractOne(ctx, x, cp, c, dir, v)
 	out := ExtractOutcome{Wait: res.Wait, ThrottleWait: res.Stats.ThrottleWait}
 	switch {
 	case ctx.Err() != nil:
@@ -125,6 +119,27 @@ func (r *Runner) ExtractClient(ctx context.Context, cp ClientPlan, c records.Cli
 		return out, res.Err
 	}
 	return out, nil
+}
+
+// extractOne is the one extraction of a planned client, for a run's extract stage (x shared
+// by the run's clients) and for the service's job (ExtractClient): a client whose ad account
+// id is malformed, or could not be read when planned, fails without a request; otherwise x
+// extracts cp's range into dir, its report runs saved in v.Runs (nil: beside the staged
+// files), its progress told to v.OnProgress.
+func (r *Runner) extractOne(ctx context.Context, x *extract.Extractor, cp ClientPlan, c records.Client, dir records.RunDir, v ClientVariant) extract.ClientResult {
+	if err := ValidateAccount(c); err != nil || cp.Error != "" {
+		if err == nil {
+			err = errors.New(cp.Error) // its ad account could not be read when planned
+		}
+		return extract.ClientResult{ClientID: cp.ID, Err: err, Started: time.Now(), Ended: time.Now()}
+	}
+	req := r.clientExtractRequest(cp, c, dir)
+	req.Runs = v.Runs
+	progress := v.OnProgress
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	return x.Extract(ctx, req, progress)
 }
 
 // transformInput is the transform of the planned clients cps, staged in dir.

@@ -105,26 +105,17 @@ func (r *Runner) extractClient(ctx context.Context, x *extract.Extractor, dir re
 		l.Clients[cp.ID].Extract = ExtractRecord{Status: StatusRunning, Started: time.Now().UTC()}
 	})
 	r.rep.ClientStarted(cp.ID, cp.Name)
-	var res extract.ClientResult
-	if err := ValidateAccount(c); err != nil || cp.Error != "" {
-		if err == nil {
-			err = errors.New(cp.Error) // its ad account could not be read when planned
+	var throttled atomic.Int64 // the ThrottledSince last written to the ledger, in Unix nanoseconds
+	res := r.extractOne(ctx, x, cp, c, dir, ClientVariant{OnProgress: func(p extract.Progress) {
+		r.rep.KindProgress(cp.ID, p)
+		var since int64
+		if !p.ThrottledSince.IsZero() {
+			since = p.ThrottledSince.UnixNano()
 		}
-		res = extract.ClientResult{ClientID: cp.ID, Err: err, Started: time.Now(), Ended: time.Now()}
-	} else {
-		req := r.clientExtractRequest(cp, c, dir)
-		var throttled atomic.Int64 // the ThrottledSince last written to the ledger, in Unix nanoseconds
-		res = x.Extract(ctx, req, func(p extract.Progress) {
-			r.rep.KindProgress(cp.ID, p)
-			var since int64
-			if !p.ThrottledSince.IsZero() {
-				since = p.ThrottledSince.UnixNano()
-			}
-			if throttled.Swap(since) != since {
-				lf.update(func(l *Ledger) { l.Clients[cp.ID].Extract.ThrottledSince = p.ThrottledSince.UTC() })
-			}
-		})
-	}
+		if throttled.Swap(since) != since {
+			lf.update(func(l *Ledger) { l.Clients[cp.ID].Extract.ThrottledSince = p.ThrottledSince.UTC() })
+		}
+	}})
 	r.rep.ClientDone(cp.ID, res.Err)
 	lf.update(func(l *Ledger) {
 		rec := &l.Clients[cp.ID].Extract
