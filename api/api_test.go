@@ -8,7 +8,9 @@ import (
 	"maps"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/metapipe/metapipe/api"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
@@ -201,6 +205,45 @@ func TestBadRequestsNameTheField(t *testing.T) {
 	_ = e.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM service_runs), (SELECT count(*) FROM river_job)`).Scan(&runs, &jobs)
 	if runs != 0 || jobs != 0 {
 		t.Errorf("bad requests queued %d runs and %d jobs", runs, jobs)
+	}
+}
+
+// The API's answers to each typed error, word for word: the texts are the API's own, built
+// from the errors' fields (service.FieldErrorOf, decodeObject), so a reworded CLI message or a
+// new encoding/json text cannot change them unseen.
+func TestTypedErrorTexts(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 2})
+	base := e.serve(t, e.open(t, "api", 0))
+	now := time.Now()
+	y, m, d := now.In(time.FixedZone("UTC+14", 14*3600)).Date()
+	latest := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	oldest := latest.AddDate(0, -37, 0).Format(time.DateOnly)
+	future := now.UTC().AddDate(0, 0, 3).Format(time.DateOnly)
+	for _, tc := range []struct {
+		name, body, field, error string
+	}{
+		{"as-of after today", `{"as_of": "` + future + `"}`, "as_of",
+			"as_of: " + future + " is in the future: today is " + latest.Format(time.DateOnly) + " at the latest (in UTC+14)"},
+		{"as-of too old", `{"as_of": "0001-01-01"}`, "as_of",
+			"as_of: 0001-01-01 is more than 37 months ago: Meta keeps Insights from " + oldest + " on (error 3018)"},
+		{"unknown client", `{"clients": ["Nobody"]}`, "clients", `clients: unknown client "Nobody"`},
+		{"unknown body field", `{"weeks": 4, "shard": "0/2"}`, "shard", "unknown field shard (clients, as_of, weeks, full)"},
+		{"a field in other case", `{"AS_OF": "2026-01-04"}`, "AS_OF", "unknown field AS_OF (clients, as_of, weeks, full)"},
+		{"not an object", `[1]`, "", "want a JSON object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := post(t, base, tc.body)
+			if a.status != http.StatusBadRequest {
+				t.Fatalf("%d %s, want 400", a.status, a.body)
+			}
+			want := map[string]any{"error": tc.error}
+			if tc.field != "" {
+				want["field"] = tc.field
+			}
+			if got := a.json(t); !reflect.DeepEqual(got, want) {
+				t.Errorf("got %v\nwant %v", got, want)
+			}
+		})
 	}
 }
 
@@ -516,6 +559,69 @@ func TestLoginCookie(t *testing.T) {
 		if a := form(apiToken, next); a.header.Get("Location") != "/runs" {
 			t.Errorf("next %q: redirected to %q, want /runs", next, a.header.Get("Location"))
 		}
+	}
+}
+
+// Sign-out: the pages show the button once signed in; POST /logout expires the cookie and
+// sends the browser to the sign-in form, after which the pages ask for the token again. A
+// cross-site POST (another site's form) is refused and keeps the cookie. Without an API token
+// there is nothing to sign out of: no button.
+func TestSignOut(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 1})
+	svc := e.open(t, "api", 0)
+	base := e.serve(t, svc)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.PostForm(base+"/login", url.Values{"token": {apiToken}, "next": {"/runs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if a := call(t, browser, "GET", base+"/runs", "", ""); a.status != http.StatusOK || !strings.Contains(string(a.body), `action="/logout"`) {
+		t.Fatalf("/runs signed in: %d, want 200 with the sign-out form:\n%.400s", a.status, a.body)
+	}
+	logout := func(site string) answer {
+		req, _ := http.NewRequest("POST", base+"/logout", nil)
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		res, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		return answer{status: res.StatusCode, header: res.Header}
+	}
+	if a := logout("cross-site"); a.status != http.StatusForbidden || len(a.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("a cross-site sign-out: %d, cookies %v; want 403 and the cookie kept", a.status, a.header.Values("Set-Cookie"))
+	}
+	if a := call(t, browser, "GET", base+"/runs", "", ""); a.status != http.StatusOK {
+		t.Fatalf("after a refused cross-site sign-out /runs: %d, want 200 (still signed in)", a.status)
+	}
+	a := logout("same-origin")
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/login?signed_out=1" {
+		t.Fatalf("sign out: %d to %q", a.status, a.header.Get("Location"))
+	}
+	if c := a.header.Get("Set-Cookie"); !strings.HasPrefix(c, "metapipe_token=;") || !strings.Contains(c, "Max-Age=0") {
+		t.Errorf("sign out sets %q, want the cookie emptied with Max-Age=0", c)
+	}
+	if a := call(t, browser, "GET", base+"/runs", "", ""); a.status != http.StatusSeeOther || a.header.Get("Location") != "/login?next=/runs" {
+		t.Errorf("/runs after signing out: %d to %q, want the sign-in form", a.status, a.header.Get("Location"))
+	}
+	if a := call(t, browser, "GET", base+"/login?signed_out=1", "", ""); !strings.Contains(string(a.body), "Signed out") {
+		t.Errorf("the sign-in form after signing out does not say so:\n%.400s", a.body)
+	}
+
+	// No token, nothing to sign out of.
+	open, err := api.New(svc, api.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(open)
+	t.Cleanup(hs.Close)
+	if a := call(t, http.DefaultClient, "GET", hs.URL+"/runs", "", ""); a.status != http.StatusOK || strings.Contains(string(a.body), "/logout") {
+		t.Errorf("/runs without a token: %d; it should show no sign-out form", a.status)
 	}
 }
 

@@ -252,3 +252,22 @@ func TestRunPageInABrowser(t *testing.T) {
 		t.Errorf("River's API without the cookie: %q %v, want 401", b, err)
 	}
 }
+
+// The sign-out button in a real headless Chromium: signed in, the browser clicks it, lands on
+// the sign-in form that says it signed out, and the runs' page asks for the token again.
+func TestSignOutInABrowser(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 1})
+	ctx := newBrowser(t)
+	base := e.serve(t, e.open(t, "api", 0))
+	do(t, ctx, chromedp.Navigate(base+"/runs"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), apiToken), chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.ID("runs")))
+	do(t, ctx, chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("signed-out")))
+	if loc, _ := eval[string](t, ctx, `location.pathname + location.search`); loc != "/login?signed_out=1" {
+		t.Errorf("after signing out the browser is at %s, want /login?signed_out=1", loc)
+	}
+	do(t, ctx, chromedp.Navigate(base+"/runs"), chromedp.WaitVisible(chromedp.ID("token")))
+	if loc, _ := eval[string](t, ctx, `location.pathname`); loc != "/login" {
+		t.Errorf("/runs after signing out shows %s, want the sign-in form", loc)
+	}
+}
