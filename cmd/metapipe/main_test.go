@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/graphsim"
@@ -74,6 +75,22 @@ func (w *world) cmd(env []string, args ...string) *exec.Cmd {
 func (w *world) run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	return runCmd(t, w.cmd(env, args...))
+}
+
+// textMap runs a query of two text columns and returns its rows as a map from the first to
+// the second; a failed query fails the test.
+func (w *world) textMap(t *testing.T, query string, args ...any) map[string]string {
+	t.Helper()
+	rows, err := w.pool.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	var k, v string
+	if _, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error { out[k] = v; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // runCmd runs c to its end and returns its exit code and output; a failure to start it fails

@@ -340,20 +340,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 			c := exec.Command(binary, append([]string{"--stage-dir", w.stage, "--log-format", format}, args...)...)
 			c.Env = append(os.Environ(), "META_GRAPH_URL="+w.url)
 			c.Env = append(c.Env, env...)
-			var so, se bytes.Buffer
-			c.Stdout, c.Stderr = &so, &se
-			err := c.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
+			res := runCmd(t, c)
 			if args[0] == "--verbose" {
 				runs++
-				if code != 1 || !strings.Contains(se.String(), "190") {
-					t.Errorf("run (%s): exit %d, want 1 with the echo client failed on 190:\n%s", format, code, se.String())
+				if res.code != 1 || !strings.Contains(res.stderr, "190") {
+					t.Errorf("run (%s): exit %d, want 1 with the echo client failed on 190:\n%s", format, res.code, res.stderr)
 				}
 			}
-			out.WriteString(so.String() + se.String())
+			out.WriteString(res.stdout + res.stderr)
 		}
 	}
 	if !strings.Contains(out.String(), "[redacted]") {

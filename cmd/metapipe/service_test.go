@@ -67,22 +67,9 @@ func (w *world) fetchedBy(t *testing.T, job int64) []string {
 // reportRunIDs are the report runs saved for the run: client, kind and range → Meta's id.
 func (w *world) reportRunIDs(t *testing.T, run string) map[string]string {
 	t.Helper()
-	rows, err := w.pool.Query(context.Background(), `
+	return w.textMap(t, `
 SELECT client_id::text || ' ' || kind || ' ' || since || '..' || until, entry->>'report_run_id'
 FROM service_report_runs WHERE run_id = $1`, run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var k, id string
-		if err := rows.Scan(&k, &id); err != nil {
-			t.Fatal(err)
-		}
-		out[k] = id
-	}
-	return out
 }
 
 // The issue's test of the service: PostgreSQL, the simulator with 15-second report runs, serve,
