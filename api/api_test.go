@@ -61,14 +61,9 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var args []string
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		args = append(args, s)
-	}
-	if rows.Err() != nil || len(args) != 2 {
-		t.Fatalf("jobs: %v %v, want 2", args, rows.Err())
+	args, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(args) != 2 {
+		t.Fatalf("jobs: %v %v, want 2", args, err)
 	}
 	for _, s := range args {
 		var a map[string]string
@@ -681,12 +676,13 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 			t.Errorf("client %s: %s, want %s", c.Name, c.State, want)
 		}
 	}
-	var loaded []string
-	rows, _ := e.pool.Query(ctx, `SELECT DISTINCT client_id::text FROM campaign_summaries`)
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		loaded = append(loaded, s)
+	rows, err := e.pool.Query(ctx, `SELECT DISTINCT client_id::text FROM campaign_summaries`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(loaded) != 1 || loaded[0] != e.clients[2] {
 		t.Errorf("clients loaded: %v, want only %s", loaded, e.clients[2])
