@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/metapipe/metapipe/graphsim"
@@ -416,14 +417,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tables []string
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		tables = append(tables, s)
-	}
-	if len(tables) < 4 {
-		t.Fatalf("tables: %v", tables)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 4 {
+		t.Fatalf("tables: %v %v", tables, err)
 	}
 	for _, tbl := range tables {
 		var dump string
