@@ -440,6 +440,100 @@ func TestRunRowCounts(t *testing.T) {
 	checkPageRows(t, base, older)
 }
 
+// While Meta's throttling holds a client, GET /v1/runs/{id} says since when (throttled_since)
+// and the run's page says "throttled by Meta since …"; once the throttling lifts and the client
+// is done, throttled_since is null, and the weeks whose campaign sums disagreed even read again
+// are in not_final, what was read again in read_again (the campaigns of each such week, once,
+// not agreeing), on the page too; the other client has none of it.
+func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 2})
+	accts := e.sim.Accounts()
+	base := e.serve(t, e.open(t, "worker", 2))
+	// A first run caches the ad accounts: the second reads them from the cache, and is
+	// throttled in its extraction (throttled at the ad account read, a client is planning).
+	a := post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6}`, lastSunday.Format(time.DateOnly)))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	if r := waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute); r.State != "done" {
+		t.Fatalf("first run %+v", r)
+	}
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
+	a = post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6, "full": true}`, lastSunday.Format(time.DateOnly)))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	id := a.json(t)["run_id"].(string)
+
+	// Throttled: the API and the page say since when.
+	var since time.Time
+	for deadline := time.Now().Add(time.Minute); since.IsZero(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no throttled_since within a minute: %s", get(t, base, "/v1/runs/"+id).body)
+		}
+		for _, c := range runView(t, base, id).Clients {
+			if c.ClientID == e.clients[1] && c.ThrottledSince != nil {
+				since = *c.ThrottledSince
+			} else if c.ThrottledSince != nil {
+				t.Errorf("client %s, not throttled, has throttled_since %v", c.Name, c.ThrottledSince)
+			}
+		}
+	}
+	raw := clientJSON(t, base, id, e.clients[1])
+	if s, _ := raw["throttled_since"].(string); s == "" || raw["state"] == "done" {
+		t.Errorf("throttled client: %v, want a throttled_since and not done", raw)
+	}
+	if time.Since(since) < 0 || time.Since(since) > time.Hour {
+		t.Errorf("throttled since %v, not during the run", since)
+	}
+	page := runPage(t, base, id)
+	if cell := clientRow(page, e.clients[1]); !strings.Contains(cell, `data-k="throttled">throttled by Meta since `+since.UTC().Format("2006-01-02 15:04:05 UTC")) {
+		t.Errorf("the page's row of the throttled client does not say since when:\n%s", cell)
+	}
+
+	// The throttling lifts; the campaign report lacks a campaign in every week.
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
+	r := waitRun(t, base, id, 2*time.Minute)
+	if r.State != "done" {
+		t.Fatalf("run %+v", r)
+	}
+	for _, c := range r.Clients {
+		raw := clientJSON(t, base, id, c.ClientID)
+		if raw["throttled_since"] != nil {
+			t.Errorf("%s done, throttled_since %v; want null", c.Name, raw["throttled_since"])
+		}
+		nf, _ := raw["not_final"].([]any)
+		again, _ := raw["read_again"].([]any)
+		if c.ClientID == e.clients[0] {
+			if nf == nil || again == nil || len(nf) != 0 || len(again) != 0 {
+				t.Errorf("%s agreed: not_final %v, read_again %v; want [] and []", c.Name, raw["not_final"], raw["read_again"])
+			}
+			continue
+		}
+		if len(nf) == 0 || len(again) != len(nf) {
+			t.Fatalf("%s: not_final %v, read_again %v; want the disagreeing weeks, each read again once", c.Name, nf, again)
+		}
+		for i, x := range again {
+			rr := x.(map[string]any)
+			if rr["kind"] != "campaigns" || rr["week"] != nf[i] || rr["agrees"] != false || rr["requests"].(float64) < 1 {
+				t.Errorf("read again %v; want the campaigns of %v, not agreeing", rr, nf[i])
+			}
+		}
+		row := clientRow(runPage(t, base, id), c.ClientID)
+		if !strings.Contains(row, `data-k="not-final">`) || strings.Contains(row, `data-k="throttled"`) {
+			t.Errorf("the page's row of %s does not list the weeks not final, or still says throttled:\n%s", c.Name, row)
+		}
+		for _, w := range nf {
+			if !strings.Contains(row, `<span class="mono">`+w.(string)+`</span>`) {
+				t.Errorf("the page's row of %s does not name week %s:\n%s", c.Name, w, row)
+			}
+		}
+	}
+	if row := clientRow(runPage(t, base, id), e.clients[0]); strings.Contains(row, `data-k="not-final"`) || strings.Contains(row, `data-k="throttled"`) {
+		t.Errorf("the agreeing client's row: %s", row)
+	}
+}
+
 // checkPageRows reads the run's page (signed in) and checks its counts of rows, the run's and
 // each client's, against the API's.
 func checkPageRows(t *testing.T, base string, r service.RunView) {
