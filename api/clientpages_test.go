@@ -211,13 +211,8 @@ func TestClientActions(t *testing.T) {
 		len(would.Would.Replaces) != 1 || would.Would.Replaces[0].AsOf != later.Format(time.DateOnly) || would.Would.Weeks != 1 {
 		t.Errorf("refetch without confirm: %d %s, want 400 naming the one week it replaces (as of %s)", ans.status, ans.body, later.Format(time.DateOnly))
 	}
-	req, _ := http.NewRequest("POST", base+"/v1/clients/"+target+"/run", strings.NewReader(`{"confirm": true}`))
-	req.Header.Set("Authorization", bearer)
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
-		t.Errorf("a cross-site action: %v %v, want 403", res, err)
-	} else {
-		res.Body.Close()
+	if code := crossSitePost(t, base+"/v1/clients/"+target+"/run", `{"confirm": true}`); code != http.StatusForbidden {
+		t.Errorf("a cross-site action: %d, want 403", code)
 	}
 	if runs() != before {
 		t.Fatalf("an unconfirmed or cross-site action queued a run")

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,24 @@ func post(t *testing.T, base, body string) answer {
 func get(t *testing.T, base, path string) answer {
 	t.Helper()
 	return call(t, noRedirect, http.MethodGet, base+path, bearer, "")
+}
+
+// crossSitePost sends a POST with the token as another site's page would (Sec-Fetch-Site:
+// cross-site) and returns the answer's status.
+func crossSitePost(t *testing.T, url, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // runView reads GET /v1/runs/{id}.
