@@ -8,7 +8,9 @@ import (
 	"maps"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/metapipe/metapipe/api"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
@@ -57,14 +61,9 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var args []string
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		args = append(args, s)
-	}
-	if rows.Err() != nil || len(args) != 2 {
-		t.Fatalf("jobs: %v %v, want 2", args, rows.Err())
+	args, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(args) != 2 {
+		t.Fatalf("jobs: %v %v, want 2", args, err)
 	}
 	for _, s := range args {
 		var a map[string]string
@@ -201,6 +200,45 @@ func TestBadRequestsNameTheField(t *testing.T) {
 	_ = e.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM service_runs), (SELECT count(*) FROM river_job)`).Scan(&runs, &jobs)
 	if runs != 0 || jobs != 0 {
 		t.Errorf("bad requests queued %d runs and %d jobs", runs, jobs)
+	}
+}
+
+// The API's answers to each typed error, word for word: the texts are the API's own, built
+// from the errors' fields (service.FieldErrorOf, decodeObject), so a reworded CLI message or a
+// new encoding/json text cannot change them unseen.
+func TestTypedErrorTexts(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 2})
+	base := e.serve(t, e.open(t, "api", 0))
+	now := time.Now()
+	y, m, d := now.In(time.FixedZone("UTC+14", 14*3600)).Date()
+	latest := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	oldest := latest.AddDate(0, -37, 0).Format(time.DateOnly)
+	future := now.UTC().AddDate(0, 0, 3).Format(time.DateOnly)
+	for _, tc := range []struct {
+		name, body, field, error string
+	}{
+		{"as-of after today", `{"as_of": "` + future + `"}`, "as_of",
+			"as_of: " + future + " is in the future: today is " + latest.Format(time.DateOnly) + " at the latest (in UTC+14)"},
+		{"as-of too old", `{"as_of": "0001-01-01"}`, "as_of",
+			"as_of: 0001-01-01 is more than 37 months ago: Meta keeps Insights from " + oldest + " on (error 3018)"},
+		{"unknown client", `{"clients": ["Nobody"]}`, "clients", `clients: unknown client "Nobody"`},
+		{"unknown body field", `{"weeks": 4, "shard": "0/2"}`, "shard", "unknown field shard (clients, as_of, weeks, full)"},
+		{"a field in other case", `{"AS_OF": "2026-01-04"}`, "AS_OF", "unknown field AS_OF (clients, as_of, weeks, full)"},
+		{"not an object", `[1]`, "", "want a JSON object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := post(t, base, tc.body)
+			if a.status != http.StatusBadRequest {
+				t.Fatalf("%d %s, want 400", a.status, a.body)
+			}
+			want := map[string]any{"error": tc.error}
+			if tc.field != "" {
+				want["field"] = tc.field
+			}
+			if got := a.json(t); !reflect.DeepEqual(got, want) {
+				t.Errorf("got %v\nwant %v", got, want)
+			}
+		})
 	}
 }
 
@@ -402,6 +440,100 @@ func TestRunRowCounts(t *testing.T) {
 	checkPageRows(t, base, older)
 }
 
+// While Meta's throttling holds a client, GET /v1/runs/{id} says since when (throttled_since)
+// and the run's page says "throttled by Meta since …"; once the throttling lifts and the client
+// is done, throttled_since is null, and the weeks whose campaign sums disagreed even read again
+// are in not_final, what was read again in read_again (the campaigns of each such week, once,
+// not agreeing), on the page too; the other client has none of it.
+func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 2})
+	accts := e.sim.Accounts()
+	base := e.serve(t, e.open(t, "worker", 2))
+	// A first run caches the ad accounts: the second reads them from the cache, and is
+	// throttled in its extraction (throttled at the ad account read, a client is planning).
+	a := post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6}`, lastSunday.Format(time.DateOnly)))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	if r := waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute); r.State != "done" {
+		t.Fatalf("first run %+v", r)
+	}
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
+	a = post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6, "full": true}`, lastSunday.Format(time.DateOnly)))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	id := a.json(t)["run_id"].(string)
+
+	// Throttled: the API and the page say since when.
+	var since time.Time
+	for deadline := time.Now().Add(time.Minute); since.IsZero(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no throttled_since within a minute: %s", get(t, base, "/v1/runs/"+id).body)
+		}
+		for _, c := range runView(t, base, id).Clients {
+			if c.ClientID == e.clients[1] && c.ThrottledSince != nil {
+				since = *c.ThrottledSince
+			} else if c.ThrottledSince != nil {
+				t.Errorf("client %s, not throttled, has throttled_since %v", c.Name, c.ThrottledSince)
+			}
+		}
+	}
+	raw := clientJSON(t, base, id, e.clients[1])
+	if s, _ := raw["throttled_since"].(string); s == "" || raw["state"] == "done" {
+		t.Errorf("throttled client: %v, want a throttled_since and not done", raw)
+	}
+	if time.Since(since) < 0 || time.Since(since) > time.Hour {
+		t.Errorf("throttled since %v, not during the run", since)
+	}
+	page := runPage(t, base, id)
+	if cell := clientRow(page, e.clients[1]); !strings.Contains(cell, `data-k="throttled">throttled by Meta since `+since.UTC().Format("2006-01-02 15:04:05 UTC")) {
+		t.Errorf("the page's row of the throttled client does not say since when:\n%s", cell)
+	}
+
+	// The throttling lifts; the campaign report lacks a campaign in every week.
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
+	r := waitRun(t, base, id, 2*time.Minute)
+	if r.State != "done" {
+		t.Fatalf("run %+v", r)
+	}
+	for _, c := range r.Clients {
+		raw := clientJSON(t, base, id, c.ClientID)
+		if raw["throttled_since"] != nil {
+			t.Errorf("%s done, throttled_since %v; want null", c.Name, raw["throttled_since"])
+		}
+		nf, _ := raw["not_final"].([]any)
+		again, _ := raw["read_again"].([]any)
+		if c.ClientID == e.clients[0] {
+			if nf == nil || again == nil || len(nf) != 0 || len(again) != 0 {
+				t.Errorf("%s agreed: not_final %v, read_again %v; want [] and []", c.Name, raw["not_final"], raw["read_again"])
+			}
+			continue
+		}
+		if len(nf) == 0 || len(again) != len(nf) {
+			t.Fatalf("%s: not_final %v, read_again %v; want the disagreeing weeks, each read again once", c.Name, nf, again)
+		}
+		for i, x := range again {
+			rr := x.(map[string]any)
+			if rr["kind"] != "campaigns" || rr["week"] != nf[i] || rr["agrees"] != false || rr["requests"].(float64) < 1 {
+				t.Errorf("read again %v; want the campaigns of %v, not agreeing", rr, nf[i])
+			}
+		}
+		row := clientRow(runPage(t, base, id), c.ClientID)
+		if !strings.Contains(row, `data-k="not-final">`) || strings.Contains(row, `data-k="throttled"`) {
+			t.Errorf("the page's row of %s does not list the weeks not final, or still says throttled:\n%s", c.Name, row)
+		}
+		for _, w := range nf {
+			if !strings.Contains(row, `<span class="mono">`+w.(string)+`</span>`) {
+				t.Errorf("the page's row of %s does not name week %s:\n%s", c.Name, w, row)
+			}
+		}
+	}
+	if row := clientRow(runPage(t, base, id), e.clients[0]); strings.Contains(row, `data-k="not-final"`) || strings.Contains(row, `data-k="throttled"`) {
+		t.Errorf("the agreeing client's row: %s", row)
+	}
+}
+
 // checkPageRows reads the run's page (signed in) and checks its counts of rows, the run's and
 // each client's, against the API's.
 func checkPageRows(t *testing.T, base string, r service.RunView) {
@@ -519,6 +651,69 @@ func TestLoginCookie(t *testing.T) {
 	}
 }
 
+// Sign-out: the pages show the button once signed in; POST /logout expires the cookie and
+// sends the browser to the sign-in form, after which the pages ask for the token again. A
+// cross-site POST (another site's form) is refused and keeps the cookie. Without an API token
+// there is nothing to sign out of: no button.
+func TestSignOut(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 1})
+	svc := e.open(t, "api", 0)
+	base := e.serve(t, svc)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.PostForm(base+"/login", url.Values{"token": {apiToken}, "next": {"/runs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if a := call(t, browser, "GET", base+"/runs", "", ""); a.status != http.StatusOK || !strings.Contains(string(a.body), `action="/logout"`) {
+		t.Fatalf("/runs signed in: %d, want 200 with the sign-out form:\n%.400s", a.status, a.body)
+	}
+	logout := func(site string) answer {
+		req, _ := http.NewRequest("POST", base+"/logout", nil)
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		res, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		return answer{status: res.StatusCode, header: res.Header}
+	}
+	if a := logout("cross-site"); a.status != http.StatusForbidden || len(a.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("a cross-site sign-out: %d, cookies %v; want 403 and the cookie kept", a.status, a.header.Values("Set-Cookie"))
+	}
+	if a := call(t, browser, "GET", base+"/runs", "", ""); a.status != http.StatusOK {
+		t.Fatalf("after a refused cross-site sign-out /runs: %d, want 200 (still signed in)", a.status)
+	}
+	a := logout("same-origin")
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/login?signed_out=1" {
+		t.Fatalf("sign out: %d to %q", a.status, a.header.Get("Location"))
+	}
+	if c := a.header.Get("Set-Cookie"); !strings.HasPrefix(c, "metapipe_token=;") || !strings.Contains(c, "Max-Age=0") {
+		t.Errorf("sign out sets %q, want the cookie emptied with Max-Age=0", c)
+	}
+	if a := call(t, browser, "GET", base+"/runs", "", ""); a.status != http.StatusSeeOther || a.header.Get("Location") != "/login?next=/runs" {
+		t.Errorf("/runs after signing out: %d to %q, want the sign-in form", a.status, a.header.Get("Location"))
+	}
+	if a := call(t, browser, "GET", base+"/login?signed_out=1", "", ""); !strings.Contains(string(a.body), "Signed out") {
+		t.Errorf("the sign-in form after signing out does not say so:\n%.400s", a.body)
+	}
+
+	// No token, nothing to sign out of.
+	open, err := api.New(svc, api.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(open)
+	t.Cleanup(hs.Close)
+	if a := call(t, http.DefaultClient, "GET", hs.URL+"/runs", "", ""); a.status != http.StatusOK || strings.Contains(string(a.body), "/logout") {
+		t.Errorf("/runs without a token: %d; it should show no sign-out form", a.status)
+	}
+}
+
 // Jobs cancelled in River's UI (its API, behind the token), one while a worker holds it and
 // one while it waits on Meta, end their clients interrupted with nothing loaded; the other
 // client is loaded; the run ends interrupted, and it no longer stands in the way of the same
@@ -575,12 +770,13 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 			t.Errorf("client %s: %s, want %s", c.Name, c.State, want)
 		}
 	}
-	var loaded []string
-	rows, _ := e.pool.Query(ctx, `SELECT DISTINCT client_id::text FROM campaign_summaries`)
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		loaded = append(loaded, s)
+	rows, err := e.pool.Query(ctx, `SELECT DISTINCT client_id::text FROM campaign_summaries`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(loaded) != 1 || loaded[0] != e.clients[2] {
 		t.Errorf("clients loaded: %v, want only %s", loaded, e.clients[2])

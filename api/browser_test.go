@@ -242,3 +242,87 @@ func TestRunPageInABrowser(t *testing.T) {
 		t.Errorf("River's API without the cookie: %q %v, want 401", b, err)
 	}
 }
+
+// The same in a real headless Chromium: the run's page, left open, says "throttled by Meta
+// since …" on the throttled client's line while Meta holds it, and, updating itself in place
+// once the throttling lifts, the weeks not final on the same line, and no longer the throttling.
+func TestThrottlingAndDisagreeingWeeksInABrowser(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 2})
+	ctx := newBrowser(t)
+	accts := e.sim.Accounts()
+	base := e.serve(t, e.open(t, "worker", 2))
+	a := post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6}`, lastSunday.Format(time.DateOnly)))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute) // caches the ad accounts
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
+	a = post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6, "full": true}`, lastSunday.Format(time.DateOnly)))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	id := a.json(t)["run_id"].(string)
+	do(t, ctx, chromedp.Navigate(base+"/runs/"+id), chromedp.WaitVisible(chromedp.ID("token")))
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), apiToken), chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.ID("clients")))
+	line := func(k string) string {
+		s, err := eval[string](t, ctx, `(document.querySelector('tr[data-client="`+e.clients[1]+`"] [data-k="`+k+`"]') || {}).innerText || ''`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the page never showed %s", what)
+			}
+		}
+	}
+	origin, _ := eval[float64](t, ctx, `performance.timeOrigin`)
+	waitFor("the throttling", func() bool { return strings.HasPrefix(line("throttled"), "throttled by Meta since ") })
+	var c service.ClientView
+	for _, x := range runView(t, base, id).Clients {
+		if x.ClientID == e.clients[1] {
+			c = x
+		}
+	}
+	if c.ThrottledSince == nil || line("throttled") != "throttled by Meta since "+c.ThrottledSince.UTC().Format("2006-01-02 15:04:05 UTC") {
+		t.Errorf("the page says %q, the API %v", line("throttled"), c.ThrottledSince)
+	}
+	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
+	waitFor("the weeks not final", func() bool { return line("not-final") != "" })
+	r := waitRun(t, base, id, time.Minute)
+	for _, x := range r.Clients {
+		if x.ClientID == e.clients[1] {
+			c = x
+		}
+	}
+	waitFor("the line of the done client", func() bool { return line("state") == "done" })
+	if got, want := line("not-final"), "not final, sums disagree with the account's even read again: "+strings.Join(c.NotFinal, " "); got != want || line("throttled") != "" {
+		t.Errorf("the page says %q (throttled %q), want %q and no throttling", got, line("throttled"), want)
+	}
+	if o, _ := eval[float64](t, ctx, `performance.timeOrigin`); o != origin {
+		t.Errorf("the page was reloaded: it should update in place")
+	}
+}
+
+// The sign-out button in a real headless Chromium: signed in, the browser clicks it, lands on
+// the sign-in form that says it signed out, and the runs' page asks for the token again.
+func TestSignOutInABrowser(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 1})
+	ctx := newBrowser(t)
+	base := e.serve(t, e.open(t, "api", 0))
+	do(t, ctx, chromedp.Navigate(base+"/runs"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), apiToken), chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.ID("runs")))
+	do(t, ctx, chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("signed-out")))
+	if loc, _ := eval[string](t, ctx, `location.pathname + location.search`); loc != "/login?signed_out=1" {
+		t.Errorf("after signing out the browser is at %s, want /login?signed_out=1", loc)
+	}
+	do(t, ctx, chromedp.Navigate(base+"/runs"), chromedp.WaitVisible(chromedp.ID("token")))
+	if loc, _ := eval[string](t, ctx, `location.pathname`); loc != "/login" {
+		t.Errorf("/runs after signing out shows %s, want the sign-in form", loc)
+	}
+}

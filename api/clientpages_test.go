@@ -155,3 +155,134 @@ func TestClientPagesInABrowser(t *testing.T) {
 		shot(t, browser, dir, tc.shot)
 	}
 }
+
+// The clients' actions from the page, in a headless Chromium, and from the API, with the table
+// checked after each: a re-fetch of a week whose stored figures are as of a later date
+// replaces them (before, the load kept them: "kept: 1"), the page saying first what it
+// replaces; a backfill of a client never run loads its weeks; run now queues the client alone.
+// Without confirmation nothing is queued; a cross-site request is refused.
+func TestClientActions(t *testing.T) {
+	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
+	ctx := context.Background()
+	base := e.serve(t, e.open(t, "worker-1", 3))
+	runs := func() int {
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a := post(t, base, fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 8}`, e.clients[0], e.clients[1], lastSunday.Format(time.DateOnly)))
+	if r := waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute); r.State != "done" {
+		t.Fatalf("first run %s", r.State)
+	}
+
+	// A week of client 0 stored with wrong figures as of a later date than the re-fetch's.
+	target := e.clients[0]
+	week := lastSunday.AddDate(0, 0, -13) // the Monday two weeks before the last
+	weekEnd := week.AddDate(0, 0, 6)
+	var spend float64
+	if err := e.pool.QueryRow(ctx, `SELECT total_spend::float8 FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`, target, week).Scan(&spend); err != nil {
+		t.Fatal(err)
+	}
+	later := lastSunday.AddDate(0, 0, 3)
+	if _, err := e.pool.Exec(ctx, `UPDATE campaign_summaries SET total_spend = 1.23, content_hash = 'stale', as_of = $3 WHERE client_id = $1 AND summary_date = $2`,
+		target, week, later); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(id string, d time.Time) (float64, string) {
+		var s float64
+		var asOf string
+		if err := e.pool.QueryRow(ctx, `SELECT total_spend::float8, as_of::text FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`, id, d).Scan(&s, &asOf); err != nil {
+			t.Fatal(err)
+		}
+		return s, asOf
+	}
+
+	// The API without confirmation says what it would replace and queues nothing.
+	before := runs()
+	body := fmt.Sprintf(`{"from": %q, "to": %q}`, week.Format(time.DateOnly), weekEnd.Format(time.DateOnly))
+	ans := call(t, noRedirect, "POST", base+"/v1/clients/"+target+"/refetch", bearer, body)
+	var would struct {
+		Field string         `json:"field"`
+		Would service.Action `json:"would"`
+	}
+	if err := json.Unmarshal(ans.body, &would); err != nil || ans.status != http.StatusBadRequest || would.Field != "confirm" ||
+		len(would.Would.Replaces) != 1 || would.Would.Replaces[0].AsOf != later.Format(time.DateOnly) || would.Would.Weeks != 1 {
+		t.Errorf("refetch without confirm: %d %s, want 400 naming the one week it replaces (as of %s)", ans.status, ans.body, later.Format(time.DateOnly))
+	}
+	if code := crossSitePost(t, base+"/v1/clients/"+target+"/run", `{"confirm": true}`); code != http.StatusForbidden {
+		t.Errorf("a cross-site action: %d, want 403", code)
+	}
+	if runs() != before {
+		t.Fatalf("an unconfirmed or cross-site action queued a run")
+	}
+
+	// From the page: the re-fetch, confirmed on the page that lists what it replaces.
+	browser := newBrowser(t)
+	dir := screenshots(t)
+	do(t, browser, chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), apiToken), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.ID("runs")))
+	do(t, browser, chromedp.Navigate(base+"/clients/"+target), chromedp.WaitVisible(chromedp.ID("refetch")))
+	if _, err := eval[bool](t, browser, fmt.Sprintf(`(document.querySelector('#refetch-from').value = %q, document.querySelector('#refetch-to').value = %q, true)`,
+		week.Format(time.DateOnly), weekEnd.Format(time.DateOnly))); err != nil {
+		t.Fatal(err)
+	}
+	do(t, browser, chromedp.Click(chromedp.ID("refetch")), chromedp.WaitVisible(chromedp.ID("confirm")))
+	what, _ := eval[string](t, browser, `document.querySelector('#confirm-what').innerText`)
+	if !strings.Contains(what, "replace the stored figures") || !strings.Contains(what, week.Format(time.DateOnly)) || !strings.Contains(what, later.Format(time.DateOnly)) {
+		t.Errorf("the confirmation does not say what it replaces:\n%s", what)
+	}
+	shot(t, browser, dir, "client-refetch-confirm.png")
+	if runs() != before {
+		t.Fatalf("the confirmation page queued a run")
+	}
+	do(t, browser, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.ID("run-state")))
+	loc, _ := eval[string](t, browser, `location.pathname`)
+	r := waitRun(t, base, strings.TrimPrefix(loc, "/runs/"), 2*time.Minute)
+	if r.State != "done" || r.Source != "page" || len(r.Clients) != 1 || r.Clients[0].ClientID != target || r.Weeks != 1 || !r.Full {
+		t.Errorf("the re-fetch's run: %+v", r)
+	}
+	if s, asOf := stored(target, week); s != spend || asOf != weekEnd.Format(time.DateOnly) {
+		t.Errorf("after the re-fetch the week has spend %.2f as of %s, want Meta's %.2f as of %s (replaced)", s, asOf, spend, weekEnd.Format(time.DateOnly))
+	}
+
+	// From the page: backfill the client never run, 6 weeks.
+	fresh := e.clients[2]
+	do(t, browser, chromedp.Navigate(base+"/clients/"+fresh), chromedp.WaitVisible(chromedp.ID("backfill")))
+	if _, err := eval[bool](t, browser, `(document.querySelector('#backfill-weeks').value = '6', true)`); err != nil {
+		t.Fatal(err)
+	}
+	do(t, browser, chromedp.Click(chromedp.ID("backfill")), chromedp.WaitVisible(chromedp.ID("confirm")))
+	do(t, browser, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.ID("run-state")))
+	loc, _ = eval[string](t, browser, `location.pathname`)
+	r = waitRun(t, base, strings.TrimPrefix(loc, "/runs/"), 2*time.Minute)
+	var weeks int
+	var covered string
+	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM campaign_summaries WHERE client_id = $1), covered_from::text FROM client_sync_state WHERE client_id = $1`,
+		fresh).Scan(&weeks, &covered); err != nil {
+		t.Fatal(err)
+	}
+	if r.State != "done" || r.Weeks != 6 || weeks == 0 || weeks > 6 || len(r.Clients) != 1 {
+		t.Errorf("backfill: run %+v, %d weeks stored (covered from %s), want 1..6", r, weeks, covered)
+	}
+
+	// From the page: run now, then the API's run now, the same endpoint, as JSON.
+	do(t, browser, chromedp.Navigate(base+"/clients/"+e.clients[1]), chromedp.WaitVisible(chromedp.ID("run-now")))
+	do(t, browser, chromedp.Click(chromedp.ID("run-now")), chromedp.WaitVisible(chromedp.ID("confirm")))
+	do(t, browser, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.ID("run-state")))
+	loc, _ = eval[string](t, browser, `location.pathname`)
+	if r := waitRun(t, base, strings.TrimPrefix(loc, "/runs/"), 2*time.Minute); r.State != "done" || len(r.Clients) != 1 || r.Clients[0].ClientID != e.clients[1] {
+		t.Errorf("run now from the page: %+v", r)
+	}
+	ans = call(t, noRedirect, "POST", base+"/v1/clients/"+e.clients[1]+"/run", bearer, `{"confirm": true}`)
+	if ans.status != http.StatusAccepted {
+		t.Fatalf("run now from the API: %d %s", ans.status, ans.body)
+	}
+	if r := waitRun(t, base, ans.json(t)["run_id"].(string), 2*time.Minute); r.State != "done" || r.Source != "api" {
+		t.Errorf("run now from the API: %+v", r)
+	}
+	if s, _ := stored(target, week); s != spend {
+		t.Errorf("the re-fetched week changed since: %.2f", s)
+	}
+}

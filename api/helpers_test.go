@@ -3,9 +3,14 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +142,24 @@ func get(t *testing.T, base, path string) answer {
 	return call(t, noRedirect, http.MethodGet, base+path, bearer, "")
 }
 
+// crossSitePost sends a POST with the token as another site's page would (Sec-Fetch-Site:
+// cross-site) and returns the answer's status.
+func crossSitePost(t *testing.T, url, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
 // runView reads GET /v1/runs/{id}.
 func runView(t *testing.T, base, id string) service.RunView {
 	t.Helper()
@@ -165,4 +188,44 @@ func waitRun(t *testing.T, base, id string, within time.Duration) service.RunVie
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// clientJSON is one client of GET /v1/runs/{id} as raw JSON.
+func clientJSON(t *testing.T, base, id, clientID string) map[string]any {
+	t.Helper()
+	var raw struct {
+		Clients []map[string]any `json:"clients"`
+	}
+	if err := json.Unmarshal(get(t, base, "/v1/runs/"+id).body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range raw.Clients {
+		if c["client_id"] == clientID {
+			return c
+		}
+	}
+	t.Fatalf("run %s has no client %s", id, clientID)
+	return nil
+}
+
+// runPage is the run's page, signed in with the token.
+func runPage(t *testing.T, base, id string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	res, err := browser.PostForm(base+"/login", url.Values{"token": {apiToken}, "next": {"/runs/" + id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("the run's page: %d %s", res.StatusCode, body)
+	}
+	return string(body)
+}
+
+// clientRow is a client's row of the run's page.
+func clientRow(page, clientID string) string {
+	return regexp.MustCompile(`(?s)<tr data-client="` + clientID + `">.*?</tr>`).FindString(page)
 }

@@ -100,6 +100,20 @@ func verdict(ok bool, v float64) string {
 	return "**missed**"
 }
 
+// tableHead writes a Markdown table's header row and its separator, one cell per column (""
+// for an empty one), through p.
+func tableHead(p func(string, ...any), cols ...string) {
+	row := "|"
+	for _, c := range cols {
+		if c != "" {
+			row += " " + c
+		}
+		row += " |"
+	}
+	p("%s", row)
+	p("|%s", strings.Repeat("---|", len(cols)))
+}
+
 func cpuModel() string {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	for _, l := range strings.Split(string(b), "\n") {
@@ -148,6 +162,7 @@ func TestReport(t *testing.T) {
 	}
 	var md strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&md, format+"\n", a...) }
+	head := func(cols ...string) { tableHead(p, cols...) }
 
 	p("# Benchmarks")
 	p("")
@@ -196,8 +211,7 @@ func TestReport(t *testing.T) {
 		"Monday after the last final Sunday (`weeks` below); the old loop and its fix fetch the same weeks. *report runs only* is " +
 		"metapipe with `--sync-weeks 0`.")
 	p("")
-	p("| clients | weeks | old loop s | parallel-sync fix s | metapipe s | metapipe ÷ old loop | metapipe ÷ fix | metapipe extract s | lower bound s | extract ÷ bound | wall ÷ bound | report runs only s |")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	head("clients", "weeks", "old loop s", "parallel-sync fix s", "metapipe s", "metapipe ÷ old loop", "metapipe ÷ fix", "metapipe extract s", "lower bound s", "extract ÷ bound", "wall ÷ bound", "report runs only s")
 	type dailyRow struct{ old, fix, bound float64 }
 	daily := map[int]dailyRow{}
 	for _, n := range []int{20, 100} {
@@ -217,8 +231,7 @@ func TestReport(t *testing.T) {
 	p("")
 	p("At ÷1 the old loop is not run (three clients would take about nine minutes); the fix and metapipe are.")
 	p("")
-	p("| scale | clients | old loop s | parallel-sync fix s | metapipe s | metapipe ÷ old loop | metapipe ÷ fix | metapipe extract s | lower bound s | extract ÷ bound | wall ÷ bound | clients at once: peak / average |")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	head("scale", "clients", "old loop s", "parallel-sync fix s", "metapipe s", "metapipe ÷ old loop", "metapipe ÷ fix", "metapipe extract s", "lower bound s", "extract ÷ bound", "wall ÷ bound", "clients at once: peak / average")
 	type firstRow struct{ old, fix, bound float64 }
 	first := map[string]firstRow{}
 	firstCases := []struct{ scale, n int }{{20, 20}, {20, 100}, {1, 3}}
@@ -244,8 +257,7 @@ func TestReport(t *testing.T) {
 		"share of the run's length; *today's schedule* is what the polls before issue 13 (the first after 2 s, then doubling the " +
 		"wait up to 30 s, scaled alike) would have cost for the same runs, computed from their durations.")
 	p("")
-	p("| run | report runs | 1 poll | 2 | 3 | 4 | 5 | 6 or more | most | seen late: median / max | polls | today's schedule: polls |")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	head("run", "report runs", "1 poll", "2", "3", "4", "5", "6 or more", "most", "seen late: median / max", "polls", "today's schedule: polls")
 	type pollRun struct{ label, name string }
 	pollRuns := []pollRun{{"first run ÷20, 20 clients", "FirstRun/scale=20/clients=20/metapipe"},
 		{"first run ÷20, 100 clients", "FirstRun/scale=20/clients=100/metapipe"},
@@ -275,8 +287,7 @@ func TestReport(t *testing.T) {
 		"computed: for the first run its report runs, pages and account reads with today's polls (above); for the daily run " +
 		"the report-runs-only run's, with today's polls.")
 	p("")
-	p("| run | side | account | sync | submit | poll | results | total | per client |")
-	p("|---|---|---|---|---|---|---|---|---|")
+	head("run", "side", "account", "sync", "submit", "poll", "results", "total", "per client")
 	reqRow := func(run, side, name string) {
 		var cells []string
 		for _, k := range []string{graphsim.KindAccount, graphsim.KindSync, graphsim.KindSubmit, graphsim.KindPoll, graphsim.KindResults} {
@@ -330,8 +341,7 @@ func TestReport(t *testing.T) {
 		"figure, measured before any change of issue 13 with the c8 command (commit f1e382c): %.1f ms of CPU per client-year at "+
 		"1,000 client-years, peak RSS %.0f MB.", resLatency, resJobDuration, TodayCPUPerClientYear, TodayPeakRSS1000)
 	p("")
-	p("| client-years | command | CPU s (user + system) | CPU ms per client-year | ÷ today's figure | peak RSS MB | wall s | transform s | transform rows/s | clients at once: peak / average |")
-	p("|---|---|---|---|---|---|---|---|---|---|")
+	head("client-years", "command", "CPU s (user + system)", "CPU ms per client-year", "÷ today's figure", "peak RSS MB", "wall s", "transform s", "transform rows/s", "clients at once: peak / average")
 	for _, c := range []struct {
 		n     int
 		flags string
@@ -349,8 +359,7 @@ func TestReport(t *testing.T) {
 	// Load.
 	p("## Load: 5,400 and 54,000 summary rows, campaign_data of 5-50 KB (store/bench_test.go)")
 	p("")
-	p("| rows | network | ours rows/s | ours MB/s | per-row upserts rows/s | plain COPY (unlogged) rows/s | ours ÷ COPY | ours ÷ per-row | first load s | unchanged rerun s | first ÷ rerun |")
-	p("|---|---|---|---|---|---|---|---|---|---|---|")
+	head("rows", "network", "ours rows/s", "ours MB/s", "per-row upserts rows/s", "plain COPY (unlogged) rows/s", "ours ÷ COPY", "ours ÷ per-row", "first load s", "unchanged rerun s", "first ÷ rerun")
 	type lr struct{ copyRatio, rowRatio, rerun float64 }
 	loads := map[string]lr{}
 	for _, n := range []int{5400, 54000} {
@@ -381,8 +390,7 @@ func TestReport(t *testing.T) {
 	p("BenchmarkTransform (transform/bench_test.go, 200 synthetic client-years, 53 weeks, 52 raw rows per summary row, " +
 		"both paths on the same staged files in one run):")
 	p("")
-	p("| data | path | summary rows/s | raw rows/s | CPU s per op (user + system, every goroutine) | raw rows per CPU s |")
-	p("|---|---|---|---|---|---|")
+	head("data", "path", "summary rows/s", "raw rows/s", "CPU s per op (user + system, every goroutine)", "raw rows per CPU s")
 	for _, bench := range []struct{ name, label string }{{"Transform", "synthetic"}, {"TransformSimulated", "simulator, 200 accounts"}} {
 		for _, path := range []struct{ name, label string }{
 			{"rows", "rows: parquet-go row reconstruction, shopspring decimals (before issue 13)"},
@@ -408,8 +416,7 @@ func TestReport(t *testing.T) {
 	// Targets.
 	p("## Targets of issue 13")
 	p("")
-	p("| target | figure | verdict |")
-	p("|---|---|---|")
+	head("target", "figure", "verdict")
 	for _, n := range []int{20, 100} {
 		d := daily[n]
 		p("| daily run, %d clients: ≥ 20× faster than the old loop | %s | %s |", n, ratio(d.old, 1), verdict(d.old >= 20, d.old))
@@ -432,8 +439,7 @@ func TestReport(t *testing.T) {
 	p("")
 	p("### Targets of issue 5 that these benchmarks still measure")
 	p("")
-	p("| target | figure | verdict |")
-	p("|---|---|---|")
+	head("target", "figure", "verdict")
 	for _, k := range []string{"5400local", "54000local", "5400proxy10ms", "54000proxy10ms"} {
 		v := loads[k]
 		p("| load ≥ 0.9× plain COPY (%s) | %s | %s |", k, fs(v.copyRatio, 2)+"×", verdict(v.copyRatio >= 0.9, v.copyRatio))
@@ -488,6 +494,7 @@ func replaceSection(md, section string) string {
 func serviceSection(r results, cmds string) string {
 	var md strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&md, format+"\n", a...) }
+	head := func(cols ...string) { tableHead(p, cols...) }
 	p("%s", serviceBegin)
 	p("## The service: POST /v1/runs and workers (issue 12)")
 	p("")
@@ -503,8 +510,7 @@ func serviceSection(r results, cmds string) string {
 		"every request queues a run (each caller posts other clients or another as-of date; the benchmark checks afterwards that every job was queued). "+
 		"A whole-fleet run inserts %s River jobs and %s rows of its own in its one transaction.", thousands(postFleet), thousands(postFleet), thousands(postFleet))
 	p("")
-	p("| run of | concurrent callers | requests | p50 ms | p99 ms | max ms | requests/s | jobs queued/s |")
-	p("|---|---|---|---|---|---|---|---|")
+	head("run of", "concurrent callers", "requests", "p50 ms", "p99 ms", "max ms", "requests/s", "jobs queued/s")
 	for _, size := range []int{1, postFleet} {
 		for _, callers := range []int{1, postCallers} {
 			n := fmt.Sprintf("PostRuns/clients=%d/callers=%d", size, callers)
@@ -525,8 +531,7 @@ func serviceSection(r results, cmds string) string {
 		"`metapipe run --concurrency %d` does the same work in one process without the queue, for reference.",
 		thousands(serviceN), thousands(serviceN), Weeks, serviceConc, Latency, Jitter, JobDuration, serviceConc)
 	p("")
-	p("| | wall s | Graph API requests | report runs per client | polls | River fetches | snoozes | attempts retried | rows |")
-	p("|---|---|---|---|---|---|---|---|---|")
+	head("", "wall s", "Graph API requests", "report runs per client", "polls", "River fetches", "snoozes", "attempts retried", "rows")
 	ref := fmt.Sprintf("Workers/clients=%d/run", serviceN)
 	p("| `metapipe run --concurrency %d` (reference) | %s | %s | %s | %s | | | | %s |", serviceConc, fs(r.get(ref, "wall_s"), 1),
 		fs(r.get(ref, "requests"), 0), fs(r.get(ref, "runs/client"), 2), fs(r.get(ref, "polls"), 0), fs(r.get(ref, "rows"), 0))

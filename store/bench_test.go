@@ -142,36 +142,27 @@ func benchCases(b *testing.B, db *benchDB, pool *pgxpool.Pool, data benchData, r
 		b.ReportMetric(sec, "s/op")
 	}
 
+	truncate := func(b *testing.B) { db.exec(b, `TRUNCATE campaign_summaries`) }
+
 	b.Run("load-empty", func(b *testing.B) {
-		var elapsed time.Duration
-		for b.Loop() {
-			b.StopTimer()
-			db.exec(b, `TRUNCATE campaign_summaries`)
-			b.StartTimer()
-			start := time.Now()
-			res, err := Load(ctx, pool, req)
-			elapsed += time.Since(start)
-			if err != nil || res.Inserted != int64(data.rows) {
+		elapsed := timedLoop(b, truncate, func() {
+			if res, err := Load(ctx, pool, req); err != nil || res.Inserted != int64(data.rows) {
 				b.Fatalf("Load: %+v %v", res, err)
 			}
-		}
+		})
 		report(b, elapsed, data.rows, data.jsonBytes)
 	})
 
 	b.Run("load-unchanged", func(b *testing.B) {
-		db.exec(b, `TRUNCATE campaign_summaries`)
+		truncate(b)
 		if _, err := Load(ctx, pool, req); err != nil {
 			b.Fatal(err)
 		}
-		var elapsed time.Duration
-		for b.Loop() {
-			start := time.Now()
-			res, err := Load(ctx, pool, req)
-			elapsed += time.Since(start)
-			if err != nil || res.Unchanged != int64(data.rows) {
+		elapsed := timedLoop(b, nil, func() {
+			if res, err := Load(ctx, pool, req); err != nil || res.Unchanged != int64(data.rows) {
 				b.Fatalf("Load: %+v %v", res, err)
 			}
-		}
+		})
 		report(b, elapsed, data.rows, data.jsonBytes)
 	})
 
@@ -182,35 +173,39 @@ func benchCases(b *testing.B, db *benchDB, pool *pgxpool.Pool, data benchData, r
 		name = "per-row-upsert-first1000"
 	}
 	b.Run(name, func(b *testing.B) {
-		var elapsed time.Duration
 		var jsonBytes int64
-		for b.Loop() {
-			b.StopTimer()
-			db.exec(b, `TRUNCATE campaign_summaries`)
-			b.StartTimer()
-			start := time.Now()
-			jsonBytes = perRowUpserts(b, pool, data, limit)
-			elapsed += time.Since(start)
-		}
+		elapsed := timedLoop(b, truncate, func() { jsonBytes = perRowUpserts(b, pool, data, limit) })
 		report(b, elapsed, limit, jsonBytes)
 	})
 
 	b.Run("copy-unlogged", func(b *testing.B) {
-		var elapsed time.Duration
-		for b.Loop() {
-			b.StopTimer()
+		elapsed := timedLoop(b, func(b *testing.B) {
 			db.exec(b, `DROP TABLE IF EXISTS ceiling`)
 			db.exec(b, `CREATE UNLOGGED TABLE ceiling AS SELECT `+strings.Join(stagingColumns, ", ")+` FROM campaign_summaries WITH NO DATA`)
-			b.StartTimer()
-			start := time.Now()
-			n := plainCopy(b, pool, data)
-			elapsed += time.Since(start)
-			if n != int64(data.rows) {
+		}, func() {
+			if n := plainCopy(b, pool, data); n != int64(data.rows) {
 				b.Fatalf("copied %d rows", n)
 			}
-		}
+		})
 		report(b, elapsed, data.rows, data.jsonBytes)
 	})
+}
+
+// timedLoop runs op once per iteration of b.Loop, after reset(b) (when not nil) with the
+// timer stopped, and returns the time spent in op alone.
+func timedLoop(b *testing.B, reset func(*testing.B), op func()) time.Duration {
+	var elapsed time.Duration
+	for b.Loop() {
+		if reset != nil {
+			b.StopTimer()
+			reset(b)
+			b.StartTimer()
+		}
+		start := time.Now()
+		op()
+		elapsed += time.Since(start)
+	}
+	return elapsed
 }
 
 // benchSource streams every row of the file, the way Load does, with nothing stored.
@@ -268,7 +263,7 @@ func plainCopy(b *testing.B, pool *pgxpool.Pool, data benchData) int64 {
 	defer done()
 	var n int64
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, setupSettings, "0"); err != nil {
+		if _, err := tx.Exec(ctx, setupSettings, "0", "0"); err != nil {
 			return err
 		}
 		var err error

@@ -532,3 +532,152 @@ const advisoryKeyGolden = 63813780149247411
 func logJSON(w *bytes.Buffer, c records.Client) {
 	slog.New(slog.NewJSONHandler(w, nil)).Info("client", "client", c)
 }
+
+// A first load copies straight into campaign_summaries. If a row appears meanwhile that the
+// read of stored hashes did not show (a writer that does not take the advisory lock), the
+// direct COPY meets a unique violation and the load is retried through the staging table and
+// the merge: the file's rows win, nothing is lost or duplicated.
+func TestDirectCopyFallsBackToMerge(t *testing.T) {
+	ctx := context.Background()
+	pool := newMigratedPool(t)
+	a := insertClient(t, pool, "Direct")
+	rows := weeks(a, 8, 2000)
+	path := writeSummaries(t, rows)
+
+	var once sync.Once
+	req := Request{SummariesPath: path, ClientIDs: []string{a}, DataSource: "test"}
+	req.afterRow = func(copied int64) {
+		if copied != 2 {
+			return
+		}
+		once.Do(func() {
+			// Another writer, without the lock, inserts week 6 and commits.
+			if _, err := pool.Exec(ctx, `INSERT INTO campaign_summaries (client_id, summary_date, total_spend, content_hash)
+				VALUES ($1, $2, 1.00, 'intruder')`, a, monday(6)); err != nil {
+				t.Errorf("intruder insert: %v", err)
+			}
+		})
+	}
+	res, err := Load(ctx, pool, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 2 {
+		t.Errorf("attempts = %d, want 2 (direct, then through the staging table)", res.Attempts)
+	}
+	if res.Inserted != 7 || res.Updated != 1 {
+		t.Errorf("inserted %d updated %d, want 7 and 1 (the intruder's row replaced)", res.Inserted, res.Updated)
+	}
+	var n int
+	var hashes int
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE content_hash <> 'intruder') FROM campaign_summaries`).Scan(&n, &hashes); err != nil {
+		t.Fatal(err)
+	}
+	if n != 8 || hashes != 8 {
+		t.Errorf("%d rows, %d with the file's hash; want 8 and 8", n, hashes)
+	}
+	// A first load without interference is direct: one attempt, no merge needed.
+	b := insertClient(t, pool, "Direct B")
+	res, err = Load(ctx, pool, Request{SummariesPath: writeSummaries(t, []records.Summary{summary(b, monday(1), 1, 500)}), ClientIDs: []string{b}})
+	if err != nil || res.Attempts != 1 || res.Inserted != 1 {
+		t.Errorf("plain first load: %+v, %v", res, err)
+	}
+}
+
+// A week that lost all its delivery in a refetched range is deleted; rows outside the range,
+// and other clients' rows, stay.
+func TestLoadDeletesWeeksGoneFromTheRange(t *testing.T) {
+	ctx := context.Background()
+	pool := newMigratedPool(t)
+	a := insertClient(t, pool, "Gone A")
+	b := insertClient(t, pool, "Gone B")
+	var first []records.Summary
+	for i := 0; i < 6; i++ {
+		first = append(first, summary(a, monday(i), i, 300), summary(b, monday(i), 10+i, 300))
+	}
+	if _, err := Load(ctx, pool, Request{SummariesPath: writeSummaries(t, first), ClientIDs: []string{a, b}}); err != nil {
+		t.Fatal(err)
+	}
+	// Client a is refetched from week 2 to week 5: week 4 has no row any more.
+	var again []records.Summary
+	for _, i := range []int{2, 3, 5} {
+		again = append(again, summary(a, monday(i), i, 300))
+	}
+	req := Request{SummariesPath: writeSummaries(t, again), ClientIDs: []string{a},
+		Ranges: []ClientRange{{ClientID: a, From: monday(2), To: monday(5).AddDate(0, 0, 6)}}}
+	res, err := Load(ctx, pool, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deleted != 1 || res.Unchanged != 3 || res.Inserted != 0 || res.Updated != 0 {
+		t.Errorf("result %+v, want 1 deleted and 3 unchanged", res)
+	}
+	rows, err := pool.Query(ctx, `SELECT client_id::text, (summary_date - date '2025-01-06') / 7 FROM campaign_summaries ORDER BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]int{}
+	for rows.Next() {
+		var id string
+		var wk int
+		if err := rows.Scan(&id, &wk); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = append(got[id], wk)
+	}
+	if want := "[0 1 2 3 5]"; fmt.Sprint(got[a]) != want {
+		t.Errorf("client a weeks %v, want %s", got[a], want)
+	}
+	if len(got[b]) != 6 {
+		t.Errorf("client b weeks %v, want all 6", got[b])
+	}
+	// Without a range nothing is deleted.
+	res, err = Load(ctx, pool, Request{SummariesPath: writeSummaries(t, again[:1]), ClientIDs: []string{a}})
+	if err != nil || res.Deleted != 0 {
+		t.Errorf("no range: %+v %v", res, err)
+	}
+}
+
+// LoadTx commits or rolls back with the caller's transaction: rolled back, nothing is left of
+// the load (rows or sync state); committed, the rows and the caller's own writes are in
+// together.
+func TestLoadTxFollowsTheCallersTransaction(t *testing.T) {
+	ctx := context.Background()
+	pool := newMigratedPool(t)
+	a := insertClient(t, pool, "Tx A")
+	rows := weeks(a, 3, 300)
+	req := Request{SummariesPath: writeSummaries(t, rows), ClientIDs: []string{a},
+		Sync: []SyncState{{ClientID: a, CoveredFrom: monday(0), LastAsOf: monday(3), LastRunID: "tx"}}}
+	before := dump(t, pool, "campaign_summaries") + dump(t, pool, "client_sync_state")
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := LoadTx(ctx, tx, req)
+	if err != nil || res.Inserted != 3 {
+		t.Fatalf("LoadTx: %+v %v", res, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := dump(t, pool, "campaign_summaries") + dump(t, pool, "client_sync_state"); after != before {
+		t.Error("a rolled back LoadTx left something behind")
+	}
+
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := LoadTx(ctx, tx, req); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE clients SET active = false WHERE id = $1`, a) // the caller's own write
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, inactive int
+	_ = pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM campaign_summaries), (SELECT count(*) FROM clients WHERE NOT active)`).Scan(&n, &inactive)
+	if n != 3 || inactive != 1 {
+		t.Errorf("after commit: %d rows, %d inactive clients; want 3 and 1", n, inactive)
+	}
+}

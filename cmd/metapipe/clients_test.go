@@ -35,19 +35,7 @@ func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
 	noDefault := []string{"META_ACCESS_TOKEN="}
 	stored := func() map[string]string {
 		t.Helper()
-		rows, err := w.pool.Query(ctx, `SELECT name, coalesce(meta_access_token, '') FROM clients`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]string{}
-		for rows.Next() {
-			var n, v string
-			if err := rows.Scan(&n, &v); err != nil {
-				t.Fatal(err)
-			}
-			out[n] = v
-		}
-		return out
+		return w.textMap(t, `SELECT name, coalesce(meta_access_token, '') FROM clients`)
 	}
 	noToken := func(what string, r result) {
 		t.Helper()

@@ -118,16 +118,7 @@ func TestDatabaseErrorsPointTheRightWay(t *testing.T) {
 		t.Helper()
 		c := exec.Command(binary, append([]string{"--log-format", "json", "migrate"}, args...)...)
 		c.Env = append(os.Environ(), "DATABASE_URL="+url)
-		var out, errb bytes.Buffer
-		c.Stdout, c.Stderr = &out, &errb
-		err := c.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{code, out.String(), errb.String()}
+		return runCmd(t, c)
 	}
 	expect := func(t *testing.T, res result, code int, want []string, not ...string) {
 		t.Helper()

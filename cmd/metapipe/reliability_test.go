@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/metapipe/metapipe/graphsim"
@@ -340,20 +341,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 			c := exec.Command(binary, append([]string{"--stage-dir", w.stage, "--log-format", format}, args...)...)
 			c.Env = append(os.Environ(), "META_GRAPH_URL="+w.url)
 			c.Env = append(c.Env, env...)
-			var so, se bytes.Buffer
-			c.Stdout, c.Stderr = &so, &se
-			err := c.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
+			res := runCmd(t, c)
 			if args[0] == "--verbose" {
 				runs++
-				if code != 1 || !strings.Contains(se.String(), "190") {
-					t.Errorf("run (%s): exit %d, want 1 with the echo client failed on 190:\n%s", format, code, se.String())
+				if res.code != 1 || !strings.Contains(res.stderr, "190") {
+					t.Errorf("run (%s): exit %d, want 1 with the echo client failed on 190:\n%s", format, res.code, res.stderr)
 				}
 			}
-			out.WriteString(so.String() + se.String())
+			out.WriteString(res.stdout + res.stderr)
 		}
 	}
 	if !strings.Contains(out.String(), "[redacted]") {
@@ -422,14 +417,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tables []string
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		tables = append(tables, s)
-	}
-	if len(tables) < 4 {
-		t.Fatalf("tables: %v", tables)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 4 {
+		t.Fatalf("tables: %v %v", tables, err)
 	}
 	for _, tbl := range tables {
 		var dump string
