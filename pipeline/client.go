@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,8 +66,14 @@ func ErrorClass(err error) string {
 }
 
 // RefusedToken reports whether err is Meta refusing the token or a permission (Graph API code
-// 190, 102, 10, 200-299: extract.ClassAuth).
-func RefusedToken(err error) bool { return err != nil && extract.ClassOf(err) == extract.ClassAuth }
+// 190, 102, 10, 200-299: extract.ClassAuth), also when it was met while planning (a
+// *PlanError that says so).
+func RefusedToken(err error) bool {
+	if pe := (*PlanError)(nil); errors.As(err, &pe) {
+		return pe.RefusedToken
+	}
+	return err != nil && extract.ClassOf(err) == extract.ClassAuth
+}
 
 // RefusedCode is RefusedToken for Meta's code and subcode.
 func RefusedCode(code, subcode int) bool {
@@ -127,10 +134,7 @@ func (r *Runner) ExtractClient(ctx context.Context, cp ClientPlan, c records.Cli
 // extracts cp's range into dir, its report runs saved in v.Runs (nil: beside the staged
 // files), its progress told to v.OnProgress.
 func (r *Runner) extractOne(ctx context.Context, x *extract.Extractor, cp ClientPlan, c records.Client, dir records.RunDir, v ClientVariant) extract.ClientResult {
-	if err := ValidateAccount(c); err != nil || cp.Error != "" {
-		if err == nil {
-			err = errors.New(cp.Error) // its ad account could not be read when planned
-		}
+	if err := cmp.Or(ValidateAccount(c), cp.Err()); err != nil { // its ad account could not be read when planned
 		return extract.ClientResult{ClientID: cp.ID, Err: err, Started: time.Now(), Ended: time.Now()}
 	}
 	req := r.clientExtractRequest(cp, c, dir)

@@ -111,6 +111,9 @@ func Permanent(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	if pe := (*PlanError)(nil); errors.As(err, &pe) {
+		return pe.Permanent
+	}
 	var re *extract.RowError
 	if errors.Is(err, ErrUsage) || errors.Is(err, ErrNoToken) || errors.Is(err, ErrTransform) || errors.As(err, &re) {
 		return true
@@ -127,3 +130,22 @@ func Permanent(err error) bool {
 
 // ErrNoToken is a client without an access token of its own when no default one is set.
 var ErrNoToken = errors.New("no access token (set clients.meta_access_token or META_ACCESS_TOKEN)")
+
+// PlanError is why a planned client cannot run (ClientPlan.Error: its ad account could not be
+// read and is not cached), kept in plan.json and the service's plan as text and two facts:
+// whether retrying will not help (Permanent) and whether Meta refused the token or a
+// permission (RefusedToken). ClientPlan.Err gives it.
+type PlanError struct {
+	Text                    string
+	Permanent, RefusedToken bool
+}
+
+func (e *PlanError) Error() string { return e.Text }
+
+// Err is the client's plan error as a *PlanError; nil when the client can run.
+func (cp ClientPlan) Err() error {
+	if cp.Error == "" {
+		return nil
+	}
+	return &PlanError{Text: cp.Error, Permanent: cp.Permanent, RefusedToken: cp.RefusedToken}
+}

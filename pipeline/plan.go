@@ -29,8 +29,11 @@ type ClientPlan struct {
 	// Error, when set, is why the client cannot run (its ad account could not be read and is
 	// not cached): it is not extracted and fails with this error. Permanent says retrying will
 	// not help (a refused token, an ad account id that is not one, no token at all).
-	Error     string `json:"error,omitempty"`
-	Permanent bool   `json:"error_permanent,omitempty"`
+	// RefusedToken says the error is Meta refusing the token or a permission (RefusedToken);
+	// Err gives the three as one typed error.
+	Error        string `json:"error,omitempty"`
+	Permanent    bool   `json:"error_permanent,omitempty"`
+	RefusedToken bool   `json:"error_refused_token,omitempty"`
 
 	// Read is how the range is read, ReadSync or ReadReportRuns (empty in a plan of an earlier
 	// version: by the --sync-weeks rule alone); SyncChunks, for a long range read
@@ -327,7 +330,7 @@ func (r *Runner) plan(ctx context.Context, clients []records.Client, o Options) 
 			p.cached[c.ID] = true
 		}
 		if acct.err != nil {
-			cp.Error, cp.Permanent = acct.err.Error(), acct.permanent
+			cp.Error, cp.Permanent, cp.RefusedToken = acct.err.Error(), acct.permanent, RefusedToken(acct.err)
 		}
 		p.Clients = append(p.Clients, cp)
 	}

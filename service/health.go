@@ -233,7 +233,7 @@ func judge(c *ClientHealth) {
 	}
 	c.FailedRuns = streak
 	switch {
-	case streak > 0 && refusedToken(nil, c.LastError):
+	case streak > 0 && refusedText(c.LastError):
 		c.State = HealthTokenRefused
 	case streak > 0:
 		c.State = HealthFailing
@@ -306,4 +306,21 @@ func (s *Service) clientWeeks(ctx context.Context, c *ClientHealth, weeks int, n
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// graphCode finds Meta's code in an error kept as text ("graph api error 190/460: …"): the
+// error column of a run's client, the one record of a run long over (its typed error is gone
+// with the process; a live failure is judged by type, pipeline.RefusedToken).
+var graphCode = regexp.MustCompile(`graph api error (\d+)(?:/(\d+))?`)
+
+// refusedText says whether an error kept as text is Meta refusing the token or a permission
+// (extract.ClassAuth: 190, 102, 10, 200-299).
+func refusedText(msg string) bool {
+	m := graphCode.FindStringSubmatch(msg)
+	if m == nil {
+		return false
+	}
+	code, _ := strconv.Atoi(m[1])
+	sub, _ := strconv.Atoi(m[2])
+	return pipeline.RefusedCode(code, sub)
 }

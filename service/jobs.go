@@ -205,9 +205,8 @@ func (s *Service) planStep(ctx context.Context, job *river.Job[ClientRunArgs], c
 		}
 	}
 	cp := cr.plan
-	if cp.Error != "" {
-		err := errors.New(cp.Error)
-		if cp.Permanent {
+	if err := cp.Err(); err != nil {
+		if pipeline.Permanent(err) {
 			return nil, river.JobCancel(err)
 		}
 		_, _ = s.pool.Exec(ctx, clearClientPlan, a.RunID, a.ClientID)

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -263,25 +262,6 @@ func (s *Service) finishRunTx(ctx context.Context, tx pgx.Tx, runID string) erro
 	return s.recordEvent(ctx, tx, EventRunFinished+":"+runID, e)
 }
 
-// graphCode finds Meta's code in an error kept as text ("graph api error 190/460: …"), as a
-// client's plan keeps it.
-var graphCode = regexp.MustCompile(`graph api error (\d+)(?:/(\d+))?`)
-
-// refusedToken says whether err (or its text, msg) is Meta refusing the token or a
-// permission (extract.ClassAuth: 190, 102, 10, 200-299).
-func refusedToken(err error, msg string) bool {
-	if err != nil && pipeline.RefusedToken(err) {
-		return true
-	}
-	m := graphCode.FindStringSubmatch(msg)
-	if m == nil {
-		return false
-	}
-	code, _ := strconv.Atoi(m[1])
-	sub, _ := strconv.Atoi(m[2])
-	return pipeline.RefusedCode(code, sub)
-}
-
 // clientFailedTx records the events of a client that failed for good in a run: Meta refused
 // its token (which one), and its N-th failed run in a row. msg is its error as recorded.
 func (s *Service) clientFailedTx(ctx context.Context, tx pgx.Tx, a ClientRunArgs, err error, msg string) error {
@@ -292,7 +272,7 @@ func (s *Service) clientFailedTx(ctx context.Context, tx pgx.Tx, a ClientRunArgs
 		return err
 	}
 	c.State, c.Error = StateFailed, msg
-	if refusedToken(err, msg) {
+	if pipeline.RefusedToken(err) {
 		e := Event{Event: EventTokenRefused, RunID: a.RunID, Client: &c, Token: "default", Error: msg}
 		e.Summary = fmt.Sprintf("Meta refused the default token (META_ACCESS_TOKEN) for %s: every client without a token of its own fails with it", c.Name)
 		if own {
