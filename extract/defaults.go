@@ -82,7 +82,7 @@ func (c PollConfig) WithDefaults() PollConfig {
 // The error names both fields with their flags (--poll-max, --poll-first).
 func (c PollConfig) Validate() error {
 	if c.Max < c.First {
-		return fmt.Errorf("--poll-max %s is shorter than --poll-first %s (PollConfig.Max, First)", c.Max, c.First)
+		return fmt.Errorf("--poll-max %s is shorter than --poll-first %s", c.Max, c.First)
 	}
 	return nil
 }
