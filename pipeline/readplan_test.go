@@ -38,7 +38,7 @@ func TestPlannerReadsOneClientSynchronouslyAndAThousandByReportRuns(t *testing.T
 			t.Fatal(err)
 		}
 		cp := rep.Plan.Clients[0]
-		if cp.Read != pipeline.ReadSync || len(cp.SyncChunks) != len(records.Kinds) || !strings.Contains(cp.ReadWhy, "1 clients") ||
+		if cp.Read != pipeline.ReadSync || len(cp.SyncChunks) != len(records.Kinds) || !strings.Contains(cp.ReadWhy, "1 client,") ||
 			!strings.Contains(cp.ReadWhy, "assumed") {
 			t.Fatalf("plan: read %q, chunks %v, why %q; want synchronous chunks of every kind, sized by an assumption", cp.Read, cp.SyncChunks, cp.ReadWhy)
 		}
