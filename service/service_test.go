@@ -525,7 +525,7 @@ func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, `SELECT plan FROM service_run_clients WHERE run_id = $1`, id).Scan(&plan); err != nil {
 		t.Fatal(err)
 	}
-	if plan.Read != pipeline.ReadSync || len(plan.SyncChunks) != len(records.Kinds) || !strings.Contains(plan.ReadWhy, "1 clients") {
+	if plan.Read != pipeline.ReadSync || len(plan.SyncChunks) != len(records.Kinds) || !strings.Contains(plan.ReadWhy, "1 client,") {
 		t.Fatalf("the job's plan: read %q, chunks %v, why %q; want synchronous chunks of every kind for a run of 1 client",
 			plan.Read, plan.SyncChunks, plan.ReadWhy)
 	}
