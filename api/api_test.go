@@ -35,7 +35,7 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 3})
 	base := e.serve(t, e.open(t, "api", 0)) // works no job: the run stays queued
 
-	body := fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 13}`, e.names[0], e.clients[1], lastSunday.Format(time.DateOnly))
+	body := fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 13}`, e.names[0], e.Clients[1], lastSunday.Format(time.DateOnly))
 	a := post(t, base, body)
 	if a.status != http.StatusAccepted {
 		t.Fatalf("POST /v1/runs: %d %s, want 202", a.status, a.body)
@@ -52,12 +52,12 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 	}
 	for _, c := range r.Clients {
 		if c.State != "queued" || c.Attempt != 0 || c.ReportsDone != 0 || c.Rows != (pipeline.RowCounts{}) || c.Error != "" ||
-			!slices.Contains(e.clients[:2], c.ClientID) || !slices.Contains(e.names[:2], c.Name) {
+			!slices.Contains(e.Clients[:2], c.ClientID) || !slices.Contains(e.names[:2], c.Name) {
 			t.Errorf("queued client: %+v", c)
 		}
 	}
 	// One job per client, holding its ids and the client's name (for River's UI), nothing else.
-	rows, err := e.pool.Query(context.Background(), `SELECT args::text FROM river_job WHERE kind = 'metapipe_client_run' ORDER BY id`)
+	rows, err := e.Pool.Query(context.Background(), `SELECT args::text FROM river_job WHERE kind = 'metapipe_client_run' ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestPostRunQueuesAndAnswers(t *testing.T) {
 	for _, s := range args {
 		var a map[string]string
 		err := json.Unmarshal([]byte(s), &a)
-		i := slices.Index(e.clients[:2], a["client_id"])
+		i := slices.Index(e.Clients[:2], a["client_id"])
 		if err != nil || len(a) != 3 || a["run_id"] != id || i < 0 || a["client"] != e.names[i] {
 			t.Errorf("job args %s: want exactly run_id, client_id and client (its name)", s)
 		}
@@ -141,7 +141,7 @@ func TestTokenRequired(t *testing.T) {
 		t.Errorf("/healthz without a token: %d %s, want 200", a.status, a.body)
 	}
 	var runs int
-	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM service_runs`).Scan(&runs)
+	_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM service_runs`).Scan(&runs)
 	if runs != 1 {
 		t.Errorf("%d runs queued, want only the one queued with the token", runs)
 	}
@@ -197,7 +197,7 @@ func TestBadRequestsNameTheField(t *testing.T) {
 		})
 	}
 	var runs, jobs int
-	_ = e.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM service_runs), (SELECT count(*) FROM river_job)`).Scan(&runs, &jobs)
+	_ = e.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM service_runs), (SELECT count(*) FROM river_job)`).Scan(&runs, &jobs)
 	if runs != 0 || jobs != 0 {
 		t.Errorf("bad requests queued %d runs and %d jobs", runs, jobs)
 	}
@@ -257,8 +257,8 @@ func TestConflictWhileQueuedOrRunning(t *testing.T) {
 	id := a.json(t)["run_id"].(string)
 	same := []string{
 		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 6}`, e.names[1], e.names[0], asOf),
-		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q}`, strings.ToUpper(e.clients[0]), e.names[1], asOf),
-		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "full": true}`, e.clients[1], e.clients[0], asOf),
+		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q}`, strings.ToUpper(e.Clients[0]), e.names[1], asOf),
+		fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "full": true}`, e.Clients[1], e.Clients[0], asOf),
 	}
 	conflict := func(when string) {
 		t.Helper()
@@ -342,9 +342,9 @@ func TestRunShapes(t *testing.T) {
 	}
 	rows := 0
 	horizon := e2etest.Monday(lastSunday).AddDate(0, 0, -7*3) // the run's 4 weeks
-	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`,
-		e.clients[0], horizon).Scan(&rows)
-	if c["client_id"] != e.clients[0] || c["name"] != e.names[0] || c["state"] != "done" || c["attempt"] != 1.0 ||
+	_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`,
+		e.Clients[0], horizon).Scan(&rows)
+	if c["client_id"] != e.Clients[0] || c["name"] != e.names[0] || c["state"] != "done" || c["attempt"] != 1.0 ||
 		c["reports_done"] != 5.0 || c["reports_total"] != 5.0 || c["percent"] != 100.0 || c["error"] != "" {
 		t.Errorf("client %v, want done in one attempt, 5 of 5 report runs, 100 %%", c)
 	}
@@ -391,7 +391,7 @@ func TestRunRowCounts(t *testing.T) {
 	base := e.serve(t, e.open(t, "worker", 2))
 	ctx := context.Background()
 	count := func() (n int64) {
-		_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, e.clients[0]).Scan(&n)
+		_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, e.Clients[0]).Scan(&n)
 		return n
 	}
 	run := func(asOf time.Time) service.RunView {
@@ -447,7 +447,7 @@ func TestRunRowCounts(t *testing.T) {
 // not agreeing), on the page too; the other client has none of it.
 func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 2})
-	accts := e.sim.Accounts()
+	accts := e.Sim.Accounts()
 	base := e.serve(t, e.open(t, "worker", 2))
 	// A first run caches the ad accounts: the second reads them from the cache, and is
 	// throttled in its extraction (throttled at the ad account read, a client is planning).
@@ -458,7 +458,7 @@ func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 	if r := waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute); r.State != "done" {
 		t.Fatalf("first run %+v", r)
 	}
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	a = post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6, "full": true}`, lastSunday.Format(time.DateOnly)))
 	if a.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", a.status, a.body)
@@ -472,14 +472,14 @@ func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 			t.Fatalf("no throttled_since within a minute: %s", get(t, base, "/v1/runs/"+id).body)
 		}
 		for _, c := range runView(t, base, id).Clients {
-			if c.ClientID == e.clients[1] && c.ThrottledSince != nil {
+			if c.ClientID == e.Clients[1] && c.ThrottledSince != nil {
 				since = *c.ThrottledSince
 			} else if c.ThrottledSince != nil {
 				t.Errorf("client %s, not throttled, has throttled_since %v", c.Name, c.ThrottledSince)
 			}
 		}
 	}
-	raw := clientJSON(t, base, id, e.clients[1])
+	raw := clientJSON(t, base, id, e.Clients[1])
 	if s, _ := raw["throttled_since"].(string); s == "" || raw["state"] == "done" {
 		t.Errorf("throttled client: %v, want a throttled_since and not done", raw)
 	}
@@ -487,12 +487,12 @@ func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 		t.Errorf("throttled since %v, not during the run", since)
 	}
 	page := runPage(t, base, id)
-	if cell := clientRow(page, e.clients[1]); !strings.Contains(cell, `data-k="throttled">throttled by Meta since `+since.UTC().Format("2006-01-02 15:04:05 UTC")) {
+	if cell := clientRow(page, e.Clients[1]); !strings.Contains(cell, `data-k="throttled">throttled by Meta since `+since.UTC().Format("2006-01-02 15:04:05 UTC")) {
 		t.Errorf("the page's row of the throttled client does not say since when:\n%s", cell)
 	}
 
 	// The throttling lifts; the campaign report lacks a campaign in every week.
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
 	r := waitRun(t, base, id, 2*time.Minute)
 	if r.State != "done" {
 		t.Fatalf("run %+v", r)
@@ -504,7 +504,7 @@ func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 		}
 		nf, _ := raw["not_final"].([]any)
 		again, _ := raw["read_again"].([]any)
-		if c.ClientID == e.clients[0] {
+		if c.ClientID == e.Clients[0] {
 			if nf == nil || again == nil || len(nf) != 0 || len(again) != 0 {
 				t.Errorf("%s agreed: not_final %v, read_again %v; want [] and []", c.Name, raw["not_final"], raw["read_again"])
 			}
@@ -529,7 +529,7 @@ func TestRunShowsThrottlingAndDisagreeingWeeks(t *testing.T) {
 			}
 		}
 	}
-	if row := clientRow(runPage(t, base, id), e.clients[0]); strings.Contains(row, `data-k="not-final"`) || strings.Contains(row, `data-k="throttled"`) {
+	if row := clientRow(runPage(t, base, id), e.Clients[0]); strings.Contains(row, `data-k="not-final"`) || strings.Contains(row, `data-k="throttled"`) {
 		t.Errorf("the agreeing client's row: %s", row)
 	}
 }
@@ -736,7 +736,7 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 		for {
 			var job int64
 			var state string
-			err := e.pool.QueryRow(ctx, `SELECT j.id, j.state FROM river_job j JOIN service_run_clients c ON c.job_id = j.id
+			err := e.Pool.QueryRow(ctx, `SELECT j.id, j.state FROM river_job j JOIN service_run_clients c ON c.job_id = j.id
 				WHERE c.run_id = $1 AND c.client_id = $2`, id, client).Scan(&job, &state)
 			if err != nil {
 				t.Fatal(err)
@@ -754,14 +754,14 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	t.Logf("cancelled while %s and while %s", cancel(e.clients[0], "running"), cancel(e.clients[1], "scheduled", "available"))
+	t.Logf("cancelled while %s and while %s", cancel(e.Clients[0], "running"), cancel(e.Clients[1], "scheduled", "available"))
 	r := waitRun(t, base, id, time.Minute)
 	if r.State != "interrupted" || r.FinishedAt == nil {
 		t.Fatalf("run: %+v, want interrupted", r)
 	}
 	for _, c := range r.Clients {
 		want := service.StateInterrupted
-		if c.ClientID == e.clients[2] {
+		if c.ClientID == e.Clients[2] {
 			want = service.StateDone
 		} else if !strings.Contains(c.Error, "cancelled") {
 			t.Errorf("client %s: error %q, want it to say its job was cancelled", c.Name, c.Error)
@@ -770,7 +770,7 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 			t.Errorf("client %s: %s, want %s", c.Name, c.State, want)
 		}
 	}
-	rows, err := e.pool.Query(ctx, `SELECT DISTINCT client_id::text FROM campaign_summaries`)
+	rows, err := e.Pool.Query(ctx, `SELECT DISTINCT client_id::text FROM campaign_summaries`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -778,11 +778,11 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded) != 1 || loaded[0] != e.clients[2] {
-		t.Errorf("clients loaded: %v, want only %s", loaded, e.clients[2])
+	if len(loaded) != 1 || loaded[0] != e.Clients[2] {
+		t.Errorf("clients loaded: %v, want only %s", loaded, e.Clients[2])
 	}
 	var finished bool
-	_ = e.pool.QueryRow(ctx, `SELECT finished_at IS NOT NULL FROM service_runs WHERE id = $1`, id).Scan(&finished)
+	_ = e.Pool.QueryRow(ctx, `SELECT finished_at IS NOT NULL FROM service_runs WHERE id = $1`, id).Scan(&finished)
 	if !finished {
 		t.Error("service_runs.finished_at is not set")
 	}
@@ -796,11 +796,11 @@ func TestJobsCancelledInRiverUIEndTheRunInterrupted(t *testing.T) {
 func TestDatabaseDownIs503WithoutDetails(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 1})
 	base := e.serve(t, e.open(t, "api", 0))
-	cfg, err := pgx.ParseConfig(e.dbURL)
+	cfg, err := pgx.ParseConfig(e.DBURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	restore := pgtest.RefuseConnections(t, e.dbURL)
+	restore := pgtest.RefuseConnections(t, e.DBURL)
 	for _, a := range []answer{
 		post(t, base, `{"weeks": 3}`),
 		call(t, noRedirect, http.MethodGet, base+"/v1/runs", bearer, ""),

@@ -122,15 +122,15 @@ const readPage = `(() => {
 func TestRunPageInABrowser(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 6, JobDuration: 5 * time.Second})
 	ctx := newBrowser(t)
-	for i, a := range e.sim.Accounts() { // report runs of 3 to 8 s: the clients move at their own pace
-		e.sim.SetFaults(a.ID, graphsim.Faults{JobDuration: time.Duration(3+i) * time.Second})
+	for i, a := range e.Sim.Accounts() { // report runs of 3 to 8 s: the clients move at their own pace
+		e.Sim.SetFaults(a.ID, graphsim.Faults{JobDuration: time.Duration(3+i) * time.Second})
 	}
-	refused := e.clients[5]
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, refused); err != nil {
+	refused := e.Clients[5]
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, refused); err != nil {
 		t.Fatal(err)
 	}
 	// The screenshots are taken where no CJK font may be installed: keep the names to Latin.
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET name = regexp_replace(name, '\s*[^ -\u024F]+$', '')`); err != nil {
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE clients SET name = regexp_replace(name, '\s*[^ -\u024F]+$', '')`); err != nil {
 		t.Fatal(err)
 	}
 	base := e.serve(t, e.open(t, "worker-1", 2))
@@ -249,14 +249,14 @@ func TestRunPageInABrowser(t *testing.T) {
 func TestThrottlingAndDisagreeingWeeksInABrowser(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := newBrowser(t)
-	accts := e.sim.Accounts()
+	accts := e.Sim.Accounts()
 	base := e.serve(t, e.open(t, "worker", 2))
 	a := post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6}`, lastSunday.Format(time.DateOnly)))
 	if a.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", a.status, a.body)
 	}
 	waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute) // caches the ad accounts
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	a = post(t, base, fmt.Sprintf(`{"as_of": %q, "weeks": 6, "full": true}`, lastSunday.Format(time.DateOnly)))
 	if a.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", a.status, a.body)
@@ -266,7 +266,7 @@ func TestThrottlingAndDisagreeingWeeksInABrowser(t *testing.T) {
 	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), apiToken), chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.ID("clients")))
 	line := func(k string) string {
-		s, err := eval[string](t, ctx, `(document.querySelector('tr[data-client="`+e.clients[1]+`"] [data-k="`+k+`"]') || {}).innerText || ''`)
+		s, err := eval[string](t, ctx, `(document.querySelector('tr[data-client="`+e.Clients[1]+`"] [data-k="`+k+`"]') || {}).innerText || ''`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,18 +284,18 @@ func TestThrottlingAndDisagreeingWeeksInABrowser(t *testing.T) {
 	waitFor("the throttling", func() bool { return strings.HasPrefix(line("throttled"), "throttled by Meta since ") })
 	var c service.ClientView
 	for _, x := range runView(t, base, id).Clients {
-		if x.ClientID == e.clients[1] {
+		if x.ClientID == e.Clients[1] {
 			c = x
 		}
 	}
 	if c.ThrottledSince == nil || line("throttled") != "throttled by Meta since "+c.ThrottledSince.UTC().Format("2006-01-02 15:04:05 UTC") {
 		t.Errorf("the page says %q, the API %v", line("throttled"), c.ThrottledSince)
 	}
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
 	waitFor("the weeks not final", func() bool { return line("not-final") != "" })
 	r := waitRun(t, base, id, time.Minute)
 	for _, x := range r.Clients {
-		if x.ClientID == e.clients[1] {
+		if x.ClientID == e.Clients[1] {
 			c = x
 		}
 	}

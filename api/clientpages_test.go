@@ -38,11 +38,11 @@ const readClientPage = `(() => ({
 func TestClientPagesInABrowser(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
 	ctx := context.Background()
-	healthy, failing, missing := e.clients[0], e.clients[1], e.clients[2]
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET name = regexp_replace(name, '\s*[^ -\u024F]+$', '')`); err != nil {
+	healthy, failing, missing := e.Clients[0], e.Clients[1], e.Clients[2]
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET name = regexp_replace(name, '\s*[^ -\u024F]+$', '')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, failing); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, failing); err != nil {
 		t.Fatal(err)
 	}
 	base := e.serve(t, e.open(t, "worker-1", 3))
@@ -57,10 +57,10 @@ func TestClientPagesInABrowser(t *testing.T) {
 	}
 	// The third client's first four weeks were never loaded (as a client added with a short
 	// backfill): not covered by its sync state, no rows.
-	if _, err := e.pool.Exec(ctx, `UPDATE client_sync_state SET covered_from = covered_from + 28 WHERE client_id = $1`, missing); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE client_sync_state SET covered_from = covered_from + 28 WHERE client_id = $1`, missing); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `DELETE FROM campaign_summaries c USING client_sync_state s
+	if _, err := e.Pool.Exec(ctx, `DELETE FROM campaign_summaries c USING client_sync_state s
 		WHERE s.client_id = c.client_id AND c.client_id = $1 AND c.summary_date < s.covered_from`, missing); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestClientPagesInABrowser(t *testing.T) {
 			states[w.State]++
 		}
 		var rows int
-		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`, tc.id, c.Weeks[0].Monday).Scan(&rows); err != nil {
+		if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`, tc.id, c.Weeks[0].Monday).Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
 		loaded := states[service.WeekFinal] + states[service.WeekNotFinal]
@@ -167,33 +167,33 @@ func TestClientActions(t *testing.T) {
 	base := e.serve(t, e.open(t, "worker-1", 3))
 	runs := func() int {
 		var n int
-		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&n); err != nil {
+		if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	a := post(t, base, fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 8}`, e.clients[0], e.clients[1], lastSunday.Format(time.DateOnly)))
+	a := post(t, base, fmt.Sprintf(`{"clients": [%q, %q], "as_of": %q, "weeks": 8}`, e.Clients[0], e.Clients[1], lastSunday.Format(time.DateOnly)))
 	if r := waitRun(t, base, a.json(t)["run_id"].(string), 2*time.Minute); r.State != "done" {
 		t.Fatalf("first run %s", r.State)
 	}
 
 	// A week of client 0 stored with wrong figures as of a later date than the re-fetch's.
-	target := e.clients[0]
+	target := e.Clients[0]
 	week := lastSunday.AddDate(0, 0, -13) // the Monday two weeks before the last
 	weekEnd := week.AddDate(0, 0, 6)
 	var spend float64
-	if err := e.pool.QueryRow(ctx, `SELECT total_spend::float8 FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`, target, week).Scan(&spend); err != nil {
+	if err := e.Pool.QueryRow(ctx, `SELECT total_spend::float8 FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`, target, week).Scan(&spend); err != nil {
 		t.Fatal(err)
 	}
 	later := lastSunday.AddDate(0, 0, 3)
-	if _, err := e.pool.Exec(ctx, `UPDATE campaign_summaries SET total_spend = 1.23, content_hash = 'stale', as_of = $3 WHERE client_id = $1 AND summary_date = $2`,
+	if _, err := e.Pool.Exec(ctx, `UPDATE campaign_summaries SET total_spend = 1.23, content_hash = 'stale', as_of = $3 WHERE client_id = $1 AND summary_date = $2`,
 		target, week, later); err != nil {
 		t.Fatal(err)
 	}
 	stored := func(id string, d time.Time) (float64, string) {
 		var s float64
 		var asOf string
-		if err := e.pool.QueryRow(ctx, `SELECT total_spend::float8, as_of::text FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`, id, d).Scan(&s, &asOf); err != nil {
+		if err := e.Pool.QueryRow(ctx, `SELECT total_spend::float8, as_of::text FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`, id, d).Scan(&s, &asOf); err != nil {
 			t.Fatal(err)
 		}
 		return s, asOf
@@ -248,7 +248,7 @@ func TestClientActions(t *testing.T) {
 	}
 
 	// From the page: backfill the client never run, 6 weeks.
-	fresh := e.clients[2]
+	fresh := e.Clients[2]
 	do(t, browser, chromedp.Navigate(base+"/clients/"+fresh), chromedp.WaitVisible(chromedp.ID("backfill")))
 	if _, err := eval[bool](t, browser, `(document.querySelector('#backfill-weeks').value = '6', true)`); err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func TestClientActions(t *testing.T) {
 	r = waitRun(t, base, strings.TrimPrefix(loc, "/runs/"), 2*time.Minute)
 	var weeks int
 	var covered string
-	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM campaign_summaries WHERE client_id = $1), covered_from::text FROM client_sync_state WHERE client_id = $1`,
+	if err := e.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM campaign_summaries WHERE client_id = $1), covered_from::text FROM client_sync_state WHERE client_id = $1`,
 		fresh).Scan(&weeks, &covered); err != nil {
 		t.Fatal(err)
 	}
@@ -268,14 +268,14 @@ func TestClientActions(t *testing.T) {
 	}
 
 	// From the page: run now, then the API's run now, the same endpoint, as JSON.
-	do(t, browser, chromedp.Navigate(base+"/clients/"+e.clients[1]), chromedp.WaitVisible(chromedp.ID("run-now")))
+	do(t, browser, chromedp.Navigate(base+"/clients/"+e.Clients[1]), chromedp.WaitVisible(chromedp.ID("run-now")))
 	do(t, browser, chromedp.Click(chromedp.ID("run-now")), chromedp.WaitVisible(chromedp.ID("confirm")))
 	do(t, browser, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.ID("run-state")))
 	loc, _ = eval[string](t, browser, `location.pathname`)
-	if r := waitRun(t, base, strings.TrimPrefix(loc, "/runs/"), 2*time.Minute); r.State != "done" || len(r.Clients) != 1 || r.Clients[0].ClientID != e.clients[1] {
+	if r := waitRun(t, base, strings.TrimPrefix(loc, "/runs/"), 2*time.Minute); r.State != "done" || len(r.Clients) != 1 || r.Clients[0].ClientID != e.Clients[1] {
 		t.Errorf("run now from the page: %+v", r)
 	}
-	ans = call(t, noRedirect, "POST", base+"/v1/clients/"+e.clients[1]+"/run", bearer, `{"confirm": true}`)
+	ans = call(t, noRedirect, "POST", base+"/v1/clients/"+e.Clients[1]+"/run", bearer, `{"confirm": true}`)
 	if ans.status != http.StatusAccepted {
 		t.Fatalf("run now from the API: %d %s", ans.status, ans.body)
 	}

@@ -30,8 +30,8 @@ func TestClientsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func(keys tokencrypt.Keys) string {
-		s, err := service.Open(ctx, service.Config{Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url,
-			Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage, TokenKeys: keys, Sync: extract.SyncConfig{Weeks: extract.SyncNever}},
+		s, err := service.Open(ctx, service.Config{Pipeline: pipeline.Config{DatabaseURL: e.DBURL, GraphURL: e.URL,
+			Token: extract.NewToken(graphsim.DemoToken), StageDir: e.Stage, TokenKeys: keys, Sync: extract.SyncConfig{Weeks: extract.SyncNever}},
 			ID: "api", Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +53,7 @@ func TestClientsAPI(t *testing.T) {
 	if err := json.Unmarshal(a.body, &list); a.status != 200 || err != nil || len(list.Clients) != 2 || list.Clients[0].Token != "own, plain text" {
 		t.Fatalf("GET /v1/clients: %d %s", a.status, a.body)
 	}
-	acct := e.sim.Accounts()[0].ID
+	acct := e.Sim.Accounts()[0].ID
 	if a := do("POST", base, "/v1/clients", `{"name": "Twin", "ad_account_id": "`+acct+`"}`); a.status != http.StatusConflict ||
 		a.json(t)["client"] != e.names[0] || a.json(t)["field"] != "ad_account_id" {
 		t.Errorf("a second client on %s's ad account: %d %s, want 409 naming it", e.names[0], a.status, a.body)
@@ -76,7 +76,7 @@ func TestClientsAPI(t *testing.T) {
 	}
 	stored := func() string {
 		var v *string
-		if err := e.pool.QueryRow(ctx, `SELECT meta_access_token FROM clients WHERE id = $1`, added.ID).Scan(&v); err != nil {
+		if err := e.Pool.QueryRow(ctx, `SELECT meta_access_token FROM clients WHERE id = $1`, added.ID).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 		if v == nil {

@@ -14,13 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/metapipe/metapipe/api"
-	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
-	"github.com/metapipe/metapipe/pipeline"
+	"github.com/metapipe/metapipe/internal/servicetest"
 	"github.com/metapipe/metapipe/service"
 )
 
@@ -33,40 +30,23 @@ var lastSunday = e2etest.LastSunday
 // env is a simulator, a migrated database with the demo clients (one per simulated ad
 // account), and the log of every service process the test opens.
 type env struct {
-	sim     *graphsim.Simulator
-	url     string
-	dbURL   string
-	pool    *pgxpool.Pool
-	stage   string
-	clients []string // ids, in the simulator's account order
-	names   []string // "Demo <account name>"
-	logs    *e2etest.Buffer
+	*e2etest.World          // Clients: ids, in the simulator's account order
+	names          []string // "Demo <account name>"
+	logs           *e2etest.Buffer
 }
 
 func newEnv(t *testing.T, cfg graphsim.Config) *env {
 	t.Helper()
-	w := e2etest.New(t, e2etest.SimDefaults(graphsim.Config{Seed: 5, JobDuration: 600 * time.Millisecond}),
-		e2etest.Sim(cfg), e2etest.Migrate(e2etest.Schema, func(ctx context.Context, w *e2etest.World) error {
-			_, err := service.MigrateRiver(ctx, w.Pool, nil)
-			return err
-		}))
-	return &env{sim: w.Sim, url: w.URL, dbURL: w.DBURL, pool: w.Pool, stage: w.Stage, clients: w.Clients,
-		names: w.Names(), logs: &e2etest.Buffer{}}
+	w := servicetest.New(t, e2etest.Sim(cfg))
+	return &env{World: w, names: w.Names(), logs: &e2etest.Buffer{}}
 }
 
 // open opens a service process; concurrency 0 makes one that queues and reads runs but works
 // no job (serve without --worker), so that what it queues stays queued.
 func (e *env) open(t *testing.T, id string, concurrency int) *service.Service {
 	t.Helper()
-	cfg := service.Config{
-		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage,
-			Sync:     extract.SyncConfig{Weeks: extract.SyncNever}, // report runs, unless a test says otherwise
-			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
-			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
-			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},
-		ID: id, Concurrency: concurrency, RescueAfter: 20 * time.Second, InlineWait: 100 * time.Millisecond, MaxAttempts: 3,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	cfg := servicetest.Config(e.World, id, concurrency)
+	cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := service.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

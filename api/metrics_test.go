@@ -67,11 +67,11 @@ func samples(fams map[string]*dto.MetricFamily, name string) map[string]float64 
 func TestMetricsAfterARunWithAFailedClient(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 3})
 	ctx := context.Background()
-	refused := e.clients[2]
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, refused); err != nil {
+	refused := e.Clients[2]
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, refused); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.SetFaults(e.sim.Accounts()[1].ID, graphsim.Faults{ThrottleEvery: 4, RegainMinutes: 1})
+	e.Sim.SetFaults(e.Sim.Accounts()[1].ID, graphsim.Faults{ThrottleEvery: 4, RegainMinutes: 1})
 	svc := e.open(t, "worker-1", 2)
 	base := e.serve(t, svc)
 
@@ -182,7 +182,7 @@ func TestMetricsAfterARunWithAFailedClient(t *testing.T) {
 		}
 	}
 	if strings.Contains(string(scrape.body), graphsim.DemoToken) || strings.Contains(string(scrape.body), graphsim.ExpiredToken) ||
-		strings.Contains(string(scrape.body), e.dbURL) {
+		strings.Contains(string(scrape.body), e.DBURL) {
 		t.Error("the scrape holds a token or the database URL")
 	}
 }

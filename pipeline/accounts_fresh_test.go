@@ -74,7 +74,7 @@ func TestDailyRunReadsTheCachedAccountBesideTheReports(t *testing.T) {
 		t.Fatalf("first run: events %v, want the accounts read before the reports", order.events)
 	}
 	order.reset()
-	e.sim.ResetCounters()
+	e.Sim.ResetCounters()
 	rep, err := r.Run(context.Background(), opts(lastSunday), "")
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestDailyRunReadsTheCachedAccountBesideTheReports(t *testing.T) {
 	if a, rq := order.first("account answered"), order.first("report asked"); a < 0 || rq < 0 || rq > a {
 		t.Errorf("daily run: events %v, want a report asked before any ad account answered, and the accounts read", order.events)
 	}
-	if n := e.sim.Counters().Requests[graphsim.KindAccount]; n != 2 {
+	if n := e.Sim.Counters().Requests[graphsim.KindAccount]; n != 2 {
 		t.Errorf("daily run: %d ad account reads, want 2 (beside the reports)", n)
 	}
 	if cp := rep.Plan.Clients[0]; cp.TimeZone == "" || cp.Currency == "" {

@@ -46,7 +46,7 @@ func (a *accountAnswer) wrap(next http.Handler) http.Handler {
 func TestAdAccountAnswersAreChecked(t *testing.T) {
 	aa := &accountAnswer{}
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, aa.wrap)
-	accts := e.sim.Accounts()
+	accts := e.Sim.Accounts()
 	aa.edit = func(account string, status int, body []byte) (int, []byte) {
 		switch account {
 		case accts[0].ID:
@@ -65,15 +65,15 @@ func TestAdAccountAnswersAreChecked(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSomeFailed", err)
 	}
 	for i, field := range []string{`field timezone_name "Mars/Olympus_Mons"`, `field currency "dollars"`} {
-		msg := rep.Ledger.Clients[e.clients[i]].Extract.Error
+		msg := rep.Ledger.Clients[e.Clients[i]].Extract.Error
 		if !strings.Contains(msg, field) || !strings.Contains(msg, "act_"+accts[i].ID) || !strings.Contains(msg, accts[i].Name) {
 			t.Errorf("client %d: error %q, want it to name the client, the ad account and %s", i, msg, field)
 		}
-		if n := e2etest.Rows(t, e.pool, e.clients[i]); n != 0 {
+		if n := e2etest.Rows(t, e.Pool, e.Clients[i]); n != 0 {
 			t.Errorf("client %d: %d rows loaded", i, n)
 		}
 	}
-	e2etest.CheckClient(t, e.pool, e.sim, accts[2], e.clients[2], lastSunday, o.Weeks)
+	e2etest.CheckClient(t, e.Pool, e.Sim, accts[2], e.Clients[2], lastSunday, o.Weeks)
 }
 
 // When Meta does not answer for an ad account, the run goes on with the cached time zone and
@@ -81,7 +81,7 @@ func TestAdAccountAnswersAreChecked(t *testing.T) {
 func TestAdAccountCacheServesWhenMetaDoesNot(t *testing.T) {
 	aa := &accountAnswer{}
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, aa.wrap)
-	down := e.sim.Accounts()[0].ID
+	down := e.Sim.Accounts()[0].ID
 	aa.edit = func(account string, status int, body []byte) (int, []byte) {
 		if account == down {
 			return http.StatusInternalServerError, []byte(`{"error":{"message":"An unexpected error has occurred.","type":"OAuthException","code":2,"is_transient":true}}`)
@@ -91,8 +91,8 @@ func TestAdAccountCacheServesWhenMetaDoesNot(t *testing.T) {
 	r := e.runner(t, 2)
 	o := weeksOpts(lastSunday, 6)
 	rep, err := r.Run(context.Background(), o, "")
-	if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(rep.Ledger.Clients[e.clients[0]].Extract.Error, "read ad account") {
-		t.Fatalf("first run: %v; client 0: %q", err, rep.Ledger.Clients[e.clients[0]].Extract.Error)
+	if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(rep.Ledger.Clients[e.Clients[0]].Extract.Error, "read ad account") {
+		t.Fatalf("first run: %v; client 0: %q", err, rep.Ledger.Clients[e.Clients[0]].Extract.Error)
 	}
 	aa.edit = nil // Meta answers for a run: the account is cached
 	o.AsOf = lastSunday.AddDate(0, 0, -1)
@@ -107,10 +107,10 @@ func TestAdAccountCacheServesWhenMetaDoesNot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with the cache: %v", err)
 	}
-	for i, a := range e.sim.Accounts() {
-		if cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[i])]; cp.TimeZone != a.TimeZone || cp.Currency != a.Currency {
+	for i, a := range e.Sim.Accounts() {
+		if cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.Clients[i])]; cp.TimeZone != a.TimeZone || cp.Currency != a.Currency {
 			t.Errorf("client %d planned in %s, %s; want the cached %s, %s", i, cp.TimeZone, cp.Currency, a.TimeZone, a.Currency)
 		}
-		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, o.Weeks)
+		e2etest.CheckClient(t, e.Pool, e.Sim, a, e.Clients[i], lastSunday, o.Weeks)
 	}
 }

@@ -268,7 +268,7 @@ func TestBadInput(t *testing.T) {
 			t.Parallel()
 			bp := &badPage{kind: tc.kind, rows: tc.rows, raw: tc.raw, runKind: map[string]records.Kind{}}
 			e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, bp.wrap)
-			accts := e.sim.Accounts()
+			accts := e.Sim.Accounts()
 			bp.account = accts[0].ID
 			cfg := e.config(2)
 			cfg.PageSize = tc.pageSize
@@ -277,16 +277,16 @@ func TestBadInput(t *testing.T) {
 			if bp.pages == 0 {
 				t.Fatal("the proxy rewrote nothing")
 			}
-			e2etest.CheckClient(t, e.pool, e.sim, accts[1], e.clients[1], lastSunday, 8)
+			e2etest.CheckClient(t, e.Pool, e.Sim, accts[1], e.Clients[1], lastSunday, 8)
 			if tc.says == nil {
 				if err != nil {
 					t.Fatalf("not handled: %v", err)
 				}
-				e2etest.CheckClient(t, e.pool, e.sim, accts[0], e.clients[0], lastSunday, 8)
+				e2etest.CheckClient(t, e.Pool, e.Sim, accts[0], e.Clients[0], lastSunday, 8)
 				if tc.kind == records.KindAdRelevance {
 					var n int
-					_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1
-AND meta_tables::text LIKE '%ABOVE_AVERAGE_99%'`, e.clients[0]).Scan(&n)
+					_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1
+AND meta_tables::text LIKE '%ABOVE_AVERAGE_99%'`, e.Clients[0]).Scan(&n)
 					if n == 0 {
 						t.Error("the unknown ranking value did not reach meta_tables")
 					}
@@ -296,17 +296,17 @@ AND meta_tables::text LIKE '%ABOVE_AVERAGE_99%'`, e.clients[0]).Scan(&n)
 			if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(err.Error(), accts[0].Name) {
 				t.Fatalf("err = %v, want ErrSomeFailed naming %s", err, accts[0].Name)
 			}
-			msg := rep.Ledger.Clients[e.clients[0]].Extract.Error
+			msg := rep.Ledger.Clients[e.Clients[0]].Extract.Error
 			for _, s := range append([]string{"client Demo " + accts[0].Name}, tc.says...) {
 				if !strings.Contains(msg, s) {
 					t.Errorf("error %q does not say %q", msg, s)
 				}
 			}
 			t.Logf("refused: %s", msg)
-			if n := e2etest.Rows(t, e.pool, e.clients[0]); n != 0 {
+			if n := e2etest.Rows(t, e.Pool, e.Clients[0]); n != 0 {
 				t.Errorf("%d rows loaded for the refused client", n)
 			}
-			if _, err := os.Stat(rep.Dir.Client(e.clients[0]).Report(tc.kind)); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(rep.Dir.Client(e.Clients[0]).Report(tc.kind)); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("the refused report was staged: %v", err)
 			}
 			checkNoTempFiles(t, rep.Dir)
@@ -346,25 +346,25 @@ func TestBadClientConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
-			if _, err := e.pool.Exec(context.Background(), tc.set, append(tc.args, e.clients[0])...); err != nil {
+			if _, err := e.Pool.Exec(context.Background(), tc.set, append(tc.args, e.Clients[0])...); err != nil {
 				t.Fatal(err)
 			}
 			cfg := e.config(2)
 			cfg.Token = tc.token
 			o := weeksOpts(lastSunday, 6)
 			rep, err := e.runWith(t, cfg, o)
-			a := e.sim.Accounts()
+			a := e.Sim.Accounts()
 			if !errors.Is(err, pipeline.ErrSomeFailed) {
 				t.Fatalf("err = %v, want ErrSomeFailed", err)
 			}
-			msg := rep.Ledger.Clients[e.clients[0]].Extract.Error
+			msg := rep.Ledger.Clients[e.Clients[0]].Extract.Error
 			if !strings.Contains(msg, a[0].Name) || !strings.Contains(msg, tc.says) {
 				t.Errorf("error %q: want the client and %q", msg, tc.says)
 			}
-			if n := e.sim.Counters().ByAccount[a[0].ID].Requests[graphsim.KindSubmit]; n != 0 {
+			if n := e.Sim.Counters().ByAccount[a[0].ID].Requests[graphsim.KindSubmit]; n != 0 {
 				t.Errorf("%d report runs submitted for the misconfigured client", n)
 			}
-			e2etest.CheckClient(t, e.pool, e.sim, a[1], e.clients[1], lastSunday, 6)
+			e2etest.CheckClient(t, e.Pool, e.Sim, a[1], e.Clients[1], lastSunday, 6)
 		})
 	}
 }

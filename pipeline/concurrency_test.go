@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,9 +11,17 @@ import (
 
 func appUsage(pct float64) extract.Usage { return extract.Usage{Percent: pct, App: pct, HasApp: true} }
 
-// fill takes every free slot of the gate and reports how many it took.
-func fill(t *testing.T, g *clientGate) int {
+// wantFill lets clients into the gate until it is full and fails the test unless want got in;
+// when says at which step.
+func wantFill(t *testing.T, g *clientGate, want int, when string) {
 	t.Helper()
+	if n := fill(g); n != want {
+		t.Fatalf("%s: %d clients got in, want %d", when, n, want)
+	}
+}
+
+// fill takes every free slot of the gate and reports how many it took.
+func fill(g *clientGate) int {
 	n := 0
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -34,20 +43,14 @@ func waitFor(g *clientGate) {
 
 func TestFixedGate(t *testing.T) {
 	g := newClientGate(4, AutoConcurrency{}, 100)
-	if n := fill(t, g); n != 4 {
-		t.Fatalf("a gate of 4 let %d clients in", n)
-	}
+	wantFill(t, g, 4, "a gate of 4")
 	waitFor(g)
 	for range 100 {
 		g.observe(appUsage(1))
 	}
-	if n := fill(t, g); n != 0 {
-		t.Errorf("low usage let %d more clients into a fixed gate", n)
-	}
+	wantFill(t, g, 0, "low usage in a fixed gate")
 	g.release()
-	if n := fill(t, g); n != 1 {
-		t.Errorf("a release let %d clients in, want 1", n)
-	}
+	wantFill(t, g, 1, "a release")
 	if r := g.record(); r.Mode != "fixed" || r.Peak != 4 || r.Cuts != 0 || r.MaxAppUsage != 1 {
 		t.Errorf("record %+v", r)
 	}
@@ -58,27 +61,19 @@ func TestFixedGate(t *testing.T) {
 // with nobody waiting, it holds; it never goes above the clients of the stage or below 1.
 func TestAutoGate(t *testing.T) {
 	g := newClientGate(ConcurrencyAuto, AutoConcurrency{Start: 4}, 50)
-	if n := fill(t, g); n != 4 {
-		t.Fatalf("started with %d, want 4", n)
-	}
+	wantFill(t, g, 4, "started")
 	g.observe(appUsage(10)) // nobody waits: holds
-	if n := fill(t, g); n != 0 {
-		t.Fatalf("the limit rose without a client waiting (%d more)", n)
-	}
+	wantFill(t, g, 0, "usage without a client waiting")
 	for i := range 6 {
 		waitFor(g)
 		g.observe(appUsage(10))
 		g.observe(appUsage(10)) // the slot it opened is not taken yet: no second step
-		if n := fill(t, g); n != 1 {
-			t.Fatalf("low reading %d let %d more clients in, want 1", i+1, n)
-		}
+		wantFill(t, g, 1, fmt.Sprintf("low reading %d", i+1))
 	}
 	waitFor(g)
 	g.observe(appUsage(70))               // between Low and High: holds
 	g.observe(extract.Usage{Percent: 99}) // no app-wide figure: holds
-	if n := fill(t, g); n != 0 {
-		t.Fatalf("the limit moved at 70 %% or without an app-wide figure (%d more)", n)
-	}
+	wantFill(t, g, 0, "usage at 70 %, or without an app-wide figure")
 	g.observe(appUsage(80)) // 10 → 5
 	g.observe(appUsage(90)) // within the same round: no second cut
 	if r := g.record(); r.Final != 5 || r.Cuts != 1 || r.High != 10 {
@@ -87,22 +82,16 @@ func TestAutoGate(t *testing.T) {
 	for range 10 {
 		g.release() // 10 in flight → 0
 	}
-	if n := fill(t, g); n != 5 {
-		t.Fatalf("after the cut %d clients in, want 5", n)
-	}
+	wantFill(t, g, 5, "after the cut")
 	// After a cut, a round of low readings (as many as the limit) adds one.
 	waitFor(g)
 	for range 4 {
 		g.observe(appUsage(10))
 	}
-	if n := fill(t, g); n != 0 {
-		t.Errorf("four low readings after a cut let %d more in, want none yet", n)
-	}
+	wantFill(t, g, 0, "four low readings after a cut")
 	waitFor(g)
 	g.observe(appUsage(10))
-	if n := fill(t, g); n != 1 {
-		t.Errorf("a round of low readings after a cut let %d more in, want 1", n)
-	}
+	wantFill(t, g, 1, "a round of low readings after a cut")
 	for range 20 {
 		g.observe(appUsage(100))
 	}
@@ -111,12 +100,10 @@ func TestAutoGate(t *testing.T) {
 	}
 	// Never above the stage's clients.
 	h := newClientGate(ConcurrencyAuto, AutoConcurrency{Start: 2}, 3)
-	fill(t, h)
+	wantFill(t, h, 2, "a start of 2")
 	waitFor(h)
 	for range 10 {
 		h.observe(appUsage(1))
 	}
-	if n := fill(t, h); n != 1 {
-		t.Errorf("a stage of 3 clients let in %d more than 2, want 1", n)
-	}
+	wantFill(t, h, 1, "low usage in a stage of 3 clients, 2 in")
 }

@@ -18,14 +18,10 @@ import (
 // lastSunday is the newest Sunday up to today: the simulator has data up to its clock.
 var lastSunday = e2etest.LastSunday
 
+// env is a world (its Clients: ids, in account order) and the clock of its runners.
 type env struct {
-	sim     *graphsim.Simulator
-	url     string
-	dbURL   string
-	pool    *pgxpool.Pool
-	stage   string
-	clients []string         // ids, in account order
-	now     func() time.Time // the simulator's clock, and the runner's
+	*e2etest.World
+	now func() time.Time // the simulator's clock, and the runner's
 }
 
 // pipelineWorld is what this package's worlds share: the seed, and report runs that finish
@@ -34,7 +30,7 @@ var pipelineWorld = e2etest.SimDefaults(graphsim.Config{Seed: 11, JobDuration: 1
 
 // fromWorld is the env of a world, on the clock now (nil: the real one).
 func fromWorld(w *e2etest.World, now func() time.Time) *env {
-	return &env{sim: w.Sim, url: w.URL, dbURL: w.DBURL, pool: w.Pool, stage: w.Stage, clients: w.Clients, now: now}
+	return &env{World: w, now: now}
 }
 
 func newEnv(t *testing.T, accounts int) *env {
@@ -44,8 +40,8 @@ func newEnv(t *testing.T, accounts int) *env {
 
 func (e *env) config(concurrency int) pipeline.Config {
 	return pipeline.Config{
-		DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken),
-		StageDir: e.stage, Concurrency: concurrency,
+		DatabaseURL: e.DBURL, GraphURL: e.URL, Token: extract.NewToken(graphsim.DemoToken),
+		StageDir: e.Stage, Concurrency: concurrency,
 		Sync:     extract.SyncConfig{Weeks: extract.SyncNever}, // report runs, unless a test says otherwise
 		Poll:     extract.PollConfig{First: 120 * time.Millisecond, Max: 300 * time.Millisecond},
 		Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
@@ -79,7 +75,7 @@ func weeksOpts(asOf time.Time, weeks int) pipeline.Options {
 // 54-week horizon.
 func checkTable(t *testing.T, e *env, asOf time.Time) int {
 	t.Helper()
-	return e2etest.CheckTable(t, e.pool, e.sim, e.clients, asOf, 54)
+	return e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, asOf, 54)
 }
 
 type rowVersion struct{ xmin, updated string }
@@ -121,12 +117,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("first run fetched %d weeks for %s, want 54", cp.Weeks, cp.Name)
 		}
 	}
-	if runs := e.sim.Counters().Requests[graphsim.KindSubmit]; runs != 15 {
+	if runs := e.Sim.Counters().Requests[graphsim.KindSubmit]; runs != 15 {
 		t.Errorf("first run submitted %d report runs, want 15", runs)
 	}
 
 	// The same run again: nothing rewritten.
-	before := versions(t, e.pool)
+	before := versions(t, e.Pool)
 	rep, err = r.Run(context.Background(), opts(asOf1), "")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +130,7 @@ func TestEndToEnd(t *testing.T) {
 	if tm := rep.Ledger.Rows; tm.Inserted != 0 || tm.Updated != 0 || tm.Deleted != 0 {
 		t.Errorf("second identical run: %d inserted, %d updated, %d deleted, want none", tm.Inserted, tm.Updated, tm.Deleted)
 	}
-	after := versions(t, e.pool)
+	after := versions(t, e.Pool)
 	changed := 0
 	for id, v := range before {
 		if after[id] != v {
@@ -146,7 +142,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A week later: about five weeks fetched, not 54.
-	e.sim.ResetCounters()
+	e.Sim.ResetCounters()
 	asOf2 := lastSunday
 	rep, err = r.Run(context.Background(), opts(asOf2), "")
 	if err != nil {
@@ -157,12 +153,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("a week later: %s fetched %d weeks (%s..%s), want 5-6", cp.Name, cp.Weeks, cp.Since, cp.Until)
 		}
 	}
-	if runs := e.sim.Counters().Requests[graphsim.KindSubmit]; runs != 15 {
+	if runs := e.Sim.Counters().Requests[graphsim.KindSubmit]; runs != 15 {
 		t.Errorf("a week later: %d report runs, want 15", runs)
 	}
 	checkTable(t, e, asOf2)
 	var final string
-	if err := e.pool.QueryRow(context.Background(), `SELECT min(final_through)::text FROM client_sync_state`).Scan(&final); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), `SELECT min(final_through)::text FROM client_sync_state`).Scan(&final); err != nil {
 		t.Fatal(err)
 	}
 	if want := asOf2.AddDate(0, 0, -35).Format(time.DateOnly); final != want {
@@ -177,7 +173,7 @@ func TestConcurrencyBound(t *testing.T) {
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
-	c := e.sim.Counters()
+	c := e.Sim.Counters()
 	// Four clients at once, five report runs each.
 	if c.PeakRunning > 20 {
 		t.Errorf("peak running report runs %d, want at most 4 clients × 5", c.PeakRunning)
@@ -190,8 +186,8 @@ func TestConcurrencyBound(t *testing.T) {
 
 func TestRefusedTokenFailsOneClient(t *testing.T) {
 	e := newEnv(t, 3)
-	bad := e.sim.Accounts()[1]
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[1]); err != nil {
+	bad := e.Sim.Accounts()[1]
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.Clients[1]); err != nil {
 		t.Fatal(err)
 	}
 	r := e.runner(t, 4)
@@ -207,17 +203,17 @@ func TestRefusedTokenFailsOneClient(t *testing.T) {
 		t.Errorf("ledger status %s", rep.Ledger.Status)
 	}
 	var loaded []string
-	rows, _ := e.pool.Query(context.Background(), `SELECT DISTINCT client_id::text FROM campaign_summaries ORDER BY 1`)
+	rows, _ := e.Pool.Query(context.Background(), `SELECT DISTINCT client_id::text FROM campaign_summaries ORDER BY 1`)
 	for rows.Next() {
 		var id string
 		_ = rows.Scan(&id)
 		loaded = append(loaded, id)
 	}
-	if len(loaded) != 2 || strings.Contains(strings.Join(loaded, ","), e.clients[1]) {
-		t.Errorf("clients loaded: %v (the refused one is %s)", loaded, e.clients[1])
+	if len(loaded) != 2 || strings.Contains(strings.Join(loaded, ","), e.Clients[1]) {
+		t.Errorf("clients loaded: %v (the refused one is %s)", loaded, e.Clients[1])
 	}
 	var states int
-	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM client_sync_state WHERE client_id = $1`, e.clients[1]).Scan(&states)
+	_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM client_sync_state WHERE client_id = $1`, e.Clients[1]).Scan(&states)
 	if states != 0 {
 		t.Error("the failed client got a sync state")
 	}
@@ -227,20 +223,20 @@ func TestOverlappingRunStops(t *testing.T) {
 	e := newEnv(t, 2)
 	r := e.runner(t, 2)
 	// Start a run that blocks in its extraction, then a second one.
-	e.sim.SetFaults(e.sim.Accounts()[0].ID, graphsim.Faults{StuckJobs: -1})
+	e.Sim.SetFaults(e.Sim.Accounts()[0].ID, graphsim.Faults{StuckJobs: -1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := r.Run(ctx, opts(lastSunday), ""); done <- err }()
 	time.Sleep(300 * time.Millisecond)
 	r2 := e.runner(t, 2)
 	_, err := r2.Run(context.Background(), opts(lastSunday), "")
-	if !errors.Is(err, pipeline.ErrCannotStart) || !strings.Contains(err.Error(), e.sim.Accounts()[0].Name) {
+	if !errors.Is(err, pipeline.ErrCannotStart) || !strings.Contains(err.Error(), e.Sim.Accounts()[0].Name) {
 		t.Errorf("second run: %v, want ErrCannotStart naming the clients", err)
 	}
 	cancel()
 	<-done
 	var n int
-	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries`).Scan(&n)
+	_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries`).Scan(&n)
 	if n != 0 {
 		t.Errorf("%d rows loaded by a cancelled run", n)
 	}
@@ -250,7 +246,7 @@ func TestOverlappingRunStops(t *testing.T) {
 // anything is locked, fetched or written.
 func TestNoTokenAnywhere(t *testing.T) {
 	e := newEnv(t, 2)
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = NULL`); err != nil {
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = NULL`); err != nil {
 		t.Fatal(err)
 	}
 	cfg := e.config(2)
@@ -264,7 +260,7 @@ func TestNoTokenAnywhere(t *testing.T) {
 	if !errors.Is(err, pipeline.ErrUsage) || !strings.Contains(err.Error(), "META_ACCESS_TOKEN") {
 		t.Errorf("err = %v, want a usage error naming META_ACCESS_TOKEN", err)
 	}
-	if n := e.sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
+	if n := e.Sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
 		t.Errorf("%d report runs submitted", n)
 	}
 }
@@ -287,15 +283,15 @@ func TestDailyRunSynchronous(t *testing.T) {
 	}
 	// Three clients' years: synchronous reads in week-aligned chunks, more than one per kind
 	// (TestPlannerReadsOneClientSynchronouslyAndAThousandByReportRuns).
-	if c := e.sim.Counters(); c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindSync] <= 15 {
+	if c := e.Sim.Counters(); c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindSync] <= 15 {
 		t.Errorf("first run: %d report runs, %d synchronous reads; want none and chunks", c.Requests[graphsim.KindSubmit], c.Requests[graphsim.KindSync])
 	}
-	e.sim.ResetCounters()
+	e.Sim.ResetCounters()
 	rep, err := r.Run(context.Background(), opts(lastSunday), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := e.sim.Counters()
+	c := e.Sim.Counters()
 	if c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindPoll] != 0 || c.Requests[graphsim.KindResults] != 0 || c.Requests[graphsim.KindSync] != 15 {
 		t.Errorf("daily run: requests %v, want 15 synchronous reads and no report run", c.Requests)
 	}
@@ -335,8 +331,8 @@ func TestAutoConcurrency(t *testing.T) {
 		if c == nil || c.Mode != "auto" || c.Start != 4 {
 			t.Fatalf("ledger concurrency %+v", c)
 		}
-		e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 13)
-		t.Logf("app budget %d calls a minute: %+v; peak report runs running %d", appBudget, *c, e.sim.Counters().PeakRunning)
+		e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, 13)
+		t.Logf("app budget %d calls a minute: %+v; peak report runs running %d", appBudget, *c, e.Sim.Counters().PeakRunning)
 		return c, e
 	}
 	var low *pipeline.ConcurrencyRecord
@@ -349,7 +345,7 @@ func TestAutoConcurrency(t *testing.T) {
 		if c.Cuts != 0 || c.High < clients*3/4 || c.Peak < clients/2 || c.MaxAppUsage >= 60 {
 			t.Errorf("%+v: want the limit raised to at least %d clients, more than %d in flight, no cut", *c, clients*3/4, clients/2)
 		}
-		if running := e.sim.Counters().PeakRunning; running <= 4*5 {
+		if running := e.Sim.Counters().PeakRunning; running <= 4*5 {
 			t.Errorf("peak report runs running %d: never more than the 4 clients it started with", running)
 		}
 	})
@@ -367,7 +363,7 @@ func TestAutoConcurrency(t *testing.T) {
 // A run in which every client failed is failed, not partial (exit 1 still: ErrSomeFailed).
 func TestEveryClientRefusedFailsTheRun(t *testing.T) {
 	e := newEnv(t, 2)
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1`, graphsim.ExpiredToken); err != nil {
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1`, graphsim.ExpiredToken); err != nil {
 		t.Fatal(err)
 	}
 	o := weeksOpts(lastSunday, 6)

@@ -64,8 +64,8 @@ func (e *env) runWith(t *testing.T, cfg pipeline.Config, o pipeline.Options) (*p
 func faultedSecond(t *testing.T, faults graphsim.Faults) (*env, []graphsim.Account, pipeline.Config) {
 	t.Helper()
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[1].ID, faults)
+	accts := e.Sim.Accounts()
+	e.Sim.SetFaults(accts[1].ID, faults)
 	return e, accts, e.config(3)
 }
 
@@ -73,18 +73,18 @@ func faultedSecond(t *testing.T, faults graphsim.Faults) (*env, []graphsim.Accou
 // loaded when the fault fails it, every other done and equal to the truth over faultWeeks.
 func checkFaulted(t *testing.T, e *env, rep *pipeline.Report, fails bool) {
 	t.Helper()
-	for i, a := range e.sim.Accounts() {
-		xs, ls := clientStatus(rep, e.clients[i])
+	for i, a := range e.Sim.Accounts() {
+		xs, ls := clientStatus(rep, e.Clients[i])
 		if i == 1 && fails {
-			if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
-				t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+			if e2etest.Rows(t, e.Pool, e.Clients[i]) != 0 || xs != pipeline.StatusFailed {
+				t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.Pool, e.Clients[i]))
 			}
 			continue
 		}
 		if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
 			t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
 		}
-		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+		e2etest.CheckClient(t, e.Pool, e.Sim, a, e.Clients[i], lastSunday, faultWeeks)
 	}
 }
 
@@ -233,9 +233,9 @@ func TestFaultThrottleStorm(t *testing.T) {
 	const regainUnit, cooldown = 100 * time.Millisecond, 100 * time.Millisecond
 	log := &reqLog{regainUnit: regainUnit, cooldown: cooldown, runAcct: map[string]string{}}
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3, EnforceBudget: true, CallBudget: 20, UsageWindow: time.Second}, log.wrap)
-	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[0].ID, graphsim.Faults{ThrottleEvery: 2, ThrottleCode: 80004, RegainMinutes: 1})
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleEvery: 2, ThrottleCode: 17})
+	accts := e.Sim.Accounts()
+	e.Sim.SetFaults(accts[0].ID, graphsim.Faults{ThrottleEvery: 2, ThrottleCode: 80004, RegainMinutes: 1})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleEvery: 2, ThrottleCode: 17})
 	cfg := e.config(3)
 	cfg.Throttle = extract.ThrottleConfig{Cooldown: cooldown, RegainUnit: regainUnit}
 	start := time.Now()
@@ -244,9 +244,9 @@ func TestFaultThrottleStorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
-	n := e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
+	n := e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, faultWeeks)
 	f := log.figures()
-	c := e.sim.Counters()
+	c := e.Sim.Counters()
 	if c.Throttled < 10 || int(c.Throttled) != f.throttled {
 		t.Errorf("%d throttled answers (log %d): the storm did not blow", c.Throttled, f.throttled)
 	}
@@ -259,7 +259,7 @@ func TestFaultThrottleStorm(t *testing.T) {
 		t.Errorf("%d requests reached the server while throttled (%d throttled answers): not waiting", f.whileThrottled, f.throttled)
 	}
 	var waited time.Duration
-	for _, id := range e.clients {
+	for _, id := range e.Clients {
 		waited += rep.Ledger.Clients[id].Extract.Stats.ThrottleWait
 	}
 	if waited < time.Duration(f.throttled)*cooldown/4 {
@@ -310,7 +310,7 @@ func TestFaultReportRuns(t *testing.T) {
 				if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(err.Error(), accts[1].Name) {
 					t.Errorf("err = %v, want ErrSomeFailed naming %s", err, accts[1].Name)
 				}
-				msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+				msg := rep.Ledger.Clients[e.Clients[1]].Extract.Error
 				if !strings.Contains(msg, accts[1].Name) || !strings.Contains(msg, "report ") || !strings.Contains(msg, "Job Failed") {
 					t.Errorf("ledger error %q does not name the client, the report and the status", msg)
 				}
@@ -318,7 +318,7 @@ func TestFaultReportRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.check != nil {
-				tc.check(t, e.sim.Counters().ByAccount[accts[1].ID])
+				tc.check(t, e.Sim.Counters().ByAccount[accts[1].ID])
 			}
 		})
 	}
@@ -334,8 +334,8 @@ func TestFaultProgress(t *testing.T) {
 	t.Run("a 45 s run that keeps progressing under a 20 s job timeout loads", func(t *testing.T) {
 		t.Parallel()
 		e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-		accts := e.sim.Accounts()
-		e.sim.SetFaults(accts[1].ID, graphsim.Faults{JobDuration: 450 * time.Millisecond})
+		accts := e.Sim.Accounts()
+		e.Sim.SetFaults(accts[1].ID, graphsim.Faults{JobDuration: 450 * time.Millisecond})
 		cfg := e.config(3)
 		cfg.Poll = poll
 		rep, err := e.runWith(t, cfg, faultOpts())
@@ -343,18 +343,18 @@ func TestFaultProgress(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, a := range accts {
-			xs, ls := clientStatus(rep, e.clients[i])
+			xs, ls := clientStatus(rep, e.Clients[i])
 			if xs != pipeline.StatusDone || ls != pipeline.StatusDone {
 				t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
 			}
-			e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+			e2etest.CheckClient(t, e.Pool, e.Sim, a, e.Clients[i], lastSunday, faultWeeks)
 		}
-		c := e.sim.Counters().ByAccount[accts[1].ID]
+		c := e.Sim.Counters().ByAccount[accts[1].ID]
 		if c.ReportRuns != 5 {
 			t.Errorf("%d report runs, want 5: none resubmitted", c.ReportRuns)
 		}
 		// The runs outlived the job timeout: the test shows what it means to show.
-		st := rep.Ledger.Clients[e.clients[1]].Extract.Stats
+		st := rep.Ledger.Clients[e.Clients[1]].Extract.Stats
 		if st.JobWait < 5*poll.StallTimeout {
 			t.Errorf("the five runs waited %s in all, want more than 5 × the job timeout", st.JobWait)
 		}
@@ -363,8 +363,8 @@ func TestFaultProgress(t *testing.T) {
 	t.Run("a run that stalls is resubmitted once, then the client fails", func(t *testing.T) {
 		t.Parallel()
 		e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-		accts := e.sim.Accounts()
-		e.sim.SetFaults(accts[1].ID, graphsim.Faults{JobDuration: 450 * time.Millisecond, StuckJobs: -1})
+		accts := e.Sim.Accounts()
+		e.Sim.SetFaults(accts[1].ID, graphsim.Faults{JobDuration: 450 * time.Millisecond, StuckJobs: -1})
 		cfg := e.config(3)
 		cfg.Poll = poll
 		rep, err := e.runWith(t, cfg, faultOpts())
@@ -372,16 +372,16 @@ func TestFaultProgress(t *testing.T) {
 			t.Errorf("err = %v, want ErrSomeFailed naming %s", err, accts[1].Name)
 		}
 		for i, a := range accts {
-			xs, _ := clientStatus(rep, e.clients[i])
+			xs, _ := clientStatus(rep, e.Clients[i])
 			if i == 1 {
-				if e2etest.Rows(t, e.pool, e.clients[i]) != 0 || xs != pipeline.StatusFailed {
-					t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.pool, e.clients[i]))
+				if e2etest.Rows(t, e.Pool, e.Clients[i]) != 0 || xs != pipeline.StatusFailed {
+					t.Errorf("%s: extract %s, %d rows: want failed and nothing loaded", a.Name, xs, e2etest.Rows(t, e.Pool, e.Clients[i]))
 				}
 				continue
 			}
-			e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, faultWeeks)
+			e2etest.CheckClient(t, e.Pool, e.Sim, a, e.Clients[i], lastSunday, faultWeeks)
 		}
-		msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+		msg := rep.Ledger.Clients[e.Clients[1]].Extract.Error
 		m := regexp.MustCompile(`report run (\d+) stalled: no progress for (\S+) \("Job Running" at \d+%, waited [^)]+\); resubmitted once after report run (\d+) stalled`).FindStringSubmatch(msg)
 		if m == nil {
 			t.Fatalf("ledger error %q does not say the run stalled, for how long, and that it was resubmitted once", msg)
@@ -394,7 +394,7 @@ func TestFaultProgress(t *testing.T) {
 		}
 		t.Logf("ledger: %s", msg)
 		// Only the resubmit: per kind at most two runs.
-		if n := e.sim.Counters().ByAccount[accts[1].ID].ReportRuns; n < 6 || n > 10 {
+		if n := e.Sim.Counters().ByAccount[accts[1].ID].ReportRuns; n < 6 || n > 10 {
 			t.Errorf("%d report runs, want 6 to 10 (one resubmit per kind at most)", n)
 		}
 	})
@@ -431,12 +431,12 @@ func TestFaultRunLag(t *testing.T) {
 			cfg.PageSize = 50 // several pages per report run, for the page faults
 			rep, err := e.runWith(t, cfg, faultOpts())
 			checkFaulted(t, e, rep, tc.fails)
-			c := e.sim.Counters().ByAccount[accts[1].ID]
+			c := e.Sim.Counters().ByAccount[accts[1].ID]
 			if c.Lagged == 0 {
 				t.Error("the fault never fired")
 			}
 			t.Logf("%d denials answered, %d report runs, %d requests for the lagging client", c.Lagged, c.ReportRuns,
-				rep.Ledger.Clients[e.clients[1]].Extract.Stats.Requests)
+				rep.Ledger.Clients[e.Clients[1]].Extract.Stats.Requests)
 			if tc.runs != 0 && c.ReportRuns != tc.runs {
 				t.Errorf("%d report runs, want %d", c.ReportRuns, tc.runs)
 			}
@@ -444,7 +444,7 @@ func TestFaultRunLag(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if n := rep.Ledger.Clients[e.clients[1]].Extract.Stats.Lagged; n == 0 {
+				if n := rep.Ledger.Clients[e.Clients[1]].Extract.Stats.Lagged; n == 0 {
 					t.Error("the ledger counts no lagged answer")
 				}
 				return
@@ -452,7 +452,7 @@ func TestFaultRunLag(t *testing.T) {
 			if !errors.Is(err, pipeline.ErrSomeFailed) {
 				t.Errorf("err = %v, want ErrSomeFailed", err)
 			}
-			msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+			msg := rep.Ledger.Clients[e.Clients[1]].Extract.Error
 			if !strings.Contains(msg, "report run unknown to Meta") || !strings.Contains(msg, "resubmitted") {
 				t.Errorf("ledger error %q does not say the run stayed unknown after a resubmit", msg)
 			}
@@ -489,9 +489,9 @@ func TestFaultServerErrorsAndResets(t *testing.T) {
 		})
 	}
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, proxy)
-	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[0].ID, graphsim.Faults{ServerErrorEvery: 5})
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ResetEvery: 2})
+	accts := e.Sim.Accounts()
+	e.Sim.SetFaults(accts[0].ID, graphsim.Faults{ServerErrorEvery: 5})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ResetEvery: 2})
 	cfg := e.config(3)
 	cfg.Retry = extract.RetryConfig{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond}
 	rep, err := e.runWith(t, cfg, faultOpts())
@@ -501,10 +501,10 @@ func TestFaultServerErrorsAndResets(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
-	n := e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
-	c := e.sim.Counters()
+	n := e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, faultWeeks)
+	c := e.Sim.Counters()
 	var retries int64
-	for _, id := range e.clients {
+	for _, id := range e.Clients {
 		retries += rep.Ledger.Clients[id].Extract.Stats.Retries
 	}
 	if c.ServerErrors == 0 || c.Resets == 0 || burst == 0 {
@@ -520,26 +520,26 @@ func TestFaultServerErrorsAndResets(t *testing.T) {
 // others are loaded and right, and the token is in no error.
 func TestFaultExpiredToken(t *testing.T) {
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-	accts := e.sim.Accounts()
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[2]); err != nil {
+	accts := e.Sim.Accounts()
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.Clients[2]); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := e.runWith(t, e.config(3), faultOpts())
 	if !errors.Is(err, pipeline.ErrSomeFailed) || !strings.Contains(err.Error(), accts[2].Name) {
 		t.Fatalf("err = %v, want ErrSomeFailed naming %s", err, accts[2].Name)
 	}
-	msg := rep.Ledger.Clients[e.clients[2]].Extract.Error
+	msg := rep.Ledger.Clients[e.Clients[2]].Extract.Error
 	if !strings.Contains(msg, "190") || strings.Contains(msg, graphsim.ExpiredToken) || strings.Contains(err.Error(), graphsim.ExpiredToken) {
 		t.Errorf("ledger error %q: want code 190 and no token", msg)
 	}
-	if n := e.sim.Counters().ByAccount[accts[2].ID].Requests[graphsim.KindSubmit]; n > 5 {
+	if n := e.Sim.Counters().ByAccount[accts[2].ID].Requests[graphsim.KindSubmit]; n > 5 {
 		t.Errorf("%d submits with an expired token, want at most one per kind", n)
 	}
-	if e2etest.Rows(t, e.pool, e.clients[2]) != 0 {
+	if e2etest.Rows(t, e.Pool, e.Clients[2]) != 0 {
 		t.Error("rows loaded for the refused client")
 	}
 	for i := range 2 {
-		e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], lastSunday, faultWeeks)
+		e2etest.CheckClient(t, e.Pool, e.Sim, accts[i], e.Clients[i], lastSunday, faultWeeks)
 	}
 }
 
@@ -554,10 +554,10 @@ func TestFaultConnectionKilledMidLoad(t *testing.T) {
 	if _, err := e.runWith(t, e.config(3), o1); err != nil {
 		t.Fatal(err)
 	}
-	e2etest.CheckTable(t, e.pool, e.sim, e.clients, asOf1, 8)
-	before := e2etest.TableText(t, e.pool)
+	e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, asOf1, 8)
+	before := e2etest.TableText(t, e.Pool)
 
-	lock, err := e.pool.Begin(ctx)
+	lock, err := e.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,7 +570,7 @@ func TestFaultConnectionKilledMidLoad(t *testing.T) {
 	var pid int32
 	deadline := time.Now().Add(60 * time.Second)
 	for pid == 0 {
-		err := e.pool.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+		err := e.Pool.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
 AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`).Scan(&pid)
 		if err != nil && time.Now().After(deadline) {
 			lock.Rollback(ctx)
@@ -579,8 +579,8 @@ AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`)
 		time.Sleep(20 * time.Millisecond)
 	}
 	var copied int
-	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND xact_start IS NOT NULL`, pid).Scan(&copied)
-	if _, err := e.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+	_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND xact_start IS NOT NULL`, pid).Scan(&copied)
+	if _, err := e.Pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 		t.Fatal(err)
 	}
 	_ = lock.Rollback(ctx)
@@ -589,10 +589,10 @@ AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`)
 	if killErr == nil {
 		t.Fatal("the run whose connection was killed reported success")
 	}
-	if after := e2etest.TableText(t, e.pool); after != before {
+	if after := e2etest.TableText(t, e.Pool); after != before {
 		t.Errorf("a killed load changed the tables")
 	}
-	submits := e.sim.Counters().Requests[graphsim.KindSubmit]
+	submits := e.Sim.Counters().Requests[graphsim.KindSubmit]
 
 	rep, err := e.runWith(t, e.config(3), o2)
 	if err != nil {
@@ -601,10 +601,10 @@ AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`)
 	if rep.Ledger.Attempts != 2 {
 		t.Errorf("the rerun did not resume the killed run (attempts %d)", rep.Ledger.Attempts)
 	}
-	if n := e.sim.Counters().Requests[graphsim.KindSubmit] - submits; n != 0 {
+	if n := e.Sim.Counters().Requests[graphsim.KindSubmit] - submits; n != 0 {
 		t.Errorf("the rerun submitted %d report runs, want 0 (all staged)", n)
 	}
-	n := e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
+	n := e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, faultWeeks)
 	t.Logf("load killed with pg_terminate_backend in its merge (error: %v); tables unchanged; rerun loaded %d rows right", killErr, n)
 }
 
@@ -612,7 +612,7 @@ AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO campaign_summaries%'`)
 func TestClientNameIsNotSQL(t *testing.T) {
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
 	const name = `O'Brien; DROP TABLE clients;--`
-	if _, err := e.pool.Exec(context.Background(), `UPDATE clients SET name = $1 WHERE id = $2`, name, e.clients[0]); err != nil {
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE clients SET name = $1 WHERE id = $2`, name, e.Clients[0]); err != nil {
 		t.Fatal(err)
 	}
 	o := opts(lastSunday)
@@ -624,9 +624,9 @@ func TestClientNameIsNotSQL(t *testing.T) {
 	if len(rep.Plan.Clients) != 1 || rep.Plan.Clients[0].Name != name {
 		t.Fatalf("plan %+v", rep.Plan.Clients)
 	}
-	e2etest.CheckClient(t, e.pool, e.sim, e.sim.Accounts()[0], e.clients[0], lastSunday, 6)
+	e2etest.CheckClient(t, e.Pool, e.Sim, e.Sim.Accounts()[0], e.Clients[0], lastSunday, 6)
 	var names []string
-	rows, err := e.pool.Query(context.Background(), `SELECT name FROM clients ORDER BY name`)
+	rows, err := e.Pool.Query(context.Background(), `SELECT name FROM clients ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,8 +128,8 @@ func TestFaultLargeAndBusyAccounts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-			accts := e.sim.Accounts()
-			e.sim.SetFaults(accts[1].ID, tc.faults)
+			accts := e.Sim.Accounts()
+			e.Sim.SetFaults(accts[1].ID, tc.faults)
 			cfg := e.config(3)
 			if tc.config != nil {
 				tc.config(&cfg)
@@ -139,13 +139,13 @@ func TestFaultLargeAndBusyAccounts(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, a := range accts {
-				if xs, ls := clientStatus(rep, e.clients[i]); xs != pipeline.StatusDone || ls != pipeline.StatusDone {
+				if xs, ls := clientStatus(rep, e.Clients[i]); xs != pipeline.StatusDone || ls != pipeline.StatusDone {
 					t.Errorf("%s: extract %s, load %s", a.Name, xs, ls)
 				}
 			}
-			e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
+			e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, faultWeeks)
 			if tc.check != nil {
-				tc.check(t, rep.Ledger.Clients[e.clients[1]].Extract.Stats, e.sim.Counters().ByAccount[accts[1].ID])
+				tc.check(t, rep.Ledger.Clients[e.Clients[1]].Extract.Stats, e.Sim.Counters().ByAccount[accts[1].ID])
 			}
 		})
 	}
@@ -161,44 +161,44 @@ func withSync(c *pipeline.Config) { c.Sync = extract.SyncConfig{Weeks: faultWeek
 // and the rows of the first run stay as they were.
 func TestFaultThrottledPastTheBudget(t *testing.T) {
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-	accts := e.sim.Accounts()
+	accts := e.Sim.Accounts()
 	cfg := e.config(3)
 	cfg.Retry.Throttled = 400 * time.Millisecond
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	rep, err := e.runWith(t, cfg, faultOpts())
 	if err == nil {
 		t.Fatal("the run succeeded")
 	}
-	msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+	msg := rep.Ledger.Clients[e.Clients[1]].Extract.Error
 	if !strings.Contains(msg, accts[1].Name) || !strings.Contains(msg, "still throttled after") || !strings.Contains(msg, "80000") {
 		t.Errorf("ledger error %q does not name the client, the wait and Meta's code", msg)
 	}
-	if n := e2etest.Rows(t, e.pool, e.clients[1]); n != 0 {
+	if n := e2etest.Rows(t, e.Pool, e.Clients[1]); n != 0 {
 		t.Errorf("%d rows of the throttled client loaded", n)
 	}
 	for _, i := range []int{0, 2} {
-		e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], lastSunday, faultWeeks)
+		e2etest.CheckClient(t, e.Pool, e.Sim, accts[i], e.Clients[i], lastSunday, faultWeeks)
 	}
 
 	// A later run: the ad account is cached, the extraction is throttled.
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{})
 	if _, err := e.runWith(t, cfg, faultOpts()); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ThrottleFor: time.Hour})
 	o := faultOpts()
 	o.Full = true
 	rep, err = e.runWith(t, cfg, o)
 	if !errors.Is(err, pipeline.ErrSomeFailed) {
 		t.Fatalf("err = %v, want ErrSomeFailed", err)
 	}
-	if ts := rep.Ledger.Clients[e.clients[1]].Extract.ThrottledSince; ts.IsZero() || ts.After(time.Now()) {
+	if ts := rep.Ledger.Clients[e.Clients[1]].Extract.ThrottledSince; ts.IsZero() || ts.After(time.Now()) {
 		t.Errorf("the ledger says throttled since %v: want when Meta began throttling", ts)
 	}
-	if ts := rep.Ledger.Clients[e.clients[0]].Extract.ThrottledSince; !ts.IsZero() {
+	if ts := rep.Ledger.Clients[e.Clients[0]].Extract.ThrottledSince; !ts.IsZero() {
 		t.Errorf("a client that was not throttled says throttled since %v", ts)
 	}
-	e2etest.CheckClient(t, e.pool, e.sim, accts[1], e.clients[1], lastSunday, faultWeeks) // the first run's rows, still right
+	e2etest.CheckClient(t, e.Pool, e.Sim, accts[1], e.Clients[1], lastSunday, faultWeeks) // the first run's rows, still right
 }
 
 // Meta upgrades an expired version of some endpoints and not of others (its 2024-04-16
@@ -229,11 +229,11 @@ func TestFaultDeprecatedVersionOnInsightsOnly(t *testing.T) {
 		t.Error("reported as failed clients")
 	}
 	failed := 0
-	for _, id := range e.clients {
+	for _, id := range e.Clients {
 		if rep.Ledger.Clients[id].Extract.Status == pipeline.StatusFailed {
 			failed++
 		}
-		if n := e2etest.Rows(t, e.pool, id); n != 0 {
+		if n := e2etest.Rows(t, e.Pool, id); n != 0 {
 			t.Errorf("client %s: %d rows loaded", id, n)
 		}
 	}
@@ -257,16 +257,16 @@ func TestFaultBuckets(t *testing.T) {
 		t.Run(fmt.Sprintf("a last bucket whose date_stop is %+d days from the as-of date", shift), func(t *testing.T) {
 			t.Parallel()
 			e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
-			for _, a := range e.sim.Accounts() {
-				e.sim.SetFaults(a.ID, graphsim.Faults{LastBucketStop: shift})
+			for _, a := range e.Sim.Accounts() {
+				e.Sim.SetFaults(a.ID, graphsim.Faults{LastBucketStop: shift})
 			}
 			if _, err := e.runWith(t, e.config(2), o); err != nil {
 				t.Fatal(err)
 			}
-			e2etest.CheckTable(t, e.pool, e.sim, e.clients, thursday, faultWeeks)
+			e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, thursday, faultWeeks)
 			var kpiDays int
-			if err := e.pool.QueryRow(context.Background(), `SELECT kpi_days FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`,
-				e.clients[0], e2etest.Monday(thursday)).Scan(&kpiDays); err != nil || kpiDays > 4 {
+			if err := e.Pool.QueryRow(context.Background(), `SELECT kpi_days FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2`,
+				e.Clients[0], e2etest.Monday(thursday)).Scan(&kpiDays); err != nil || kpiDays > 4 {
 				t.Errorf("the as-of week has %d KPI days (%v), want at most 4 (Monday to Thursday)", kpiDays, err)
 			}
 		})
@@ -274,22 +274,22 @@ func TestFaultBuckets(t *testing.T) {
 	t.Run("buckets anchored three days after since", func(t *testing.T) {
 		t.Parallel()
 		e := newWrappedEnv(t, graphsim.Config{Accounts: 3}, nil)
-		accts := e.sim.Accounts()
-		e.sim.SetFaults(accts[1].ID, graphsim.Faults{BucketShift: 3})
+		accts := e.Sim.Accounts()
+		e.Sim.SetFaults(accts[1].ID, graphsim.Faults{BucketShift: 3})
 		rep, err := e.runWith(t, e.config(3), o)
 		if !errors.Is(err, pipeline.ErrSomeFailed) {
 			t.Fatalf("err = %v, want ErrSomeFailed", err)
 		}
-		msg := rep.Ledger.Clients[e.clients[1]].Extract.Error
+		msg := rep.Ledger.Clients[e.Clients[1]].Extract.Error
 		if !strings.Contains(msg, accts[1].Name) || !strings.Contains(msg, "report ") || !strings.Contains(msg, "field date_start") ||
 			!strings.Contains(msg, "not the start of a weekly bucket") {
 			t.Errorf("ledger error %q does not name the client, the report and the bucket", msg)
 		}
-		if n := e2etest.Rows(t, e.pool, e.clients[1]); n != 0 {
+		if n := e2etest.Rows(t, e.Pool, e.Clients[1]); n != 0 {
 			t.Errorf("%d rows of the misbucketed client loaded", n)
 		}
 		for _, i := range []int{0, 2} {
-			e2etest.CheckClient(t, e.pool, e.sim, accts[i], e.clients[i], thursday, faultWeeks)
+			e2etest.CheckClient(t, e.Pool, e.Sim, accts[i], e.Clients[i], thursday, faultWeeks)
 		}
 	})
 }
@@ -301,37 +301,37 @@ func TestFaultBuckets(t *testing.T) {
 // again; the other clients' weeks become final as usual.
 func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
-	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
+	accts := e.Sim.Accounts()
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaigns: true})
 	cfg := e.config(2)
 	cfg.ReadPlanning.Budget = -1 // report runs, five a client
 	rep, err := e.runWith(t, cfg, faultOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := rep.Ledger.Clients[e.clients[1]].Transform
+	tr := rep.Ledger.Clients[e.Clients[1]].Transform
 	nf := tr.NotFinal
-	if len(nf) == 0 || len(rep.Ledger.Clients[e.clients[0]].Transform.NotFinal) != 0 {
-		t.Fatalf("not final: %v and %v; want weeks for the short client only", nf, rep.Ledger.Clients[e.clients[0]].Transform.NotFinal)
+	if len(nf) == 0 || len(rep.Ledger.Clients[e.Clients[0]].Transform.NotFinal) != 0 {
+		t.Fatalf("not final: %v and %v; want weeks for the short client only", nf, rep.Ledger.Clients[e.Clients[0]].Transform.NotFinal)
 	}
 	checkReadAgainOnce(t, e, rep, 1, nf, false)
-	e2etest.CheckClient(t, e.pool, e.sim, accts[0], e.clients[0], lastSunday, faultWeeks)
+	e2etest.CheckClient(t, e.Pool, e.Sim, accts[0], e.Clients[0], lastSunday, faultWeeks)
 	checkAccountFigures(t, e, 1)
 	final := func(id string) *time.Time {
 		var f *time.Time
-		if err := e.pool.QueryRow(context.Background(), `SELECT final_through FROM client_sync_state WHERE client_id = $1`, id).Scan(&f); err != nil {
+		if err := e.Pool.QueryRow(context.Background(), `SELECT final_through FROM client_sync_state WHERE client_id = $1`, id).Scan(&f); err != nil {
 			t.Fatal(err)
 		}
 		return f
 	}
 	first, _ := time.Parse(time.DateOnly, nf[0])
-	if f := final(e.clients[1]); f != nil && !f.Before(first) {
+	if f := final(e.Clients[1]); f != nil && !f.Before(first) {
 		t.Errorf("final through %s, at or after the first disagreeing week %s", f.Format(time.DateOnly), nf[0])
 	}
-	if f := final(e.clients[0]); f == nil || f.Before(lastSunday.AddDate(0, 0, -35)) {
+	if f := final(e.Clients[0]); f == nil || f.Before(lastSunday.AddDate(0, 0, -35)) {
 		t.Errorf("the agreeing client is final through %v, want the last Sunday more than 28 days back", f)
 	}
-	plan, err := e.runner(t, 2).PlanClients(context.Background(), []records.Client{{ID: e.clients[1], Name: accts[1].Name, AdAccountID: "act_" + accts[1].ID}}, faultOpts())
+	plan, err := e.runner(t, 2).PlanClients(context.Background(), []records.Client{{ID: e.Clients[1], Name: accts[1].Name, AdAccountID: "act_" + accts[1].ID}}, faultOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,15 +345,15 @@ func TestFaultDisagreeingWeeksStayOpen(t *testing.T) {
 // table equals the truth and final_through is as for a client that never disagreed.
 func TestFaultDisagreeingWeeksReadAgain(t *testing.T) {
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, nil)
-	accts := e.sim.Accounts()
-	e.sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaignsFirstRead: true})
+	accts := e.Sim.Accounts()
+	e.Sim.SetFaults(accts[1].ID, graphsim.Faults{ShortCampaignsFirstRead: true})
 	cfg := e.config(2)
 	cfg.ReadPlanning.Budget = -1
 	rep, err := e.runWith(t, cfg, faultOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := rep.Ledger.Clients[e.clients[1]].Transform
+	tr := rep.Ledger.Clients[e.Clients[1]].Transform
 	if len(tr.NotFinal) != 0 {
 		t.Errorf("not final after the second read: %v", tr.NotFinal)
 	}
@@ -365,10 +365,10 @@ func TestFaultDisagreeingWeeksReadAgain(t *testing.T) {
 		t.Fatalf("read again: %+v; want the weeks the first campaign delivered in", tr.Refetched)
 	}
 	checkReadAgainOnce(t, e, rep, 1, weeks, true)
-	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, faultWeeks)
+	e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, faultWeeks)
 	var f0, f1 *time.Time
-	if err := e.pool.QueryRow(context.Background(), `SELECT (SELECT final_through FROM client_sync_state WHERE client_id = $1),
-		(SELECT final_through FROM client_sync_state WHERE client_id = $2)`, e.clients[0], e.clients[1]).Scan(&f0, &f1); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), `SELECT (SELECT final_through FROM client_sync_state WHERE client_id = $1),
+		(SELECT final_through FROM client_sync_state WHERE client_id = $2)`, e.Clients[0], e.Clients[1]).Scan(&f0, &f1); err != nil {
 		t.Fatal(err)
 	}
 	if f0 == nil || f1 == nil || !f1.Equal(*f0) {
@@ -381,7 +381,7 @@ func TestFaultDisagreeingWeeksReadAgain(t *testing.T) {
 // report runs: five for the first read, one for each week read again), each agreeing or not.
 func checkReadAgainOnce(t *testing.T, e *env, rep *pipeline.Report, i int, weeks []string, agrees bool) {
 	t.Helper()
-	rs := rep.Ledger.Clients[e.clients[i]].Transform.Refetched
+	rs := rep.Ledger.Clients[e.Clients[i]].Transform.Refetched
 	if len(rs) != len(weeks) {
 		t.Errorf("read again %+v; want each of %v once", rs, weeks)
 	}
@@ -390,12 +390,12 @@ func checkReadAgainOnce(t *testing.T, e *env, rep *pipeline.Report, i int, weeks
 			t.Errorf("read again %+v; want the campaigns of %v, agreeing %v, rows and no error", r, weeks, agrees)
 		}
 	}
-	for k, a := range e.sim.Accounts() {
+	for k, a := range e.Sim.Accounts() {
 		want := int64(5)
 		if k == i {
 			want += int64(len(weeks))
 		}
-		if got := e.sim.Counters().ByAccount[a.ID].ReportRuns; got != want {
+		if got := e.Sim.Counters().ByAccount[a.ID].ReportRuns; got != want {
 			t.Errorf("%s: %d report runs, want %d", a.Name, got, want)
 		}
 	}
@@ -406,16 +406,16 @@ func checkReadAgainOnce(t *testing.T, e *env, rep *pipeline.Report, i int, weeks
 // transform builds a week's totals from).
 func checkAccountFigures(t *testing.T, e *env, i int) {
 	t.Helper()
-	a := e.sim.Accounts()[i]
+	a := e.Sim.Accounts()[i]
 	horizon := e2etest.Monday(lastSunday).AddDate(0, 0, -7*(faultWeeks-1))
 	type fig struct{ spend, imp, clicks int64 }
 	want := map[string]fig{}
 	for mon := horizon; !mon.After(lastSunday); mon = mon.AddDate(0, 0, 7) {
 		var w fig
-		for _, c := range e.sim.Campaigns(a.ID)[1:] {
+		for _, c := range e.Sim.Campaigns(a.ID)[1:] {
 			for _, ad := range c.Ads {
 				for d := mon; d.Before(mon.AddDate(0, 0, 7)) && !d.After(lastSunday); d = d.AddDate(0, 0, 1) {
-					f := e.sim.AdDay(a.ID, ad.ID, d)
+					f := e.Sim.AdDay(a.ID, ad.ID, d)
 					w.spend, w.imp, w.clicks = w.spend+f.SpendCents, w.imp+f.Impressions, w.clicks+f.Clicks
 				}
 			}
@@ -424,8 +424,8 @@ func checkAccountFigures(t *testing.T, e *env, i int) {
 			want[mon.Format(time.DateOnly)] = w
 		}
 	}
-	rows, err := e.pool.Query(context.Background(), `SELECT summary_date::text, total_spend::text, total_impressions, total_clicks
-		FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`, e.clients[i], horizon)
+	rows, err := e.Pool.Query(context.Background(), `SELECT summary_date::text, total_spend::text, total_impressions, total_clicks
+		FROM campaign_summaries WHERE client_id = $1 AND summary_date >= $2`, e.Clients[i], horizon)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -232,34 +232,44 @@ func TestPlanHorizonWithinMetaRetention(t *testing.T) {
 	}
 }
 
-// planRun makes the run directory id in stage with a plan created at created.
-func planRun(t *testing.T, stage, id string, created time.Time) records.RunDir {
+// stagedRun is a run directory of a test's stage folder: its plan created at created, and a
+// done ledger last updated at updated (none when zero).
+type stagedRun struct {
+	id               string
+	created, updated time.Time
+}
+
+// stageRuns makes a stage folder holding runs and returns it.
+func stageRuns(t *testing.T, runs ...stagedRun) string {
 	t.Helper()
-	dir := records.RunDir(filepath.Join(stage, id))
-	if err := os.MkdirAll(string(dir), 0o700); err != nil {
-		t.Fatal(err)
+	stage := t.TempDir()
+	for _, r := range runs {
+		dir := records.RunDir(filepath.Join(stage, r.id))
+		if err := os.MkdirAll(string(dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := writePlan(dir, datedPlan(&Plan{RunID: r.id, Created: r.created})); err != nil {
+			t.Fatal(err)
+		}
+		if !r.updated.IsZero() {
+			b, _ := json.Marshal(Ledger{RunID: r.id, AsOf: date("2026-11-29"), Status: StatusDone, Updated: r.updated})
+			if err := os.WriteFile(filepath.Join(string(dir), "run.json"), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if err := writePlan(dir, datedPlan(&Plan{RunID: id, Created: created})); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return stage
 }
 
 // The latest run is the one whose plan was created last, also within one second, where the
 // ids' random suffixes do not sort by time.
 func TestLatestRunIsTheLastCreated(t *testing.T) {
-	stage := t.TempDir()
 	at := time.Date(2026, 11, 29, 18, 15, 13, 0, time.UTC)
-	for _, r := range []struct {
-		id      string
-		created time.Time
-	}{
-		{"20261129T181513Z-cc1426", at.Add(635 * time.Millisecond)},
-		{"20261129T181513Z-1af694", at.Add(959 * time.Millisecond)},
-		{"20261129T181512Z-ffffff", at.Add(-time.Second)},
-	} {
-		planRun(t, stage, r.id, r.created)
-	}
+	stage := stageRuns(t,
+		stagedRun{id: "20261129T181513Z-cc1426", created: at.Add(635 * time.Millisecond)},
+		stagedRun{id: "20261129T181513Z-1af694", created: at.Add(959 * time.Millisecond)},
+		stagedRun{id: "20261129T181512Z-ffffff", created: at.Add(-time.Second)},
+	)
 	if got := LatestRun(stage); filepath.Base(string(got)) != "20261129T181513Z-1af694" {
 		t.Errorf("latest run %s, want 20261129T181513Z-1af694", got)
 	}
@@ -268,25 +278,12 @@ func TestLatestRunIsTheLastCreated(t *testing.T) {
 // The newest run is the one worked last: a run resumed (its ledger written) after another was
 // planned is newer than that one, which LatestRun would name.
 func TestNewestRunIsTheLastWorked(t *testing.T) {
-	stage := t.TempDir()
 	at := time.Date(2026, 11, 29, 18, 15, 13, 0, time.UTC)
-	for _, r := range []struct {
-		id      string
-		created time.Time
-		updated time.Time
-	}{
-		{"20261129T181513Z-aaaaaa", at, at.Add(time.Hour)},                        // resumed an hour later
-		{"20261129T181600Z-bbbbbb", at.Add(time.Minute), at.Add(2 * time.Minute)}, // planned after, over before
-		{"20261129T181700Z-cccccc", at.Add(2 * time.Minute), time.Time{}},         // planned only
-	} {
-		dir := planRun(t, stage, r.id, r.created)
-		if !r.updated.IsZero() {
-			b, _ := json.Marshal(Ledger{RunID: r.id, AsOf: date("2026-11-29"), Status: StatusDone, Updated: r.updated})
-			if err := os.WriteFile(filepath.Join(string(dir), "run.json"), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	stage := stageRuns(t,
+		stagedRun{"20261129T181513Z-aaaaaa", at, at.Add(time.Hour)},                        // resumed an hour later
+		stagedRun{"20261129T181600Z-bbbbbb", at.Add(time.Minute), at.Add(2 * time.Minute)}, // planned after, over before
+		stagedRun{"20261129T181700Z-cccccc", at.Add(2 * time.Minute), time.Time{}},         // planned only
+	)
 	if got := filepath.Base(string(NewestRun(stage))); got != "20261129T181513Z-aaaaaa" {
 		t.Errorf("newest run %s, want 20261129T181513Z-aaaaaa (worked last)", got)
 	}

@@ -46,7 +46,7 @@ func TestPlannerReadsOneClientSynchronouslyAndAThousandByReportRuns(t *testing.T
 		if cp.SyncChunks[records.KindAccount] != 54 {
 			t.Errorf("account kind in chunks of %d weeks, want 54", cp.SyncChunks[records.KindAccount])
 		}
-		c := e.sim.Counters()
+		c := e.Sim.Counters()
 		_, planned := rep.Plan.Reads(extract.DefaultSyncWeeks)
 		if c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindPoll] != 0 || c.Requests[graphsim.KindSync] < int64(planned) || planned <= len(records.Kinds) {
 			t.Errorf("requests %v, %d synchronous reads planned; want every chunk read synchronously and no report run", c.Requests, planned)
@@ -116,7 +116,7 @@ func TestTooLargeChunkFallsBackToAReportRun(t *testing.T) {
 	if cp.Read != pipeline.ReadSync {
 		t.Fatalf("plan: read %q (%s), want synchronous chunks", cp.Read, cp.ReadWhy)
 	}
-	c := e.sim.Counters()
+	c := e.Sim.Counters()
 	if c.Requests[graphsim.KindSubmit] == 0 || c.Requests[graphsim.KindSync] == 0 || c.Errors == 0 {
 		t.Errorf("requests %v, %d errors: want refused chunks read by report runs besides synchronous ones", c.Requests, c.Errors)
 	}

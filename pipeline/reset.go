@@ -34,13 +34,11 @@ func (r *Runner) ResetState(ctx context.Context, names []string, from time.Time)
 	if err != nil {
 		return nil, err
 	}
-	locks, err := r.lock(ctx, clients)
+	ctx, release, err := r.lock(ctx, clients) // ctx ends if the run's locks are lost
 	if err != nil {
 		return nil, err
 	}
-	defer locks.Release()
-	ctx, unbind := locks.Bind(ctx) // ends the run if its locks are lost
-	defer unbind()
+	defer release()
 	var fromMonday *time.Time
 	if !from.IsZero() {
 		m := Monday(from)

@@ -51,13 +51,11 @@ func (r *Runner) Run(ctx context.Context, o Options, runDir records.RunDir) (*Re
 	if err := r.reachGraph(ctx); err != nil {
 		return nil, err
 	}
-	locks, err := r.lock(ctx, clients)
+	ctx, release, err := r.lock(ctx, clients) // ctx ends if the run's locks are lost
 	if err != nil {
 		return nil, err
 	}
-	defer locks.Release()
-	ctx, unbind := locks.Bind(ctx) // ends the run if its locks are lost
-	defer unbind()
+	defer release()
 
 	runDir, plan, err := r.runDirFor(ctx, o, runDir, clients)
 	if err != nil {
@@ -234,13 +232,11 @@ func (r *Runner) Stage(ctx context.Context, runDir records.RunDir, stage Stage) 
 			clients = append(clients, records.Client{ID: cp.ID, Name: cp.Name, AdAccountID: cp.Account})
 		}
 	}
-	locks, err := r.lock(ctx, clients)
+	ctx, release, err := r.lock(ctx, clients) // ctx ends if the run's locks are lost
 	if err != nil {
 		return nil, err
 	}
-	defer locks.Release()
-	ctx, unbind := locks.Bind(ctx) // ends the run if its locks are lost
-	defer unbind()
+	defer release()
 	if stage == StageExtract {
 		if err := r.reachGraph(ctx); err != nil {
 			return nil, err

@@ -56,53 +56,40 @@ func (k resumeKey) matches(p *Plan) bool {
 // is not done, or "": a failed, partial or interrupted run is resumed, so a retry fetches only
 // what is missing.
 func findResumable(stageDir string, key resumeKey) records.RunDir {
-	entries, err := os.ReadDir(stageDir)
-	if err != nil {
-		return ""
-	}
-	var best records.RunDir
-	var bestTime time.Time
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := records.RunDir(filepath.Join(stageDir, e.Name()))
-		p, err := ReadPlan(dir)
-		if err != nil || !key.matches(p) {
-			continue
+	return lastRunBy(stageDir, func(dir records.RunDir, p *Plan) (time.Time, bool) {
+		if !key.matches(p) {
+			return time.Time{}, false
 		}
 		if l, err := ReadLedger(dir); err == nil && l.Status == StatusDone {
-			continue
+			return time.Time{}, false
 		}
-		if best == "" || p.Created.After(bestTime) {
-			best, bestTime = dir, p.Created
-		}
-	}
-	return best
+		return p.Created, true
+	})
 }
 
 // LatestRun returns the run directory under stageDir whose plan was created last, or "". Run
 // ids start with a UTC timestamp to the second, so two runs of the same second are told apart
 // by their plans' creation times, not by their names.
 func LatestRun(stageDir string) records.RunDir {
-	return lastRunBy(stageDir, func(_ records.RunDir, p *Plan) time.Time { return p.Created })
+	return lastRunBy(stageDir, func(_ records.RunDir, p *Plan) (time.Time, bool) { return p.Created, true })
 }
 
 // NewestRun returns the run directory under stageDir that was worked last, or "": the one
 // whose ledger was updated last (a run resumed and finished after another was planned is the
 // newer), a directory without a ledger yet by its plan's creation.
 func NewestRun(stageDir string) records.RunDir {
-	return lastRunBy(stageDir, func(dir records.RunDir, p *Plan) time.Time {
+	return lastRunBy(stageDir, func(dir records.RunDir, p *Plan) (time.Time, bool) {
 		if l, err := ReadLedger(dir); err == nil && l.Updated.After(p.Created) {
-			return l.Updated
+			return l.Updated, true
 		}
-		return p.Created
+		return p.Created, true
 	})
 }
 
-// lastRunBy returns the run directory under stageDir (one with a readable plan) whose time, as
-// when tells it, is the latest; ties go to the greater name. "" when there is none.
-func lastRunBy(stageDir string, when func(records.RunDir, *Plan) time.Time) records.RunDir {
+// lastRunBy returns the run directory under stageDir (one with a readable plan, its name not
+// starting with ".") whose time, as when tells it, is the latest among those when accepts (ok);
+// ties go to the greater name. "" when there is none.
+func lastRunBy(stageDir string, when func(records.RunDir, *Plan) (t time.Time, ok bool)) records.RunDir {
 	entries, err := os.ReadDir(stageDir)
 	if err != nil {
 		return ""
@@ -118,7 +105,7 @@ func lastRunBy(stageDir string, when func(records.RunDir, *Plan) time.Time) reco
 		if err != nil {
 			continue
 		}
-		if t := when(dir, p); best == "" || t.After(bestTime) || t.Equal(bestTime) && dir > best {
+		if t, ok := when(dir, p); ok && (best == "" || t.After(bestTime) || t.Equal(bestTime) && dir > best) {
 			best, bestTime = dir, t
 		}
 	}

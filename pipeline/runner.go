@@ -117,13 +117,16 @@ func (r *Runner) selected(ctx context.Context, o Options) ([]records.Client, err
 	return clients, err
 }
 
-// lock takes the run locks of the clients; another run holding any is ErrCannotStart.
-func (r *Runner) lock(ctx context.Context, clients []records.Client) (*store.ClientLocks, error) {
+// lock takes the run locks of the clients and binds ctx to them: the context returned ends if
+// any lock is lost, and release (call it when done, typically deferred) unbinds it and releases
+// the locks. Another run holding any is ErrCannotStart.
+func (r *Runner) lock(ctx context.Context, clients []records.Client) (context.Context, func(), error) {
 	locks, err := store.LockClients(ctx, r.pool, clients, r.Lease(""))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrCannotStart, err)
 	}
-	return locks, nil
+	bound, unbind := locks.Bind(ctx)
+	return bound, func() { unbind(); locks.Release() }, nil
 }
 
 // Lease is the run locks' lease of this process: its holder (what, or Config.Holder), the

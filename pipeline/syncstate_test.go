@@ -25,7 +25,7 @@ func shiftedClock(at time.Time) func() time.Time {
 func syncState(t *testing.T, e *env, client string) string {
 	t.Helper()
 	var s string
-	err := e.pool.QueryRow(context.Background(), `SELECT covered_from::text || ' ' || coalesce(final_through::text, 'NULL') || ' ' || last_as_of::text
+	err := e.Pool.QueryRow(context.Background(), `SELECT covered_from::text || ' ' || coalesce(final_through::text, 'NULL') || ' ' || last_as_of::text
 		FROM client_sync_state WHERE client_id = $1`, client).Scan(&s)
 	if err != nil {
 		t.Fatal(err)
@@ -46,8 +46,8 @@ func TestFutureAsOfChangesNothing(t *testing.T) {
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
-	before := e2etest.TableText(t, e.pool)
-	e.sim.ResetCounters()
+	before := e2etest.TableText(t, e.Pool)
+	e.Sim.ResetCounters()
 	for _, tc := range []struct {
 		asOf     time.Time
 		reason   pipeline.AsOfReason
@@ -78,13 +78,13 @@ func TestFutureAsOfChangesNothing(t *testing.T) {
 			}
 		}
 	}
-	if after := e2etest.TableText(t, e.pool); after != before {
+	if after := e2etest.TableText(t, e.Pool); after != before {
 		t.Error("campaign_summaries or client_sync_state changed")
 	}
-	if n := e.sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
+	if n := e.Sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
 		t.Errorf("%d report runs submitted for a future as-of date", n)
 	}
-	if dirs, _ := filepath.Glob(filepath.Join(e.stage, "*")); len(dirs) != 1 {
+	if dirs, _ := filepath.Glob(filepath.Join(e.Stage, "*")); len(dirs) != 1 {
 		t.Errorf("run directories: %v, want the first run's only", dirs)
 	}
 }
@@ -99,10 +99,10 @@ func TestBackdatedRunKeepsFresherRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	states := map[string]string{}
-	for _, id := range e.clients {
+	for _, id := range e.Clients {
 		states[id] = syncState(t, e, id)
 	}
-	before := versions(t, e.pool)
+	before := versions(t, e.Pool)
 
 	// As of the Friday nine days back: its horizon starts one week before the first run's.
 	backdated := lastSunday.AddDate(0, 0, -9)
@@ -110,18 +110,18 @@ func TestBackdatedRunKeepsFresherRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := versions(t, e.pool)
+	after := versions(t, e.Pool)
 	for id, v := range before {
 		if after[id] != v {
 			t.Errorf("row %s built as of %s was rewritten by the run as of %s", id, lastSunday.Format(time.DateOnly), backdated.Format(time.DateOnly))
 		}
 	}
 	oldest := e2etest.Monday(backdated).AddDate(0, 0, -7*53)
-	for i, id := range e.clients {
+	for i, id := range e.Clients {
 		var n int
-		_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2 AND as_of = $3`,
+		_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND summary_date = $2 AND as_of = $3`,
 			id, oldest, backdated).Scan(&n)
-		if truth := e2etest.Truth(e.sim, e.sim.Accounts()[i].ID, oldest, oldest.AddDate(0, 0, 6)); n != len(truth) {
+		if truth := e2etest.Truth(e.Sim, e.Sim.Accounts()[i].ID, oldest, oldest.AddDate(0, 0, 6)); n != len(truth) {
 			t.Errorf("client %d: the week %s, older than the first horizon, has %d rows, want %d", i, oldest.Format(time.DateOnly), n, len(truth))
 		}
 		st := syncState(t, e, id)
@@ -146,7 +146,7 @@ func TestFullRepairsAFutureFinalThrough(t *testing.T) {
 	if _, err := r.Run(context.Background(), o, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(context.Background(), `UPDATE client_sync_state SET final_through = '2027-05-02'`); err != nil {
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE client_sync_state SET final_through = '2027-05-02'`); err != nil {
 		t.Fatal(err)
 	}
 	p, err := r.Plan(context.Background(), o)
@@ -158,7 +158,7 @@ func TestFullRepairsAFutureFinalThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	limit := lastSunday.AddDate(0, 0, -o.Lookback-1)
-	fields := strings.Fields(syncState(t, e, e.clients[0]))
+	fields := strings.Fields(syncState(t, e, e.Clients[0]))
 	if final, _ := time.Parse(time.DateOnly, fields[1]); final.After(limit) {
 		t.Fatalf("final_through after run --full: %s, want on or before %s", fields[1], limit.Format(time.DateOnly))
 	}
@@ -184,7 +184,7 @@ func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
 	if _, err := r.Run(ctx, o, ""); err != nil {
 		t.Fatal(err)
 	}
-	want := syncState(t, e, e.clients[0])
+	want := syncState(t, e, e.Clients[0])
 	for _, tc := range []struct {
 		name string
 		asOf time.Time
@@ -201,7 +201,7 @@ func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
 		if rep.Ledger.Status != pipeline.StatusDone || rep.Ledger.Rows.Inserted+rep.Ledger.Rows.Unchanged+rep.Ledger.Rows.Kept == 0 {
 			t.Fatalf("%s --full: run %s, rows %+v, want done and rows seen", tc.name, rep.Ledger.Status, rep.Ledger.Rows)
 		}
-		if got := syncState(t, e, e.clients[0]); got != want {
+		if got := syncState(t, e, e.Clients[0]); got != want {
 			t.Errorf("after the %s --full: sync state %q, want %q", tc.name, got, want)
 		}
 	}
@@ -212,7 +212,7 @@ func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
 	if c := p.Clients[0]; c.Weeks > 6 || strings.Contains(c.Reason, "backfill") {
 		t.Errorf("the next daily run plans %d weeks (%s), want the lookback weeks only", c.Weeks, c.Reason)
 	}
-	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, o.Weeks)
+	e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, o.Weeks)
 }
 
 // After a run that ended partial (one client's token refused), the same run again resumes its
@@ -221,7 +221,7 @@ func TestBackdatedOrNarrowFullKeepsTheSyncState(t *testing.T) {
 func TestRetryResumesAPartialRun(t *testing.T) {
 	e := newEnv(t, 3)
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[1]); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.Clients[1]); err != nil {
 		t.Fatal(err)
 	}
 	r := e.runner(t, 3)
@@ -230,16 +230,16 @@ func TestRetryResumesAPartialRun(t *testing.T) {
 		t.Fatalf("first run: %v, want ErrSomeFailed", err)
 	}
 	// Mended: the client uses the default token again.
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, e.clients[1]); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, e.Clients[1]); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.ResetCounters()
+	e.Sim.ResetCounters()
 	rep, err := r.Run(ctx, o, "")
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	c := e.sim.Counters()
-	for i, a := range e.sim.Accounts() {
+	c := e.Sim.Counters()
+	for i, a := range e.Sim.Accounts() {
 		want := int64(0)
 		if i == 1 {
 			want = 5
@@ -248,14 +248,14 @@ func TestRetryResumesAPartialRun(t *testing.T) {
 			t.Errorf("retry submitted %d report runs for %s, want %d", got, a.Name, want)
 		}
 	}
-	if dirs, _ := filepath.Glob(filepath.Join(e.stage, "*")); len(dirs) != 1 {
+	if dirs, _ := filepath.Glob(filepath.Join(e.Stage, "*")); len(dirs) != 1 {
 		t.Errorf("run directories %v, want one", dirs)
 	}
 	if rep.Ledger.Status != pipeline.StatusDone || rep.Ledger.Attempts != 2 {
 		t.Errorf("ledger: %s after %d attempts, want done after 2", rep.Ledger.Status, rep.Ledger.Attempts)
 	}
-	for i, a := range e.sim.Accounts() {
-		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], lastSunday, o.Weeks)
+	for i, a := range e.Sim.Accounts() {
+		e2etest.CheckClient(t, e.Pool, e.Sim, a, e.Clients[i], lastSunday, o.Weeks)
 	}
 }
 
@@ -272,8 +272,8 @@ func TestAccountsTimeZonesAndCurrencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, a := range e.sim.Accounts() {
-		cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[i])]
+	for i, a := range e.Sim.Accounts() {
+		cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.Clients[i])]
 		want := monday
 		if a.TimeZone == "America/Los_Angeles" {
 			want = lastSunday
@@ -282,11 +282,11 @@ func TestAccountsTimeZonesAndCurrencies(t *testing.T) {
 			t.Errorf("%s (%s): as of %s in %s, %s; want %s, %s", a.Name, a.TimeZone, cp.Until, cp.TimeZone, cp.Currency,
 				want.Format(time.DateOnly), a.Currency)
 		}
-		e2etest.CheckClient(t, e.pool, e.sim, a, e.clients[i], want, o.Weeks)
+		e2etest.CheckClient(t, e.Pool, e.Sim, a, e.Clients[i], want, o.Weeks)
 	}
 	// The accounts are cached: with Meta gone, the plan still knows their time zones.
 	var cached int
-	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM ad_accounts`).Scan(&cached)
+	_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM ad_accounts`).Scan(&cached)
 	if cached != 3 {
 		t.Errorf("%d ad accounts cached, want 3", cached)
 	}
@@ -313,7 +313,7 @@ func TestResetState(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := lastSunday.AddDate(0, 0, -7*8+3) // a Wednesday: its week's Monday counts
-	resets, err := r.ResetState(ctx, []string{"Demo " + e.sim.Accounts()[0].Name}, from)
+	resets, err := r.ResetState(ctx, []string{"Demo " + e.Sim.Accounts()[0].Name}, from)
 	if err != nil || len(resets) != 1 {
 		t.Fatalf("%v %v", resets, err)
 	}
@@ -322,7 +322,7 @@ func TestResetState(t *testing.T) {
 		t.Errorf("final_through after reset %v, want %s", got, mon.AddDate(0, 0, -1).Format(time.DateOnly))
 	}
 	var forgot, kept int
-	_ = e.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE as_of IS NULL AND summary_date >= $1),
+	_ = e.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE as_of IS NULL AND summary_date >= $1),
 		count(*) FILTER (WHERE as_of IS NOT NULL AND summary_date < $1) FROM campaign_summaries`, mon).Scan(&forgot, &kept)
 	if int64(forgot) != resets[0].RowsReset || forgot == 0 || kept == 0 {
 		t.Errorf("rows from %s without as_of: %d (reported %d), rows before it with as_of: %d", mon.Format(time.DateOnly), forgot, resets[0].RowsReset, kept)
@@ -331,7 +331,7 @@ func TestResetState(t *testing.T) {
 	if err != nil || p.Clients[0].Since.String() != mon.Format(time.DateOnly) {
 		t.Errorf("the next run fetches from %s, want %s (%v)", p.Clients[0].Since, mon.Format(time.DateOnly), err)
 	}
-	if resets, err = r.ResetState(ctx, []string{e.clients[0]}, time.Time{}); err != nil || resets[0].After != nil {
+	if resets, err = r.ResetState(ctx, []string{e.Clients[0]}, time.Time{}); err != nil || resets[0].After != nil {
 		t.Fatalf("reset of every week: %+v %v", resets, err)
 	}
 	if _, err := r.ResetState(ctx, []string{"nobody"}, time.Time{}); !errors.Is(err, pipeline.ErrUsage) {
@@ -356,7 +356,7 @@ func TestBackfillWithinMetaRetention(t *testing.T) {
 	}
 	var oldest time.Time
 	var n int
-	if err := e.pool.QueryRow(context.Background(), `SELECT min(summary_date), count(*) FROM campaign_summaries`).Scan(&oldest, &n); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), `SELECT min(summary_date), count(*) FROM campaign_summaries`).Scan(&oldest, &n); err != nil {
 		t.Fatal(err)
 	}
 	if n == 0 || oldest.Format(time.DateOnly) < first.String() {
@@ -390,7 +390,7 @@ func failedDailyRun(t *testing.T, weeks int) (*env, graphsim.Account, *pipeline.
 	var refuse atomic.Bool
 	var refused atomic.Pointer[string]
 	e := newWrappedEnv(t, graphsim.Config{Accounts: 2}, refuseInsights(&refused, &refuse))
-	acct := e.sim.Accounts()[1]
+	acct := e.Sim.Accounts()[1]
 	refused.Store(&acct.ID)
 	ctx := context.Background()
 	r := e.runner(t, 2)
@@ -415,11 +415,11 @@ func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
 	e, acct, r, o, rep := failedDailyRun(t, 12)
 	ctx := context.Background()
 	failedDir := rep.Dir
-	if w := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[1])].Weeks; w >= o.Weeks {
+	if w := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.Clients[1])].Weeks; w >= o.Weeks {
 		t.Fatalf("second run planned %d weeks for %s, want the few non-final ones", w, acct.Name)
 	}
 	// A data fix: every week of the client non-final again.
-	if _, err := r.ResetState(ctx, []string{e.clients[1]}, time.Time{}); err != nil {
+	if _, err := r.ResetState(ctx, []string{e.Clients[1]}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := r.Run(ctx, o, "")
@@ -429,25 +429,25 @@ func TestResetStateIsNotUndoneByAResumedRun(t *testing.T) {
 	if rep.Dir == failedDir {
 		t.Errorf("the run after reset-state resumed %s, planned before the reset", failedDir)
 	}
-	cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.clients[1])]
+	cp := rep.Plan.Clients[indexOf(rep.Plan.Clients, e.Clients[1])]
 	if cp.Weeks != o.Weeks || cp.Since != rep.Plan.HorizonStart {
 		t.Errorf("run after reset-state fetched %d weeks from %s for %s, want the %d-week backfill from %s (%s)",
 			cp.Weeks, cp.Since, acct.Name, o.Weeks, rep.Plan.HorizonStart, cp.Reason)
 	}
 	var noAsOf int
-	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND as_of IS NULL`, e.clients[1]).Scan(&noAsOf); err != nil {
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1 AND as_of IS NULL`, e.Clients[1]).Scan(&noAsOf); err != nil {
 		t.Fatal(err)
 	}
 	if noAsOf != 0 {
 		t.Errorf("%d rows of %s still without an as-of date: their weeks were not fetched again", noAsOf, acct.Name)
 	}
-	if got, want := syncState(t, e, e.clients[1]), rep.Plan.HorizonStart.String(); !strings.HasPrefix(got, want) {
+	if got, want := syncState(t, e, e.Clients[1]), rep.Plan.HorizonStart.String(); !strings.HasPrefix(got, want) {
 		t.Errorf("sync state %q, want covered from %s", got, want)
 	}
-	e2etest.CheckClient(t, e.pool, e.sim, acct, e.clients[1], lastSunday, o.Weeks)
+	e2etest.CheckClient(t, e.Pool, e.Sim, acct, e.Clients[1], lastSunday, o.Weeks)
 
 	// The failed run, named with --run, is refused: it would undo the reset as well.
-	if _, err := r.ResetState(ctx, []string{e.clients[1]}, time.Time{}); err != nil {
+	if _, err := r.ResetState(ctx, []string{e.Clients[1]}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Run(ctx, o, failedDir); !errors.Is(err, pipeline.ErrUsage) || !strings.Contains(err.Error(), acct.Name) {
@@ -464,7 +464,7 @@ func TestRefetchIsNotUndoneByAResumedRun(t *testing.T) {
 	ctx := context.Background()
 	failedDir := rep.Dir
 	full := o
-	full.Full, full.Clients = true, []string{e.clients[1]}
+	full.Full, full.Clients = true, []string{e.Clients[1]}
 	if _, err := r.Run(ctx, full, ""); err != nil {
 		t.Fatalf("--full re-fetch: %v", err)
 	}
@@ -476,7 +476,7 @@ func TestRefetchIsNotUndoneByAResumedRun(t *testing.T) {
 		t.Errorf("the run after the re-fetch resumed %s, planned before it", failedDir)
 	}
 	var lastRun string
-	if err := e.pool.QueryRow(ctx, `SELECT last_run_id FROM client_sync_state WHERE client_id = $1`, e.clients[1]).Scan(&lastRun); err != nil {
+	if err := e.Pool.QueryRow(ctx, `SELECT last_run_id FROM client_sync_state WHERE client_id = $1`, e.Clients[1]).Scan(&lastRun); err != nil {
 		t.Fatal(err)
 	}
 	if lastRun != rep.Plan.RunID {

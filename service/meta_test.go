@@ -36,22 +36,22 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 		e := doneWithFault(t, graphsim.Faults{ShortCampaigns: true})
 		final := func(id string) *time.Time {
 			var f *time.Time
-			if err := e.pool.QueryRow(ctx, `SELECT final_through FROM client_sync_state WHERE client_id = $1`, id).Scan(&f); err != nil {
+			if err := e.Pool.QueryRow(ctx, `SELECT final_through FROM client_sync_state WHERE client_id = $1`, id).Scan(&f); err != nil {
 				t.Fatal(err)
 			}
 			return f
 		}
-		agree, short := final(e.clients[0]), final(e.clients[1])
+		agree, short := final(e.Clients[0]), final(e.Clients[1])
 		if agree == nil || short != nil && !short.Before(*agree) {
 			t.Errorf("final through %v for the agreeing client, %v for the short one: want the short one held back", agree, short)
 		}
 	})
 	t.Run("weeks whose sums disagree only at first: read again, final", func(t *testing.T) {
 		e := doneWithFault(t, graphsim.Faults{ShortCampaignsFirstRead: true})
-		e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 13)
+		e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, 13)
 		var agree, short *time.Time
-		if err := e.pool.QueryRow(ctx, `SELECT (SELECT final_through FROM client_sync_state WHERE client_id = $1),
-			(SELECT final_through FROM client_sync_state WHERE client_id = $2)`, e.clients[0], e.clients[1]).Scan(&agree, &short); err != nil {
+		if err := e.Pool.QueryRow(ctx, `SELECT (SELECT final_through FROM client_sync_state WHERE client_id = $1),
+			(SELECT final_through FROM client_sync_state WHERE client_id = $2)`, e.Clients[0], e.Clients[1]).Scan(&agree, &short); err != nil {
 			t.Fatal(err)
 		}
 		if agree == nil || short == nil || !short.Equal(*agree) {
@@ -65,7 +65,7 @@ func TestServiceMetaAtItsWorst(t *testing.T) {
 func doneWithFault(t *testing.T, faults graphsim.Faults) *env {
 	t.Helper()
 	e := newEnv(t, graphsim.Config{Accounts: 2})
-	e.sim.SetFaults(e.sim.Accounts()[1].ID, faults)
+	e.Sim.SetFaults(e.Sim.Accounts()[1].ID, faults)
 	s := start(t, e.open(t, "worker", 2))
 	id, err := s.Enqueue(context.Background(), service.RunRequest{AsOf: lastSunday, Weeks: 13})
 	if err != nil {

@@ -79,11 +79,11 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 	hook := httptest.NewServer(rcv)
 	t.Cleanup(hook.Close)
 	for i, tok := range []string{graphsim.DemoToken, graphsim.DemoToken, graphsim.ExpiredToken, ""} {
-		if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = nullif($1, '') WHERE id = $2`, tok, e.clients[i]); err != nil {
+		if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = nullif($1, '') WHERE id = $2`, tok, e.Clients[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.sim.SetFaults(e.sim.Accounts()[0].ID, graphsim.Faults{ThrottleEvery: 3, RegainMinutes: 2})
+	e.Sim.SetFaults(e.Sim.Accounts()[0].ID, graphsim.Faults{ThrottleEvery: 3, RegainMinutes: 2})
 	hooks := []service.Webhook{{URL: hook.URL + "/generic", Format: service.FormatJSON}, {URL: hook.URL + "/slack", Format: service.FormatSlack},
 		{URL: hook.URL + "/refuse", Format: service.FormatJSON}}
 	workers := make([]*service.Service, 2)
@@ -106,7 +106,7 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 	if r := waitRun(t, workers[0], run1, 2*time.Minute); r.State != "partial" {
 		t.Fatalf("run 1: %s, want partial: %+v", r.State, r)
 	}
-	run2, err := workers[1].Enqueue(ctx, service.RunRequest{Clients: []string{e.clients[2]}, AsOf: lastSunday, Weeks: 8, Source: "api"})
+	run2, err := workers[1].Enqueue(ctx, service.RunRequest{Clients: []string{e.Clients[2]}, AsOf: lastSunday, Weeks: 8, Source: "api"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,16 +116,16 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 
 	// What must arrive: kind, run, client.
 	want := []string{
-		"run_finished " + run1 + " ", "token_refused " + run1 + " " + e.clients[2], "token_refused " + run1 + " " + e.clients[3],
-		"client_throttled " + run1 + " " + e.clients[0],
-		"run_finished " + run2 + " ", "token_refused " + run2 + " " + e.clients[2], "client_failing " + run2 + " " + e.clients[2],
+		"run_finished " + run1 + " ", "token_refused " + run1 + " " + e.Clients[2], "token_refused " + run1 + " " + e.Clients[3],
+		"client_throttled " + run1 + " " + e.Clients[0],
+		"run_finished " + run2 + " ", "token_refused " + run2 + " " + e.Clients[2], "client_failing " + run2 + " " + e.Clients[2],
 	}
 	slices.Sort(want)
 	var events int
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var pending int
-		if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM notify_events),
+		if err := e.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM notify_events),
 			(SELECT count(*) FROM notify_events ev WHERE (SELECT count(*) FROM notify_deliveries d WHERE d.event_id = ev.id AND d.delivered_at IS NOT NULL) < 2)`).
 			Scan(&events, &pending); err != nil {
 			t.Fatal(err)
@@ -158,7 +158,7 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 		if sig := p.header.Get("X-Metapipe-Signature"); sig != "sha256="+hex.EncodeToString(m.Sum(nil)) {
 			t.Errorf("%s event %s: signature %q does not match the body's HMAC-SHA256", p.path, id, sig)
 		}
-		for _, secret := range []string{graphsim.DemoToken, graphsim.ExpiredToken, webhookSecret, e.dbURL, "postgres://"} {
+		for _, secret := range []string{graphsim.DemoToken, graphsim.ExpiredToken, webhookSecret, e.DBURL, "postgres://"} {
 			if strings.Contains(string(p.body), secret) {
 				t.Errorf("%s event %s: the body holds %q:\n%s", p.path, id, secret, p.body)
 			}
@@ -188,11 +188,11 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 				t.Errorf("run 1's event: %s", p.body)
 			}
 		case ev.Event == service.EventRunFinished:
-			if ev.RunState != "failed" || ev.ClientsTotal != 1 || ev.ClientsLoaded != 0 || len(ev.Clients) != 1 || ev.Clients[0].ID != e.clients[2] {
+			if ev.RunState != "failed" || ev.ClientsTotal != 1 || ev.ClientsLoaded != 0 || len(ev.Clients) != 1 || ev.Clients[0].ID != e.Clients[2] {
 				t.Errorf("run 2's event: %s", p.body)
 			}
 		case ev.Event == service.EventTokenRefused:
-			wantToken := map[string]string{e.clients[2]: "client", e.clients[3]: "default"}[client]
+			wantToken := map[string]string{e.Clients[2]: "client", e.Clients[3]: "default"}[client]
 			if ev.Token != wantToken || !strings.Contains(ev.Error, "190") {
 				t.Errorf("token refused for %s: token %q, want %q; error %q", client, ev.Token, wantToken, ev.Error)
 			}
@@ -201,7 +201,7 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 				t.Errorf("client failing: %s", p.body)
 			}
 		case ev.Event == service.EventClientThrottled:
-			if ev.ThrottledSeconds < 0.01 || ev.AdAccountID != e.sim.Accounts()[0].ID {
+			if ev.ThrottledSeconds < 0.01 || ev.AdAccountID != e.Sim.Accounts()[0].ID {
 				t.Errorf("client throttled: %s", p.body)
 			}
 		}
@@ -225,7 +225,7 @@ func TestNotificationsArriveOnceSigned(t *testing.T) {
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		var done int
-		_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM notify_deliveries WHERE last_error LIKE 'refused:%'`).Scan(&done)
+		_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM notify_deliveries WHERE last_error LIKE 'refused:%'`).Scan(&done)
 		if done == len(want) || time.Now().After(deadline) {
 			break
 		}

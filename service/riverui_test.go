@@ -26,13 +26,13 @@ import (
 func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 3, JobDuration: 300 * time.Millisecond})
 	ctx := context.Background()
-	accts := e.sim.Accounts()
-	failing, deleted, cancelled := e.clients[0], e.clients[1], e.clients[2]
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, failing); err != nil {
+	accts := e.Sim.Accounts()
+	failing, deleted, cancelled := e.Clients[0], e.Clients[1], e.Clients[2]
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, failing); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range accts[1:] { // report runs that keep their jobs waiting (snoozed)
-		e.sim.SetFaults(a.ID, graphsim.Faults{JobDuration: 10 * time.Minute})
+		e.Sim.SetFaults(a.ID, graphsim.Faults{JobDuration: 10 * time.Minute})
 	}
 	s := start(t, e.open(t, "worker-1", 3))
 	rc := s.River()
@@ -41,7 +41,7 @@ func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs := map[string]int64{}
-	rows, err := e.pool.Query(ctx, `SELECT client_id::text, job_id FROM service_run_clients WHERE run_id = $1`, id)
+	rows, err := e.Pool.Query(ctx, `SELECT client_id::text, job_id FROM service_run_clients WHERE run_id = $1`, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
 		return r
 	}
 	staged := func(cid string) bool {
-		_, err := os.Stat(filepath.Join(e.stage, "service", id, cid))
+		_, err := os.Stat(filepath.Join(e.Stage, "service", id, cid))
 		return err == nil
 	}
 	// Until the two slow clients wait on Meta with their report runs staged, and the failing one failed.
@@ -139,10 +139,10 @@ func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
 
 	// Retry, as River's UI's Retry on the failed client's job, its token fixed first; then the
 	// cancelled one, Meta quick again.
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, failing); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, failing); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.SetFaults(accts[2].ID, graphsim.Faults{})
+	e.Sim.SetFaults(accts[2].ID, graphsim.Faults{})
 	for _, cid := range []string{failing, cancelled} {
 		if _, err := rc.JobRetry(ctx, jobs[cid]); err != nil {
 			t.Fatal(err)
@@ -161,7 +161,7 @@ func TestRiverUIActionsKeepStatesTrue(t *testing.T) {
 	}
 	for _, cid := range []string{failing, cancelled} {
 		var rows int
-		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, cid).Scan(&rows); err != nil {
+		if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, cid).Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
 		if c := client(r, cid); rows == 0 || c.Error != "" || c.ReportsDone != 5 {

@@ -10,25 +10,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/metapipe/metapipe/extract"
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/records"
+	"github.com/metapipe/metapipe/internal/servicetest"
 	"github.com/metapipe/metapipe/pipeline"
 	"github.com/metapipe/metapipe/service"
 )
 
 var lastSunday = e2etest.LastSunday
 
+// env is a world whose database also has River's tables.
 type env struct {
-	sim     *graphsim.Simulator
-	url     string
-	dbURL   string
-	pool    *pgxpool.Pool
-	stage   string
-	clients []string
+	*e2etest.World
 }
 
 func newEnv(t *testing.T, cfg graphsim.Config) *env {
@@ -39,26 +34,12 @@ func newEnv(t *testing.T, cfg graphsim.Config) *env {
 // newWrappedEnv is newEnv with a middleware in front of the simulator.
 func newWrappedEnv(t *testing.T, cfg graphsim.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	w := e2etest.New(t, e2etest.SimDefaults(graphsim.Config{Seed: 5, JobDuration: 600 * time.Millisecond}),
-		e2etest.Sim(cfg), e2etest.Wrap(wrap), e2etest.Migrate(e2etest.Schema, riverSchema))
-	return &env{sim: w.Sim, url: w.URL, dbURL: w.DBURL, pool: w.Pool, stage: w.Stage, clients: w.Clients}
+	return &env{World: servicetest.New(t, e2etest.Sim(cfg), e2etest.Wrap(wrap))}
 }
 
-// riverSchema is River's own tables, as `metapipe migrate` makes them.
-func riverSchema(ctx context.Context, w *e2etest.World) error {
-	_, err := service.MigrateRiver(ctx, w.Pool, nil)
-	return err
-}
-
+// config is the service configuration of process id (servicetest.Config).
 func (e *env) config(id string, concurrency int) service.Config {
-	return service.Config{
-		Pipeline: pipeline.Config{DatabaseURL: e.dbURL, GraphURL: e.url, Token: extract.NewToken(graphsim.DemoToken), StageDir: e.stage,
-			Sync:     extract.SyncConfig{Weeks: extract.SyncNever}, // report runs, unless a test says otherwise
-			Poll:     extract.PollConfig{First: 150 * time.Millisecond, Max: 400 * time.Millisecond},
-			Retry:    extract.RetryConfig{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond},
-			Throttle: extract.ThrottleConfig{Cooldown: 50 * time.Millisecond, RegainUnit: 20 * time.Millisecond}},
-		ID: id, Concurrency: concurrency, RescueAfter: 20 * time.Second, InlineWait: 100 * time.Millisecond, MaxAttempts: 3,
-	}
+	return servicetest.Config(e.World, id, concurrency)
 }
 
 func (e *env) open(t *testing.T, id string, concurrency int) *service.Service {
@@ -136,24 +117,24 @@ func TestServiceRunsClientsAsJobs(t *testing.T) {
 	for _, c := range r.Clients {
 		// A first load: every row inserted, nothing else.
 		var n int64
-		_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, c.ClientID).Scan(&n)
+		_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, c.ClientID).Scan(&n)
 		if c.State != "done" || c.ReportsDone != 5 || c.ReportsTotal != 5 || c.Percent != 100 || c.Attempt != 1 || c.Error != "" ||
 			n == 0 || c.Rows != (pipeline.RowCounts{Inserted: n}) {
 			t.Errorf("client %s: %+v, want done, %d rows inserted", c.Name, c, n)
 		}
 	}
-	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 8)
+	e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, 8)
 	// A loaded client's staged files are of no more use: nothing of the run is left behind.
-	if left, _ := filepath.Glob(filepath.Join(e.stage, "service", id, "*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(e.Stage, "service", id, "*")); len(left) != 0 {
 		t.Errorf("staged files left after the run: %v", left)
 	}
-	for _, acct := range e.sim.Accounts() {
-		if n := e.sim.Counters().ByAccount[acct.ID].ReportRuns; n != 5 {
+	for _, acct := range e.Sim.Accounts() {
+		if n := e.Sim.Counters().ByAccount[acct.ID].ReportRuns; n != 5 {
 			t.Errorf("%s: %d report runs submitted, want 5", acct.Name, n)
 		}
 	}
 	var snoozed, workers int
-	_ = e.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE (metadata->>'snoozes')::int > 0), count(DISTINCT attempted_by[array_upper(attempted_by, 1)])
+	_ = e.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE (metadata->>'snoozes')::int > 0), count(DISTINCT attempted_by[array_upper(attempted_by, 1)])
 		FROM river_job WHERE kind = 'metapipe_client_run'`).Scan(&snoozed, &workers)
 	if snoozed == 0 {
 		t.Error("no job snoozed while Meta worked: the workers were held")
@@ -174,8 +155,8 @@ func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	s := e.syncWorker(t, 3)
 	runs := func() int64 {
 		var n int64
-		for _, acct := range e.sim.Accounts() {
-			n += e.sim.Counters().ByAccount[acct.ID].ReportRuns
+		for _, acct := range e.Sim.Accounts() {
+			n += e.Sim.Counters().ByAccount[acct.ID].ReportRuns
 		}
 		return n
 	}
@@ -186,7 +167,7 @@ func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	if r := waitRun(t, s, first, 2*time.Minute); r.State != "done" {
 		t.Fatalf("first run: %+v", r)
 	}
-	submitted, syncReads := runs(), e.sim.Counters().Requests[graphsim.KindSync]
+	submitted, syncReads := runs(), e.Sim.Counters().Requests[graphsim.KindSync]
 	if submitted != 0 {
 		// A run of 3 clients' 12 weeks: the planner reads them in synchronous chunks.
 		t.Errorf("first run of 12 weeks: %d report runs, want none", submitted)
@@ -209,10 +190,10 @@ func TestServiceDailyRunReadsSynchronously(t *testing.T) {
 	if n := runs() - submitted; n != 0 {
 		t.Errorf("the daily run submitted %d report runs, want none", n)
 	}
-	if n := e.sim.Counters().Requests[graphsim.KindSync] - syncReads; n < 3*5 {
+	if n := e.Sim.Counters().Requests[graphsim.KindSync] - syncReads; n < 3*5 {
 		t.Errorf("the daily run made %d synchronous reads, want at least one per client and kind (15)", n)
 	}
-	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 12)
+	e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, 12)
 }
 
 func isConflict(err error, id string) bool {
@@ -225,7 +206,7 @@ func isConflict(err error, id string) bool {
 func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.clients[0]); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, e.Clients[0]); err != nil {
 		t.Fatal(err)
 	}
 	s := start(t, e.open(t, "worker", 2))
@@ -251,7 +232,7 @@ func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
 		t.Fatalf("run state %s, want partial: %+v", r.State, r)
 	}
 	for _, c := range r.Clients {
-		refused := c.ClientID == e.clients[0]
+		refused := c.ClientID == e.Clients[0]
 		switch {
 		case refused && (c.State != "failed" || c.Attempt != 1 || !strings.Contains(c.Error, "190")):
 			t.Errorf("refused client: %+v, want failed on attempt 1 with the 190 error", c)
@@ -263,12 +244,12 @@ func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
 	// The run cached the ad accounts. An as-of that is today somewhere (UTC+14) but after today
 	// in a cached account's time zone (UTC-11: always a day or two behind) is refused before
 	// anything is queued, naming the client and its today, as metapipe run refuses it.
-	if _, err := e.pool.Exec(ctx, `UPDATE ad_accounts SET timezone_name = 'Pacific/Pago_Pago'
-		WHERE ad_account_id = (SELECT ltrim(meta_ad_account_id, 'act_') FROM clients WHERE id = $1)`, e.clients[1]); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE ad_accounts SET timezone_name = 'Pacific/Pago_Pago'
+		WHERE ad_account_id = (SELECT ltrim(meta_ad_account_id, 'act_') FROM clients WHERE id = $1)`, e.Clients[1]); err != nil {
 		t.Fatal(err)
 	}
 	var runs int
-	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&runs)
+	_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&runs)
 	latest := time.Now().In(time.FixedZone("UTC+14", 14*3600))
 	asOf := time.Date(latest.Year(), latest.Month(), latest.Day(), 0, 0, 0, 0, time.UTC)
 	var fe *service.FieldError
@@ -278,7 +259,7 @@ func TestServicePermanentErrorsAndBadRequests(t *testing.T) {
 		t.Errorf("as of %s, after today in Pago Pago: %v, want a field error on as_of naming the zone", asOf.Format(time.DateOnly), err)
 	}
 	var after int
-	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&after)
+	_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM service_runs`).Scan(&after)
 	if after != runs {
 		t.Errorf("service_runs %d -> %d: a refused run was queued", runs, after)
 	}
@@ -337,7 +318,7 @@ func TestAttemptOutlastingItsBound(t *testing.T) {
 func TestEnqueueAWholeFleet(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id, active)
+	if _, err := e.Pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id, active)
 		SELECT 'Fleet ' || i, 'act_' || (2000000000 + i), true FROM generate_series(1, 999) i`); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +332,7 @@ func TestEnqueueAWholeFleet(t *testing.T) {
 		t.Fatalf("the run: %v, %d clients, %s", err, len(r.Clients), r.State)
 	}
 	var jobs int
-	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'run_id' = $1`, id).Scan(&jobs)
+	_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'run_id' = $1`, id).Scan(&jobs)
 	if jobs != 1000 {
 		t.Errorf("%d jobs, want 1000", jobs)
 	}
@@ -389,7 +370,7 @@ func TestScheduleQueuesOneRunADay(t *testing.T) {
 		t.Fatalf("runs: %+v, want one run of both clients queued by the schedule, done", runs)
 	}
 	var daily int
-	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'metapipe_daily_run'`).Scan(&daily)
+	_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'metapipe_daily_run'`).Scan(&daily)
 	if daily != 1 {
 		t.Errorf("%d daily jobs, want 1", daily)
 	}
@@ -400,7 +381,7 @@ func TestScheduleQueuesOneRunADay(t *testing.T) {
 func TestServiceRefusesAnOldSchema(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 1})
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `DELETE FROM metapipe_schema_migrations WHERE version_id = (SELECT max(version_id) FROM metapipe_schema_migrations)`); err != nil {
+	if _, err := e.Pool.Exec(ctx, `DELETE FROM metapipe_schema_migrations WHERE version_id = (SELECT max(version_id) FROM metapipe_schema_migrations)`); err != nil {
 		t.Fatal(err)
 	}
 	s, err := service.Open(ctx, e.config("old-schema", 1))
@@ -420,22 +401,22 @@ func TestWorkerSweepsStagedFilesOfClientsThatAreOver(t *testing.T) {
 	e := newEnv(t, graphsim.Config{Accounts: 2})
 	ctx := context.Background()
 	q := e.open(t, "queue-only", 0)
-	done, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 3, Source: "test", Clients: []string{e.clients[0]}})
+	done, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 3, Source: "test", Clients: []string{e.Clients[0]}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `UPDATE service_run_clients SET state = 'done' WHERE run_id = $1`, done); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE service_run_clients SET state = 'done' WHERE run_id = $1`, done); err != nil {
 		t.Fatal(err)
 	}
-	live, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 3, Source: "test", Clients: []string{e.clients[1]}})
+	live, err := q.Enqueue(ctx, service.RunRequest{AsOf: lastSunday, Weeks: 3, Source: "test", Clients: []string{e.Clients[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `UPDATE service_run_clients SET state = 'waiting' WHERE run_id = $1`, live); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE service_run_clients SET state = 'waiting' WHERE run_id = $1`, live); err != nil {
 		t.Fatal(err)
 	}
 	staged := func(run, client string) string {
-		dir := filepath.Join(e.stage, "service", run, client)
+		dir := filepath.Join(e.Stage, "service", run, client)
 		if err := os.MkdirAll(filepath.Join(dir, "extract"), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -444,9 +425,9 @@ func TestWorkerSweepsStagedFilesOfClientsThatAreOver(t *testing.T) {
 		}
 		return dir
 	}
-	over, unknown, inProgress := staged(done, e.clients[0]), staged("20200101T000000Z-000000", e.clients[0]), staged(live, e.clients[1])
+	over, unknown, inProgress := staged(done, e.Clients[0]), staged("20200101T000000Z-000000", e.Clients[0]), staged(live, e.Clients[1])
 	// Cancel the live run's job before a worker takes it: this test is about the folders only.
-	if _, err := e.pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE state = 'available'`); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE state = 'available'`); err != nil {
 		t.Fatal(err)
 	}
 	start(t, e.open(t, "sweeper", 1))
@@ -455,7 +436,7 @@ func TestWorkerSweepsStagedFilesOfClientsThatAreOver(t *testing.T) {
 			t.Errorf("%s: exists %v, want %v", dir, err == nil, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(e.stage, "service", "20200101T000000Z-000000")); err == nil {
+	if _, err := os.Stat(filepath.Join(e.Stage, "service", "20200101T000000Z-000000")); err == nil {
 		t.Error("the unknown run's folder is left")
 	}
 }
@@ -493,7 +474,7 @@ func TestWorkerMaxAttemptsAppliesToEveryJob(t *testing.T) {
 	var state string
 	var attempt int
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) { // River records it a moment later
-		if err := e.pool.QueryRow(ctx, `SELECT state::text, attempt FROM river_job WHERE kind = 'metapipe_client_run'`).Scan(&state, &attempt); err != nil {
+		if err := e.Pool.QueryRow(ctx, `SELECT state::text, attempt FROM river_job WHERE kind = 'metapipe_client_run'`).Scan(&state, &attempt); err != nil {
 			t.Fatal(err)
 		}
 		if state != "running" || time.Now().After(deadline) {
@@ -522,14 +503,14 @@ func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 		t.Fatalf("run: %+v", r)
 	}
 	var plan pipeline.ClientPlan
-	if err := e.pool.QueryRow(ctx, `SELECT plan FROM service_run_clients WHERE run_id = $1`, id).Scan(&plan); err != nil {
+	if err := e.Pool.QueryRow(ctx, `SELECT plan FROM service_run_clients WHERE run_id = $1`, id).Scan(&plan); err != nil {
 		t.Fatal(err)
 	}
 	if plan.Read != pipeline.ReadSync || len(plan.SyncChunks) != len(records.Kinds) || !strings.Contains(plan.ReadWhy, "1 client,") {
 		t.Fatalf("the job's plan: read %q, chunks %v, why %q; want synchronous chunks of every kind for a run of 1 client",
 			plan.Read, plan.SyncChunks, plan.ReadWhy)
 	}
-	c := e.sim.Counters()
+	c := e.Sim.Counters()
 	planned := 0
 	for _, k := range records.Kinds {
 		planned += len(plan.Range().Chunks(plan.SyncChunks[k]))
@@ -539,7 +520,7 @@ func TestServiceFirstRunOfOneClientReadsSynchronousChunks(t *testing.T) {
 		t.Errorf("requests %v, %d chunks planned; want every chunk read synchronously, no report run submitted or polled", c.Requests, planned)
 	}
 	t.Logf("%d chunks planned (%v weeks a chunk); requests %v", planned, plan.SyncChunks, c.Requests)
-	e2etest.CheckTable(t, e.pool, e.sim, e.clients, lastSunday, 54)
+	e2etest.CheckTable(t, e.Pool, e.Sim, e.Clients, lastSunday, 54)
 }
 
 // A run keeps the lookback it was queued with (service_runs.lookback): the worker plans the
@@ -554,7 +535,7 @@ func TestWorkerPlansWithTheRunsLookback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `UPDATE service_runs SET lookback = 7 WHERE id = $1`, id); err != nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE service_runs SET lookback = 7 WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	w := start(t, e.open(t, "worker", 1))
@@ -562,7 +543,7 @@ func TestWorkerPlansWithTheRunsLookback(t *testing.T) {
 		t.Fatalf("run: %+v", r)
 	}
 	var final time.Time
-	if err := e.pool.QueryRow(ctx, `SELECT final_through FROM client_sync_state`).Scan(&final); err != nil {
+	if err := e.Pool.QueryRow(ctx, `SELECT final_through FROM client_sync_state`).Scan(&final); err != nil {
 		t.Fatal(err)
 	}
 	if want := lastSunday.AddDate(0, 0, -14); !final.Equal(want) {

@@ -60,18 +60,26 @@ func (l Lease) withDefaults() Lease {
 // locksTable holds the locks as lease rows, one per name ("run:<client uuid>", "migrate"): the
 // holder, its random token, since when and until when, and the holder's process (the pid in the
 // pid namespace instance, see thisInstance). A row whose expires_at has passed is free; so is
-// one whose process is gone from this very machine and pid namespace. Migrate creates it first of all (a migration needs it for its own lock); migration 8
-// records it in the schema's version.
-const locksTable = `
-CREATE TABLE IF NOT EXISTS metapipe_locks (
-    name        text        PRIMARY KEY,
-    holder      text        NOT NULL,
-    token       text        NOT NULL,
-    acquired_at timestamptz NOT NULL DEFAULT now(),
-    expires_at  timestamptz NOT NULL,
-    instance    text        NOT NULL DEFAULT '',
-    pid         integer     NOT NULL DEFAULT 0
-)`
+// one whose process is gone from this very machine and pid namespace. Migrate creates it first
+// of all (a migration needs it for its own lock) by the statement of migration 8, which records
+// it in the schema's version: the statement is written once, in migrations/00008_locks.sql.
+var locksTable = upSection("00008_locks.sql")
+
+// upSection is what stands between "-- +goose Up" and "-- +goose Down" in the embedded
+// migration file: for a migration of one statement, that statement. A file missing or without
+// both markers panics when the package is initialised: every test that migrates catches it.
+func upSection(file string) string {
+	b, err := migrationFiles.ReadFile("migrations/" + file)
+	if err != nil {
+		panic(err)
+	}
+	_, after, ok := strings.Cut(string(b), "-- +goose Up\n")
+	up, _, ok2 := strings.Cut(after, "-- +goose Down")
+	if !ok || !ok2 {
+		panic("store: migrations/" + file + ": no -- +goose Up and Down sections")
+	}
+	return up
+}
 
 const (
 	// takeLeases takes every free name of $1 (sorted, so two takers never deadlock) and returns

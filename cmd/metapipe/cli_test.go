@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/graphsim"
+	"github.com/metapipe/metapipe/internal/e2etest"
 	"github.com/metapipe/metapipe/internal/pgtest"
 )
 
@@ -247,15 +248,15 @@ func TestJSONModeRun(t *testing.T) {
 	})
 	t.Run("a client failed", func(t *testing.T) {
 		// Report runs that always fail (six weeks are read synchronously unless told not to).
-		w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{FailJobs: -1})
-		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{})
+		w.Sim.SetFaults(w.Sim.Accounts()[1].ID, graphsim.Faults{FailJobs: -1})
+		defer w.Sim.SetFaults(w.Sim.Accounts()[1].ID, graphsim.Faults{})
 		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--sync-weeks", "0")...), "partial", 1)
-		if e, _ := last["error"].(string); !strings.Contains(e, w.sim.Accounts()[1].Name) {
+		if e, _ := last["error"].(string); !strings.Contains(e, w.Sim.Accounts()[1].Name) {
 			t.Errorf("run_finished error %q does not name the failed client", e)
 		}
 		// The failed clients by name, not only inside the error string.
-		if c, _ := last["clients"].(map[string]any); fmt.Sprint(c["failed_names"]) != "[Demo "+w.sim.Accounts()[1].Name+"]" || c["failed"] != float64(1) {
-			t.Errorf("run_finished clients %v, want failed_names [Demo %s]", last["clients"], w.sim.Accounts()[1].Name)
+		if c, _ := last["clients"].(map[string]any); fmt.Sprint(c["failed_names"]) != "[Demo "+w.Sim.Accounts()[1].Name+"]" || c["failed"] != float64(1) {
+			t.Errorf("run_finished clients %v, want failed_names [Demo %s]", last["clients"], w.Sim.Accounts()[1].Name)
 		}
 	})
 	t.Run("the failed run resumed", func(t *testing.T) {
@@ -263,8 +264,8 @@ func TestJSONModeRun(t *testing.T) {
 		// mended client's rows, all unchanged since the first subtest loaded them), the first
 		// attempt's (the other client's) apart.
 		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full", "--sync-weeks", "0")...), "done", 0)
-		mended := float64(w.count(t, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, w.ids[1]))
-		other := float64(w.count(t, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, w.ids[0]))
+		mended := float64(w.count(t, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, w.Clients[1]))
+		other := float64(w.count(t, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, w.Clients[0]))
 		rows, _ := last["rows"].(map[string]any)
 		earlier, _ := last["earlier_attempts"].(map[string]any)
 		erows, _ := earlier["rows"].(map[string]any)
@@ -276,7 +277,7 @@ func TestJSONModeRun(t *testing.T) {
 	t.Run("reset-state", func(t *testing.T) {
 		// The runs above made one week final (six weeks, 28 days of lookback): the one ending
 		// 35 days before the as-of Sunday. Reset from its Monday: nothing is final any more.
-		name := "Demo " + w.sim.Accounts()[0].Name
+		name := "Demo " + w.Sim.Accounts()[0].Name
 		final := lastSunday.AddDate(0, 0, -35)
 		monday := final.AddDate(0, 0, -6).Format(time.DateOnly)
 		res := w.run(t, nil, "--log-format", "json", "reset-state", "--client", name, "--from", monday)
@@ -311,8 +312,8 @@ func TestJSONModeRun(t *testing.T) {
 		// Campaign sums short of the account's in every week (read again once, still short):
 		// run_finished names the client, its weeks not final and what was read again; the text
 		// summary says so too.
-		w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{ShortCampaigns: true})
-		defer w.sim.SetFaults(w.sim.Accounts()[1].ID, graphsim.Faults{})
+		w.Sim.SetFaults(w.Sim.Accounts()[1].ID, graphsim.Faults{ShortCampaigns: true})
+		defer w.Sim.SetFaults(w.Sim.Accounts()[1].ID, graphsim.Faults{})
 		last := check(t, w.run(t, nil, runArgs("--weeks", "6", "--full")...), "done", 0)
 		ds, _ := last["disagreeing"].([]any)
 		if len(ds) != 1 {
@@ -321,12 +322,12 @@ func TestJSONModeRun(t *testing.T) {
 		d := ds[0].(map[string]any)
 		nf, _ := d["not_final"].([]any)
 		again, _ := d["read_again"].([]any)
-		if d["client"] != "Demo "+w.sim.Accounts()[1].Name || len(nf) == 0 || len(again) != len(nf) ||
+		if d["client"] != "Demo "+w.Sim.Accounts()[1].Name || len(nf) == 0 || len(again) != len(nf) ||
 			again[0].(map[string]any)["kind"] != "campaigns" || again[0].(map[string]any)["agrees"] != false {
-			t.Errorf("run_finished disagreeing %v, want Demo %s, its weeks not final, each read again once (campaigns, still disagreeing)", d, w.sim.Accounts()[1].Name)
+			t.Errorf("run_finished disagreeing %v, want Demo %s, its weeks not final, each read again once (campaigns, still disagreeing)", d, w.Sim.Accounts()[1].Name)
 		}
 		res := w.run(t, nil, append([]string{"--log-format", "text"}, runArgs("--weeks", "6", "--full")...)...)
-		if want := "not final: Demo " + w.sim.Accounts()[1].Name + ": " + fmt.Sprint(len(nf)) + " week(s) whose sums disagree"; res.code != 0 || !strings.Contains(res.stdout, want) {
+		if want := "not final: Demo " + w.Sim.Accounts()[1].Name + ": " + fmt.Sprint(len(nf)) + " week(s) whose sums disagree"; res.code != 0 || !strings.Contains(res.stdout, want) {
 			t.Errorf("exit %d, summary without %q:\n%s", res.code, want, res.stdout)
 		}
 	})
@@ -335,7 +336,7 @@ func TestJSONModeRun(t *testing.T) {
 // migrate says what it did: metapipe's schema version, and how many of River's migrations it
 // applied now (all of them on a new database, none the second time).
 func TestMigrateSaysWhatItApplied(t *testing.T) {
-	w := &world{db: pgtest.NewDatabase(t), stage: t.TempDir()}
+	w := &world{World: &e2etest.World{DBURL: pgtest.NewDatabase(t), Stage: t.TempDir()}}
 	applied := func() (version, river float64) {
 		t.Helper()
 		res := w.run(t, nil, "migrate")
@@ -361,7 +362,7 @@ func TestMigrateSaysWhatItApplied(t *testing.T) {
 	for i, want := range []string{"created metapipe's tables: ", "already up to date at version"} {
 		db := pgtest.NewDatabase(t)
 		if i == 1 {
-			db = w.db
+			db = w.DBURL
 		}
 		res := w.run(t, []string{"DATABASE_URL=" + db}, "migrate", "--log-format", "text")
 		if res.code != 0 || !strings.Contains(res.stdout, want) {

@@ -39,13 +39,13 @@ func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
 	}
 	noToken := func(what string, r result) {
 		t.Helper()
-		for _, a := range w.sim.Accounts() {
+		for _, a := range w.Sim.Accounts() {
 			if strings.Contains(r.stdout+r.stderr, a.Token) {
 				t.Errorf("%s prints a token:\n%s%s", what, r.stdout, r.stderr)
 			}
 		}
 	}
-	names := []string{"Demo " + w.sim.Accounts()[0].Name, "Demo " + w.sim.Accounts()[1].Name}
+	names := []string{"Demo " + w.Sim.Accounts()[0].Name, "Demo " + w.Sim.Accounts()[1].Name}
 
 	list := w.run(t, nil, "clients", "list")
 	if ev := jsonLines(t, "stdout", list.stdout); list.code != 0 || len(ev) != 1 || !strings.Contains(list.stdout, `"token":"own, plain text"`) {
@@ -59,12 +59,12 @@ func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
 		t.Fatalf("migrate with the key: exit %d\n%s%s", m.code, m.stdout, m.stderr)
 	}
 	keys1, _ := tokencrypt.New(k1, nil)
-	for i, a := range w.sim.Accounts() {
+	for i, a := range w.Sim.Accounts() {
 		v := stored()[names[i]]
 		if !keys1.Current(v) || strings.Contains(v, a.Token) {
 			t.Errorf("%s's token after migrate: %.20q…, want encrypted under the key", names[i], v)
 		}
-		if tok, err := keys1.Decrypt(w.ids[i], v); err != nil || tok != a.Token {
+		if tok, err := keys1.Decrypt(w.Clients[i], v); err != nil || tok != a.Token {
 			t.Errorf("%s's token does not decrypt to the token: %v", names[i], err)
 		}
 	}
@@ -79,7 +79,7 @@ func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
 	noToken("run without the key", r)
 
 	// add: the same ad account refused; a token without the key refused; with it, encrypted.
-	acct := w.sim.Accounts()[0].ID
+	acct := w.Sim.Accounts()[0].ID
 	if r := w.run(t, key1, "clients", "add", "--name", "Twin", "--ad-account", acct); r.code != 2 || !strings.Contains(r.stderr, names[0]) {
 		t.Errorf("add on %s's ad account: exit %d, want 2 naming it:\n%s", names[0], r.code, r.stderr)
 	}
@@ -111,7 +111,7 @@ func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
 		t.Errorf("deactivate: exit %d\n%s", r.code, r.stderr)
 	}
 	var active bool
-	if err := w.pool.QueryRow(ctx, `SELECT active FROM clients WHERE name = 'Extra'`).Scan(&active); err != nil || active {
+	if err := w.Pool.QueryRow(ctx, `SELECT active FROM clients WHERE name = 'Extra'`).Scan(&active); err != nil || active {
 		t.Errorf("Extra active after deactivate: %v %v", active, err)
 	}
 	if r := w.run(t, nil, "clients", "deactivate", "--client", "Nobody"); r.code != 2 {
@@ -119,7 +119,7 @@ func TestClientsCommandsAndEncryptedTokens(t *testing.T) {
 	}
 
 	// Two clients on one ad account (by SQL, as add refuses it): plan and run name them.
-	if _, err := w.pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id) VALUES ('Twin by SQL', $1)`, acct); err != nil {
+	if _, err := w.Pool.Exec(ctx, `INSERT INTO clients (name, meta_ad_account_id) VALUES ('Twin by SQL', $1)`, acct); err != nil {
 		t.Fatal(err)
 	}
 	for _, cmd := range []string{"plan", "run"} {

@@ -50,7 +50,7 @@ func TestEveryExecMode(t *testing.T) {
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
 			w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 8, JobDuration: 300 * time.Millisecond})
-			w.db += "&default_query_exec_mode=" + mode
+			w.DBURL += "&default_query_exec_mode=" + mode
 			if res := w.run(t, nil, "migrate"); res.code != 0 {
 				t.Fatalf("migrate: exit %d %s", res.code, res.stderr)
 			}
@@ -244,7 +244,7 @@ func TestGrantedRoleRunsAndWorks(t *testing.T) {
 	role := pgtest.NewRole(t, map[string]string{"statement_timeout": "5s"}) // dropped after the database
 	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 3, JobDuration: 300 * time.Millisecond})
 	var db, owner string
-	if err := w.pool.QueryRow(context.Background(), `SELECT current_database(), current_user`).Scan(&db, &owner); err != nil {
+	if err := w.Pool.QueryRow(context.Background(), `SELECT current_database(), current_user`).Scan(&db, &owner); err != nil {
 		t.Fatal(err)
 	}
 	readme, err := os.ReadFile("../../README.md")
@@ -263,11 +263,11 @@ func TestGrantedRoleRunsAndWorks(t *testing.T) {
 		t.Fatalf("found %d grants in the README, want 6: %q", len(grants), grants)
 	}
 	for _, g := range grants {
-		if _, err := w.pool.Exec(context.Background(), g); err != nil {
+		if _, err := w.Pool.Exec(context.Background(), g); err != nil {
 			t.Fatalf("%s: %v", g, err)
 		}
 	}
-	w.db = role.URL(t, w.db)
+	w.DBURL = role.URL(t, w.DBURL)
 	w.runThenEnqueue(t, " as the granted role")
 	if res := w.run(t, nil, "migrate", "--wait", "2s"); res.code != 0 {
 		t.Errorf("migrate as the granted role of a migrated schema: exit %d, want 0 (nothing to apply)\n%s", res.code, res.stderr)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/metapipe/metapipe/graphsim"
 	"github.com/metapipe/metapipe/internal/e2etest"
@@ -45,14 +44,10 @@ func TestMain(m *testing.M) {
 
 var lastSunday = e2etest.LastSunday
 
-// world is a simulator, a migrated database with its demo clients and a stage folder.
+// world is a simulator, a migrated database with its demo clients and a stage folder (an
+// e2etest world), and what runs the binary against it.
 type world struct {
-	sim   *graphsim.Simulator
-	url   string
-	db    string
-	pool  *pgxpool.Pool
-	stage string
-	ids   []string
+	*e2etest.World
 }
 
 func newWorld(t *testing.T, cfg graphsim.Config) *world {
@@ -66,8 +61,8 @@ type result struct {
 }
 
 func (w *world) cmd(env []string, args ...string) *exec.Cmd {
-	c := exec.Command(binary, append([]string{"--stage-dir", w.stage, "--log-format", "json"}, args...)...)
-	c.Env = append(os.Environ(), "DATABASE_URL="+w.db, "META_GRAPH_URL="+w.url, "META_ACCESS_TOKEN="+graphsim.DemoToken)
+	c := exec.Command(binary, append([]string{"--stage-dir", w.Stage, "--log-format", "json"}, args...)...)
+	c.Env = append(os.Environ(), "DATABASE_URL="+w.DBURL, "META_GRAPH_URL="+w.URL, "META_ACCESS_TOKEN="+graphsim.DemoToken)
 	c.Env = append(c.Env, env...)
 	return c
 }
@@ -81,7 +76,7 @@ func (w *world) run(t *testing.T, env []string, args ...string) result {
 // the second; a failed query fails the test.
 func (w *world) textMap(t *testing.T, query string, args ...any) map[string]string {
 	t.Helper()
-	rows, err := w.pool.Query(context.Background(), query, args...)
+	rows, err := w.Pool.Query(context.Background(), query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +116,7 @@ func runArgs(extra ...string) []string {
 func (w *world) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := w.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+	if err := w.Pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -139,7 +134,7 @@ func (w *world) startUntilSaved(t *testing.T, n int) (*exec.Cmd, *bytes.Buffer) 
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		jobs, _ := filepath.Glob(filepath.Join(w.stage, "*", "extract", "*", "*.job.json"))
+		jobs, _ := filepath.Glob(filepath.Join(w.Stage, "*", "extract", "*", "*.job.json"))
 		if len(jobs) == n {
 			return c, &errb
 		}
@@ -160,7 +155,7 @@ func TestKillAfterSubmitsThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c.Wait()
-	submitted := w.sim.Counters().Requests[graphsim.KindSubmit]
+	submitted := w.Sim.Counters().Requests[graphsim.KindSubmit]
 	if submitted != 15 {
 		t.Fatalf("%d submits before the kill, want 15", submitted)
 	}
@@ -175,21 +170,21 @@ func TestKillAfterSubmitsThenResume(t *testing.T) {
 	if !strings.Contains(res.stderr, "resuming unfinished run") {
 		t.Errorf("the rerun did not resume: %s", res.stderr)
 	}
-	if n := w.sim.Counters().Requests[graphsim.KindSubmit] - submitted; n != 0 {
+	if n := w.Sim.Counters().Requests[graphsim.KindSubmit] - submitted; n != 0 {
 		t.Errorf("the rerun submitted %d new report runs, want 0", n)
 	}
 	got := w.count(t, `SELECT count(*) FROM campaign_summaries`)
 
 	// The same table as an uninterrupted run in a fresh stage folder with --full.
 	var before string
-	_ = w.pool.QueryRow(context.Background(), `SELECT string_agg(content_hash, ',' ORDER BY client_id, summary_date) FROM campaign_summaries`).Scan(&before)
-	w.stage = t.TempDir()
+	_ = w.Pool.QueryRow(context.Background(), `SELECT string_agg(content_hash, ',' ORDER BY client_id, summary_date) FROM campaign_summaries`).Scan(&before)
+	w.Stage = t.TempDir()
 	res = w.run(t, nil, runArgs("--full")...)
 	if res.code != 0 {
 		t.Fatalf("fresh run: exit %d\n%s", res.code, res.stderr)
 	}
 	var after string
-	_ = w.pool.QueryRow(context.Background(), `SELECT string_agg(content_hash, ',' ORDER BY client_id, summary_date) FROM campaign_summaries`).Scan(&after)
+	_ = w.Pool.QueryRow(context.Background(), `SELECT string_agg(content_hash, ',' ORDER BY client_id, summary_date) FROM campaign_summaries`).Scan(&after)
 	if before != after || got < 3*50 {
 		t.Errorf("the resumed table (%d rows) differs from an uninterrupted run's", got)
 	}
@@ -223,7 +218,7 @@ func TestSIGTERMCancelsCleanly(t *testing.T) {
 	if n := w.count(t, `SELECT count(*) FROM campaign_summaries`); n != 0 {
 		t.Errorf("%d rows loaded by an interrupted run", n)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(w.stage, "*"))
+	dirs, _ := filepath.Glob(filepath.Join(w.Stage, "*"))
 	if len(dirs) != 1 {
 		t.Fatalf("run directories: %v", dirs)
 	}
@@ -242,12 +237,12 @@ func TestSIGTERMCancelsCleanly(t *testing.T) {
 		t.Errorf("status --json: exit %d, status %q (%v)\n%s", st.code, status.Ledger.Status, err, st.stdout)
 	}
 
-	submitted := w.sim.Counters().Requests[graphsim.KindSubmit]
+	submitted := w.Sim.Counters().Requests[graphsim.KindSubmit]
 	res := w.run(t, nil, runArgs()...)
 	if res.code != 0 {
 		t.Fatalf("rerun: exit %d\n%s", res.code, res.stderr)
 	}
-	if n := w.sim.Counters().Requests[graphsim.KindSubmit] - submitted; n != 0 {
+	if n := w.Sim.Counters().Requests[graphsim.KindSubmit] - submitted; n != 0 {
 		t.Errorf("the rerun submitted %d report runs, want 0 (the saved ones are polled)", n)
 	}
 	if n := w.count(t, `SELECT count(DISTINCT client_id) FROM campaign_summaries`); n != 2 {
@@ -292,7 +287,7 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 	t.Run("one client with a refused token", func(t *testing.T) {
-		if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.ids[0]); err != nil {
+		if _, err := w.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.Clients[0]); err != nil {
 			t.Fatal(err)
 		}
 		res := w.run(t, nil, runArgs("--weeks", "6")...)
@@ -302,7 +297,7 @@ func TestExitCodes(t *testing.T) {
 		if n := w.count(t, `SELECT count(DISTINCT client_id) FROM campaign_summaries`); n != 1 {
 			t.Errorf("%d clients loaded, want the other one", n)
 		}
-		if !strings.Contains(res.stderr, w.sim.Accounts()[0].Name) {
+		if !strings.Contains(res.stderr, w.Sim.Accounts()[0].Name) {
 			t.Errorf("stderr does not name the failed client:\n%s", res.stderr)
 		}
 		st := w.run(t, nil, "status")
@@ -324,10 +319,10 @@ func TestPlanCommand(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, "2 clients, 10 report runs") || !strings.Contains(res.stdout, "--sync-budget 0: long ranges by report runs") {
 		t.Errorf("plan --sync-budget 0: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	if n := w.sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
+	if n := w.Sim.Counters().Requests[graphsim.KindSubmit]; n != 0 {
 		t.Errorf("plan submitted %d report runs", n)
 	}
-	entries, _ := os.ReadDir(w.stage)
+	entries, _ := os.ReadDir(w.Stage)
 	if len(entries) != 0 {
 		t.Errorf("plan wrote %d entries in the stage folder", len(entries))
 	}
@@ -357,7 +352,7 @@ func TestDeprecatedAPIVersionExits2(t *testing.T) {
 	if n := strings.Count(res.stderr, "graph api error 2635"); n != 1 {
 		t.Errorf("Meta's 2635 said %d times, want once (one error for the run, not one per client):\n%s", n, res.stderr)
 	}
-	c := w.sim.Counters()
+	c := w.Sim.Counters()
 	if c.Requests[graphsim.KindSubmit] != 0 || c.Requests[graphsim.KindSync] != 0 {
 		t.Errorf("requests %v: nothing should be submitted", c.Requests)
 	}
@@ -374,7 +369,7 @@ func TestHandEditedBadDates(t *testing.T) {
 	for _, bad := range []string{"2026-13-45", ""} {
 		dir := t.TempDir()
 		plan := `{"run_id": "20261129T120000Z-abcdef", "as_of": "2026-11-29", "as_of_given": true, "weeks": 6, "lookback": 28,
-  "horizon_start": "2026-10-19", "clients": [{"id": "` + w.ids[0] + `", "name": "x", "ad_account_id": "1", "time_zone": "UTC",
+  "horizon_start": "2026-10-19", "clients": [{"id": "` + w.Clients[0] + `", "name": "x", "ad_account_id": "1", "time_zone": "UTC",
   "currency": "EUR", "since": "` + bad + `", "until": "2026-11-29", "weeks": 6, "reason": "new", "covered_from": "2026-10-19"}]}`
 		if err := os.WriteFile(filepath.Join(dir, "plan.json"), []byte(plan), 0o644); err != nil {
 			t.Fatal(err)

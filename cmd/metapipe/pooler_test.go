@@ -56,7 +56,7 @@ func throughPgBouncer(t *testing.T, mode string) {
 			}
 			return nil
 		})))
-	sim, pool := w.sim, w.pool
+	sim, pool := w.Sim, w.Pool
 	name := "Demo " + sim.Accounts()[0].Name
 
 	// Two overlapping runs of one client; the first killed with SIGKILL while it holds it.
@@ -140,7 +140,7 @@ func throughPgBouncer(t *testing.T, mode string) {
 
 	// The table equals a direct run's, on a database of its own.
 	d := newWorld(t, cfg) // the same seed: the same ad accounts and data
-	dpool := d.pool
+	dpool := d.Pool
 	if res := d.run(t, nil, relArgs()...); res.code != 0 {
 		t.Fatalf("direct run: exit %d\n%s", res.code, tail(res.stderr, 3000))
 	}

@@ -122,7 +122,7 @@ func newSimWorld(t *testing.T, cfg graphsim.Config) *world {
 	w := fromWorld(e2etest.New(t, e2etest.Sim(cfg), e2etest.NoServer(), binaryMigrate(t), e2etest.Seeded(lastSunday.AddDate(0, 0, -7*60), lastSunday)))
 	sim := w.start(t, "sim", nil, "sim", "--seed", itoa(cfg.Seed), "--accounts", itoa(int64(cfg.Accounts)),
 		"--job-duration", cfg.JobDuration.String())
-	w.url = sim.event(t, "sim_listening", 30*time.Second)["url"].(string)
+	w.URL = sim.event(t, "sim_listening", 30*time.Second)["url"].(string)
 	return w
 }
 
@@ -131,7 +131,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // simCounters reads what the simulator process served.
 func (w *world) simCounters(t *testing.T) graphsim.Counters {
 	t.Helper()
-	res, err := http.Get(w.url + "/_sim/counters")
+	res, err := http.Get(w.URL + "/_sim/counters")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func binaryMigrate(t *testing.T) e2etest.Option {
 
 // fromWorld is the world of an e2etest world.
 func fromWorld(e *e2etest.World) *world {
-	return &world{sim: e.Sim, url: e.URL, db: e.DBURL, pool: e.Pool, stage: e.Stage, ids: e.Clients}
+	return &world{World: e}
 }
 
 func relArgs(extra ...string) []string {
@@ -61,7 +61,7 @@ func relArgs(extra ...string) []string {
 
 func (w *world) checkTruth(t *testing.T) int {
 	t.Helper()
-	return e2etest.CheckTable(t, w.pool, w.sim, w.ids, lastSunday, relWeeks)
+	return e2etest.CheckTable(t, w.Pool, w.Sim, w.Clients, lastSunday, relWeeks)
 }
 
 func countGlob(pattern string) int {
@@ -90,17 +90,17 @@ func TestKillAtEveryStage(t *testing.T) {
 		lockTable              bool // hold campaign_summaries so the load waits in its merge
 		reached                func(w *world, pages int64) bool
 	}
-	jobs := func(w *world) int { return countGlob(filepath.Join(w.stage, "*", "extract", "*", "*.job.json")) }
+	jobs := func(w *world) int { return countGlob(filepath.Join(w.Stage, "*", "extract", "*", "*.job.json")) }
 	points := []point{
 		{name: "during submits", slowSubmits: true, reached: func(w *world, _ int64) bool { n := jobs(w); return n >= 1 && n < 15 }},
 		{name: "while polling", reached: func(w *world, _ int64) bool { return jobs(w) == 15 }},
 		{name: "while paging", slowPages: true, reached: func(w *world, pages int64) bool { return pages >= 4 }},
-		{name: "at transform", lockTable: true, reached: func(w *world, _ int64) bool { return ledgerStage(w.stage, "transform") != "" }},
+		{name: "at transform", lockTable: true, reached: func(w *world, _ int64) bool { return ledgerStage(w.Stage, "transform") != "" }},
 		{name: "in the load", lockTable: true, reached: func(w *world, _ int64) bool {
 			// Into an empty table the load copies straight into campaign_summaries; else it
 			// merges from a staging table. Either waits on the test's table lock.
 			var n int
-			_ = w.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			_ = w.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
 AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' OR query ILIKE 'copy "campaign_summaries"%')`).Scan(&n)
 			return n > 0
 		}},
@@ -131,7 +131,7 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 			ctx := context.Background()
 			var lock interface{ Rollback(context.Context) error }
 			if p.lockTable {
-				tx, err := w.pool.Begin(ctx)
+				tx, err := w.Pool.Begin(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -163,14 +163,14 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 			// Submits the killed process had in flight still reach the simulator: wait until
 			// the count stands still.
 			for last, still := int64(-1), 0; still < 4; time.Sleep(100 * time.Millisecond) {
-				if n := w.sim.Counters().Requests[graphsim.KindSubmit]; n == last {
+				if n := w.Sim.Counters().Requests[graphsim.KindSubmit]; n == last {
 					still++
 				} else {
 					last, still = n, 0
 				}
 			}
-			summaries := countGlob(filepath.Join(w.stage, "*", "transform", "summaries.parquet"))
-			staged := countGlob(filepath.Join(w.stage, "*", "extract", "*", "*.parquet"))
+			summaries := countGlob(filepath.Join(w.Stage, "*", "transform", "summaries.parquet"))
+			staged := countGlob(filepath.Join(w.Stage, "*", "extract", "*", "*.parquet"))
 			if lock != nil {
 				_ = lock.Rollback(ctx)
 			}
@@ -182,7 +182,7 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 			if n := w.count(t, `SELECT count(*) FROM campaign_summaries`); n != 0 {
 				t.Fatalf("%d rows in the table after the kill", n)
 			}
-			submitted := w.sim.Counters().Requests[graphsim.KindSubmit]
+			submitted := w.Sim.Counters().Requests[graphsim.KindSubmit]
 			saved := jobs(w)
 
 			res := w.run(t, nil, relArgs("--page-size", "25")...)
@@ -192,15 +192,15 @@ AND wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO campaign_summaries%' 
 			if !strings.Contains(res.stderr, "resuming unfinished run") {
 				t.Errorf("the rerun did not resume: %s", res.stderr)
 			}
-			if dirs := countGlob(filepath.Join(w.stage, "*", "plan.json")); dirs != 1 {
+			if dirs := countGlob(filepath.Join(w.Stage, "*", "plan.json")); dirs != 1 {
 				t.Errorf("%d run directories, want the one resumed", dirs)
 			}
-			resubmitted := w.sim.Counters().Requests[graphsim.KindSubmit] - submitted
+			resubmitted := w.Sim.Counters().Requests[graphsim.KindSubmit] - submitted
 			if resubmitted != int64(15-saved) {
 				t.Errorf("%d report runs were saved, the rerun submitted %d, want %d", saved, resubmitted, 15-saved)
 			}
 			n := w.checkTruth(t)
-			checkNoTemp(t, w.stage)
+			checkNoTemp(t, w.Stage)
 			t.Logf("killed %s (%d report runs saved, %d kinds staged, summaries %d); rerun submitted %d; %d rows right",
 				p.name, saved, staged, summaries, resubmitted, n)
 		})
@@ -227,15 +227,15 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; countGlob(filepath.Join(w.stage, "*", "extract", "*", "*.job.json")) == 0; i++ {
+	for i := 0; countGlob(filepath.Join(w.Stage, "*", "extract", "*", "*.job.json")) == 0; i++ {
 		if i > 2000 {
 			_ = first.Process.Kill()
 			t.Fatalf("the first run saved no report run: %s", errb.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	name := "Demo " + w.sim.Accounts()[1].Name
-	submits := w.sim.Counters().Requests[graphsim.KindSubmit]
+	name := "Demo " + w.Sim.Accounts()[1].Name
+	submits := w.Sim.Counters().Requests[graphsim.KindSubmit]
 	second := w.run(t, nil, relArgs("--client", name)...)
 	if second.code != 3 || !strings.Contains(second.stderr, name) || !strings.Contains(second.stderr, "another run holds") {
 		t.Errorf("second run: exit %d, want 3 naming %s:\n%s", second.code, name, second.stderr)
@@ -243,10 +243,10 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first run: %v\n%s", err, errb.String())
 	}
-	if n := w.sim.Counters().Requests[graphsim.KindSubmit] - submits; n > 15 {
+	if n := w.Sim.Counters().Requests[graphsim.KindSubmit] - submits; n > 15 {
 		t.Errorf("%d submits after the second run started: it submitted some", n)
 	}
-	if dirs := countGlob(filepath.Join(w.stage, "*", "plan.json")); dirs != 1 {
+	if dirs := countGlob(filepath.Join(w.Stage, "*", "plan.json")); dirs != 1 {
 		t.Errorf("%d run directories: the second run left one", dirs)
 	}
 	w.checkTruth(t)
@@ -311,13 +311,13 @@ func secretWorld(t *testing.T) (*world, string) {
 	t.Helper()
 	w := newWrappedWorld(t, graphsim.Config{Accounts: 3, Seed: 7, JobDuration: 150 * time.Millisecond}, tokenProxy)
 	for i, tok := range []any{nil, clientToken, echoToken} {
-		if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.ids[i]); err != nil {
+		if _, err := w.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, tok, w.Clients[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dbURL := strings.Replace(w.db, "postgres://postgres@", "postgres://postgres:"+dbPassword+"@", 1)
-	if dbURL == w.db {
-		t.Fatalf("cannot put a password into %s", w.db)
+	dbURL := strings.Replace(w.DBURL, "postgres://postgres@", "postgres://postgres:"+dbPassword+"@", 1)
+	if dbURL == w.DBURL {
+		t.Fatalf("cannot put a password into %s", w.DBURL)
 	}
 	return w, dbURL
 }
@@ -338,8 +338,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 			append([]string{"--verbose", "run", "--full"}, relArgs("--page-size", "25")[1:]...),
 			{"status"}, {"status", "--json"}, {"plan", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "13"},
 		} {
-			c := exec.Command(binary, append([]string{"--stage-dir", w.stage, "--log-format", format}, args...)...)
-			c.Env = append(os.Environ(), "META_GRAPH_URL="+w.url)
+			c := exec.Command(binary, append([]string{"--stage-dir", w.Stage, "--log-format", format}, args...)...)
+			c.Env = append(os.Environ(), "META_GRAPH_URL="+w.URL)
 			c.Env = append(c.Env, env...)
 			res := runCmd(t, c)
 			if args[0] == "--verbose" {
@@ -361,12 +361,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	for i := range 2 {
-		e2etest.CheckClient(t, w.pool, w.sim, w.sim.Accounts()[i], w.ids[i], lastSunday, relWeeks)
+		e2etest.CheckClient(t, w.Pool, w.Sim, w.Sim.Accounts()[i], w.Clients[i], lastSunday, relWeeks)
 	}
 
 	// Every file under the stage folder: raw bytes, and Parquet decoded value by value.
 	files := 0
-	err := filepath.WalkDir(w.stage, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(w.Stage, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -374,7 +374,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if p != w.stage {
+		if p != w.Stage {
 			want := fs.FileMode(0o600)
 			if d.IsDir() {
 				want = 0o700
@@ -408,12 +408,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// One run directory: the second run (json logs) resumed the first, which ended partial.
 	// In it: plan.json, run.json, kpi.parquet, summaries.parquet, and per loaded client five
 	// report files and five report-run files.
-	if dirs, _ := filepath.Glob(filepath.Join(w.stage, "*", "plan.json")); len(dirs) != 1 || files < 4+2*2*5 {
+	if dirs, _ := filepath.Glob(filepath.Join(w.Stage, "*", "plan.json")); len(dirs) != 1 || files < 4+2*2*5 {
 		t.Errorf("%d run directories, %d staged files checked", len(dirs), files)
 	}
 
 	// Every table as text, clients without its token column.
-	rows, err := w.pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
+	rows, err := w.Pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if tbl == "clients" {
 			q = `SELECT coalesce(string_agg((to_jsonb(x) - 'meta_access_token')::text, E'\n'), '') FROM clients x`
 		}
-		if err := w.pool.QueryRow(ctx, q).Scan(&dump); err != nil {
+		if err := w.Pool.QueryRow(ctx, q).Scan(&dump); err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range canaries {

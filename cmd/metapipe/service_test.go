@@ -33,7 +33,7 @@ type heldJob struct {
 // client's five report runs are saved in service_report_runs.
 func (w *world) heldBy(t *testing.T, run string, saved bool) map[string][]heldJob {
 	t.Helper()
-	rows, err := w.pool.Query(context.Background(), `
+	rows, err := w.Pool.Query(context.Background(), `
 SELECT j.attempted_by[array_upper(j.attempted_by, 1)], j.id, c.client_id::text, array_length(j.attempted_by, 1)
 FROM river_job j JOIN service_run_clients c ON c.job_id = j.id
 WHERE c.run_id = $1 AND j.state = 'running'
@@ -58,7 +58,7 @@ WHERE c.run_id = $1 AND j.state = 'running'
 func (w *world) fetchedBy(t *testing.T, job int64) []string {
 	t.Helper()
 	var by []string
-	if err := w.pool.QueryRow(context.Background(), `SELECT attempted_by FROM river_job WHERE id = $1`, job).Scan(&by); err != nil {
+	if err := w.Pool.QueryRow(context.Background(), `SELECT attempted_by FROM river_job WHERE id = $1`, job).Scan(&by); err != nil {
 		t.Fatal(err)
 	}
 	return by
@@ -179,8 +179,8 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 			t.Errorf("client %s (rescued %v): %+v, want done on attempt %d, rows inserted and none updated", c.Name, wasRescued, c, want)
 		}
 	}
-	for i, a := range w.sim.Accounts() {
-		e2etest.CheckClient(t, w.pool, w.sim, a, w.ids[i], lastSunday, relWeeks)
+	for i, a := range w.Sim.Accounts() {
+		e2etest.CheckClient(t, w.Pool, w.Sim, a, w.Clients[i], lastSunday, relWeeks)
 	}
 	after := w.reportRunIDs(t, run)
 	for k, id := range saved {
@@ -192,10 +192,10 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 		t.Errorf("%d report runs saved, want 45", len(after))
 	}
 	counters := w.simCounters(t)
-	for i, a := range w.sim.Accounts() {
+	for i, a := range w.Sim.Accounts() {
 		n, most := counters.ByAccount[a.ID].ReportRuns, int64(5)
-		if slices.ContainsFunc(rescued, func(h heldJob) bool { return h.client == w.ids[i] }) {
-			most = int64(10 - savedOf[w.ids[i]]) // a submit the kill cut short before it was saved is made again
+		if slices.ContainsFunc(rescued, func(h heldJob) bool { return h.client == w.Clients[i] }) {
+			most = int64(10 - savedOf[w.Clients[i]]) // a submit the kill cut short before it was saved is made again
 		}
 		if n < 5 || n > most {
 			t.Errorf("%s: the simulator served %d submits, want 5..%d", a.Name, n, most)
@@ -205,7 +205,7 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 	// SIGTERM: a one-client run, full so that its weeks are fetched by report runs again (a rerun
 	// of the lookback alone is a synchronous read: --sync-weeks); the worker holding its job
 	// (report runs saved) is stopped; the other worker, idle, takes the job at once.
-	one, queuedOne := queue(fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": %d, "full": true}`, w.ids[0], lastSunday.Format(time.DateOnly), relWeeks))
+	one, queuedOne := queue(fmt.Sprintf(`{"clients": [%q], "as_of": %q, "weeks": %d, "full": true}`, w.Clients[0], lastSunday.Format(time.DateOnly), relWeeks))
 	var stopped, left string
 	var handed heldJob
 	for stopped == "" {
@@ -222,7 +222,7 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 			left = id
 		}
 	}
-	before := w.simCounters(t).ByAccount[w.sim.Accounts()[0].ID].ReportRuns
+	before := w.simCounters(t).ByAccount[w.Sim.Accounts()[0].ID].ReportRuns
 	termed := time.Now()
 	code, took := workers[stopped].stop(t, syscall.SIGTERM, 30*time.Second)
 	if code != 0 || took > 10*time.Second {
@@ -245,7 +245,7 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 	// JobRescuer" in the job's errors (the loop above bounds the hand-off by the rescue delay;
 	// its length under load is no test of it).
 	var jobErrors string
-	if err := w.pool.QueryRow(context.Background(), `SELECT coalesce(errors::text, '') FROM river_job WHERE id = $1`, handed.job).Scan(&jobErrors); err != nil {
+	if err := w.Pool.QueryRow(context.Background(), `SELECT coalesce(errors::text, '') FROM river_job WHERE id = $1`, handed.job).Scan(&jobErrors); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(jobErrors, "JobRescuer") {
@@ -260,12 +260,12 @@ func TestServiceSurvivesKilledAndStoppedWorkers(t *testing.T) {
 	if c := r.Clients[0]; r.State != "done" || c.Attempt != 1 {
 		t.Errorf("the one-client run: %+v, want done on attempt 1 (a stop spends no attempt)", r)
 	}
-	if n := w.simCounters(t).ByAccount[w.sim.Accounts()[0].ID].ReportRuns; n != before {
+	if n := w.simCounters(t).ByAccount[w.Sim.Accounts()[0].ID].ReportRuns; n != before {
 		t.Errorf("%d report runs submitted after SIGTERM, want 0", n-before)
 	}
 
 	if t.Failed() {
-		rows, _ := w.pool.Query(context.Background(), `SELECT j.id, cl.name, j.state, j.attempt, j.attempted_by, j.errors::text
+		rows, _ := w.Pool.Query(context.Background(), `SELECT j.id, cl.name, j.state, j.attempt, j.attempted_by, j.errors::text
 			FROM river_job j JOIN service_run_clients c ON c.job_id = j.id JOIN clients cl ON cl.id = c.client_id ORDER BY j.id`)
 		for rows.Next() {
 			var id int64
@@ -372,11 +372,11 @@ func TestWorkerMetricsAddr(t *testing.T) {
 func TestEnqueueExitCodes(t *testing.T) {
 	w := newWorld(t, graphsim.Config{Accounts: 3, Seed: 4, JobDuration: 300 * time.Millisecond})
 	names := make([]string, 3)
-	for i, a := range w.sim.Accounts() {
+	for i, a := range w.Sim.Accounts() {
 		names[i] = "Demo " + a.Name
 	}
 	ctx := context.Background()
-	if _, err := w.pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.ids[1]); err != nil {
+	if _, err := w.Pool.Exec(ctx, `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.Clients[1]); err != nil {
 		t.Fatal(err)
 	}
 	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "2", "--inline-wait", "100ms", "--poll-first", "150ms", "--poll-max", "400ms")
@@ -441,7 +441,7 @@ func TestEnqueueExitCodes(t *testing.T) {
 				c := c.(map[string]any)
 				rows, _ := c["rows"].(map[string]any)
 				var n int64
-				_ = w.pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, c["client_id"]).Scan(&n)
+				_ = w.Pool.QueryRow(ctx, `SELECT count(*) FROM campaign_summaries WHERE client_id = $1`, c["client_id"]).Scan(&n)
 				want := map[string]any{"inserted": float64(n), "updated": 0.0, "unchanged": 0.0, "confirmed": 0.0, "kept": 0.0, "deleted": 0.0}
 				if !maps.Equal(rows, want) || (c["state"] == "done") != (n > 0) {
 					t.Errorf("client %v: rows %v, want %v", c["name"], c["rows"], want)
@@ -476,7 +476,7 @@ func TestEnqueueExitCodes(t *testing.T) {
 		if err := json.Unmarshal([]byte(strings.TrimSpace(first.stdout)), &ev); first.code != 0 || err != nil || ev["msg"] != "run_queued" {
 			t.Fatalf("first: exit %d\n%s%s", first.code, first.stdout, first.stderr)
 		}
-		again := enqueue("--client", w.ids[2], "--as-of", lastSunday.AddDate(0, 0, -7).Format(time.DateOnly))
+		again := enqueue("--client", w.Clients[2], "--as-of", lastSunday.AddDate(0, 0, -7).Format(time.DateOnly))
 		if again.code != 3 || !strings.Contains(again.stderr, ev["run_id"].(string)) {
 			t.Errorf("again: exit %d, want 3 naming %v:\n%s", again.code, ev["run_id"], again.stderr)
 		}
@@ -563,7 +563,7 @@ func TestServiceSecretsNeverLeak(t *testing.T) {
 	add("enqueue stderr", []byte(enq.err.String()))
 	for _, table := range []string{"river_job", "service_runs", "service_run_clients", "service_report_runs", "ad_account_throttle", "river_queue", "river_leader"} {
 		var s string
-		if err := w.pool.QueryRow(ctx, `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM `+table+` t`).Scan(&s); err != nil {
+		if err := w.Pool.QueryRow(ctx, `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM `+table+` t`).Scan(&s); err != nil {
 			t.Fatal(err)
 		}
 		add(table, []byte(s))
@@ -587,7 +587,7 @@ func TestServiceSecretsNeverLeak(t *testing.T) {
 // with the simulator's truth.
 func TestRunAndJobsKeepApart(t *testing.T) {
 	w := newWorld(t, graphsim.Config{Accounts: 1, Seed: 6, JobDuration: 5 * time.Second})
-	name := "Demo " + w.sim.Accounts()[0].Name
+	name := "Demo " + w.Sim.Accounts()[0].Name
 	// A worker that waits for Meta inside its attempts holds the client's lock for seconds.
 	worker := w.start(t, "worker", nil, "worker", "--sync-budget", "0", "--concurrency", "1", "--inline-wait", "30s", "--poll-first", "200ms", "--poll-max", "400ms")
 	worker.event(t, "working jobs", 30*time.Second)
@@ -674,7 +674,7 @@ func TestRunAndJobsKeepApart(t *testing.T) {
 // exits as the run ended.
 func TestCronRunInTheServiceHistory(t *testing.T) {
 	w := newWorld(t, graphsim.Config{Accounts: 2, Seed: 3, JobDuration: 150 * time.Millisecond})
-	if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.ids[0]); err != nil {
+	if _, err := w.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = $1 WHERE id = $2`, graphsim.ExpiredToken, w.Clients[0]); err != nil {
 		t.Fatal(err)
 	}
 	res := w.run(t, nil, runArgs("--weeks", "6")...)
@@ -687,7 +687,7 @@ func TestCronRunInTheServiceHistory(t *testing.T) {
 		t.Fatalf("no run_finished event: %v\n%s", err, res.stdout)
 	}
 	runID := fin["run_id"].(string)
-	failedName, loadedName := "Demo "+w.sim.Accounts()[0].Name, "Demo "+w.sim.Accounts()[1].Name
+	failedName, loadedName := "Demo "+w.Sim.Accounts()[0].Name, "Demo "+w.Sim.Accounts()[1].Name
 
 	serve := w.start(t, "serve", serveEnv, "serve", "--addr", "127.0.0.1:0")
 	base := serve.event(t, "serving", 30*time.Second)["url"].(string)
@@ -749,9 +749,9 @@ func TestCronRunInTheServiceHistory(t *testing.T) {
 		}
 	}
 	// The client pages show it: the refused client's page names the run and Meta's code.
-	code, page = httpCall(t, "GET", base+"/clients/"+w.ids[0], apiToken, "")
+	code, page = httpCall(t, "GET", base+"/clients/"+w.Clients[0], apiToken, "")
 	if code != http.StatusOK || !strings.Contains(string(page), runID) || !strings.Contains(string(page), "190") {
-		t.Errorf("GET /clients/%s: %d, run %s or code 190 not on it", w.ids[0], code, runID)
+		t.Errorf("GET /clients/%s: %d, run %s or code 190 not on it", w.Clients[0], code, runID)
 	}
 	if code, _ := serve.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Errorf("serve after SIGTERM: exit %d", code)
@@ -766,7 +766,7 @@ func TestCronRunInTheServiceHistory(t *testing.T) {
 	}
 	// The refused client fixed, the next run resumes the partial one (the same as-of and
 	// clients): the same history row, now done, exit 0.
-	if _, err := w.pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, w.ids[0]); err != nil {
+	if _, err := w.Pool.Exec(context.Background(), `UPDATE clients SET meta_access_token = NULL WHERE id = $1`, w.Clients[0]); err != nil {
 		t.Fatal(err)
 	}
 	if res := w.run(t, nil, runArgs("--weeks", "6")...); res.code != 0 {
@@ -793,7 +793,7 @@ func TestEnqueueWaitOutlastsADatabaseOutage(t *testing.T) {
 	wait := w.start(t, "enqueue", nil, "enqueue", "--as-of", lastSunday.Format(time.DateOnly), "--weeks", "20", "--full", "--wait")
 	wait.event(t, "run_queued", 30*time.Second)
 
-	restore := pgtest.RefuseConnections(t, w.db)
+	restore := pgtest.RefuseConnections(t, w.DBURL)
 	wait.event(t, "reading the run failed; trying again", 30*time.Second)
 	restore()
 	select {
