@@ -155,10 +155,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// WithDefaults fills the zero fields with their Default constants (Max: MaxConcurrency).
+// WithDefaults fills the zero fields with their Default constants (Max: MaxConcurrency), in
+// step with the fields given: a Max below DefaultAutoStart starts at Max, a High at or below
+// DefaultAutoLow has its Low at the same ratio to it as the defaults (four fifths).
 func (a AutoConcurrency) WithDefaults() AutoConcurrency {
-	a.Start, a.Max = cmp.Or(max(a.Start, 0), DefaultAutoStart), cmp.Or(max(a.Max, 0), MaxConcurrency)
-	a.Low, a.High = cmp.Or(a.Low, DefaultAutoLow), cmp.Or(a.High, DefaultAutoHigh)
+	a.Max = cmp.Or(max(a.Max, 0), MaxConcurrency)
+	a.Start = cmp.Or(max(a.Start, 0), min(DefaultAutoStart, a.Max))
+	a.High = cmp.Or(a.High, DefaultAutoHigh)
+	a.Low = cmp.Or(a.Low, min(DefaultAutoLow, a.High*DefaultAutoLow/DefaultAutoHigh))
 	return a
 }
 

@@ -26,6 +26,14 @@ func TestConfigDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("the defaults do not validate: %v", err)
 	}
+	// A field given alone brings the defaults of its neighbours in step: a cap below the
+	// default start starts at the cap; a High below the default Low has its Low below it.
+	capped := pipeline.Config{AutoConcurrency: pipeline.AutoConcurrency{Max: 10}}.WithDefaults()
+	low := pipeline.Config{AutoConcurrency: pipeline.AutoConcurrency{High: 50}}.WithDefaults()
+	if capped.AutoConcurrency.Start != 10 || low.AutoConcurrency.Low != 40 || capped.Validate() != nil || low.Validate() != nil {
+		t.Errorf("Max 10 alone: %+v (%v); High 50 alone: %+v (%v); want Start 10 and Low 40, both valid",
+			capped.AutoConcurrency, capped.Validate(), low.AutoConcurrency, low.Validate())
+	}
 	never := pipeline.Config{Sync: extract.SyncConfig{Weeks: extract.SyncNever}, ReadPlanning: pipeline.ReadPlanning{Budget: -1},
 		AccountMaxAge: -1, Concurrency: -3}.WithDefaults()
 	if never.Sync.Weeks != extract.SyncNever || never.ReadPlanning.Budget != -1 || never.AccountMaxAge != -1 || never.Concurrency != pipeline.ConcurrencyAuto {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -89,15 +90,20 @@ func SelectClients(all []records.Client, names []string, shard Shard) ([]records
 	return sharded, nil
 }
 
-// ValidateAccount checks an ad account id: digits, with or without act_.
+// ErrBadAccount is a client whose meta_ad_account_id is missing or not an ad account id:
+// permanent (Permanent), until the row is fixed.
+var ErrBadAccount = errors.New("not an ad account id")
+
+// ValidateAccount checks an ad account id: digits, with or without act_. Its error wraps
+// ErrBadAccount and names the client and the column.
 func ValidateAccount(c records.Client) error {
 	a := strings.TrimPrefix(strings.TrimSpace(c.AdAccountID), "act_")
 	if a == "" {
-		return fmt.Errorf("client %s: no meta_ad_account_id", c.Name)
+		return fmt.Errorf("client %s: no meta_ad_account_id (%w)", c.Name, ErrBadAccount)
 	}
 	for _, r := range a {
 		if r < '0' || r > '9' {
-			return fmt.Errorf("client %s: meta_ad_account_id %q is not act_<digits> or <digits>", c.Name, c.AdAccountID)
+			return fmt.Errorf("client %s: meta_ad_account_id %q is not act_<digits> or <digits> (%w)", c.Name, c.AdAccountID, ErrBadAccount)
 		}
 	}
 	return nil

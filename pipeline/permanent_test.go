@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/metapipe/metapipe/extract"
+	"github.com/metapipe/metapipe/internal/records"
 )
 
 // TestPermanent: the one rule of what is not retried, which the planner (an ad account that
@@ -26,6 +27,10 @@ func TestPermanent(t *testing.T) {
 		{"permission (200)", &extract.GraphError{Code: 200}, true},
 		{"invalid parameter (100)", &extract.GraphError{Code: 100}, true},
 		{"malformed row", fmt.Errorf("extract: %w", &extract.RowError{Client: "acme", Kind: "campaign", Field: "spend", Value: "x"}), true},
+		{"malformed ad account id", ValidateAccount(records.Client{Name: "acme", AdAccountID: "act_12x4"}), true},
+		{"no ad account id", ValidateAccount(records.Client{Name: "acme"}), true},
+		{"a planned client Meta refused", (ClientPlan{Error: "graph api error 190/460", Permanent: true, RefusedToken: true}).Err(), true},
+		{"a planned client whose account read timed out", (ClientPlan{Error: "account: timeout"}).Err(), false},
 		{"staged rows that cannot be transformed", fmt.Errorf("%w: %w", ErrTransform, errors.New("bad parquet")), true},
 		{"throttled (17)", &extract.GraphError{Code: 17}, false},
 		{"Meta's transient (2)", &extract.GraphError{Code: 2}, false},
