@@ -183,7 +183,7 @@ func (r *Runner) chooseReads(ctx context.Context, p *Plan, usage map[string]extr
 	if n*len(records.Kinds) > budget {
 		for _, i := range long {
 			p.Clients[i].Read = ReadReportRuns
-			p.Clients[i].ReadWhy = fmt.Sprintf("%s, %s: synchronous chunks would exceed the run's budget of %d reads", clientCount(n), headroom, budget)
+			p.Clients[i].ReadWhy = fmt.Sprintf("%s, %s: synchronous chunks would exceed the run's budget of %d reads", Counted(n, "client", "clients"), headroom, budget)
 		}
 		return nil
 	}
@@ -214,11 +214,11 @@ func (r *Runner) chooseReads(ctx context.Context, p *Plan, usage map[string]extr
 		c := &p.Clients[ch.i]
 		if total > budget {
 			c.Read = ReadReportRuns
-			c.ReadWhy = fmt.Sprintf("%s, %s: %d synchronous chunk reads would exceed the run's budget of %d", clientCount(n), headroom, total, budget)
+			c.ReadWhy = fmt.Sprintf("%s, %s: %d synchronous chunk reads would exceed the run's budget of %d", Counted(n, "client", "clients"), headroom, total, budget)
 			continue
 		}
 		c.Read, c.SyncChunks = ReadSync, ch.chunks
-		c.ReadWhy = fmt.Sprintf("%s, %s: %s", clientCount(n), headroom, ch.why)
+		c.ReadWhy = fmt.Sprintf("%s, %s: %s", Counted(n, "client", "clients"), headroom, ch.why)
 	}
 	return nil
 }
@@ -274,10 +274,10 @@ func chunkList(m map[records.Kind]int) string {
 	return strings.Join(parts, "/")
 }
 
-// clientCount is "1 client" or "N clients".
-func clientCount(n int) string {
+// Counted is n with the noun in its number: "1 client", "2 clients".
+func Counted(n int, one, many string) string {
 	if n == 1 {
-		return "1 client"
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d clients", n)
+	return fmt.Sprintf("%d %s", n, many)
 }

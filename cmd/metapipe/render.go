@@ -38,16 +38,8 @@ func printPlan(w io.Writer, p *pipeline.Plan, syncWeeks int) {
 	}
 	tw.Flush()
 	runs, syncs := p.Reads(syncWeeks)
-	fmt.Fprintf(w, "%s, %s, %s (ranges of up to %d weeks)\n", counted(len(p.Clients), "client", "clients"),
-		counted(runs, "report run", "report runs"), counted(syncs, "synchronous read", "synchronous reads"), syncWeeks)
-}
-
-// counted is n with the noun in its number: "1 client", "2 clients".
-func counted(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
+	fmt.Fprintf(w, "%s, %s, %s (ranges of up to %d weeks)\n", pipeline.Counted(len(p.Clients), "client", "clients"),
+		pipeline.Counted(runs, "report run", "report runs"), pipeline.Counted(syncs, "synchronous read", "synchronous reads"), syncWeeks)
 }
 
 func orDash(s string) string {
