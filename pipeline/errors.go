@@ -115,7 +115,8 @@ func Permanent(err error) bool {
 		return pe.Permanent
 	}
 	var re *extract.RowError
-	if errors.Is(err, ErrUsage) || errors.Is(err, ErrNoToken) || errors.Is(err, ErrBadAccount) || errors.Is(err, ErrTransform) || errors.As(err, &re) {
+	var be *BadAccountError
+	if errors.Is(err, ErrUsage) || errors.Is(err, ErrNoToken) || errors.Is(err, ErrTransform) || errors.As(err, &re) || errors.As(err, &be) {
 		return true
 	}
 	switch extract.ClassOf(err) {

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -90,20 +89,29 @@ func SelectClients(all []records.Client, names []string, shard Shard) ([]records
 	return sharded, nil
 }
 
-// ErrBadAccount is a client whose meta_ad_account_id is missing or not an ad account id:
-// permanent (Permanent), until the row is fixed.
-var ErrBadAccount = errors.New("not an ad account id")
+// BadAccountError is a client whose meta_ad_account_id is missing (Value "") or not an ad
+// account id: permanent (Permanent) until the row is fixed.
+type BadAccountError struct {
+	Client, Value string
+}
 
-// ValidateAccount checks an ad account id: digits, with or without act_. Its error wraps
-// ErrBadAccount and names the client and the column.
+func (e *BadAccountError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("client %s: no meta_ad_account_id", e.Client)
+	}
+	return fmt.Sprintf("client %s: meta_ad_account_id %q is not act_<digits> or <digits>", e.Client, e.Value)
+}
+
+// ValidateAccount checks an ad account id: digits, with or without act_; a *BadAccountError
+// when it is not one.
 func ValidateAccount(c records.Client) error {
 	a := strings.TrimPrefix(strings.TrimSpace(c.AdAccountID), "act_")
 	if a == "" {
-		return fmt.Errorf("client %s: no meta_ad_account_id (%w)", c.Name, ErrBadAccount)
+		return &BadAccountError{Client: c.Name}
 	}
 	for _, r := range a {
 		if r < '0' || r > '9' {
-			return fmt.Errorf("client %s: meta_ad_account_id %q is not act_<digits> or <digits> (%w)", c.Name, c.AdAccountID, ErrBadAccount)
+			return &BadAccountError{Client: c.Name, Value: c.AdAccountID}
 		}
 	}
 	return nil
